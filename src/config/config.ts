@@ -1,0 +1,120 @@
+// The only module that reads process.env: parses and validates the configuration once, at boot.
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    readonly expected: string,
+    readonly received: string | undefined,
+  ) {
+    super(`Invalid ${variable}: expected ${expected}, got ${received === undefined ? 'nothing' : JSON.stringify(received)}`);
+  }
+}
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+
+/** One row per environment variable: parser, default, and the text the README's table shows. */
+interface Setting<T> {
+  readonly schema: z.ZodType<T>;
+  readonly expected: string;
+  readonly fallback: string | undefined;
+}
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER): z.ZodType<number> =>
+  z
+    .string()
+    .regex(/^\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const boolean: z.ZodType<boolean> = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const nonEmpty: z.ZodType<string> = z.string().min(1);
+
+const nameList: z.ZodType<string[]> = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)));
+
+function setting<T>(schema: z.ZodType<T>, expected: string, fallback: string | undefined): Setting<T> {
+  return { schema, expected, fallback };
+}
+
+const SETTINGS = {
+  PORT: setting(integer(0, 65535), 'a port number 0-65535', '3000'),
+  HOST: setting(nonEmpty, 'a host or address to bind', '0.0.0.0'),
+  OCPM_OPENCODE_BIN: setting(z.string().min(1).optional(), 'a path to the opencode executable', undefined),
+  OCPM_WORKSPACE_ROOT: setting(nonEmpty, 'a directory path', './workspaces'),
+  OCPM_DATA_DIR: setting(nonEmpty, 'a directory path', './data'),
+  OCPM_TURN_TIMEOUT_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '600000'),
+  OCPM_KILL_GRACE_MS: setting(integer(0, 600000), 'an integer number of milliseconds 0-600000', '5000'),
+  OCPM_SESSION_IDLE_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '1800000'),
+  OCPM_ABORT_ON_DISCONNECT: setting(boolean, 'true or false', 'true'),
+  OCPM_MAX_BODY_BYTES: setting(integer(1024), 'an integer number of bytes >= 1024', '1048576'),
+  OCPM_MAX_MESSAGE_CHARS: setting(integer(1), 'an integer number of characters >= 1', '200000'),
+  OCPM_CHILD_ENV_ALLOW: setting(nameList, 'a comma-separated list of variable names (NAME or PREFIX*)', ''),
+  OCPM_LOG_LEVEL: setting(z.enum(LOG_LEVELS), `one of ${LOG_LEVELS.join(', ')}`, 'info'),
+  OCPM_LOG_FORMAT: setting(z.enum(['json', 'pretty']), 'json or pretty', 'json'),
+} as const;
+
+type Settings = typeof SETTINGS;
+type Parsed = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Explicit binary; when absent the manager looks in node_modules, then PATH. */
+  readonly opencodeBin: string | undefined;
+  readonly workspaceRoot: string;
+  readonly dataDir: string;
+  readonly turnTimeoutMs: number;
+  readonly killGraceMs: number;
+  readonly sessionIdleMs: number;
+  readonly abortOnDisconnect: boolean;
+  readonly maxBodyBytes: number;
+  readonly maxMessageChars: number;
+  /** Extra variable names (or `PREFIX*`) passed through to opencode children. */
+  readonly childEnvAllow: readonly string[];
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logFormat: 'json' | 'pretty';
+}
+
+/** The documented variables with their defaults (the README's configuration table mirrors this). */
+export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; fallback: string | undefined; expected: string }> =
+  Object.entries(SETTINGS).map(([name, s]) => ({ name, fallback: s.fallback, expected: s.expected }));
+
+function parseAll(env: NodeJS.ProcessEnv): Parsed {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as Array<[string, Setting<unknown>]>) {
+    const raw = env[name] === undefined || env[name] === '' ? s.fallback : env[name];
+    const result = s.schema.safeParse(raw);
+    if (!result.success) throw new ConfigError(name, s.expected, env[name]);
+    out[name] = result.data;
+  }
+  return out as Parsed;
+}
+
+/** Parses the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const v = parseAll(env);
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    opencodeBin: v.OCPM_OPENCODE_BIN === undefined ? undefined : path.resolve(cwd, v.OCPM_OPENCODE_BIN),
+    workspaceRoot: path.resolve(cwd, v.OCPM_WORKSPACE_ROOT),
+    dataDir: path.resolve(cwd, v.OCPM_DATA_DIR),
+    turnTimeoutMs: v.OCPM_TURN_TIMEOUT_MS,
+    killGraceMs: v.OCPM_KILL_GRACE_MS,
+    sessionIdleMs: v.OCPM_SESSION_IDLE_MS,
+    abortOnDisconnect: v.OCPM_ABORT_ON_DISCONNECT,
+    maxBodyBytes: v.OCPM_MAX_BODY_BYTES,
+    maxMessageChars: v.OCPM_MAX_MESSAGE_CHARS,
+    childEnvAllow: v.OCPM_CHILD_ENV_ALLOW,
+    logLevel: v.OCPM_LOG_LEVEL,
+    logFormat: v.OCPM_LOG_FORMAT,
+  };
+}

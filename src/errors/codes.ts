@@ -1,0 +1,28 @@
+// Every error code the service can answer with, its HTTP status and what it means. The README's
+// error table is checked against this list by a test, so a new code cannot go undocumented.
+export const ERROR_CODES = {
+  invalid_request: { status: 400, description: 'A body, parameter or query failed validation.' },
+  invalid_json: { status: 400, description: 'The request body is not valid JSON.' },
+  invalid_workspace: { status: 400, description: 'The workspace is missing, outside OCPM_WORKSPACE_ROOT, or not a directory.' },
+  not_found: { status: 404, description: 'No such route.' },
+  session_not_found: { status: 404, description: 'No session with this id is registered.' },
+  session_busy: { status: 409, description: 'The session is already running a turn.' },
+  session_idle: { status: 409, description: 'Abort was asked for a session that runs no turn.' },
+  aborted: { status: 409, description: 'The turn was aborted (abort call, session deleted, client gone or shutdown).' },
+  payload_too_large: { status: 413, description: 'The body is larger than OCPM_MAX_BODY_BYTES.' },
+  unsupported_media_type: { status: 415, description: 'A request body that is not application/json.' },
+  opencode_failed: { status: 502, description: 'opencode exited with a non-zero code or was killed by a signal.' },
+  opencode_error: { status: 502, description: 'opencode reported an error event (provider, model or tool failure).' },
+  empty_response: { status: 502, description: 'opencode finished without an answer.' },
+  spawn_failed: { status: 502, description: 'The opencode process could not be started.' },
+  opencode_unavailable: { status: 503, description: 'No usable opencode binary was found at boot.' },
+  not_ready: { status: 503, description: 'The manager has not finished starting, or has stopped.' },
+  turn_timeout: { status: 504, description: 'The turn ran longer than OCPM_TURN_TIMEOUT_MS and was killed.' },
+  internal_error: { status: 500, description: 'A bug in the service; the log has the details.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}

@@ -1,0 +1,62 @@
+// One base error with a stable code; subclasses where callers must tell failures apart.
+import type { ErrorCode } from './codes.js';
+
+export class OcpmError extends Error {
+  override readonly name: string = 'OcpmError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What every failed opencode run carries, so logs and responses can say what happened. */
+export interface RunFailureContext {
+  readonly pid: number | undefined;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly durationMs: number;
+  /** The last lines opencode wrote to stderr (bounded). */
+  readonly stderrTail: readonly string[];
+}
+
+export class RunFailedError extends OcpmError {
+  override readonly name = 'RunFailedError';
+  constructor(
+    code: 'opencode_failed' | 'opencode_error' | 'empty_response',
+    message: string,
+    readonly context: RunFailureContext,
+  ) {
+    super(code, message);
+  }
+}
+
+export class TurnTimeoutError extends OcpmError {
+  override readonly name = 'TurnTimeoutError';
+  constructor(readonly timeoutMs: number, readonly context: RunFailureContext) {
+    super('turn_timeout', `opencode did not finish within ${timeoutMs} ms (pid ${context.pid ?? '?'}); it and its descendants were killed`);
+  }
+}
+
+export class TurnAbortedError extends OcpmError {
+  override readonly name = 'TurnAbortedError';
+  constructor(readonly reason: string, readonly context: RunFailureContext | undefined) {
+    super('aborted', `The turn was aborted: ${reason}`);
+  }
+}
+
+export class SpawnFailedError extends OcpmError {
+  override readonly name = 'SpawnFailedError';
+  constructor(message: string, cause: unknown) {
+    super('spawn_failed', message, { cause });
+  }
+}
+
+/** Text for an abort reason given to AbortController.abort(reason). */
+export function describeAbortReason(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string' && reason !== '') return reason;
+  return 'aborted by caller';
+}

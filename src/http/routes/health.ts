@@ -1,0 +1,34 @@
+// Status, probes and metrics: the routes operators and Kubernetes call.
+import { Router } from 'express';
+import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { Metrics } from '../../metrics/metrics.js';
+
+export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics }): Router {
+  const router = Router();
+  const { manager, metrics } = deps;
+
+  router.get('/api/opencode/status', (_req, res) => {
+    res.json(manager.getStats());
+  });
+
+  router.get('/livez', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', (_req, res) => {
+    const reason = manager.notReadyReason();
+    if (reason === undefined) {
+      res.json({ status: 'ready' });
+      return;
+    }
+    const code = manager.getStats().state === 'unavailable' ? 'opencode_unavailable' : 'not_ready';
+    res.status(503).json({ status: 'not_ready', error: { code, message: reason } });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  return router;
+}

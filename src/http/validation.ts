@@ -1,0 +1,35 @@
+// zod schemas for every param and body of the API; parse() turns a failure into invalid_request.
+import { z } from 'zod';
+import { OcpmError } from '../errors/errors.js';
+
+export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match [A-Za-z0-9_-]{1,128}');
+
+export const sessionParamsSchema = z.object({ id: sessionIdSchema });
+
+export const putSessionBodySchema = z.strictObject({
+  workspace: z.string().min(1, 'must not be empty').max(4096),
+});
+
+export function messageBodySchema(maxMessageChars: number) {
+  return z.strictObject({
+    text: z.string().min(1, 'must not be empty').max(maxMessageChars, `must be at most ${maxMessageChars} characters`)
+      .refine((text) => text.trim() !== '', 'must not be blank'),
+    model: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._:/@+-]+$/, 'must look like provider/model').max(256).optional(),
+    agent: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a plain agent name').optional(),
+  });
+}
+
+function describe(error: z.ZodError, where: string): string {
+  return error.issues
+    .map((issue) => {
+      const at = issue.path.length > 0 ? `${where}.${issue.path.join('.')}` : where;
+      return `${at}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  if (!result.success) throw new OcpmError('invalid_request', describe(result.error, where));
+  return result.data;
+}

@@ -1,0 +1,20 @@
+// The library's public exports, for a Node app that embeds the manager instead of calling the API.
+export { OpencodeProcessManager } from './manager/opencode-process-manager.js';
+export type {
+  ExecuteOptions,
+  ManagerOptions,
+  ManagerSettings,
+  ManagerStats,
+  SessionView,
+  StandaloneOptions,
+  TurnResult,
+} from './manager/opencode-process-manager.js';
+export type { OpencodeEvent, TokenUsage } from './manager/per-message/run-events.js';
+export type { TrackedResult } from './manager/per-message/spawn-tracked.js';
+export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';
+export { ERROR_CODES, type ErrorCode } from './errors/codes.js';
+export { loadConfig, ConfigError, type Config } from './config/config.js';
+export { createMetrics, type Metrics } from './metrics/metrics.js';
+export { createLogger, type Logger } from './logging/logger.js';
+export { createApp, type AppDeps } from './http/app.js';
+export { startService, type Service } from './service.js';

@@ -1,0 +1,49 @@
+// The service binary: configuration, the HTTP server, and signals. SIGTERM/SIGINT stop it
+// gracefully (every turn aborted, every opencode process and descendant ended); a second signal
+// exits at once after a SIGKILL of every child tree.
+import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './logging/logger.js';
+import { startService } from './service.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    createLogger({ level: 'info', format: 'json' }).error('Invalid configuration; not starting', { variable: error.variable, reason: error.message });
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const service = await startService(config, { logger, singleton: true });
+  const lifecycle = logger.child({ component: 'lifecycle' });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      lifecycle.warn('Second signal: exiting now', { signal });
+      service.manager.killAllNow();
+      process.exit(1);
+    }
+    stopping = true;
+    lifecycle.info('Shutting down', { signal });
+    service.close().then(
+      () => {
+        lifecycle.info('Shutdown complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        lifecycle.error('Shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+        service.manager.killAllNow();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((error: unknown) => {
+  createLogger({ level: 'info', format: 'json' }).error('The service failed to start', { error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

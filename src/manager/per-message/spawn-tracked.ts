@@ -1,0 +1,173 @@
+// Spawns one child the way every opencode child must be spawned: detached in its own process group,
+// no shell, a private TMPDIR, a unique marker in its environment, stdin written then closed, output
+// read line by line with a bounded stderr tail. Timeout and abort end the child and every descendant;
+// `done` settles only after the child has exited and nothing of its tree is left alive.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { execa } from 'execa';
+import { SpawnFailedError } from '../../errors/errors.js';
+import { createLineSplitter } from '../../util/line-splitter.js';
+import { RingBuffer } from '../../util/ring-buffer.js';
+import { killTree, killTreeNow, type KillTreeResult } from '../process-tree/kill-tree.js';
+import type { TreeIdentity } from '../process-tree/find-tree.js';
+
+/** The variable that marks every process of one child's tree; descendants inherit it. */
+export const PROCESS_MARK_VARIABLE = 'OCPM_PROCESS_MARK';
+const STREAM_CLOSE_WAIT_MS = 2000;
+
+export interface SpawnTrackedOptions {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The child's whole environment (nothing of ours is inherited). PWD and TMPDIR are set here. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Written to stdin, which is then closed. Without it stdin is /dev/null. */
+  readonly stdin?: string;
+  readonly timeoutMs: number;
+  readonly killGraceMs: number;
+  readonly signal?: AbortSignal;
+  readonly onStdoutLine?: (line: string) => void;
+  readonly onStderrLine?: (line: string) => void;
+  readonly stderrTailLines?: number;
+  readonly maxLineChars?: number;
+}
+
+export type Termination = 'exit' | 'timeout' | 'abort';
+
+export interface TrackedResult {
+  readonly pid: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly durationMs: number;
+  readonly stderrTail: string[];
+  readonly termination: Termination;
+  readonly abortReason: unknown;
+  /** What the kill (timeout/abort) or the after-exit sweep found and had to force. */
+  readonly kill: KillTreeResult;
+}
+
+export interface TrackedChild {
+  readonly processId: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly done: Promise<TrackedResult>;
+  /** Ends the tree (SIGTERM, grace, SIGKILL); `done` settles with termination 'abort'. */
+  abort(reason?: unknown): void;
+  /** Synchronous SIGKILL of the whole tree, for process exit handlers that cannot wait. */
+  killNow(): void;
+}
+
+export async function spawnTracked(options: SpawnTrackedOptions): Promise<TrackedChild> {
+  const processId = randomUUID();
+  const marker = `${PROCESS_MARK_VARIABLE}=${processId}`;
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ocpm-child-'));
+  const startedAt = Date.now();
+  const subprocess = execa(options.file, [...options.args], {
+    cwd: options.cwd,
+    env: { ...options.env, PWD: options.cwd, TMPDIR: tmpDir, [PROCESS_MARK_VARIABLE]: processId },
+    extendEnv: false,
+    detached: true,
+    cleanup: false,
+    shell: false,
+    ...(options.stdin === undefined ? { stdin: 'ignore' as const } : { input: options.stdin }),
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    stripFinalNewline: false,
+  });
+
+  const pid = subprocess.pid;
+  if (pid === undefined) {
+    const failure = await subprocess;
+    await rm(tmpDir, { recursive: true, force: true });
+    throw new SpawnFailedError(`Could not start ${options.file}: ${failure.shortMessage ?? 'unknown error'}`, failure);
+  }
+
+  let rootAlive = true;
+  const identity: TreeIdentity = { rootPid: pid, marker, rootAlive: () => rootAlive };
+  const exited = once(subprocess, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const stderrTail = new RingBuffer<string>(options.stderrTailLines ?? 40);
+  const maxLineChars = options.maxLineChars ?? 1024 * 1024;
+  const stdoutLines = createLineSplitter((line) => options.onStdoutLine?.(line), maxLineChars);
+  const stderrLines = createLineSplitter((line) => {
+    stderrTail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    options.onStderrLine?.(line);
+  }, maxLineChars);
+  subprocess.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+  subprocess.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
+
+  let termination: Termination = 'exit';
+  let abortReason: unknown;
+  let killing: Promise<KillTreeResult> | undefined;
+  const stop = (kind: Exclude<Termination, 'exit'>, reason?: unknown): void => {
+    if (killing !== undefined) return;
+    termination = kind;
+    abortReason = reason;
+    killing = killTree(identity, options.killGraceMs);
+  };
+  const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+  const onExternalAbort = (): void => stop('abort', options.signal?.reason);
+  options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+  if (options.signal?.aborted === true) onExternalAbort();
+
+  const done = (async (): Promise<TrackedResult> => {
+    try {
+      const [exitCode, signal] = await exited;
+      rootAlive = false;
+      clearTimeout(timer);
+      // Tool processes that escaped the group outlive opencode: sweep them on every exit.
+      const stopped = killing === undefined ? undefined : await killing;
+      const swept = await killTree(identity, options.killGraceMs);
+      const kill = mergeKills(stopped, swept);
+      await waitForStreams(subprocess);
+      stdoutLines.end();
+      stderrLines.end();
+      return {
+        pid,
+        exitCode,
+        signal,
+        durationMs: Date.now() - startedAt,
+        stderrTail: stderrTail.toArray(),
+        termination,
+        abortReason,
+        kill,
+      };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onExternalAbort);
+      await rm(tmpDir, { recursive: true, force: true });
+    }
+  })();
+
+  return {
+    processId,
+    pid,
+    startedAt,
+    done,
+    abort: (reason?: unknown) => stop('abort', reason),
+    killNow: () => killTreeNow(identity),
+  };
+}
+
+function mergeKills(a: KillTreeResult | undefined, b: KillTreeResult): KillTreeResult {
+  if (a === undefined) return b;
+  return { found: a.found + b.found, forced: a.forced + b.forced, survivors: b.survivors };
+}
+
+/** Output pipes close when every writer is dead; bounded in case a stranger holds them. */
+async function waitForStreams(subprocess: PromiseLike<unknown>): Promise<void> {
+  const controller = new AbortController();
+  try {
+    await Promise.race([
+      Promise.resolve(subprocess).then(() => undefined),
+      delay(STREAM_CLOSE_WAIT_MS, undefined, { signal: controller.signal }),
+    ]);
+  } finally {
+    controller.abort();
+  }
+}

@@ -1,0 +1,114 @@
+// One prom-client Registry per service (never the global one) and every metric definition.
+// No label carries a session id, a path or user text: label values come from small fixed sets.
+import client from 'prom-client';
+
+export type CommandMode = 'per-message' | 'server';
+export type CommandOutcome = 'success' | 'error' | 'timeout' | 'aborted';
+export type SpawnKind = 'run' | 'serve';
+
+export const COMMAND_MODES: readonly CommandMode[] = ['per-message', 'server'];
+export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ['success', 'error', 'timeout', 'aborted'];
+
+/** 0.05 s to 30 min: a cached server answer to a long agent turn. */
+export const COMMAND_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
+export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Live numbers the gauges read at scrape time. */
+export interface GaugeSources {
+  activeProcesses(): number;
+  activeStreams(): number;
+  pendingRequests(): number;
+  sessions(): number;
+  activeSessions(): number;
+}
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  readonly spawns: client.Counter<'kind' | 'outcome'>;
+  readonly commands: client.Counter<'mode' | 'outcome'>;
+  readonly commandDuration: client.Histogram<'mode' | 'outcome'>;
+  readonly buildInfo: client.Gauge<'version' | 'opencode_version' | 'mode'>;
+  readonly httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+  /** Points the live gauges at their sources (the manager, once it exists). */
+  bindGauges(sources: GaugeSources): void;
+  setBuildInfo(labels: { version: string; opencodeVersion: string; mode: string }): void;
+}
+
+export function createMetrics(options: { prefix?: string; collectDefault?: boolean } = {}): Metrics {
+  const registry = new client.Registry();
+  if (options.collectDefault !== false) client.collectDefaultMetrics({ register: registry });
+  let sources: GaugeSources | undefined;
+
+  const liveGauge = (name: string, help: string, read: (s: GaugeSources) => number): void => {
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(sources === undefined ? 0 : read(sources));
+      },
+    });
+  };
+
+  const spawns = new client.Counter({
+    name: 'opencode_manager_process_spawns_total',
+    help: 'opencode processes the manager tried to start, by kind (run = one per message, serve = server instance) and outcome.',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  });
+  const commands = new client.Counter({
+    name: 'opencode_manager_commands_total',
+    help: 'Turns (messages) the manager ran, by mode and outcome.',
+    labelNames: ['mode', 'outcome'] as const,
+    registers: [registry],
+  });
+  const commandDuration = new client.Histogram({
+    name: 'opencode_manager_command_duration_seconds',
+    help: 'Wall time of a turn from start to result, by mode and outcome.',
+    labelNames: ['mode', 'outcome'] as const,
+    buckets: COMMAND_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const buildInfo = new client.Gauge({
+    name: 'opencode_manager_build_info',
+    help: 'Always 1; labels give the service version, the opencode version and the mode.',
+    labelNames: ['version', 'opencode_version', 'mode'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: HTTP_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  liveGauge('opencode_manager_active_processes', 'opencode processes running now.', (s) => s.activeProcesses());
+  liveGauge('opencode_manager_active_streams', 'SSE streams open to clients now.', (s) => s.activeStreams());
+  liveGauge('opencode_manager_pending_requests', 'Messages accepted and not finished.', (s) => s.pendingRequests());
+  liveGauge('opencode_manager_sessions', 'Sessions registered.', (s) => s.sessions());
+  liveGauge('opencode_manager_active_sessions', 'Sessions with a message within OCPM_SESSION_IDLE_MS.', (s) => s.activeSessions());
+
+  // Zero every known series up front so rates and ratios exist before the first event.
+  for (const kind of ['run', 'serve'] as const) {
+    for (const outcome of ['started', 'failed'] as const) spawns.inc({ kind, outcome }, 0);
+  }
+  for (const mode of COMMAND_MODES) {
+    for (const outcome of COMMAND_OUTCOMES) commands.inc({ mode, outcome }, 0);
+  }
+
+  return {
+    registry,
+    spawns,
+    commands,
+    commandDuration,
+    buildInfo,
+    httpDuration,
+    bindGauges(next) {
+      sources = next;
+    },
+    setBuildInfo({ version, opencodeVersion, mode }) {
+      buildInfo.reset();
+      buildInfo.set({ version, opencode_version: opencodeVersion, mode }, 1);
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// Builds the whole service from a Config: logger, metrics, the manager singleton's dependencies and
+// the HTTP server. main.ts adds signals and process exit; tests call this directly on port 0.
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.js';
+import { createApp } from './http/app.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { OpencodeProcessManager } from './manager/opencode-process-manager.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { SERVICE_VERSION } from './version.js';
+import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
+
+export interface Service {
+  readonly manager: OpencodeProcessManager;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly server: Server;
+  /** The bound port (useful with PORT=0). */
+  readonly port: number;
+  /** Stops taking requests, ends every turn and child, closes the HTTP server. */
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+  /** Use OpencodeProcessManager.getInstance (the service binary) or a fresh instance (tests, embedding). */
+  readonly singleton?: boolean;
+}
+
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = createMetrics();
+  await mkdir(config.dataDir, { recursive: true });
+  const workspaceRoot = await prepareWorkspaceRoot(config.workspaceRoot);
+  const managerOptions = {
+    settings: config,
+    logger,
+    metrics,
+    serviceVersion: SERVICE_VERSION,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  };
+  const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
+  const app = createApp({
+    manager,
+    metrics,
+    logger,
+    workspaceRoot,
+    maxBodyBytes: config.maxBodyBytes,
+    maxMessageChars: config.maxMessageChars,
+    abortOnDisconnect: config.abortOnDisconnect,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(config.port, config.host, (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const httpLogger = logger.child({ component: 'http' });
+  httpLogger.info('HTTP server listening', { host: config.host, port });
+  // Probes answer while opencode is being probed; /readyz turns 200 when the manager is ready.
+  await manager.start();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await manager.stop();
+      server.closeAllConnections();
+      await serverClosed;
+      httpLogger.info('HTTP server closed');
+    })();
+    return closing;
+  };
+  return { manager, metrics, logger, server, port, close };
+}

@@ -1,0 +1,59 @@
+// Sessions the web app registered: its id -> workspace, the opencode session that carries the
+// conversation, and activity. In memory for now; the durable registry replaces this class.
+
+export interface SessionRecord {
+  readonly id: string;
+  workspace: string;
+  /** Set by the first run that reported one; later runs pass it with --session. */
+  opencodeSessionId: string | undefined;
+  messageCount: number;
+  readonly createdAt: number;
+  lastActivity: number;
+  /** When the last message started; undefined until the first one. */
+  lastMessageAt: number | undefined;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, SessionRecord>();
+
+  /** Creates or updates; a new workspace starts a new conversation (opencode sessions are per directory). */
+  upsert(id: string, workspace: string, now = Date.now()): { session: SessionRecord; created: boolean } {
+    const existing = this.sessions.get(id);
+    if (existing !== undefined) {
+      if (existing.workspace !== workspace) {
+        existing.workspace = workspace;
+        existing.opencodeSessionId = undefined;
+      }
+      existing.lastActivity = now;
+      return { session: existing, created: false };
+    }
+    const session: SessionRecord = { id, workspace, opencodeSessionId: undefined, messageCount: 0, createdAt: now, lastActivity: now, lastMessageAt: undefined };
+    this.sessions.set(id, session);
+    return { session, created: true };
+  }
+
+  get(id: string): SessionRecord | undefined {
+    return this.sessions.get(id);
+  }
+
+  list(): SessionRecord[] {
+    return [...this.sessions.values()];
+  }
+
+  delete(id: string): boolean {
+    return this.sessions.delete(id);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Sessions that had a message within the last `idleMs`. */
+  countActive(idleMs: number, now = Date.now()): number {
+    let count = 0;
+    for (const session of this.sessions.values()) {
+      if (session.lastMessageAt !== undefined && now - session.lastMessageAt <= idleMs) count += 1;
+    }
+    return count;
+  }
+}
