@@ -14,8 +14,9 @@ export function messageBodySchema(maxMessageChars: number) {
   return z.strictObject({
     text: z.string().min(1, 'must not be empty').max(maxMessageChars, `must be at most ${maxMessageChars} characters`)
       .refine((text) => text.trim() !== '', 'must not be blank'),
-    model: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._:/@+-]+$/, 'must look like provider/model').max(256).optional(),
-    agent: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a plain agent name').optional(),
+    // A leading letter or digit: these become argv values, and a leading '-' would read as a flag.
+    model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9._:/@+-]+$/, 'must look like provider/model').max(256).optional(),
+    agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a plain agent name').optional(),
   });
 }
 

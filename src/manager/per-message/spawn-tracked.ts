@@ -4,6 +4,7 @@
 // `done` settles only after the child has exited and nothing of its tree is left alive.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { execa } from 'execa';
 import { SpawnFailedError } from '../../errors/errors.js';
 import { createLineSplitter } from '../../util/line-splitter.js';
 import { RingBuffer } from '../../util/ring-buffer.js';
+import { stripAnsi } from '../../util/strip-ansi.js';
 import { killTree, killTreeNow, type KillTreeResult } from '../process-tree/kill-tree.js';
 import type { TreeIdentity } from '../process-tree/find-tree.js';
 
@@ -94,7 +96,8 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
   const stderrTail = new RingBuffer<string>(options.stderrTailLines ?? 40);
   const maxLineChars = options.maxLineChars ?? 1024 * 1024;
   const stdoutLines = createLineSplitter((line) => options.onStdoutLine?.(line), maxLineChars);
-  const stderrLines = createLineSplitter((line) => {
+  const stderrLines = createLineSplitter((raw) => {
+    const line = stripAnsi(raw);
     stderrTail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
     options.onStderrLine?.(line);
   }, maxLineChars);
@@ -124,7 +127,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
       const stopped = killing === undefined ? undefined : await killing;
       const swept = await killTree(identity, options.killGraceMs);
       const kill = mergeKills(stopped, swept);
-      await waitForStreams(subprocess);
+      await waitForStreams([subprocess.stdout, subprocess.stderr]);
       stdoutLines.end();
       stderrLines.end();
       return {
@@ -159,14 +162,19 @@ function mergeKills(a: KillTreeResult | undefined, b: KillTreeResult): KillTreeR
   return { found: a.found + b.found, forced: a.forced + b.forced, survivors: b.survivors };
 }
 
-/** Output pipes close when every writer is dead; bounded in case a stranger holds them. */
-async function waitForStreams(subprocess: PromiseLike<unknown>): Promise<void> {
+/**
+ * Output pipes end when every writer is dead, after their last 'data' event; bounded in case a
+ * stranger still holds them.
+ */
+async function waitForStreams(streams: NodeJS.ReadableStream[]): Promise<void> {
   const controller = new AbortController();
   try {
     await Promise.race([
-      Promise.resolve(subprocess).then(() => undefined),
+      Promise.allSettled(streams.map((stream) => finished(stream, { signal: controller.signal }))),
       delay(STREAM_CLOSE_WAIT_MS, undefined, { signal: controller.signal }),
     ]);
+  } catch {
+    // The delay rejects when aborted after the streams won the race.
   } finally {
     controller.abort();
   }
