@@ -1,0 +1,86 @@
+// The service binary as operators run it: a child process, stopped with SIGTERM mid-turn, must exit 0
+// and leave no opencode process or descendant behind; a bad setting stops boot naming the variable.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { FAKE_OPENCODE, PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
+import { call, streamEvents } from '../helpers/http.js';
+import { pidsWithEnv } from '../helpers/processes.js';
+
+const MAIN = path.join(PROJECT_ROOT, 'src', 'main.ts');
+
+function startBinary(env: Record<string, string>): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return { child, lines };
+}
+
+async function waitForLog(lines: AsyncIterableIterator<string>, message: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const next = await lines.next();
+    if (next.done === true) throw new Error(`the service exited before logging "${message}"`);
+    const entry = JSON.parse(next.value) as Record<string, unknown>;
+    if (entry.message === message) return entry;
+  }
+}
+
+describe('the service binary', () => {
+  let temp: { dir: string; remove: () => Promise<void> };
+  const tag = `FAKE_OPENCODE_TEST_TAG=${randomUUID()}`;
+  const [tagName, tagValue] = tag.split('=') as [string, string];
+  before(async () => {
+    temp = await makeTempDir('binary');
+  });
+  after(async () => {
+    assert.deepEqual(pidsWithEnv(tag), []);
+    await temp.remove();
+  });
+
+  it('stops on SIGTERM mid-turn with exit code 0 and no opencode process left', async () => {
+    const { child, lines } = startBinary({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws`,
+      OCPM_DATA_DIR: `${temp.dir}/data`,
+      OCPM_KILL_GRACE_MS: '500',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      XDG_DATA_HOME: `${temp.dir}/xdg`,
+      [tagName]: tagValue,
+    });
+    const exited = once(child, 'exit');
+    const listening = await waitForLog(lines, 'HTTP server listening');
+    await waitForLog(lines, 'OpenCode process manager initialized');
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    assert.equal((await call(`${base}/api/sessions/s`, 'PUT', { workspace: 's' })).status, 201);
+    const stream = streamEvents(`${base}/api/sessions/s/messages`, { text: '#fake hang grandchild ignore-sigterm\nx' });
+    const seen: string[] = [];
+    for await (const event of stream) {
+      seen.push(event.event);
+      if (event.data.type === 'tool_use') break;
+    }
+    assert.ok(pidsWithEnv(tag).length >= 2, 'expected the fake and its grandchild to be running');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.deepEqual(pidsWithEnv(tag), [], 'opencode processes outlived the service');
+  });
+
+  it('refuses to start with a bad setting and names the variable', async () => {
+    const { child, lines } = startBinary({ OCPM_TURN_TIMEOUT_MS: 'soon' });
+    const exited = once(child, 'exit');
+    const entry = await waitForLog(lines, 'Invalid configuration; not starting');
+    assert.equal(entry.variable, 'OCPM_TURN_TIMEOUT_MS');
+    assert.match(String(entry.reason), /expected an integer.*got "soon"/);
+    const [code] = await exited;
+    assert.equal(code, 1);
+  });
+});
