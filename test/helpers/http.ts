@@ -5,8 +5,6 @@ export interface JsonResponse<T = unknown> {
   readonly body: T;
 }
 
-// Tests read fields of whatever came back; `any` keeps assertions short.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<any>> {
   const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
@@ -24,7 +22,6 @@ export interface SseEvent {
   readonly event: string;
   readonly data: any;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Opens an SSE POST and yields each event; abort the signal to disconnect. */
 export async function* streamEvents(url: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {

@@ -141,7 +141,6 @@ describe('messages API', () => {
     await register('gone');
     const controller = new AbortController();
     let grandchild: number | undefined;
-    let child: number | undefined;
     const stream = streamEvents(url('/api/sessions/gone/messages'), { text: '#fake hang grandchild\nx' }, controller.signal);
     for await (const event of stream) {
       if (event.data.type === 'tool_use') {
@@ -152,7 +151,7 @@ describe('messages API', () => {
     assert.ok(grandchild !== undefined);
     assert.equal((await call(url('/api/opencode/status'), 'GET')).body.activeStreams, 1);
     const runs = (await readFile(path.join(svc.recordDir, 'grandchildren.jsonl'), 'utf8')).trim().split('\n');
-    child = (JSON.parse(runs.at(-1) ?? '{}') as { parentPid?: number }).parentPid;
+    const child = (JSON.parse(runs.at(-1) ?? '{}') as { parentPid?: number }).parentPid;
     controller.abort();
     // The turn ends when the service has killed the tree; wait for the session to go idle.
     for (;;) {
@@ -166,7 +165,7 @@ describe('messages API', () => {
     assert.ok(svc.logs.some((line) => line.message === 'OpenCode command completed' && line.termination === 'abort'));
   });
 
-  it('logs the start and end of each command with the documented fields, without the message text', async () => {
+  it('logs the start and end of each command with the documented fields, without the message text', () => {
     const started = svc.logs.filter((line) => line.message === 'Executing OpenCode command (standalone)');
     const completed = svc.logs.filter((line) => line.message === 'OpenCode command completed');
     assert.ok(started.length > 0 && completed.length > 0);
