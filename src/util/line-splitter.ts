@@ -15,18 +15,19 @@ export function createLineSplitter(onLine: (line: string) => void, maxLineChars:
   let partial = '';
   let overflowed = false;
 
-  // Appends to the current line; past the cap the rest of the line is dropped until its newline.
+  // Appends to the current line; past the cap (plus room for a CRLF's '\r') the rest of the line
+  // is dropped until its newline.
   const append = (text: string): void => {
     if (overflowed) return;
     partial += text;
-    if (partial.length > maxLineChars) {
-      partial = partial.slice(0, maxLineChars);
+    if (partial.length > maxLineChars + 1) {
+      partial = partial.slice(0, maxLineChars + 1);
       overflowed = true;
     }
   };
   const emit = (): void => {
-    const line = partial.endsWith('\r') ? partial.slice(0, -1) : partial;
-    onLine(overflowed ? line + TRUNCATED_SUFFIX : line);
+    const line = !overflowed && partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+    onLine(overflowed || line.length > maxLineChars ? cut(line, maxLineChars) + TRUNCATED_SUFFIX : line);
     partial = '';
     overflowed = false;
   };
@@ -48,4 +49,10 @@ export function createLineSplitter(onLine: (line: string) => void, maxLineChars:
       if (partial !== '' || overflowed) emit();
     },
   };
+}
+
+/** Cuts to `max` UTF-16 units without splitting a surrogate pair. */
+function cut(text: string, max: number): string {
+  const end = max > 0 && /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return text.slice(0, end);
 }

@@ -7,7 +7,22 @@ import { OcpmError } from '../errors/errors.js';
 
 function isStrictlyInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+  const escapes = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+  return relative !== '' && !escapes;
+}
+
+/** The real path of the deepest part of `candidate` that exists (the root at least). */
+async function realExistingAncestor(candidate: string): Promise<string> {
+  let current = candidate;
+  for (;;) {
+    try {
+      return await realpath(current);
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) throw new OcpmError('invalid_workspace', 'The workspace could not be resolved');
+      current = parent;
+    }
+  }
 }
 
 function reject(message: string): never {
@@ -25,6 +40,11 @@ export async function resolveWorkspace(realRoot: string, input: string): Promise
   if (input.includes('\0')) reject('The workspace path contains a NUL byte');
   const candidate = path.resolve(realRoot, input);
   if (!isStrictlyInside(realRoot, candidate)) reject('The workspace must be a directory inside the workspace root');
+  // Check before creating anything: a symlink on the way must not make us create directories outside.
+  const ancestor = await realExistingAncestor(candidate);
+  if (ancestor !== realRoot && !isStrictlyInside(realRoot, ancestor)) {
+    reject('The workspace resolves (through a symlink) outside the workspace root');
+  }
   try {
     await mkdir(candidate, { recursive: true });
   } catch {

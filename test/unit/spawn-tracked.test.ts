@@ -61,7 +61,7 @@ describe('spawnTracked', () => {
     });
     await child.done;
     assert.ok(tmpdir?.includes('ocpm-child-'), `unexpected TMPDIR ${String(tmpdir)}`);
-    assert.equal(existsSync(tmpdir), false, 'the private TMPDIR was left behind');
+    assert.equal(existsSync(tmpdir ?? ""), false, 'the private TMPDIR was left behind');
   });
 
   it('keeps only a bounded tail of stderr', async () => {

@@ -1,0 +1,238 @@
+// loadConfig: defaults, relative paths resolved against cwd, and a ConfigError naming the variable,
+// the expectation and the value received for every bad input.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config/config.js';
+
+const CWD = path.resolve('/srv/ocpm-app');
+
+function expectConfigError(env: NodeJS.ProcessEnv, variable: string, expectedPart: string, received: string): void {
+  assert.throws(
+    () => loadConfig(env, CWD),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.equal(error.name, 'ConfigError');
+      assert.equal(error.variable, variable);
+      assert.equal(error.received, received);
+      assert.ok(error.message.includes(variable), `message names the variable: ${error.message}`);
+      assert.ok(error.message.includes(expectedPart), `message says what was expected: ${error.message}`);
+      assert.ok(error.message.includes(JSON.stringify(received)), `message says what arrived: ${error.message}`);
+      return true;
+    },
+  );
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = loadConfig({}, CWD);
+    assert.deepEqual(config, {
+      port: 3000,
+      host: '0.0.0.0',
+      opencodeBin: undefined,
+      workspaceRoot: path.join(CWD, 'workspaces'),
+      dataDir: path.join(CWD, 'data'),
+      turnTimeoutMs: 600000,
+      killGraceMs: 5000,
+      sessionIdleMs: 1800000,
+      abortOnDisconnect: true,
+      maxBodyBytes: 1048576,
+      maxMessageChars: 200000,
+      childEnvAllow: [],
+      logLevel: 'info',
+      logFormat: 'json',
+    });
+  });
+
+  it('ignores variables that are not its own', () => {
+    const config = loadConfig({ NODE_ENV: 'production', OCPM_UNKNOWN: 'x', PATH: '/bin' }, CWD);
+    assert.equal(config.port, 3000);
+  });
+
+  it('reads every variable when set', () => {
+    const config = loadConfig(
+      {
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        OCPM_OPENCODE_BIN: 'bin/opencode',
+        OCPM_WORKSPACE_ROOT: '/var/lib/ocpm/ws',
+        OCPM_DATA_DIR: 'state',
+        OCPM_TURN_TIMEOUT_MS: '1000',
+        OCPM_KILL_GRACE_MS: '0',
+        OCPM_SESSION_IDLE_MS: '60000',
+        OCPM_ABORT_ON_DISCONNECT: 'false',
+        OCPM_MAX_BODY_BYTES: '2048',
+        OCPM_MAX_MESSAGE_CHARS: '10',
+        OCPM_CHILD_ENV_ALLOW: 'FOO',
+        OCPM_LOG_LEVEL: 'debug',
+        OCPM_LOG_FORMAT: 'pretty',
+      },
+      CWD,
+    );
+    assert.deepEqual(config, {
+      port: 8080,
+      host: '127.0.0.1',
+      opencodeBin: path.join(CWD, 'bin', 'opencode'),
+      workspaceRoot: path.resolve('/var/lib/ocpm/ws'),
+      dataDir: path.join(CWD, 'state'),
+      turnTimeoutMs: 1000,
+      killGraceMs: 0,
+      sessionIdleMs: 60000,
+      abortOnDisconnect: false,
+      maxBodyBytes: 2048,
+      maxMessageChars: 10,
+      childEnvAllow: ['FOO'],
+      logLevel: 'debug',
+      logFormat: 'pretty',
+    });
+  });
+
+  it('resolves relative directories against the given cwd, not process.cwd()', () => {
+    const config = loadConfig({ OCPM_WORKSPACE_ROOT: '../ws', OCPM_DATA_DIR: './d/e' }, '/a/b');
+    assert.equal(config.workspaceRoot, path.resolve('/a/ws'));
+    assert.equal(config.dataDir, path.resolve('/a/b/d/e'));
+  });
+
+  it('accepts the port bounds 0 and 65535', () => {
+    assert.equal(loadConfig({ PORT: '0' }, CWD).port, 0);
+    assert.equal(loadConfig({ PORT: '65535' }, CWD).port, 65535);
+  });
+
+  it('treats an empty string as unset', () => {
+    const config = loadConfig(
+      {
+        PORT: '',
+        HOST: '',
+        OCPM_OPENCODE_BIN: '',
+        OCPM_WORKSPACE_ROOT: '',
+        OCPM_TURN_TIMEOUT_MS: '',
+        OCPM_ABORT_ON_DISCONNECT: '',
+        OCPM_CHILD_ENV_ALLOW: '',
+        OCPM_LOG_LEVEL: '',
+        OCPM_LOG_FORMAT: '',
+      },
+      CWD,
+    );
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.opencodeBin, undefined);
+    assert.equal(config.workspaceRoot, path.join(CWD, 'workspaces'));
+    assert.equal(config.turnTimeoutMs, 600000);
+    assert.equal(config.abortOnDisconnect, true);
+    assert.deepEqual(config.childEnvAllow, []);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.logFormat, 'json');
+  });
+
+  describe('booleans', () => {
+    const cases: Array<[string, boolean]> = [
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+      ['false', false],
+      ['0', false],
+      ['no', false],
+    ];
+    for (const [raw, expected] of cases) {
+      it(`reads OCPM_ABORT_ON_DISCONNECT=${raw} as ${String(expected)}`, () => {
+        assert.equal(loadConfig({ OCPM_ABORT_ON_DISCONNECT: raw }, CWD).abortOnDisconnect, expected);
+      });
+    }
+  });
+
+  describe('OCPM_CHILD_ENV_ALLOW', () => {
+    it("parses 'A, B_*' into ['A', 'B_*']", () => {
+      assert.deepEqual(loadConfig({ OCPM_CHILD_ENV_ALLOW: 'A, B_*' }, CWD).childEnvAllow, ['A', 'B_*']);
+    });
+
+    it('drops empty items and surrounding spaces', () => {
+      assert.deepEqual(loadConfig({ OCPM_CHILD_ENV_ALLOW: ' ,FOO ,, _BAR1 ,' }, CWD).childEnvAllow, ['FOO', '_BAR1']);
+    });
+  });
+
+  describe('bad values', () => {
+    it('rejects PORT=70000', () => {
+      expectConfigError({ PORT: '70000' }, 'PORT', 'a port number 0-65535', '70000');
+    });
+
+    it('rejects a PORT that is not an integer', () => {
+      expectConfigError({ PORT: '80.5' }, 'PORT', 'a port number', '80.5');
+      expectConfigError({ PORT: '-1' }, 'PORT', 'a port number', '-1');
+      expectConfigError({ PORT: ' 80' }, 'PORT', 'a port number', ' 80');
+    });
+
+    it('rejects OCPM_TURN_TIMEOUT_MS=abc', () => {
+      expectConfigError({ OCPM_TURN_TIMEOUT_MS: 'abc' }, 'OCPM_TURN_TIMEOUT_MS', 'an integer number of milliseconds >= 100', 'abc');
+    });
+
+    it('rejects OCPM_TURN_TIMEOUT_MS below its minimum', () => {
+      expectConfigError({ OCPM_TURN_TIMEOUT_MS: '99' }, 'OCPM_TURN_TIMEOUT_MS', '>= 100', '99');
+    });
+
+    it('rejects OCPM_KILL_GRACE_MS above its maximum', () => {
+      expectConfigError({ OCPM_KILL_GRACE_MS: '600001' }, 'OCPM_KILL_GRACE_MS', '0-600000', '600001');
+    });
+
+    it('rejects OCPM_SESSION_IDLE_MS below its minimum', () => {
+      expectConfigError({ OCPM_SESSION_IDLE_MS: '999' }, 'OCPM_SESSION_IDLE_MS', '>= 1000', '999');
+    });
+
+    it('rejects OCPM_LOG_FORMAT=xml', () => {
+      expectConfigError({ OCPM_LOG_FORMAT: 'xml' }, 'OCPM_LOG_FORMAT', 'json or pretty', 'xml');
+    });
+
+    it('rejects an unknown OCPM_LOG_LEVEL', () => {
+      expectConfigError({ OCPM_LOG_LEVEL: 'loud' }, 'OCPM_LOG_LEVEL', 'one of error, warn, info', 'loud');
+    });
+
+    it('rejects OCPM_ABORT_ON_DISCONNECT=maybe', () => {
+      expectConfigError({ OCPM_ABORT_ON_DISCONNECT: 'maybe' }, 'OCPM_ABORT_ON_DISCONNECT', 'true or false', 'maybe');
+    });
+
+    it("rejects OCPM_CHILD_ENV_ALLOW='bad name'", () => {
+      expectConfigError({ OCPM_CHILD_ENV_ALLOW: 'bad name' }, 'OCPM_CHILD_ENV_ALLOW', 'a comma-separated list of variable names', 'bad name');
+    });
+
+    it('rejects an OCPM_CHILD_ENV_ALLOW item with a wildcard that is not at the end', () => {
+      expectConfigError({ OCPM_CHILD_ENV_ALLOW: 'OK, *_KEY' }, 'OCPM_CHILD_ENV_ALLOW', 'variable names', 'OK, *_KEY');
+    });
+
+    it('names the first bad variable in table order when several are bad', () => {
+      expectConfigError({ OCPM_LOG_FORMAT: 'xml', PORT: 'abc' }, 'PORT', 'a port number', 'abc');
+    });
+
+    it('writes the message as "Invalid NAME: expected ..., got \\"value\\""', () => {
+      assert.throws(() => loadConfig({ PORT: '70000' }, CWD), {
+        message: 'Invalid PORT: expected a port number 0-65535, got "70000"',
+      });
+    });
+  });
+});
+
+describe('CONFIG_VARIABLES', () => {
+  it('lists every variable with its default, in order', () => {
+    assert.deepEqual(
+      CONFIG_VARIABLES.map((v) => [v.name, v.fallback]),
+      [
+        ['PORT', '3000'],
+        ['HOST', '0.0.0.0'],
+        ['OCPM_OPENCODE_BIN', undefined],
+        ['OCPM_WORKSPACE_ROOT', './workspaces'],
+        ['OCPM_DATA_DIR', './data'],
+        ['OCPM_TURN_TIMEOUT_MS', '600000'],
+        ['OCPM_KILL_GRACE_MS', '5000'],
+        ['OCPM_SESSION_IDLE_MS', '1800000'],
+        ['OCPM_ABORT_ON_DISCONNECT', 'true'],
+        ['OCPM_MAX_BODY_BYTES', '1048576'],
+        ['OCPM_MAX_MESSAGE_CHARS', '200000'],
+        ['OCPM_CHILD_ENV_ALLOW', ''],
+        ['OCPM_LOG_LEVEL', 'info'],
+        ['OCPM_LOG_FORMAT', 'json'],
+      ],
+    );
+  });
+
+  it('gives every variable a non-empty expectation text', () => {
+    for (const v of CONFIG_VARIABLES) assert.ok(v.expected.length > 0, v.name);
+  });
+});
