@@ -10,7 +10,7 @@ export type {
   TurnResult,
 } from './manager/opencode-process-manager.js';
 export type { OpencodeEvent, TokenUsage } from './manager/per-message/run-events.js';
-export type { TrackedResult } from './manager/per-message/spawn-tracked.js';
+export type { TrackedResult } from './manager/process-tree/spawn-tracked.js';
 export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';
 export { ERROR_CODES, type ErrorCode } from './errors/codes.js';
 export { loadConfig, ConfigError, type Config } from './config/config.js';

@@ -57,6 +57,20 @@ const SETTINGS = {
   OCPM_MAX_BODY_BYTES: setting(integer(1024), 'an integer number of bytes >= 1024', '1048576'),
   OCPM_MAX_MESSAGE_CHARS: setting(integer(1), 'an integer number of characters >= 1', '200000'),
   OCPM_CHILD_ENV_ALLOW: setting(nameList, 'a comma-separated list of variable names (NAME or PREFIX*)', ''),
+  OCPM_MODE: setting(z.enum(['auto', 'server', 'per-message']), 'auto, server or per-message', 'auto'),
+  OCPM_POOL_SIZE: setting(integer(1, 64), 'an integer 1-64', '1'),
+  OCPM_SERVER_START_TIMEOUT_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
+  OCPM_HEALTH_INTERVAL_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '10000'),
+  OCPM_HEALTH_TIMEOUT_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '5000'),
+  OCPM_HEALTH_FAILURES: setting(integer(1, 100), 'an integer 1-100', '3'),
+  OCPM_MAX_RESTARTS: setting(integer(0, 1000), 'an integer 0-1000', '5'),
+  OCPM_RESTART_WINDOW_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '300000'),
+  OCPM_RESTART_BACKOFF_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '1000'),
+  OCPM_RESTART_BACKOFF_MAX_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '30000'),
+  OCPM_RESTART_DRAIN_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '30000'),
+  OCPM_SERVER_RETRY_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
+  OCPM_MAX_INSTANCE_RSS_MB: setting(integer(0), 'an integer number of MB (0 = no limit)', '2048'),
+  OCPM_DIRECTORY_IDLE_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '1800000'),
   OCPM_LOG_LEVEL: setting(z.enum(LOG_LEVELS), `one of ${LOG_LEVELS.join(', ')}`, 'info'),
   OCPM_LOG_FORMAT: setting(z.enum(['json', 'pretty']), 'json or pretty', 'json'),
 } as const;
@@ -79,6 +93,20 @@ export interface Config {
   readonly maxMessageChars: number;
   /** Extra variable names (or `PREFIX*`) passed through to opencode children. */
   readonly childEnvAllow: readonly string[];
+  readonly mode: 'auto' | 'server' | 'per-message';
+  readonly poolSize: number;
+  readonly serverStartTimeoutMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly healthFailures: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly restartBackoffMs: number;
+  readonly restartBackoffMaxMs: number;
+  readonly restartDrainMs: number;
+  readonly serverRetryMs: number;
+  readonly maxInstanceRssMb: number;
+  readonly directoryIdleMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly logFormat: 'json' | 'pretty';
 }
@@ -114,6 +142,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxBodyBytes: v.OCPM_MAX_BODY_BYTES,
     maxMessageChars: v.OCPM_MAX_MESSAGE_CHARS,
     childEnvAllow: v.OCPM_CHILD_ENV_ALLOW,
+    mode: v.OCPM_MODE,
+    poolSize: v.OCPM_POOL_SIZE,
+    serverStartTimeoutMs: v.OCPM_SERVER_START_TIMEOUT_MS,
+    healthIntervalMs: v.OCPM_HEALTH_INTERVAL_MS,
+    healthTimeoutMs: v.OCPM_HEALTH_TIMEOUT_MS,
+    healthFailures: v.OCPM_HEALTH_FAILURES,
+    maxRestarts: v.OCPM_MAX_RESTARTS,
+    restartWindowMs: v.OCPM_RESTART_WINDOW_MS,
+    restartBackoffMs: v.OCPM_RESTART_BACKOFF_MS,
+    restartBackoffMaxMs: v.OCPM_RESTART_BACKOFF_MAX_MS,
+    restartDrainMs: v.OCPM_RESTART_DRAIN_MS,
+    serverRetryMs: v.OCPM_SERVER_RETRY_MS,
+    maxInstanceRssMb: v.OCPM_MAX_INSTANCE_RSS_MB,
+    directoryIdleMs: v.OCPM_DIRECTORY_IDLE_MS,
     logLevel: v.OCPM_LOG_LEVEL,
     logFormat: v.OCPM_LOG_FORMAT,
   };

@@ -4,7 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { spawnTracked } from './per-message/spawn-tracked.js';
+import { spawnTracked } from './process-tree/spawn-tracked.js';
 
 const PROBE_TIMEOUT_MS = 20000;
 

@@ -1,25 +1,38 @@
-// OpencodeProcessManager: the one object between the web app and OpenCode. It finds the binary,
-// keeps the session -> workspace registry, runs each message as a tracked `opencode run` process
-// (per-message mode), and reports what it is doing through getStats(), metrics and logs.
-import { OcpmError, RunFailedError, TurnAbortedError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../errors/errors.js';
+// OpencodeProcessManager: the one object between the web app and OpenCode. It finds the binary, keeps
+// the session -> workspace registry, and runs each message either on a pool of supervised
+// `opencode serve` instances (server mode) or as one tracked `opencode run` process (per-message
+// mode, also the fallback when no instance can serve). It reports what it does through getStats(),
+// metrics and logs.
+import path from 'node:path';
+import { loadConfig, type Config } from '../config/config.js';
+import { OcpmError, RunFailedError, TurnAbortedError, TurnTimeoutError } from '../errors/errors.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type CommandOutcome, type Metrics } from '../metrics/metrics.js';
 import { SessionRegistry, type SessionRecord } from '../store/session-registry.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
-import { RunEventCollector, type OpencodeEvent, type TokenUsage } from './per-message/run-events.js';
-import { spawnTracked, type TrackedChild, type TrackedResult } from './per-message/spawn-tracked.js';
+import { runPerMessageTurn } from './per-message/per-message-turn.js';
+import type { OpencodeEvent } from './per-message/run-events.js';
+import { spawnTracked, type TrackedChild, type TrackedResult } from './process-tree/spawn-tracked.js';
+import { treeResidentBytes } from './process-tree/tree-memory.js';
+import type { BusEvent } from './server/event-hub.js';
+import { ServerPool, type InstanceStatus, type Slot } from './server/server-pool.js';
+import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
+import type { TurnMode, TurnResult } from './turn.js';
 
-export interface ManagerSettings {
-  readonly opencodeBin: string | undefined;
-  readonly turnTimeoutMs: number;
-  readonly killGraceMs: number;
-  readonly sessionIdleMs: number;
-  readonly childEnvAllow: readonly string[];
-}
+export type { TurnResult } from './turn.js';
+
+/** The settings the manager reads (a subset of the service's Config). */
+export type ManagerSettings = Pick<
+  Config,
+  | 'opencodeBin' | 'dataDir' | 'turnTimeoutMs' | 'killGraceMs' | 'sessionIdleMs' | 'childEnvAllow' | 'mode' | 'poolSize'
+  | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
+  | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
+>;
 
 export interface ManagerOptions {
-  readonly settings: ManagerSettings;
+  /** Anything left out takes the documented default. */
+  readonly settings: Partial<ManagerSettings>;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   /** The environment children are built from (defaults to process.env, filtered by the allow-list). */
@@ -33,8 +46,8 @@ export interface ExecuteOptions {
   readonly agent?: string;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
-  /** Every opencode event as it arrives (SSE streaming). */
-  readonly onEvent?: (event: OpencodeEvent) => void;
+  /** Every opencode event as it arrives: `run` JSON lines, or bus events `{ type, properties }` in server mode. */
+  readonly onEvent?: (event: OpencodeEvent | BusEvent) => void;
 }
 
 export interface StandaloneOptions {
@@ -43,20 +56,9 @@ export interface StandaloneOptions {
   readonly signal?: AbortSignal;
   /** For logs only. */
   readonly sessionId?: string;
+  /** Extra environment for this child (the slot's data dir). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly onStdoutLine?: (line: string) => void;
-}
-
-export type ManagerMode = 'per-message';
-
-export interface TurnResult {
-  readonly sessionId: string;
-  readonly text: string;
-  readonly opencodeSessionId: string | undefined;
-  readonly mode: ManagerMode;
-  readonly durationMs: number;
-  readonly tokens: TokenUsage;
-  readonly cost: number;
-  readonly exitCode: number | null;
 }
 
 export interface SessionView {
@@ -68,6 +70,8 @@ export interface SessionView {
   readonly lastActivity: number;
   readonly busy: boolean;
 }
+
+export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'stopping' | 'stopped';
 
 export interface ManagerStats {
   available: boolean;
@@ -83,17 +87,23 @@ export interface ManagerStats {
     idleTime: number;
     mode: 'per-session' | 'server';
     description: string;
+    /** Server mode only: one entry per pool slot (no password, path or session id). */
+    instances?: InstanceStatus[];
   };
   /** Added fields (the shape above is kept as the web app knows it). */
   state: ManagerState;
   sessions: number;
   serverModeSupported: boolean;
+  /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */
+  configuredMode: TurnMode | null;
   unavailableReason: string | null;
 }
 
-export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'stopping' | 'stopped';
-
-const PER_SESSION_DESCRIPTION = 'Each message spawns separate OpenCode process';
+const DESCRIPTIONS = {
+  perMessage: 'Each message spawns separate OpenCode process',
+  server: 'Messages are served by persistent OpenCode server processes (opencode serve)',
+  fallback: 'No OpenCode server can serve now: each message spawns separate OpenCode process (fallback)',
+};
 /** Errors opencode prints when `--session` names a conversation its database does not have. */
 const UNKNOWN_SESSION_PATTERN = /session.*not\s*found|NotFoundError/i;
 
@@ -120,8 +130,12 @@ export class OpencodeProcessManager {
   private readonly sessions = new SessionRegistry();
   private readonly children = new Map<string, TrackedChild>();
   private readonly turns = new Map<string, RunningTurn>();
+  private readonly warmups = new Map<string, Promise<unknown>>();
   private state: ManagerState = 'created';
   private binary: OpencodeBinary | undefined;
+  private pool: ServerPool | undefined;
+  private configuredMode: TurnMode | undefined;
+  private servingFallback = false;
   private unavailableReason: string | null = null;
   private pending = 0;
   private streams = 0;
@@ -129,57 +143,96 @@ export class OpencodeProcessManager {
   private readonly killAllOnExit = (): void => this.killAllNow();
 
   constructor(options: ManagerOptions) {
-    this.settings = options.settings;
+    const defaults = loadConfig({});
+    this.settings = { ...defaults, ...options.settings };
     this.logger = (options.logger ?? createSilentLogger()).child({ component: 'process-manager' });
     this.metrics = options.metrics ?? createMetrics();
     this.sourceEnv = options.env ?? process.env;
     this.childEnv = buildChildEnv(this.sourceEnv, this.settings.childEnvAllow);
     this.serviceVersion = options.serviceVersion ?? '0.0.0';
     this.metrics.bindGauges({
-      activeProcesses: () => this.children.size,
+      activeProcesses: () => this.children.size + (this.pool?.countByState().ready ?? 0),
       activeStreams: () => this.streams,
       pendingRequests: () => this.pending,
       sessions: () => this.sessions.size,
       activeSessions: () => this.sessions.countActive(this.settings.sessionIdleMs),
+      serverInstances: () => this.pool?.countByState() ?? {},
+      residentMemory: (kind) =>
+        kind === 'serve' ? (this.pool?.residentBytes() ?? 0) : [...this.children.values()].reduce((sum, child) => sum + treeResidentBytes(child.identity), 0),
     });
   }
 
-  /** Finds opencode and reads its capabilities. Never throws: failure leaves the manager unavailable. */
+  /** Finds opencode, reads its capabilities and starts the server pool. Never throws. */
   async start(): Promise<void> {
     if (this.state !== 'created') return;
     this.state = 'starting';
     this.logger.info('Initializing OpenCode process manager...');
     process.on('exit', this.killAllOnExit);
     try {
-      this.binary = await findOpencodeBinary({
-        explicit: this.settings.opencodeBin,
-        env: this.childEnv,
-        searchPath: this.sourceEnv,
-        cwd: process.cwd(),
-      });
-      this.state = 'ready';
-      this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: this.binary.version, mode: 'per-message' });
-      if (this.binary.supportsServe) {
-        this.logger.info('OpenCode supports server mode (serve); this version runs one process per message');
-      } else {
-        this.logger.info('OpenCode does not support server mode, will use per-session approach');
-      }
-      this.logger.info('OpenCode process manager initialized', {
-        version: this.binary.version,
-        binary: this.binary.path,
-        source: this.binary.source,
-        mode: 'per-message',
-        serverModeSupported: this.binary.supportsServe,
-      });
+      this.binary = await findOpencodeBinary({ explicit: this.settings.opencodeBin, env: this.childEnv, searchPath: this.sourceEnv, cwd: process.cwd() });
     } catch (error) {
       this.state = 'unavailable';
       this.unavailableReason = error instanceof Error ? error.message : String(error);
-      this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: 'unavailable', mode: 'per-message' });
+      this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: 'unavailable', mode: this.settings.mode });
       this.logger.error('OpenCode process manager initialization failed', { reason: this.unavailableReason });
+      return;
     }
+    this.configuredMode = this.chooseMode(this.binary);
+    this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: this.binary.version, mode: this.configuredMode });
+    if (this.configuredMode === 'server') {
+      this.pool = new ServerPool(
+        {
+          size: this.settings.poolSize,
+          binary: this.binary.path,
+          dataDir: this.settings.dataDir,
+          env: this.childEnv,
+          startTimeoutMs: this.settings.serverStartTimeoutMs,
+          healthIntervalMs: this.settings.healthIntervalMs,
+          healthTimeoutMs: this.settings.healthTimeoutMs,
+          healthFailures: this.settings.healthFailures,
+          killGraceMs: this.settings.killGraceMs,
+          maxRestarts: this.settings.maxRestarts,
+          restartWindowMs: this.settings.restartWindowMs,
+          backoffBaseMs: this.settings.restartBackoffMs,
+          backoffMaxMs: this.settings.restartBackoffMaxMs,
+          maxInstanceRssBytes: this.settings.maxInstanceRssMb * 1024 * 1024,
+          directoryIdleMs: this.settings.directoryIdleMs,
+          retryFailedMs: this.settings.serverRetryMs,
+          restartDrainMs: this.settings.restartDrainMs,
+        },
+        this.metrics,
+        this.logger,
+      );
+      await this.pool.start();
+      if (!this.pool.anyReady()) this.logger.error('No OpenCode server instance started; serving per-message until one does');
+    }
+    this.state = 'ready';
+    this.logger.info('OpenCode process manager initialized', {
+      version: this.binary.version,
+      binary: this.binary.path,
+      source: this.binary.source,
+      mode: this.configuredMode,
+      poolSize: this.pool === undefined ? 0 : this.settings.poolSize,
+      serverModeSupported: this.binary.supportsServe,
+    });
   }
 
-  /** Aborts every turn, ends every child and its descendants, and waits for them. */
+  private chooseMode(binary: OpencodeBinary): TurnMode {
+    const wanted = this.settings.mode;
+    if (wanted === 'per-message') {
+      this.logger.info('Per-message mode (OCPM_MODE=per-message): each message spawns its own OpenCode process');
+      return 'per-message';
+    }
+    if (binary.supportsServe) {
+      this.logger.info('OpenCode supports server mode (serve): messages go to a pool of persistent servers', { poolSize: this.settings.poolSize });
+      return 'server';
+    }
+    if (wanted === 'server') this.logger.error('OCPM_MODE=server but this opencode has no serve command; using per-message mode');
+    else this.logger.info('OpenCode does not support server mode, will use per-session approach');
+    return 'per-message';
+  }
+
+  /** Aborts every turn, stops the server pool, ends every child and its descendants, and waits. */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
@@ -187,6 +240,7 @@ export class OpencodeProcessManager {
     for (const turn of turns) turn.controller.abort(new Error('the service is shutting down'));
     for (const child of this.children.values()) child.abort(new Error('the service is shutting down'));
     await Promise.allSettled([...turns.map((turn) => turn.done), ...[...this.children.values()].map((child) => child.done)]);
+    await this.pool?.stop();
     process.off('exit', this.killAllOnExit);
     this.state = 'stopped';
     this.logger.info('OpenCode process manager stopped');
@@ -195,6 +249,7 @@ export class OpencodeProcessManager {
   /** SIGKILLs every child tree synchronously: for exits that cannot wait for a graceful stop. */
   killAllNow(): void {
     for (const child of this.children.values()) child.killNow();
+    this.pool?.killNow();
   }
 
   get isReady(): boolean {
@@ -214,7 +269,25 @@ export class OpencodeProcessManager {
     }
     const { session, created } = this.sessions.upsert(id, workspace);
     this.logger.info(created ? 'Session registered' : 'Session updated', { sessionId: id });
+    this.warmUp(session);
     return { session: this.view(session), created };
+  }
+
+  /**
+   * Server mode: create the session's opencode session on its instance in the background, so the
+   * first message does not pay the per-directory bootstrap.
+   */
+  private warmUp(session: SessionRecord): void {
+    const pool = this.pool;
+    if (pool === undefined || this.state !== 'ready' || session.opencodeSessionId !== undefined || this.warmups.has(session.id)) return;
+    const slot = this.slotOf(session);
+    const instance = slot.ready;
+    if (instance === undefined) return;
+    const warming = ensureOpencodeSession(instance, session, this.settings.serverStartTimeoutMs)
+      .then(() => this.logger.debug('Session warmed up', { sessionId: session.id, instance: slot.id }))
+      .catch((error: unknown) => this.logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }))
+      .finally(() => this.warmups.delete(session.id));
+    this.warmups.set(session.id, warming);
   }
 
   getSession(id: string): SessionView | undefined {
@@ -228,13 +301,18 @@ export class OpencodeProcessManager {
 
   /** Removes a session, aborting its running turn and waiting for it to end. */
   async deleteSession(id: string): Promise<boolean> {
-    if (this.sessions.get(id) === undefined) return false;
+    const session = this.sessions.get(id);
+    if (session === undefined) return false;
     const turn = this.turns.get(id);
     if (turn !== undefined) {
       turn.controller.abort(new Error('the session was deleted'));
       await turn.done.catch(() => undefined);
     }
     this.sessions.delete(id);
+    if (this.pool !== undefined && session.slot !== undefined) {
+      const stillUsed = this.sessions.list().some((other) => other.slot === session.slot && other.workspace === session.workspace);
+      if (!stillUsed) await this.pool.releaseDirectory(this.pool.slotFor(session.slot), session.workspace, 'session_deleted');
+    }
     this.logger.info('Session removed', { sessionId: id });
     return true;
   }
@@ -257,7 +335,7 @@ export class OpencodeProcessManager {
     };
   }
 
-  /** Runs one message in a session: `opencode run` in its workspace, continuing its conversation. */
+  /** Runs one message in a session, continuing its opencode conversation. */
   async executeInSession(sessionId: string, workspaceDir: string, message: string, options: ExecuteOptions = {}): Promise<TurnResult> {
     const notReady = this.notReadyReason();
     if (notReady !== undefined) {
@@ -282,6 +360,19 @@ export class OpencodeProcessManager {
     }
   }
 
+  private slotOf(session: SessionRecord): Slot {
+    const pool = this.pool!;
+    session.slot ??= pool.pickSlot().index;
+    return pool.slotFor(session.slot);
+  }
+
+  /** The opencode data dir of a session: its slot's, in both modes, so its conversation survives a switch. */
+  private dataHomeOf(session: SessionRecord): string {
+    if (this.pool !== undefined) return this.slotOf(session).dataHome;
+    session.slot ??= 0;
+    return path.join(this.settings.dataDir, 'opencode', `slot-${session.slot}`, 'data');
+  }
+
   private async runTurn(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
     const startedAt = Date.now();
     this.pending += 1;
@@ -289,25 +380,52 @@ export class OpencodeProcessManager {
     session.lastMessageAt = startedAt;
     session.messageCount += 1;
     const continuing = session.opencodeSessionId;
-    const collector = new RunEventCollector();
+    let mode: TurnMode = this.configuredMode ?? 'per-message';
     let outcome: CommandOutcome = 'error';
     try {
-      const result = await this.executeStandalone(session.workspace, this.runArgs(session, options), {
-        stdin: message,
-        timeoutMs: options.timeoutMs ?? this.settings.turnTimeoutMs,
-        signal,
-        sessionId: session.id,
-        onStdoutLine: (line) => {
-          const event = collector.add(line);
-          if (event !== undefined) options.onEvent?.(event);
-        },
-      });
-      const turn = this.toTurnResult(session, result, collector);
+      await this.warmups.get(session.id);
+      const instance = this.pool === undefined ? undefined : await this.pool.acquire(this.slotOf(session), signal);
+      this.noteServing(instance !== undefined || this.pool === undefined);
+      mode = instance === undefined ? 'per-message' : 'server';
+      const timeoutMs = options.timeoutMs ?? this.settings.turnTimeoutMs;
+      const turn =
+        instance !== undefined
+          ? await runServerTurn({
+              instance,
+              session,
+              message,
+              ...(options.model === undefined ? {} : { model: options.model }),
+              ...(options.agent === undefined ? {} : { agent: options.agent }),
+              signal,
+              timeoutMs,
+              abortGraceMs: this.settings.killGraceMs,
+              createTimeoutMs: this.settings.serverStartTimeoutMs,
+              ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+              logger: this.logger,
+            })
+          : await runPerMessageTurn({
+              session,
+              message,
+              ...(options.model === undefined ? {} : { model: options.model }),
+              ...(options.agent === undefined ? {} : { agent: options.agent }),
+              signal,
+              timeoutMs,
+              ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+              execute: (args, stdin, onStdoutLine) =>
+                this.executeStandalone(session.workspace, args, {
+                  stdin,
+                  timeoutMs,
+                  signal,
+                  sessionId: session.id,
+                  env: { XDG_DATA_HOME: this.dataHomeOf(session) },
+                  onStdoutLine,
+                }),
+            });
       outcome = 'success';
-      return turn;
+      return { sessionId: session.id, ...turn };
     } catch (error) {
       outcome = error instanceof TurnTimeoutError ? 'timeout' : error instanceof TurnAbortedError ? 'aborted' : 'error';
-      if (continuing !== undefined && error instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(error.message)) {
+      if (mode === 'per-message' && continuing !== undefined && error instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(error.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
         session.opencodeSessionId = undefined;
         this.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
@@ -315,58 +433,19 @@ export class OpencodeProcessManager {
       throw error;
     } finally {
       const seconds = (Date.now() - startedAt) / 1000;
-      this.metrics.commands.inc({ mode: 'per-message', outcome });
-      this.metrics.commandDuration.observe({ mode: 'per-message', outcome }, seconds);
+      this.metrics.commands.inc({ mode, outcome });
+      this.metrics.commandDuration.observe({ mode, outcome }, seconds);
       this.pending -= 1;
       this.touch(session, Date.now());
     }
   }
 
-  private runArgs(session: SessionRecord, options: ExecuteOptions): string[] {
-    const args = ['run', '--format', 'json', '--dir', session.workspace];
-    // A title saves opencode an LLM call per new session (facts doc, trap 8).
-    if (session.opencodeSessionId === undefined) args.push('--title', `Session ${session.id}`);
-    else args.push('--session', session.opencodeSessionId);
-    if (options.model !== undefined) args.push('--model', options.model);
-    if (options.agent !== undefined) args.push('--agent', options.agent);
-    return args;
-  }
-
-  private toTurnResult(session: SessionRecord, result: TrackedResult, collector: RunEventCollector): TurnResult {
-    const summary = collector.summary;
-    const context: RunFailureContext = {
-      pid: result.pid,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      durationMs: result.durationMs,
-      stderrTail: result.stderrTail,
-    };
-    if (result.termination === 'timeout') throw new TurnTimeoutError(this.settings.turnTimeoutMs, context);
-    if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);
-    if (summary.opencodeSessionId !== undefined && this.sessions.get(session.id) === session) {
-      session.opencodeSessionId = summary.opencodeSessionId;
-    }
-    const tail = result.stderrTail.slice(-5).join('\n');
-    if (summary.errorMessage !== undefined) {
-      throw new RunFailedError('opencode_error', `opencode reported an error: ${summary.errorMessage}`, context);
-    }
-    if (result.exitCode !== 0) {
-      const how = result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${String(result.exitCode)}`;
-      throw new RunFailedError('opencode_failed', `opencode ${how}${tail === '' ? '' : `: ${tail}`}`, context);
-    }
-    if (summary.text === '') {
-      throw new RunFailedError('empty_response', `opencode finished without an answer (${summary.events} events)`, context);
-    }
-    return {
-      sessionId: session.id,
-      text: summary.text,
-      opencodeSessionId: summary.opencodeSessionId ?? session.opencodeSessionId,
-      mode: 'per-message',
-      durationMs: result.durationMs,
-      tokens: summary.tokens,
-      cost: summary.cost,
-      exitCode: result.exitCode,
-    };
+  /** Logs the switch between server mode and the per-message fallback, once per change. */
+  private noteServing(byServer: boolean): void {
+    if (this.pool === undefined || byServer === !this.servingFallback) return;
+    this.servingFallback = !byServer;
+    if (this.servingFallback) this.logger.warn('No OpenCode server instance can serve: falling back to per-message mode');
+    else this.logger.info('OpenCode server instances serve again: leaving per-message fallback');
   }
 
   /** Spawns one opencode process in a workspace and follows it to the end of its whole tree. */
@@ -378,7 +457,7 @@ export class OpencodeProcessManager {
         file: this.binary.path,
         args,
         cwd: workspaceDir,
-        env: this.childEnv,
+        env: { ...this.childEnv, ...options.env },
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
         timeoutMs: options.timeoutMs ?? this.settings.turnTimeoutMs,
         killGraceMs: this.settings.killGraceMs,
@@ -418,24 +497,29 @@ export class OpencodeProcessManager {
   }
 
   getStats(now = Date.now()): ManagerStats {
+    const serverUp = this.pool?.anyReady() ?? false;
+    const mode = serverUp ? 'server' : 'per-session';
+    const description = serverUp ? DESCRIPTIONS.server : this.pool === undefined ? DESCRIPTIONS.perMessage : DESCRIPTIONS.fallback;
     return {
       available: this.binary !== undefined && this.state !== 'unavailable',
       version: this.binary?.version ?? null,
-      runningProcesses: this.children.size,
+      runningProcesses: this.children.size + (this.pool?.countByState().ready ?? 0),
       activeStreams: this.streams,
       processManager: {
-        isRunning: false,
+        isRunning: serverUp,
         isReady: this.isReady,
         pendingRequests: this.pending,
         activeSessions: this.sessions.countActive(this.settings.sessionIdleMs, now),
         lastActivity: this.lastActivity,
         idleTime: Math.max(0, now - this.lastActivity),
-        mode: 'per-session',
-        description: PER_SESSION_DESCRIPTION,
+        mode,
+        description,
+        ...(this.pool === undefined ? {} : { instances: this.pool.statusOf() }),
       },
       state: this.state,
       sessions: this.sessions.size,
       serverModeSupported: this.binary?.supportsServe ?? false,
+      configuredMode: this.configuredMode ?? null,
       unavailableReason: this.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
     };
   }

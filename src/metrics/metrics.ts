@@ -11,6 +11,12 @@ export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ['success', 'error', 
 
 /** 0.05 s to 30 min: a cached server answer to a long agent turn. */
 export const COMMAND_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
+export const HEALTH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const START_DURATION_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
+export const SERVER_STATES = ['starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'] as const;
+export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
+export const HEALTH_FAILURE_CLASSES = ['timeout', 'refused', 'bad_status', 'error'] as const;
+export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** Live numbers the gauges read at scrape time. */
@@ -20,6 +26,10 @@ export interface GaugeSources {
   pendingRequests(): number;
   sessions(): number;
   activeSessions(): number;
+  /** Server instances per state (server mode; all zero otherwise). */
+  serverInstances(): Partial<Record<(typeof SERVER_STATES)[number], number>>;
+  /** Resident bytes of the process trees of each kind, read from /proc. */
+  residentMemory(kind: SpawnKind): number;
 }
 
 export interface Metrics {
@@ -29,6 +39,11 @@ export interface Metrics {
   readonly commandDuration: client.Histogram<'mode' | 'outcome'>;
   readonly buildInfo: client.Gauge<'version' | 'opencode_version' | 'mode'>;
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+  readonly serverRestarts: client.Counter<'reason'>;
+  readonly healthFailures: client.Counter<'class'>;
+  readonly healthDuration: client.Histogram;
+  readonly directoryDisposals: client.Counter<'reason'>;
+  readonly serverStartDuration: client.Histogram;
   /** Points the live gauges at their sources (the manager, once it exists). */
   bindGauges(sources: GaugeSources): void;
   setBuildInfo(labels: { version: string; opencodeVersion: string; mode: string }): void;
@@ -82,6 +97,55 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     buckets: HTTP_DURATION_BUCKETS,
     registers: [registry],
   });
+  const serverRestarts = new client.Counter({
+    name: 'opencode_manager_server_restarts_total',
+    help: 'Server instance restarts, by reason (exit, health, memory, start_failed, retry after failed).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const healthFailures = new client.Counter({
+    name: 'opencode_manager_health_check_failures_total',
+    help: 'Failed health probes of server instances, by class (timeout, refused, bad_status, error).',
+    labelNames: ['class'] as const,
+    registers: [registry],
+  });
+  const healthDuration = new client.Histogram({
+    name: 'opencode_manager_health_check_duration_seconds',
+    help: 'Latency of health probes of server instances.',
+    buckets: HEALTH_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const directoryDisposals = new client.Counter({
+    name: 'opencode_manager_directory_disposals_total',
+    help: 'Workspace directories released from a server instance with /instance/dispose, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const serverStartDuration = new client.Histogram({
+    name: 'opencode_manager_server_start_duration_seconds',
+    help: 'Time from spawning opencode serve to a healthy instance.',
+    buckets: START_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'opencode_manager_server_instances',
+    help: 'Server instances by state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const counts = sources?.serverInstances() ?? {};
+      for (const state of SERVER_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'opencode_manager_process_resident_memory_bytes',
+    help: 'Resident memory of the opencode process trees (opencode and its tools), by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      for (const kind of ['run', 'serve'] as const) this.set({ kind }, sources?.residentMemory(kind) ?? 0);
+    },
+  });
   liveGauge('opencode_manager_active_processes', 'opencode processes running now.', (s) => s.activeProcesses());
   liveGauge('opencode_manager_active_streams', 'SSE streams open to clients now.', (s) => s.activeStreams());
   liveGauge('opencode_manager_pending_requests', 'Messages accepted and not finished.', (s) => s.pendingRequests());
@@ -95,6 +159,9 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
   for (const mode of COMMAND_MODES) {
     for (const outcome of COMMAND_OUTCOMES) commands.inc({ mode, outcome }, 0);
   }
+  for (const reason of RESTART_REASONS) serverRestarts.inc({ reason }, 0);
+  for (const failure of HEALTH_FAILURE_CLASSES) healthFailures.inc({ class: failure }, 0);
+  for (const reason of DISPOSAL_REASONS) directoryDisposals.inc({ reason }, 0);
 
   return {
     registry,
@@ -103,6 +170,11 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     commandDuration,
     buildInfo,
     httpDuration,
+    serverRestarts,
+    healthFailures,
+    healthDuration,
+    directoryDisposals,
+    serverStartDuration,
     bindGauges(next) {
       sources = next;
     },

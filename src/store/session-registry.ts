@@ -11,6 +11,8 @@ export interface SessionRecord {
   lastActivity: number;
   /** When the last message started; undefined until the first one. */
   lastMessageAt: number | undefined;
+  /** The pool slot the session is pinned to (its opencode data dir); undefined until first use. */
+  slot: number | undefined;
 }
 
 export class SessionRegistry {
@@ -27,7 +29,7 @@ export class SessionRegistry {
       existing.lastActivity = now;
       return { session: existing, created: false };
     }
-    const session: SessionRecord = { id, workspace, opencodeSessionId: undefined, messageCount: 0, createdAt: now, lastActivity: now, lastMessageAt: undefined };
+    const session: SessionRecord = { id, workspace, opencodeSessionId: undefined, messageCount: 0, createdAt: now, lastActivity: now, lastMessageAt: undefined, slot: undefined };
     this.sessions.set(id, session);
     return { session, created: true };
   }

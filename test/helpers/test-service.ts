@@ -34,6 +34,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     OCPM_WORKSPACE_ROOT: `${temp.dir}/workspaces`,
     OCPM_DATA_DIR: `${temp.dir}/data`,
     OCPM_KILL_GRACE_MS: '500',
+    OCPM_MODE: 'per-message',
     OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
     OCPM_LOG_LEVEL: 'debug',
     XDG_DATA_HOME: `${temp.dir}/xdg-data`,

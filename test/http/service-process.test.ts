@@ -52,6 +52,7 @@ describe('the service binary', () => {
       OCPM_WORKSPACE_ROOT: `${temp.dir}/ws`,
       OCPM_DATA_DIR: `${temp.dir}/data`,
       OCPM_KILL_GRACE_MS: '500',
+      OCPM_MODE: 'per-message',
       OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
       XDG_DATA_HOME: `${temp.dir}/xdg`,
       [tagName]: tagValue,

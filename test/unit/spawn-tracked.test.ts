@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { spawnTracked, type SpawnTrackedOptions } from '../../src/manager/per-message/spawn-tracked.js';
+import { spawnTracked, type SpawnTrackedOptions } from '../../src/manager/process-tree/spawn-tracked.js';
 import { FAKE_OPENCODE, makeTempDir } from '../helpers/fixtures.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
 

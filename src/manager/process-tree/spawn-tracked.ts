@@ -14,8 +14,8 @@ import { SpawnFailedError } from '../../errors/errors.js';
 import { createLineSplitter } from '../../util/line-splitter.js';
 import { RingBuffer } from '../../util/ring-buffer.js';
 import { stripAnsi } from '../../util/strip-ansi.js';
-import { killTree, killTreeNow, type KillTreeResult } from '../process-tree/kill-tree.js';
-import type { TreeIdentity } from '../process-tree/find-tree.js';
+import { killTree, killTreeNow, type KillTreeResult } from './kill-tree.js';
+import type { TreeIdentity } from './find-tree.js';
 
 /** The variable that marks every process of one child's tree; descendants inherit it. */
 export const PROCESS_MARK_VARIABLE = 'OCPM_PROCESS_MARK';
@@ -29,7 +29,8 @@ export interface SpawnTrackedOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Written to stdin, which is then closed. Without it stdin is /dev/null. */
   readonly stdin?: string;
-  readonly timeoutMs: number;
+  /** Undefined: no timeout (a long-lived server). */
+  readonly timeoutMs?: number;
   readonly killGraceMs: number;
   readonly signal?: AbortSignal;
   readonly onStdoutLine?: (line: string) => void;
@@ -55,6 +56,8 @@ export interface TrackedResult {
 export interface TrackedChild {
   readonly processId: string;
   readonly pid: number;
+  /** Identifies the child's whole tree (for memory accounting and kills). */
+  readonly identity: TreeIdentity;
   readonly startedAt: number;
   readonly done: Promise<TrackedResult>;
   /** Ends the tree (SIGTERM, grace, SIGKILL); `done` settles with termination 'abort'. */
@@ -113,7 +116,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     abortReason = reason;
     killing = killTree(identity, options.killGraceMs);
   };
-  const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), options.timeoutMs);
   const onExternalAbort = (): void => stop('abort', options.signal?.reason);
   options.signal?.addEventListener('abort', onExternalAbort, { once: true });
   if (options.signal?.aborted === true) onExternalAbort();
@@ -150,6 +153,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
   return {
     processId,
     pid,
+    identity,
     startedAt,
     done,
     abort: (reason?: unknown) => stop('abort', reason),

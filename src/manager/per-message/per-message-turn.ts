@@ -1,0 +1,70 @@
+// One turn as one `opencode run --format json` process: the message on stdin (closed), the JSON event
+// lines folded into a result, and every way the run can fail mapped to an error with a stable code.
+import { RunFailedError, TurnAbortedError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import type { SessionRecord } from '../../store/session-registry.js';
+import type { TrackedResult } from '../process-tree/spawn-tracked.js';
+import { sessionTitle } from '../server/server-turn.js';
+import type { TurnResult } from '../turn.js';
+import { RunEventCollector, type OpencodeEvent } from './run-events.js';
+
+export interface PerMessageTurnInput {
+  readonly session: SessionRecord;
+  readonly message: string;
+  readonly model?: string;
+  readonly agent?: string;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  readonly onEvent?: (event: OpencodeEvent) => void;
+  /** Spawns and follows the process (the manager's executeStandalone). */
+  readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
+}
+
+export function runArgs(session: SessionRecord, model: string | undefined, agent: string | undefined): string[] {
+  const args = ['run', '--format', 'json', '--dir', session.workspace];
+  // A title saves opencode an LLM call per new session (facts doc, trap 8).
+  if (session.opencodeSessionId === undefined) args.push('--title', sessionTitle(session.id));
+  else args.push('--session', session.opencodeSessionId);
+  if (model !== undefined) args.push('--model', model);
+  if (agent !== undefined) args.push('--agent', agent);
+  return args;
+}
+
+export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
+  const { session } = input;
+  const collector = new RunEventCollector();
+  const result = await input.execute(runArgs(session, input.model, input.agent), input.message, (line) => {
+    const event = collector.add(line);
+    if (event !== undefined) input.onEvent?.(event);
+  });
+  const summary = collector.summary;
+  const context: RunFailureContext = {
+    pid: result.pid,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    durationMs: result.durationMs,
+    stderrTail: result.stderrTail,
+  };
+  if (result.termination === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context);
+  if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);
+  if (summary.opencodeSessionId !== undefined) session.opencodeSessionId = summary.opencodeSessionId;
+  if (summary.errorMessage !== undefined) {
+    throw new RunFailedError('opencode_error', `opencode reported an error: ${summary.errorMessage}`, context);
+  }
+  if (result.exitCode !== 0) {
+    const tail = result.stderrTail.slice(-5).join('\n');
+    const how = result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${String(result.exitCode)}`;
+    throw new RunFailedError('opencode_failed', `opencode ${how}${tail === '' ? '' : `: ${tail}`}`, context);
+  }
+  if (summary.text === '') {
+    throw new RunFailedError('empty_response', `opencode finished without an answer (${summary.events} events)`, context);
+  }
+  return {
+    text: summary.text,
+    opencodeSessionId: summary.opencodeSessionId ?? session.opencodeSessionId,
+    mode: 'per-message',
+    durationMs: result.durationMs,
+    tokens: summary.tokens,
+    cost: summary.cost,
+    exitCode: result.exitCode,
+  };
+}

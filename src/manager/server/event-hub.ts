@@ -1,0 +1,115 @@
+// One upstream subscription to an instance's /global/event stream, fanned out to the listeners of
+// each opencode session. Reconnects (with a short pause) until closed.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../../logging/logger.js';
+import { parseSse } from '../../util/sse-parser.js';
+import type { OpencodeClient } from './opencode-client.js';
+
+/** An opencode bus event: `{ type, properties }`. */
+export interface BusEvent {
+  readonly type: string;
+  readonly properties: Record<string, unknown>;
+}
+
+export type BusListener = (event: BusEvent) => void;
+
+const RECONNECT_PAUSE_MS = 500;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** /global/event wraps each bus event with its directory; /event does not. Accept both. */
+export function unwrapBusEvent(value: unknown): BusEvent | undefined {
+  if (!isRecord(value)) return undefined;
+  const inner = isRecord(value.payload) ? value.payload : value;
+  if (typeof inner.type !== 'string') return undefined;
+  return { type: inner.type, properties: isRecord(inner.properties) ? inner.properties : {} };
+}
+
+/** The opencode session an event belongs to, wherever this event type keeps it. */
+export function sessionIdOf(event: BusEvent): string | undefined {
+  const p = event.properties;
+  if (typeof p.sessionID === 'string') return p.sessionID;
+  for (const key of ['part', 'info', 'message']) {
+    const nested = p[key];
+    if (isRecord(nested) && typeof nested.sessionID === 'string') return nested.sessionID;
+  }
+  if (event.type.startsWith('session.') && isRecord(p.info) && typeof p.info.id === 'string') return p.info.id;
+  return undefined;
+}
+
+export class EventHub {
+  private readonly listeners = new Map<string, Set<BusListener>>();
+  private readonly controller = new AbortController();
+  private connected = false;
+  private firstConnection: Promise<void>;
+  private resolveFirst!: () => void;
+
+  constructor(
+    private readonly client: OpencodeClient,
+    private readonly logger: Logger,
+  ) {
+    this.firstConnection = new Promise((resolve) => (this.resolveFirst = resolve));
+    void this.run();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Resolves once the stream is open (or the hub was closed), bounded by the caller. */
+  whenConnected(): Promise<void> {
+    return this.firstConnection;
+  }
+
+  /** Listens to one opencode session's events; call the returned function to stop. */
+  subscribe(opencodeSessionId: string, listener: BusListener): () => void {
+    let set = this.listeners.get(opencodeSessionId);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(opencodeSessionId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(opencodeSessionId);
+    };
+  }
+
+  close(): void {
+    this.controller.abort();
+    this.resolveFirst();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      try {
+        const body = await this.client.openGlobalEvents(signal);
+        this.connected = true;
+        this.resolveFirst();
+        for await (const message of parseSse(body)) this.dispatch(message.data);
+      } catch (error) {
+        if (!signal.aborted) this.logger.debug('Event stream interrupted', { error: error instanceof Error ? error.message : String(error) });
+      } finally {
+        this.connected = false;
+      }
+      await delay(RECONNECT_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  private dispatch(data: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const event = unwrapBusEvent(value);
+    if (event === undefined) return;
+    const id = sessionIdOf(event);
+    if (id === undefined) return;
+    for (const listener of this.listeners.get(id) ?? []) listener(event);
+  }
+}

@@ -1,0 +1,194 @@
+// One supervised `opencode serve` process: spawned detached on 127.0.0.1 with a random password and
+// its pool slot's own data dir; ready when its "listening" line was printed and /global/health
+// answers { healthy: true }; stopped by aborting its busy sessions, then ending its whole tree.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../logging/logger.js';
+import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
+import { treeResidentBytes } from '../process-tree/tree-memory.js';
+import { EventHub } from './event-hub.js';
+import { OpencodeClient, classifyHealthFailure, type HealthFailureClass } from './opencode-client.js';
+
+const LISTENING_LINE = /opencode server listening on (https?:\/\/\S+)/;
+const HEALTH_RETRY_MS = 100;
+
+export type InstanceState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+export const INSTANCE_STATES: readonly InstanceState[] = ['starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'];
+
+export interface HealthResult {
+  readonly ok: boolean;
+  readonly latencyMs: number;
+  readonly failureClass: HealthFailureClass | null;
+}
+
+export interface InstanceLaunch {
+  readonly binary: string;
+  /** The slot's directory: cwd of the server and parent of its data dir. */
+  readonly slotDir: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly startTimeoutMs: number;
+  readonly healthTimeoutMs: number;
+  readonly killGraceMs: number;
+  readonly logger: Logger;
+}
+
+export class StartFailedError extends Error {
+  override readonly name = 'StartFailedError';
+}
+
+/** One process lifetime of a slot. A restart makes a new ServerInstance for the same slot. */
+export class ServerInstance {
+  readonly password = randomBytes(24).toString('base64url');
+  readonly startedAt = Date.now();
+  state: InstanceState = 'starting';
+  client: OpencodeClient | undefined;
+  events: EventHub | undefined;
+  port: number | undefined;
+  activeTurns = 0;
+  /** Directories served, with the time each was last used. */
+  readonly directories = new Map<string, number>();
+  /** opencode sessions with a turn running now, with their directory (aborted before a stop). */
+  readonly busySessions = new Map<string, string>();
+  lastHealth: HealthResult | undefined;
+  consecutiveHealthFailures = 0;
+  rssBytes = 0;
+  /** Why a planned stop happened; turns that fail during it say so. */
+  stopReason: string | undefined;
+  private child: TrackedChild | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly slot: number,
+    private readonly launch: InstanceLaunch,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Resolves when the process exits (for whatever reason). */
+  exited: Promise<TrackedResult> | undefined;
+
+  /** Spawns and waits until ready; throws StartFailedError (the process is then gone). */
+  async start(): Promise<void> {
+    const { launch } = this;
+    const deadline = Date.now() + launch.startTimeoutMs;
+    let onListening!: (url: string) => void;
+    const listening = new Promise<string>((resolve) => (onListening = resolve));
+    const log = launch.logger;
+    this.child = await spawnTracked({
+      file: launch.binary,
+      args: ['serve', '--hostname', '127.0.0.1', '--port', '0'],
+      cwd: launch.slotDir,
+      env: { ...launch.env, OPENCODE_SERVER_PASSWORD: this.password },
+      killGraceMs: launch.killGraceMs,
+      onStdoutLine: (line) => {
+        const match = LISTENING_LINE.exec(line);
+        if (match?.[1] !== undefined) onListening(match[1]);
+        else if (line.trim() !== '') log.debug('opencode serve stdout', { slot: this.slot, line: line.slice(0, 500) });
+      },
+      onStderrLine: (line) => {
+        if (line.trim() !== '') log.debug('opencode serve stderr', { slot: this.slot, line: line.slice(0, 500) });
+      },
+    });
+    const child = this.child;
+    this.exited = child.done;
+    try {
+      // Nothing may be sent before the listening line: earlier requests hang forever (trap 3).
+      const url = await this.race(listening, child, deadline, 'the listening line');
+      this.port = Number(new URL(url).port);
+      this.client = new OpencodeClient(url, this.password);
+      await this.race(this.waitHealthy(deadline), child, deadline, 'a healthy /global/health');
+      this.events = new EventHub(this.client, log);
+      await this.race(this.events.whenConnected(), child, deadline, 'the event stream');
+      this.state = 'ready';
+    } catch (error) {
+      await this.kill();
+      throw error;
+    }
+  }
+
+  /** Waits for `promise`, failing if the process exits first or the start deadline passes. */
+  private async race<T>(promise: Promise<T>, child: TrackedChild, deadline: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StartFailedError(`opencode serve did not produce ${what} within ${this.launch.startTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+    });
+    const exit = child.done.then((result) => {
+      const tail = result.stderrTail.slice(-3).join(' | ');
+      throw new StartFailedError(`opencode serve exited before ${what} (code ${String(result.exitCode)}, signal ${String(result.signal)})${tail === '' ? '' : `: ${tail}`}`);
+    });
+    try {
+      return await Promise.race([promise, timeout, exit]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async waitHealthy(deadline: number): Promise<void> {
+    for (;;) {
+      const result = await this.checkHealth();
+      if (result.ok) return;
+      if (Date.now() >= deadline) {
+        throw new StartFailedError(`opencode serve never answered healthy (last failure: ${result.failureClass ?? 'unknown'})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, HEALTH_RETRY_MS));
+    }
+  }
+
+  /** One health probe, bounded by the health timeout. */
+  async checkHealth(): Promise<HealthResult> {
+    const started = performance.now();
+    let result: HealthResult;
+    try {
+      if (this.client === undefined) throw new Error('not listening yet');
+      const answer = await this.client.health(this.launch.healthTimeoutMs);
+      result = { ok: answer.healthy, latencyMs: performance.now() - started, failureClass: answer.healthy ? null : 'bad_status' };
+    } catch (error) {
+      result = { ok: false, latencyMs: performance.now() - started, failureClass: classifyHealthFailure(error) };
+    }
+    this.lastHealth = result;
+    return result;
+  }
+
+  readMemory(): number {
+    this.rssBytes = this.child === undefined ? 0 : treeResidentBytes(this.child.identity);
+    return this.rssBytes;
+  }
+
+  touchDirectory(directory: string): void {
+    this.directories.set(directory, Date.now());
+  }
+
+  /**
+   * Planned stop: abort busy sessions through the API (which also ends their tool processes), then
+   * SIGTERM, then SIGKILL whatever of the tree is left.
+   */
+  stop(reason: string): Promise<void> {
+    this.stopReason ??= reason;
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      const client = this.client;
+      if (client !== undefined) {
+        await Promise.allSettled(
+          [...this.busySessions].map(([id, directory]) => client.abortSession(id, directory, this.launch.healthTimeoutMs)),
+        );
+      }
+      await this.kill();
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+
+  private async kill(): Promise<void> {
+    this.events?.close();
+    const child = this.child;
+    if (child === undefined) return;
+    child.abort(new Error('server instance stopped'));
+    await child.done;
+  }
+
+  /** Synchronous SIGKILL of the tree, for process exit. */
+  killNow(): void {
+    this.child?.killNow();
+  }
+}

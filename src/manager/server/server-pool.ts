@@ -1,0 +1,345 @@
+// A pool of OCPM_POOL_SIZE slots, each running one supervised `opencode serve` instance with its own
+// data dir (kept across restarts, so the slot's opencode sessions survive them). The pool probes
+// health, restarts with capped backoff, marks crash-looping slots failed (and retries them later),
+// recycles instances whose process tree grew past the memory limit, and releases idle directories.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../../logging/logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { RestartPolicy } from './restart-policy.js';
+import { ServerInstance, type HealthResult, type InstanceState } from './server-instance.js';
+
+export interface PoolSettings {
+  readonly size: number;
+  readonly binary: string;
+  readonly dataDir: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly startTimeoutMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly healthFailures: number;
+  readonly killGraceMs: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** 0 disables the memory guard. */
+  readonly maxInstanceRssBytes: number;
+  readonly directoryIdleMs: number;
+  /** How long a failed slot waits before server mode is tried again. */
+  readonly retryFailedMs: number;
+  /** How long a restart waits for the instance's turns to finish before aborting them. */
+  readonly restartDrainMs: number;
+}
+
+export type RestartReason = 'exit' | 'health' | 'memory' | 'start_failed' | 'retry';
+
+export interface InstanceStatus {
+  id: string;
+  pid: number | null;
+  port: number | null;
+  state: InstanceState;
+  startedAt: number | null;
+  restarts: number;
+  lastError: string | null;
+  lastHealth: { ok: boolean; latencyMs: number; failureClass: string | null } | null;
+  rssBytes: number;
+  activeTurns: number;
+  directories: number;
+}
+
+/** One pool position: a data dir that outlives the instances started in it. */
+export class Slot {
+  instance: ServerInstance | undefined;
+  state: InstanceState = 'starting';
+  restarts = 0;
+  lastError: string | null = null;
+  /** Set while the next instance is being started; turns for this slot may wait on it. */
+  starting: Promise<void> | undefined;
+  recyclePending = false;
+  readonly policy: RestartPolicy;
+
+  constructor(
+    readonly index: number,
+    readonly dir: string,
+    settings: PoolSettings,
+  ) {
+    this.policy = new RestartPolicy({
+      maxRestarts: settings.maxRestarts,
+      windowMs: settings.restartWindowMs,
+      backoffBaseMs: settings.backoffBaseMs,
+      backoffMaxMs: settings.backoffMaxMs,
+    });
+  }
+
+  get id(): string {
+    return `serve-${this.index}`;
+  }
+
+  /** The data dir opencode uses in this slot, in server mode and in per-message fallback alike. */
+  get dataHome(): string {
+    return path.join(this.dir, 'data');
+  }
+
+  get ready(): ServerInstance | undefined {
+    return this.state === 'ready' && this.instance?.state === 'ready' && !this.recyclePending ? this.instance : undefined;
+  }
+}
+
+export class ServerPool {
+  readonly slots: Slot[];
+  private readonly logger: Logger;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private closed = false;
+  private readonly closeController = new AbortController();
+
+  constructor(
+    private readonly settings: PoolSettings,
+    private readonly metrics: Metrics,
+    logger: Logger,
+  ) {
+    this.logger = logger.child({ component: 'server-pool' });
+    this.slots = Array.from({ length: settings.size }, (_, i) => new Slot(i, path.join(settings.dataDir, 'opencode', `slot-${i}`), settings));
+  }
+
+  /** Starts every slot; resolves when each is ready or has failed its first start. */
+  async start(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.startSlot(slot)));
+    this.healthTimer = setInterval(() => void this.probeAll(), this.settings.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    this.closeController.abort();
+    clearInterval(this.healthTimer);
+    await Promise.allSettled(this.slots.map((slot) => slot.instance?.stop('the service is shutting down') ?? Promise.resolve()));
+    for (const slot of this.slots) slot.state = 'stopped';
+  }
+
+  killNow(): void {
+    for (const slot of this.slots) slot.instance?.killNow();
+  }
+
+  anyReady(): boolean {
+    return this.slots.some((slot) => slot.ready !== undefined);
+  }
+
+  /** The slot for a session's first use: the ready one with the fewest running turns. */
+  pickSlot(): Slot {
+    const byLoad = [...this.slots].sort((a, b) => {
+      const readyOrder = Number(b.ready !== undefined) - Number(a.ready !== undefined);
+      return readyOrder !== 0 ? readyOrder : (a.instance?.activeTurns ?? 0) - (b.instance?.activeTurns ?? 0);
+    });
+    return byLoad[0] ?? this.slots[0]!;
+  }
+
+  /**
+   * The slot's instance when it can serve: at once when ready, after waiting when it is starting
+   * (bounded), undefined when it is backing off, failed or recycling (the caller falls back).
+   */
+  async acquire(slot: Slot, signal?: AbortSignal): Promise<ServerInstance | undefined> {
+    if (slot.ready !== undefined) return slot.ready;
+    if (slot.state === 'starting' && slot.starting !== undefined) {
+      const waited = AbortSignal.any([AbortSignal.timeout(this.settings.startTimeoutMs), ...(signal === undefined ? [] : [signal])]);
+      await Promise.race([slot.starting, new Promise((resolve) => waited.addEventListener('abort', resolve, { once: true }))]);
+    }
+    return slot.ready;
+  }
+
+  slotFor(index: number): Slot {
+    return this.slots[index % this.slots.length]!;
+  }
+
+  statusOf(): InstanceStatus[] {
+    return this.slots.map((slot) => {
+      const instance = slot.instance;
+      const health: HealthResult | undefined = instance?.lastHealth;
+      return {
+        id: slot.id,
+        pid: instance?.pid ?? null,
+        port: instance?.port ?? null,
+        state: slot.state,
+        startedAt: instance?.startedAt ?? null,
+        restarts: slot.restarts,
+        lastError: slot.lastError,
+        lastHealth: health === undefined ? null : { ok: health.ok, latencyMs: Math.round(health.latencyMs * 10) / 10, failureClass: health.failureClass },
+        rssBytes: instance?.rssBytes ?? 0,
+        activeTurns: instance?.activeTurns ?? 0,
+        directories: instance?.directories.size ?? 0,
+      };
+    });
+  }
+
+  countByState(): Partial<Record<InstanceState, number>> {
+    const counts: Partial<Record<InstanceState, number>> = {};
+    for (const slot of this.slots) counts[slot.state] = (counts[slot.state] ?? 0) + 1;
+    return counts;
+  }
+
+  residentBytes(): number {
+    return this.slots.reduce((sum, slot) => sum + (slot.instance?.rssBytes ?? 0), 0);
+  }
+
+  /** Releases a directory from the instance that serves it (a deleted session's workspace). */
+  async releaseDirectory(slot: Slot, directory: string, reason: 'idle' | 'session_deleted'): Promise<void> {
+    const instance = slot.instance;
+    if (instance?.client === undefined || !instance.directories.has(directory)) return;
+    instance.directories.delete(directory);
+    try {
+      await instance.client.disposeDirectory(directory, this.settings.healthTimeoutMs);
+      this.metrics.directoryDisposals.inc({ reason });
+      this.logger.info('Directory released from server instance', { instance: slot.id, reason });
+    } catch (error) {
+      this.logger.warn('Directory release failed', { instance: slot.id, error: describe(error) });
+    }
+  }
+
+  private startSlot(slot: Slot): Promise<void> {
+    slot.starting = (async () => {
+      slot.state = 'starting';
+      slot.recyclePending = false;
+      await mkdir(slot.dataHome, { recursive: true });
+      const instance = new ServerInstance(slot.index, {
+        binary: this.settings.binary,
+        slotDir: slot.dir,
+        env: { ...this.settings.env, XDG_DATA_HOME: slot.dataHome },
+        startTimeoutMs: this.settings.startTimeoutMs,
+        healthTimeoutMs: this.settings.healthTimeoutMs,
+        killGraceMs: this.settings.killGraceMs,
+        logger: this.logger,
+      });
+      slot.instance = instance;
+      const started = performance.now();
+      try {
+        await instance.start();
+        this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
+      } catch (error) {
+        this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
+        slot.lastError = describe(error);
+        this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
+        if (!this.closed) this.scheduleRestart(slot, 'start_failed');
+        return;
+      }
+      if (this.closed) {
+        await instance.stop('the service is shutting down');
+        return;
+      }
+      this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
+      slot.state = 'ready';
+      this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
+      void instance.exited?.then((result) => {
+        if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
+        instance.state = 'stopped';
+        slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
+        this.logger.error('Server instance exited unexpectedly', { instance: slot.id, pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) });
+        this.scheduleRestart(slot, 'exit');
+      });
+    })().finally(() => {
+      if (slot.state !== 'starting') slot.starting = undefined;
+    });
+    return slot.starting;
+  }
+
+  /** Restarts a slot after its backoff, or marks it failed when it crash-loops. */
+  private scheduleRestart(slot: Slot, reason: RestartReason): void {
+    if (this.closed) return;
+    const decision = slot.policy.next();
+    if (decision.action === 'fail') {
+      slot.state = 'failed';
+      this.logger.error('Server instance failed: too many restarts; falling back to per-message mode for its sessions', {
+        instance: slot.id,
+        restarts: slot.policy.count(),
+        windowMs: this.settings.restartWindowMs,
+        retryInMs: this.settings.retryFailedMs,
+      });
+      void delay(this.settings.retryFailedMs, undefined, { signal: this.closeController.signal }).then(
+        () => {
+          slot.policy.reset();
+          this.restartNow(slot, 'retry');
+        },
+        () => undefined,
+      );
+      return;
+    }
+    slot.state = 'backoff';
+    this.logger.warn('Restarting server instance', { instance: slot.id, reason, delayMs: decision.delayMs });
+    void delay(decision.delayMs, undefined, { signal: this.closeController.signal }).then(
+      () => this.restartNow(slot, reason),
+      () => undefined,
+    );
+  }
+
+  private restartNow(slot: Slot, reason: RestartReason): void {
+    if (this.closed) return;
+    slot.restarts += 1;
+    this.metrics.serverRestarts.inc({ reason });
+    void this.startSlot(slot);
+  }
+
+  /**
+   * Stops a live but unwanted instance (unhealthy or too big) and starts a new one: in-flight turns
+   * get up to restartDrainMs to finish, then they are aborted with the reason.
+   */
+  private async replace(slot: Slot, instance: ServerInstance, reason: RestartReason, why: string): Promise<void> {
+    slot.recyclePending = true;
+    slot.lastError = why;
+    this.logger.warn('Replacing server instance', { instance: slot.id, reason, why, activeTurns: instance.activeTurns });
+    const deadline = Date.now() + this.settings.restartDrainMs;
+    while (instance.activeTurns > 0 && Date.now() < deadline && !this.closed) {
+      await delay(Math.min(250, this.settings.restartDrainMs));
+    }
+    await instance.stop(`the opencode server was restarted (${why})`);
+    this.scheduleRestart(slot, reason);
+  }
+
+  private async probeAll(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      await Promise.all(this.slots.map((slot) => this.probe(slot)));
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probe(slot: Slot): Promise<void> {
+    const instance = slot.instance;
+    if (slot.state !== 'ready' || instance === undefined || slot.recyclePending) return;
+    const health = await instance.checkHealth();
+    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    if (health.ok) {
+      instance.consecutiveHealthFailures = 0;
+    } else {
+      instance.consecutiveHealthFailures += 1;
+      this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
+      this.logger.warn('Health check failed', { instance: slot.id, failureClass: health.failureClass, consecutive: instance.consecutiveHealthFailures });
+      if (instance.consecutiveHealthFailures >= this.settings.healthFailures) {
+        await this.replace(slot, instance, 'health', `${instance.consecutiveHealthFailures} consecutive health check failures (${health.failureClass ?? 'error'})`);
+        return;
+      }
+    }
+    const rss = instance.readMemory();
+    if (this.settings.maxInstanceRssBytes > 0 && rss > this.settings.maxInstanceRssBytes) {
+      await this.replace(slot, instance, 'memory', `process tree resident memory ${Math.round(rss / 1048576)} MB above the limit`);
+      return;
+    }
+    await this.releaseIdleDirectories(slot, instance);
+  }
+
+  private async releaseIdleDirectories(slot: Slot, instance: ServerInstance): Promise<void> {
+    const now = Date.now();
+    const busy = new Set(instance.busySessions.values());
+    for (const [directory, lastUsed] of instance.directories) {
+      if (now - lastUsed > this.settings.directoryIdleMs && !busy.has(directory)) {
+        await this.releaseDirectory(slot, directory, 'idle');
+      }
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

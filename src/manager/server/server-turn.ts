@@ -1,0 +1,167 @@
+// One turn on a server instance: make sure the session has an opencode session there (created with a
+// title, which saves an LLM call), POST its message, stream its bus events, and turn the answer into a
+// result. A 200 is not success: failed and aborted turns answer 200 with info.error (trap 5).
+import { OcpmError, RunFailedError, TurnAbortedError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import type { Logger } from '../../logging/logger.js';
+import type { SessionRecord } from '../../store/session-registry.js';
+import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
+import { splitModel, type TurnResult } from '../turn.js';
+import type { BusEvent } from './event-hub.js';
+import { OpencodeHttpError, type MessageAnswer } from './opencode-client.js';
+import type { ServerInstance } from './server-instance.js';
+
+export interface ServerTurnInput {
+  readonly instance: ServerInstance;
+  readonly session: SessionRecord;
+  readonly message: string;
+  readonly model?: string;
+  readonly agent?: string;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  /** How long an abort through the API may take before the HTTP call itself is dropped. */
+  readonly abortGraceMs: number;
+  /** Bound for creating an opencode session (a new directory costs a bootstrap of a few seconds). */
+  readonly createTimeoutMs: number;
+  readonly onEvent?: (event: BusEvent) => void;
+  readonly logger: Logger;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+export function sessionTitle(sessionId: string): string {
+  return `Session ${sessionId}`;
+}
+
+/** Creates the session's opencode session on the instance if it has none yet. */
+export async function ensureOpencodeSession(instance: ServerInstance, session: SessionRecord, timeoutMs: number): Promise<string> {
+  if (session.opencodeSessionId !== undefined) return session.opencodeSessionId;
+  const client = instance.client;
+  if (client === undefined) throw new OcpmError('not_ready', 'The opencode server is not ready');
+  const id = await client.createSession(session.workspace, sessionTitle(session.id), timeoutMs);
+  instance.touchDirectory(session.workspace);
+  session.opencodeSessionId = id;
+  return id;
+}
+
+export function tokensOf(info: Record<string, unknown>): TokenUsage {
+  const tokens = isRecord(info.tokens) ? info.tokens : undefined;
+  if (tokens === undefined) return emptyTokens();
+  const cache = isRecord(tokens.cache) ? tokens.cache : {};
+  const input = num(tokens.input);
+  const output = num(tokens.output);
+  const reasoning = num(tokens.reasoning);
+  return { input, output, reasoning, cacheRead: num(cache.read), cacheWrite: num(cache.write), total: num(tokens.total) || input + output + reasoning };
+}
+
+export function textOf(parts: MessageAnswer['parts']): string {
+  return parts
+    .filter((part) => part.type === 'text' && typeof part.text === 'string' && part.text !== '' && part.synthetic !== true)
+    .map((part) => part.text as string)
+    .join('\n\n');
+}
+
+function errorOf(info: Record<string, unknown>): { name: string; message: string } | undefined {
+  if (!isRecord(info.error)) return undefined;
+  const name = typeof info.error.name === 'string' ? info.error.name : 'Error';
+  const data = isRecord(info.error.data) ? info.error.data : {};
+  const message = typeof data.message === 'string' ? data.message : name;
+  return { name, message };
+}
+
+export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
+  const { instance, session } = input;
+  const client = instance.client;
+  if (client === undefined) throw new OcpmError('not_ready', 'The opencode server is not ready');
+  const startedAt = Date.now();
+  const context = (): RunFailureContext => ({ pid: instance.pid, exitCode: null, signal: null, durationMs: Date.now() - startedAt, stderrTail: [] });
+
+  let opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
+  const directory = session.workspace;
+  const body = {
+    parts: [{ type: 'text' as const, text: input.message }],
+    ...(input.model === undefined ? {} : { model: splitModel(input.model) }),
+    ...(input.agent === undefined ? {} : { agent: input.agent }),
+  };
+
+  // Why the turn is being ended early, if it is: our own timeout, or the caller's abort.
+  let ending: { kind: 'timeout' } | { kind: 'abort'; reason: unknown } | undefined;
+  const http = new AbortController();
+  const end = (reason: NonNullable<typeof ending>): void => {
+    if (ending !== undefined) return;
+    ending = reason;
+    // The API abort also ends the turn's tool processes; the HTTP call is dropped only if it hangs.
+    client.abortSession(opencodeSessionId, directory, input.abortGraceMs).catch((error: unknown) => {
+      input.logger.warn('Abort through the opencode API failed', { instance: instance.slot, error: error instanceof Error ? error.message : String(error) });
+    });
+    setTimeout(() => http.abort(new Error('abort grace elapsed')), input.abortGraceMs).unref();
+  };
+  const timer = setTimeout(() => end({ kind: 'timeout' }), input.timeoutMs);
+  const onAbort = (): void => end({ kind: 'abort', reason: input.signal.reason });
+  input.signal.addEventListener('abort', onAbort, { once: true });
+  if (input.signal.aborted) onAbort();
+
+  instance.activeTurns += 1;
+  instance.touchDirectory(directory);
+  let unsubscribe = instance.events?.subscribe(opencodeSessionId, (event) => input.onEvent?.(event));
+  instance.busySessions.set(opencodeSessionId, directory);
+  try {
+    let answer: MessageAnswer;
+    try {
+      answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
+    } catch (error) {
+      if (error instanceof OpencodeHttpError && error.status === 404 && ending === undefined) {
+        // The instance's database no longer has this session (a wiped data dir): start a new one.
+        input.logger.warn('opencode no longer knows this session; starting a new conversation', { sessionId: session.id });
+        instance.busySessions.delete(opencodeSessionId);
+        unsubscribe?.();
+        session.opencodeSessionId = undefined;
+        opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
+        unsubscribe = instance.events?.subscribe(opencodeSessionId, (event) => input.onEvent?.(event));
+        instance.busySessions.set(opencodeSessionId, directory);
+        answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
+      } else {
+        throw error;
+      }
+    }
+    const failure = errorOf(answer.info);
+    if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
+    if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
+    if (failure !== undefined) {
+      if (failure.name === 'MessageAbortedError' && instance.stopReason !== undefined) {
+        throw new RunFailedError('opencode_failed', `The turn was ended because ${instance.stopReason}`, context());
+      }
+      throw new RunFailedError('opencode_error', `opencode reported an error: ${failure.name}: ${failure.message}`, context());
+    }
+    const text = textOf(answer.parts);
+    if (text === '') throw new RunFailedError('empty_response', 'opencode finished without an answer', context());
+    return {
+      text,
+      opencodeSessionId,
+      mode: 'server',
+      durationMs: Date.now() - startedAt,
+      tokens: tokensOf(answer.info),
+      cost: num(answer.info.cost),
+      exitCode: null,
+    };
+  } catch (error) {
+    if (error instanceof OcpmError) throw error;
+    if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
+    if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    const why = instance.stopReason ?? `${error instanceof Error ? error.message : String(error)}${cause}`;
+    throw new RunFailedError('opencode_failed', `The opencode server (serve-${instance.slot}) failed during the turn: ${why}`, context());
+  } finally {
+    clearTimeout(timer);
+    input.signal.removeEventListener('abort', onAbort);
+    unsubscribe?.();
+    instance.busySessions.delete(opencodeSessionId);
+    instance.activeTurns -= 1;
+    instance.touchDirectory(directory);
+  }
+}
