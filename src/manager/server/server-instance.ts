@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logging/logger.js';
 import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
+import { findFreePort } from '../../util/free-port.js';
 import { EventHub } from './event-hub.js';
 import { OpencodeClient, classifyHealthFailure, type HealthFailureClass } from './opencode-client.js';
 
@@ -75,9 +76,11 @@ export class ServerInstance {
     let onListening!: (url: string) => void;
     const listening = new Promise<string>((resolve) => (onListening = resolve));
     const log = launch.logger;
+    // opencode's --port 0 means its fixed default (4096) first: pick a free port so instances never race for it.
+    const port = await findFreePort();
     this.child = await spawnTracked({
       file: launch.binary,
-      args: ['serve', '--hostname', '127.0.0.1', '--port', '0'],
+      args: ['serve', '--hostname', '127.0.0.1', '--port', String(port)],
       cwd: launch.slotDir,
       env: { ...launch.env, OPENCODE_SERVER_PASSWORD: this.password },
       killGraceMs: launch.killGraceMs,

@@ -228,6 +228,7 @@ export class ServerPool {
         return;
       }
       this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
+      instance.readMemory();
       slot.state = 'ready';
       this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
       void instance.exited?.then((result) => {

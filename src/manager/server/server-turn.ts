@@ -38,6 +38,16 @@ export function sessionTitle(sessionId: string): string {
   return `Session ${sessionId}`;
 }
 
+/** How long a streaming turn waits, after /message answered, for the events that trail it. */
+const TRAILING_EVENTS_MS = 2000;
+
+/** The session status an event announces: 'busy', 'idle' (also session.idle), or undefined. */
+function statusOf(event: BusEvent): string | undefined {
+  if (event.type === 'session.idle') return 'idle';
+  const status = event.properties.status;
+  return event.type === 'session.status' && isRecord(status) && typeof status.type === 'string' ? status.type : undefined;
+}
+
 /** Creates the session's opencode session on the instance if it has none yet. */
 export async function ensureOpencodeSession(instance: ServerInstance, session: SessionRecord, timeoutMs: number): Promise<string> {
   if (session.opencodeSessionId !== undefined) return session.opencodeSessionId;
@@ -108,7 +118,19 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
 
   instance.activeTurns += 1;
   instance.touchDirectory(directory);
-  let unsubscribe = instance.events?.subscribe(opencodeSessionId, (event) => input.onEvent?.(event));
+  // /message can answer before the bus has delivered the turn's last parts: a streaming client gets
+  // `done` only after the turn's idle event (or a short bound), so parts always precede it.
+  let onIdle!: () => void;
+  const idle = new Promise<void>((resolve) => (onIdle = resolve));
+  // The previous turn's idle can arrive late: only an idle after this turn's busy counts.
+  let sawBusy = false;
+  const forward = (event: BusEvent): void => {
+    input.onEvent?.(event);
+    const status = statusOf(event);
+    if (status === 'busy') sawBusy = true;
+    else if (status === 'idle' && sawBusy) onIdle();
+  };
+  let unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
   instance.busySessions.set(opencodeSessionId, directory);
   try {
     let answer: MessageAnswer;
@@ -122,12 +144,17 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
         unsubscribe?.();
         session.opencodeSessionId = undefined;
         opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
-        unsubscribe = instance.events?.subscribe(opencodeSessionId, (event) => input.onEvent?.(event));
+        unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
         instance.busySessions.set(opencodeSessionId, directory);
         answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
       } else {
         throw error;
       }
+    }
+    if (input.onEvent !== undefined && ending === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, TRAILING_EVENTS_MS)))]);
+      clearTimeout(timer);
     }
     const failure = errorOf(answer.info);
     if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
