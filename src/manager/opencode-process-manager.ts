@@ -310,6 +310,7 @@ export class OpencodeProcessManager {
     }
     this.sessions.delete(id);
     if (this.pool !== undefined && session.slot !== undefined) {
+      this.pool.unpin(session.slot);
       const stillUsed = this.sessions.list().some((other) => other.slot === session.slot && other.workspace === session.workspace);
       if (!stillUsed) await this.pool.releaseDirectory(this.pool.slotFor(session.slot), session.workspace, 'session_deleted');
     }

@@ -58,6 +58,8 @@ export class Slot {
   /** Set while the next instance is being started; turns for this slot may wait on it. */
   starting: Promise<void> | undefined;
   recyclePending = false;
+  /** Sessions pinned to this slot (a tie-breaker when choosing a slot). */
+  pinned = 0;
   readonly policy: RestartPolicy;
 
   constructor(
@@ -127,13 +129,23 @@ export class ServerPool {
     return this.slots.some((slot) => slot.ready !== undefined);
   }
 
-  /** The slot for a session's first use: the ready one with the fewest running turns. */
+  /** The slot for a session's first use: a ready one with the fewest running turns, then the fewest sessions. */
   pickSlot(): Slot {
     const byLoad = [...this.slots].sort((a, b) => {
       const readyOrder = Number(b.ready !== undefined) - Number(a.ready !== undefined);
-      return readyOrder !== 0 ? readyOrder : (a.instance?.activeTurns ?? 0) - (b.instance?.activeTurns ?? 0);
+      if (readyOrder !== 0) return readyOrder;
+      const turns = (a.instance?.activeTurns ?? 0) - (b.instance?.activeTurns ?? 0);
+      return turns !== 0 ? turns : a.pinned - b.pinned;
     });
-    return byLoad[0] ?? this.slots[0]!;
+    const slot = byLoad[0] ?? this.slots[0]!;
+    slot.pinned += 1;
+    return slot;
+  }
+
+  /** A pinned session went away. */
+  unpin(index: number): void {
+    const slot = this.slotFor(index);
+    slot.pinned = Math.max(0, slot.pinned - 1);
   }
 
   /**

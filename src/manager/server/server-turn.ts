@@ -84,6 +84,19 @@ function errorOf(info: Record<string, unknown>): { name: string; message: string
   return { name, message };
 }
 
+function describeHttpError(error: OpencodeHttpError): string {
+  try {
+    const body: unknown = JSON.parse(error.bodyText);
+    if (isRecord(body) && typeof body.name === 'string') {
+      const data = isRecord(body.data) ? body.data : {};
+      return typeof data.message === 'string' ? `${body.name}: ${data.message}` : body.name;
+    }
+  } catch {
+    // Not JSON: fall through to the status.
+  }
+  return `HTTP ${error.status}`;
+}
+
 export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
   const { instance, session } = input;
   const client = instance.client;
@@ -178,6 +191,10 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
     };
   } catch (error) {
     if (error instanceof OcpmError) throw error;
+    if (error instanceof OpencodeHttpError && ending === undefined && error.status < 502) {
+      // opencode refused the turn (a bad model or agent answers 500 with { name, data.message }).
+      throw new RunFailedError('opencode_error', `opencode refused the turn: ${describeHttpError(error)}`, context());
+    }
     if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
     if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
