@@ -95,6 +95,8 @@ export class ServerInstance {
     });
     const child = this.child;
     this.exited = child.done;
+    // Whatever ends the process, its event stream must stop reconnecting to a dead port.
+    void child.done.then(() => this.events?.close());
     try {
       // Nothing may be sent before the listening line: earlier requests hang forever (trap 3).
       const url = await this.race(listening, child, deadline, 'the listening line');

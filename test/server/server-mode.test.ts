@@ -1,0 +1,364 @@
+// Server mode with the fake `opencode serve`: routing and pinning, continuity, streaming, abort,
+// warm-up, a pool of three, and that the spawn counter stays at the pool size.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { call, streamEvents, type SseEvent } from '../helpers/http.js';
+import { sample } from '../helpers/metrics-text.js';
+import { isPidLive } from '../helpers/processes.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+async function readJsonLines(file: string): Promise<Array<Record<string, any>>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
+}
+
+describe('server mode, pool of one', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ OCPM_MODE: 'auto' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+  const send = (id: string, body: Record<string, unknown>) => call(url(`/api/sessions/${id}/messages`), 'POST', body);
+
+  it('auto mode picks the server, and the status says so without secrets or paths', async () => {
+    const status = await call(url('/api/opencode/status'), 'GET');
+    const pm = status.body.processManager;
+    assert.equal(pm.mode, 'server');
+    assert.equal(pm.isRunning, true);
+    assert.equal(pm.description, 'Messages are served by persistent OpenCode server processes (opencode serve)');
+    assert.equal(status.body.configuredMode, 'server');
+    assert.equal(pm.instances.length, 1);
+    const instance = pm.instances[0];
+    for (const key of ['id', 'pid', 'port', 'state', 'startedAt', 'restarts', 'lastError', 'lastHealth', 'rssBytes', 'activeTurns', 'directories']) {
+      assert.ok(key in instance, `instances[0].${key} is missing`);
+    }
+    assert.equal(instance.state, 'ready');
+    assert.equal(typeof instance.pid, 'number');
+    assert.ok(instance.rssBytes > 0, 'rssBytes was not measured');
+    const servers = await readJsonLines(path.join(svc.recordDir, 'servers.jsonl'));
+    const text = JSON.stringify(status.body);
+    assert.ok(!text.includes(svc.workspaceRoot) && !text.includes('/tmp/'), 'the status leaks a path');
+    assert.ok(servers.length >= 1);
+  });
+
+  it('serves many messages from one server process, continuing each conversation', async () => {
+    for (const id of ['a', 'b']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
+    const answers = [];
+    for (const [id, text] of [['a', 'one'], ['b', 'uno'], ['a', 'two'], ['b', 'dos'], ['a', 'three']] as const) {
+      const response = await send(id, { text });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(response.body.mode, 'server');
+      answers.push(response.body);
+    }
+    assert.equal(answers[0].text, 'fake reply #1 [model=default] [agent=build]: one');
+    assert.equal(answers[2].text, 'fake reply #2 [model=default] [agent=build]: two');
+    assert.equal(answers[4].text, 'fake reply #3 [model=default] [agent=build]: three');
+    assert.equal(answers[3].text, 'fake reply #2 [model=default] [agent=build]: dos');
+    assert.equal(answers[0].opencodeSessionId, answers[4].opencodeSessionId);
+    assert.equal(answers[4].tokens.input, 1);
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 1);
+    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' }), 0);
+    assert.ok(sample(metrics, 'opencode_manager_commands_total', { mode: 'server', outcome: 'success' }) >= 5);
+    assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'ready' }), 1);
+    assert.ok(sample(metrics, 'opencode_manager_process_resident_memory_bytes', { kind: 'serve' }) > 0);
+    assert.ok(sample(metrics, 'opencode_manager_server_start_duration_seconds_count') >= 1);
+  });
+
+  it('warms a session up at registration, with a title, and every request carries the password', async () => {
+    assert.equal((await call(url('/api/sessions/warm'), 'PUT', { workspace: 'warm' })).status, 201);
+    const warmed = await waitFor('the warm-up to create an opencode session', async () => {
+      const shown = await call(url('/api/sessions/warm'), 'GET');
+      return shown.body.opencodeSessionId ?? undefined;
+    });
+    assert.match(warmed, /^ses_/);
+    const requests = await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'));
+    const create = requests.find((r) => r.method === 'POST' && r.path === '/session' && r.directory === path.join(svc.workspaceRoot, 'warm'));
+    assert.ok(create !== undefined, 'no POST /session for the warmed directory');
+    assert.ok(requests.every((r) => r.authOk === true), 'a request was sent without the instance password');
+    const response = await send('warm', { text: 'first' });
+    assert.equal(response.body.opencodeSessionId, warmed);
+  });
+
+  it('streams bus events as parts before done', async () => {
+    await call(url('/api/sessions/s'), 'PUT', { workspace: 's' });
+    const events: SseEvent[] = [];
+    for await (const event of streamEvents(url('/api/sessions/s/messages'), { text: 'streamed' })) events.push(event);
+    assert.equal(events.at(-1)?.event, 'done');
+    assert.equal(events.at(-1)?.data.mode, 'server');
+    const types = events.filter((e) => e.event === 'part').map((e) => e.data.type as string);
+    assert.ok(types.includes('message.part.updated'), types.join(','));
+    assert.ok(types.includes('session.status'), types.join(','));
+    assert.ok(events.filter((e) => e.event === 'part').every((e) => e.data.properties.sessionID === events.at(-1)?.data.opencodeSessionId));
+  });
+
+  it('aborts a running turn through the API, ending its tool processes', async () => {
+    await call(url('/api/sessions/h'), 'PUT', { workspace: 'h' });
+    let grandchild: number | undefined;
+    const controller = new AbortController();
+    const streaming = (async () => {
+      const seen = [];
+      for await (const event of streamEvents(url('/api/sessions/h/messages'), { text: '#fake hang grandchild\nx' }, controller.signal)) {
+        seen.push(event);
+        const pid = event.data?.properties?.part?.state?.metadata?.grandchildPid as number | undefined;
+        if (pid !== undefined && grandchild === undefined) {
+          grandchild = pid;
+          assert.equal((await call(url('/api/sessions/h/abort'), 'POST')).status, 202);
+        }
+      }
+      return seen;
+    })();
+    const seen = await streaming;
+    assert.equal(seen.at(-1)?.event, 'error');
+    assert.equal(seen.at(-1)?.data.error.code, 'aborted');
+    assert.ok(grandchild !== undefined);
+    await waitFor('the grandchild to end', () => !isPidLive(grandchild!));
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.ok(sample(metrics, 'opencode_manager_commands_total', { mode: 'server', outcome: 'aborted' }) >= 1);
+  });
+
+  it('maps a failed turn (200 with info.error) to opencode_error and an unknown model to opencode_error', async () => {
+    await call(url('/api/sessions/e'), 'PUT', { workspace: 'e' });
+    const failed = await send('e', { text: '#fake error-event\nx' });
+    assert.equal(failed.status, 502);
+    assert.equal(failed.body.error.code, 'opencode_error');
+    assert.match(failed.body.error.message, /fake provider failure/);
+    await call(url('/api/sessions/m'), 'PUT', { workspace: 'm' });
+    const badModel = await send('m', { text: 'x', model: 'fake/nope' });
+    assert.equal(badModel.status, 502);
+    assert.equal(badModel.body.error.code, 'opencode_error');
+  });
+});
+
+describe('server mode, pool of three', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_POOL_SIZE: '3' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+
+  it('spreads new sessions over the instances and pins each to its own', async () => {
+    for (const id of ['p1', 'p2', 'p3']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
+    const status = await waitFor('every instance to serve one warmed directory', async () => {
+      const body = (await call(url('/api/opencode/status'), 'GET')).body;
+      return body.processManager.instances.every((i: { directories: number }) => i.directories === 1) ? body : undefined;
+    });
+    assert.equal(status.processManager.instances.length, 3);
+    assert.ok(status.processManager.instances.every((i: { state: string }) => i.state === 'ready'));
+    const ports = new Set(status.processManager.instances.map((i: { port: number }) => i.port));
+    assert.equal(ports.size, 3);
+    for (const id of ['p1', 'p2', 'p3', 'p1']) assert.equal((await call(url(`/api/sessions/${id}/messages`), 'POST', { text: id })).status, 200);
+    const messages = await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'));
+    const serverOf = (dir: string): Set<number> => new Set(messages.filter((m) => m.directory === path.join(svc.workspaceRoot, dir)).map((m) => m.pid as number));
+    assert.equal(serverOf('p1').size, 1, 'p1 moved between instances');
+    assert.equal(new Set([...serverOf('p1'), ...serverOf('p2'), ...serverOf('p3')]).size, 3);
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 3);
+  });
+});
+
+describe('server mode, failures and recovery', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_TURN_TIMEOUT_MS: '1500', OCPM_RESTART_BACKOFF_MS: '10', OCPM_KILL_GRACE_MS: '300' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+  const instance0 = async () => (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+
+  it('a turn past OCPM_TURN_TIMEOUT_MS is aborted and answered 504', async () => {
+    await call(url('/api/sessions/slow'), 'PUT', { workspace: 'slow' });
+    const response = await call(url('/api/sessions/slow/messages'), 'POST', { text: '#fake hang\nx' });
+    assert.equal(response.status, 504);
+    assert.equal(response.body.error.code, 'turn_timeout');
+  });
+
+  it('kill -9 of the instance mid-turn fails that turn clearly; it restarts and the next turn continues', async () => {
+    await call(url('/api/sessions/k'), 'PUT', { workspace: 'k' });
+    const first = await call(url('/api/sessions/k/messages'), 'POST', { text: 'before' });
+    assert.equal(first.status, 200);
+    const before = await instance0();
+    const running = call(url('/api/sessions/k/messages'), 'POST', { text: '#fake hang\nmid-turn' });
+    await waitFor('the turn to reach the server', async () => (await instance0()).activeTurns === 1);
+    process.kill(before.pid as number, 'SIGKILL');
+    const failed = await running;
+    assert.equal(failed.status, 502);
+    assert.equal(failed.body.error.code, 'opencode_failed');
+    assert.match(failed.body.error.message, /serve-0/);
+    const after = await waitFor('the instance to be ready again', async () => {
+      const now = await instance0();
+      return now.state === 'ready' && now.pid !== before.pid ? now : undefined;
+    });
+    assert.equal(after.restarts, 1);
+    assert.match(after.lastError, /SIGKILL/);
+    const next = await call(url('/api/sessions/k/messages'), 'POST', { text: 'after' });
+    assert.equal(next.status, 200);
+    assert.equal(next.body.mode, 'server');
+    // The slot's data dir survived the restart: the conversation goes on (the killed turn's message counts).
+    assert.equal(next.body.text, 'fake reply #3 [model=default] [agent=build]: after');
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }), 1);
+    assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode: 'server', outcome: 'error' }), 1);
+  });
+});
+
+describe('server mode, a crash-looping instance', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_MAX_RESTARTS: '2',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_SERVER_RETRY_MS: '600000',
+      FAKE_OPENCODE_SERVE_EXIT_AFTER_MS: '300',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+
+  it('backs off, is marked failed, and its sessions fall back to per-message without losing the conversation', async () => {
+    await call(url('/api/sessions/f'), 'PUT', { workspace: 'f' });
+    const status = await waitFor('the instance to be marked failed', async () => {
+      const body = (await call(url('/api/opencode/status'), 'GET')).body;
+      return body.processManager.instances[0].state === 'failed' ? body : undefined;
+    });
+    assert.equal(status.processManager.mode, 'per-session');
+    assert.equal(status.processManager.isRunning, false);
+    assert.match(status.processManager.description, /fallback/);
+    assert.equal(status.processManager.instances[0].restarts, 2);
+    const one = await call(url('/api/sessions/f/messages'), 'POST', { text: 'one' });
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.mode, 'per-message');
+    const two = await call(url('/api/sessions/f/messages'), 'POST', { text: 'two' });
+    assert.equal(two.body.text, 'fake reply #2 [model=default] [agent=build]: two');
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
+    assert.ok(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }) + sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }) === 2);
+    assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode: 'per-message', outcome: 'success' }), 2);
+    assert.ok(svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode'));
+  });
+});
+
+describe('server mode, health checks', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_HEALTH_INTERVAL_MS: '100',
+      OCPM_HEALTH_TIMEOUT_MS: '300',
+      OCPM_HEALTH_FAILURES: '2',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_MAX_RESTARTS: '100',
+      FAKE_OPENCODE_SERVE_HEALTH_HANG_AFTER: '3',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('restarts a wedged server (port open, no answers) after consecutive timeouts', async () => {
+    const metrics = await waitFor('a restart for health', async () => {
+      const text = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+      return sample(text, 'opencode_manager_server_restarts_total', { reason: 'health' }) >= 1 ? text : undefined;
+    });
+    assert.ok(sample(metrics, 'opencode_manager_health_check_failures_total', { class: 'timeout' }) >= 2);
+    assert.ok(sample(metrics, 'opencode_manager_health_check_duration_seconds_count') >= 2);
+    assert.ok(svc.logs.some((line) => line.message === 'Health check failed' && line.failureClass === 'timeout'));
+  });
+});
+
+describe('server mode, resource guards', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_HEALTH_INTERVAL_MS: '100',
+      OCPM_DIRECTORY_IDLE_MS: '1000',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_MAX_INSTANCE_RSS_MB: '400',
+      FAKE_OPENCODE_SERVE_LEAK_MB_PER_MESSAGE: '128',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+
+  it('releases the directory of a deleted session, and directories left idle', async () => {
+    for (const id of ['gone', 'idle']) {
+      await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
+      assert.equal((await call(url(`/api/sessions/${id}/messages`), 'POST', { text: 'hi' })).status, 200);
+    }
+    assert.equal((await call(url('/api/sessions/gone'), 'DELETE')).status, 204);
+    const metrics = await waitFor('an idle directory to be released', async () => {
+      const text = (await call(url('/metrics'), 'GET')).body as string;
+      return sample(text, 'opencode_manager_directory_disposals_total', { reason: 'idle' }) >= 1 ? text : undefined;
+    });
+    assert.equal(sample(metrics, 'opencode_manager_directory_disposals_total', { reason: 'session_deleted' }), 1);
+    const requests = await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'));
+    const disposed = requests.filter((r) => r.path === '/instance/dispose').map((r) => r.directory as string);
+    assert.ok(disposed.includes(path.join(svc.workspaceRoot, 'gone')));
+    assert.ok(disposed.includes(path.join(svc.workspaceRoot, 'idle')));
+  });
+
+  it('recycles an instance whose process tree grew past OCPM_MAX_INSTANCE_RSS_MB, once idle', async () => {
+    await call(url('/api/sessions/big'), 'PUT', { workspace: 'big' });
+    for (let i = 0; i < 4; i += 1) {
+      const response = await call(url('/api/sessions/big/messages'), 'POST', { text: `leak ${i}` });
+      assert.equal(response.status, 200);
+      const text = (await call(url('/metrics'), 'GET')).body as string;
+      if (sample(text, 'opencode_manager_server_restarts_total', { reason: 'memory' }) >= 1) break;
+    }
+    await waitFor('a restart for memory', async () => {
+      const text = (await call(url('/metrics'), 'GET')).body as string;
+      return sample(text, 'opencode_manager_server_restarts_total', { reason: 'memory' }) >= 1;
+    });
+    const ready = await waitFor('the recycled instance to be ready', async () => {
+      const instance = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+      return instance.state === 'ready' ? instance : undefined;
+    });
+    assert.ok(ready.rssBytes < 400 * 1024 * 1024);
+    assert.equal((await call(url('/api/sessions/big/messages'), 'POST', { text: 'after recycle' })).status, 200);
+  });
+});
+
+describe('server mode, an instance that never gets ready', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_SERVER_START_TIMEOUT_MS: '1000',
+      OCPM_MAX_RESTARTS: '0',
+      FAKE_OPENCODE_SERVE_NEVER_READY: '1',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('gives up after the start timeout, and messages are served per-message', async () => {
+    const status = (await call(`${svc.url}/api/opencode/status`, 'GET')).body;
+    assert.equal(status.processManager.instances[0].state, 'failed');
+    assert.match(status.processManager.instances[0].lastError, /did not produce the listening line within 1000 ms/);
+    assert.equal((await call(`${svc.url}/readyz`, 'GET')).status, 200);
+    await call(`${svc.url}/api/sessions/n`, 'PUT', { workspace: 'n' });
+    const response = await call(`${svc.url}/api/sessions/n/messages`, 'POST', { text: 'hi' });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.mode, 'per-message');
+    const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }), 1);
+  });
+});
