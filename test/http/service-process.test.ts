@@ -63,12 +63,38 @@ describe('the service binary', () => {
     const base = `http://127.0.0.1:${String(listening.port)}`;
     assert.equal((await call(`${base}/api/sessions/s`, 'PUT', { workspace: 's' })).status, 201);
     const stream = streamEvents(`${base}/api/sessions/s/messages`, { text: '#fake hang grandchild ignore-sigterm\nx' });
-    const seen: string[] = [];
     for await (const event of stream) {
-      seen.push(event.event);
       if (event.data.type === 'tool_use') break;
     }
     assert.ok(pidsWithEnv(tag).length >= 2, 'expected the fake and its grandchild to be running');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.deepEqual(pidsWithEnv(tag), [], 'opencode processes outlived the service');
+  });
+
+  it('in server mode, stops on SIGTERM mid-turn with exit code 0 and no server or tool process left', async () => {
+    const { child, lines } = startBinary({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws2`,
+      OCPM_DATA_DIR: `${temp.dir}/data2`,
+      OCPM_KILL_GRACE_MS: '500',
+      OCPM_MODE: 'server',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      [tagName]: tagValue,
+    });
+    const exited = once(child, 'exit');
+    const listening = await waitForLog(lines, 'HTTP server listening');
+    const ready = await waitForLog(lines, 'OpenCode process manager initialized');
+    assert.equal(ready.mode, 'server');
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    assert.equal((await call(`${base}/api/sessions/s`, 'PUT', { workspace: 's' })).status, 201);
+    for await (const event of streamEvents(`${base}/api/sessions/s/messages`, { text: '#fake hang grandchild\nx' })) {
+      if (event.data?.properties?.part?.state?.metadata?.grandchildPid !== undefined) break;
+    }
+    assert.ok(pidsWithEnv(tag).length >= 2, 'expected the server and its tool grandchild to be running');
     child.kill('SIGTERM');
     const [code] = await exited;
     assert.equal(code, 0);

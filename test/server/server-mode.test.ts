@@ -1,9 +1,10 @@
 // Server mode with the fake `opencode serve`: routing and pinning, continuity, streaming, abort,
 // warm-up, a pool of three, and that the spawn counter stays at the pool size.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { FAKE_OPENCODE, makeTempDir } from '../helpers/fixtures.js';
 import { call, streamEvents, type SseEvent } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { isPidLive } from '../helpers/processes.js';
@@ -360,5 +361,77 @@ describe('server mode, an instance that never gets ready', () => {
     assert.equal(response.body.mode, 'per-message');
     const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
     assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }), 1);
+  });
+});
+
+describe('server mode, recovery after failed', () => {
+  let svc: TestService;
+  let temp: { dir: string; remove: () => Promise<void> };
+  let flag: string;
+  before(async () => {
+    temp = await makeTempDir('recovery');
+    flag = path.join(temp.dir, 'crash');
+    await writeFile(flag, '');
+    // A wrapper that makes the fake server crash while the flag file exists (exec keeps the pid).
+    const wrapper = path.join(temp.dir, 'opencode');
+    await writeFile(wrapper, `#!/bin/sh\n[ -f "$FAKE_OPENCODE_FLAG_FILE" ] && export FAKE_OPENCODE_SERVE_EXIT_AFTER_MS=200\nexec "${FAKE_OPENCODE}" "$@"\n`, { mode: 0o755 });
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_OPENCODE_BIN: wrapper,
+      OCPM_MAX_RESTARTS: '1',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_SERVER_RETRY_MS: '1000',
+      FAKE_OPENCODE_FLAG_FILE: flag,
+    });
+  });
+  after(async () => {
+    await svc.close();
+    await temp.remove();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+
+  it('serves per-message while failed, then returns to server mode and the same conversation', async () => {
+    await call(url('/api/sessions/r'), 'PUT', { workspace: 'r' });
+    await waitFor('the instance to fail', async () => (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0].state === 'failed');
+    const during = await call(url('/api/sessions/r/messages'), 'POST', { text: 'during' });
+    assert.equal(during.body.mode, 'per-message');
+    await rm(flag);
+    await waitFor('server mode to come back', async () => (await call(url('/api/opencode/status'), 'GET')).body.processManager.mode === 'server');
+    const back = await call(url('/api/sessions/r/messages'), 'POST', { text: 'back' });
+    assert.equal(back.status, 200);
+    assert.equal(back.body.mode, 'server');
+    assert.equal(back.body.text, 'fake reply #2 [model=default] [agent=build]: back');
+    assert.equal(back.body.opencodeSessionId, during.body.opencodeSessionId);
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'retry' }), 1);
+    assert.ok(svc.logs.some((line) => line.message === 'OpenCode server instances serve again: leaving per-message fallback'));
+  });
+});
+
+describe('server mode, a restart with a turn in flight', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_HEALTH_INTERVAL_MS: '100',
+      OCPM_HEALTH_FAILURES: '2',
+      OCPM_RESTART_DRAIN_MS: '300',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_MAX_RESTARTS: '100',
+      FAKE_OPENCODE_SERVE_HEALTH_FAIL_AFTER: '4',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('waits up to OCPM_RESTART_DRAIN_MS for the turn, then aborts it with a clear error', async () => {
+    await call(`${svc.url}/api/sessions/d`, 'PUT', { workspace: 'd' });
+    const response = await call(`${svc.url}/api/sessions/d/messages`, 'POST', { text: '#fake hang\nx' });
+    assert.equal(response.status, 502);
+    assert.equal(response.body.error.code, 'opencode_failed');
+    assert.match(response.body.error.message, /restarted .*health check failures/);
+    const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+    assert.ok(sample(metrics, 'opencode_manager_health_check_failures_total', { class: 'bad_status' }) >= 2);
   });
 });
