@@ -18,7 +18,10 @@ export interface Service {
   readonly server: Server;
   /** The bound port (useful with PORT=0). */
   readonly port: number;
-  /** Stops taking requests, ends every turn and child, closes the HTTP server. */
+  /**
+   * Graceful stop: drains (no new messages; accepted ones get OCPM_DRAIN_TIMEOUT_MS), ends every turn
+   * and child, then closes the HTTP server (probes and status answer until then).
+   */
   close(): Promise<void>;
 }
 
@@ -63,9 +66,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      await manager.drain(config.drainTimeoutMs);
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await manager.stop();
       server.closeAllConnections();
       await serverClosed;
       httpLogger.info('HTTP server closed');

@@ -57,6 +57,12 @@ const SETTINGS = {
   OCPM_MAX_BODY_BYTES: setting(integer(1024), 'an integer number of bytes >= 1024', '1048576'),
   OCPM_MAX_MESSAGE_CHARS: setting(integer(1), 'an integer number of characters >= 1', '200000'),
   OCPM_CHILD_ENV_ALLOW: setting(nameList, 'a comma-separated list of variable names (NAME or PREFIX*)', ''),
+  OCPM_STALL_TIMEOUT_MS: setting(integer(0), 'an integer number of milliseconds (0 = off)', '300000'),
+  OCPM_MAX_CONCURRENT_TURNS: setting(integer(1, 1000), 'an integer 1-1000', '4'),
+  OCPM_QUEUE_LIMIT: setting(integer(0, 100000), 'an integer 0-100000', '100'),
+  OCPM_SESSION_QUEUE_LIMIT: setting(integer(0, 10000), 'an integer 0-10000', '8'),
+  OCPM_QUEUE_TIMEOUT_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '300000'),
+  OCPM_DRAIN_TIMEOUT_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '25000'),
   OCPM_MODE: setting(z.enum(['auto', 'server', 'per-message']), 'auto, server or per-message', 'auto'),
   OCPM_POOL_SIZE: setting(integer(1, 64), 'an integer 1-64', '1'),
   OCPM_SERVER_START_TIMEOUT_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
@@ -93,6 +99,12 @@ export interface Config {
   readonly maxMessageChars: number;
   /** Extra variable names (or `PREFIX*`) passed through to opencode children. */
   readonly childEnvAllow: readonly string[];
+  readonly stallTimeoutMs: number;
+  readonly maxConcurrentTurns: number;
+  readonly queueLimit: number;
+  readonly sessionQueueLimit: number;
+  readonly queueTimeoutMs: number;
+  readonly drainTimeoutMs: number;
   readonly mode: 'auto' | 'server' | 'per-message';
   readonly poolSize: number;
   readonly serverStartTimeoutMs: number;
@@ -142,6 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxBodyBytes: v.OCPM_MAX_BODY_BYTES,
     maxMessageChars: v.OCPM_MAX_MESSAGE_CHARS,
     childEnvAllow: v.OCPM_CHILD_ENV_ALLOW,
+    stallTimeoutMs: v.OCPM_STALL_TIMEOUT_MS,
+    maxConcurrentTurns: v.OCPM_MAX_CONCURRENT_TURNS,
+    queueLimit: v.OCPM_QUEUE_LIMIT,
+    sessionQueueLimit: v.OCPM_SESSION_QUEUE_LIMIT,
+    queueTimeoutMs: v.OCPM_QUEUE_TIMEOUT_MS,
+    drainTimeoutMs: v.OCPM_DRAIN_TIMEOUT_MS,
     mode: v.OCPM_MODE,
     poolSize: v.OCPM_POOL_SIZE,
     serverStartTimeoutMs: v.OCPM_SERVER_START_TIMEOUT_MS,

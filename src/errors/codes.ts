@@ -8,8 +8,10 @@ export const ERROR_CODES = {
   session_not_found: { status: 404, description: 'No session with this id is registered.' },
   session_busy: { status: 409, description: 'The session is already running a turn.' },
   session_idle: { status: 409, description: 'Abort was asked for a session that runs no turn.' },
-  aborted: { status: 409, description: 'The turn was aborted (abort call, session deleted, client gone or shutdown).' },
+  aborted: { status: 409, description: 'The turn was aborted (abort call, session deleted, client gone or shutdown), or the message before it started.' },
   payload_too_large: { status: 413, description: 'The body is larger than OCPM_MAX_BODY_BYTES.' },
+  session_queue_full: { status: 429, description: 'The session already has OCPM_SESSION_QUEUE_LIMIT messages waiting; retry after Retry-After seconds.' },
+  queue_full: { status: 429, description: 'OCPM_QUEUE_LIMIT messages are waiting in all; retry after Retry-After seconds.' },
   unsupported_media_type: { status: 415, description: 'A request body that is not application/json.' },
   opencode_failed: { status: 502, description: 'opencode exited with a non-zero code or was killed by a signal.' },
   opencode_error: { status: 502, description: 'opencode reported an error event (provider, model or tool failure).' },
@@ -17,7 +19,10 @@ export const ERROR_CODES = {
   spawn_failed: { status: 502, description: 'The opencode process could not be started.' },
   opencode_unavailable: { status: 503, description: 'No usable opencode binary was found at boot.' },
   not_ready: { status: 503, description: 'The manager has not finished starting, or has stopped.' },
+  draining: { status: 503, description: 'The service is shutting down and takes no new messages.' },
   turn_timeout: { status: 504, description: 'The turn ran longer than OCPM_TURN_TIMEOUT_MS and was killed.' },
+  stall_timeout: { status: 504, description: 'opencode produced no output or event for OCPM_STALL_TIMEOUT_MS; the turn was ended.' },
+  queue_timeout: { status: 504, description: 'The message waited longer than OCPM_QUEUE_TIMEOUT_MS without starting.' },
   internal_error: { status: 500, description: 'A bug in the service; the log has the details.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

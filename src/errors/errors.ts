@@ -40,6 +40,13 @@ export class TurnTimeoutError extends OcpmError {
   }
 }
 
+export class TurnStalledError extends OcpmError {
+  override readonly name = 'TurnStalledError';
+  constructor(readonly stallMs: number, readonly context: RunFailureContext) {
+    super('stall_timeout', `opencode produced no output or event for ${stallMs} ms (pid ${context.pid ?? '?'}); the turn was ended`);
+  }
+}
+
 export class TurnAbortedError extends OcpmError {
   override readonly name = 'TurnAbortedError';
   constructor(readonly reason: string, readonly context: RunFailureContext | undefined) {

@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { httpStatusOf, type ErrorCode } from '../errors/codes.js';
 import { OcpmError } from '../errors/errors.js';
 import type { Logger } from '../logging/logger.js';
+import { QueueRejectedError } from '../manager/turn-scheduler.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };
@@ -53,7 +54,11 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
-    if (known === undefined) sendError(res, 'internal_error', 'Internal error; see the service log');
-    else sendError(res, known.code, known.message);
+    if (known === undefined) {
+      sendError(res, 'internal_error', 'Internal error; see the service log');
+      return;
+    }
+    if (known instanceof QueueRejectedError) res.setHeader('Retry-After', String(known.retryAfterSeconds));
+    sendError(res, known.code, known.message);
   };
 }

@@ -5,7 +5,7 @@
 // metrics and logs.
 import path from 'node:path';
 import { loadConfig, type Config } from '../config/config.js';
-import { OcpmError, RunFailedError, TurnAbortedError, TurnTimeoutError } from '../errors/errors.js';
+import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type CommandOutcome, type Metrics } from '../metrics/metrics.js';
 import { SessionRegistry, type SessionRecord } from '../store/session-registry.js';
@@ -19,6 +19,7 @@ import type { BusEvent } from './server/event-hub.js';
 import { ServerPool, type InstanceStatus, type Slot } from './server/server-pool.js';
 import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
 import type { TurnMode, TurnResult } from './turn.js';
+import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
 
 export type { TurnResult } from './turn.js';
 
@@ -28,6 +29,7 @@ export type ManagerSettings = Pick<
   | 'opencodeBin' | 'dataDir' | 'turnTimeoutMs' | 'killGraceMs' | 'sessionIdleMs' | 'childEnvAllow' | 'mode' | 'poolSize'
   | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
   | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
+  | 'stallTimeoutMs' | 'maxConcurrentTurns' | 'queueLimit' | 'sessionQueueLimit' | 'queueTimeoutMs' | 'drainTimeoutMs'
 >;
 
 export interface ManagerOptions {
@@ -53,6 +55,7 @@ export interface ExecuteOptions {
 export interface StandaloneOptions {
   readonly stdin?: string;
   readonly timeoutMs?: number;
+  readonly stallTimeoutMs?: number;
   readonly signal?: AbortSignal;
   /** For logs only. */
   readonly sessionId?: string;
@@ -71,7 +74,7 @@ export interface SessionView {
   readonly busy: boolean;
 }
 
-export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'stopping' | 'stopped';
+export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'draining' | 'stopping' | 'stopped';
 
 export interface ManagerStats {
   available: boolean;
@@ -92,6 +95,12 @@ export interface ManagerStats {
   };
   /** Added fields (the shape above is kept as the web app knows it). */
   state: ManagerState;
+  /** True from the first SIGTERM/SIGINT: no new messages, running turns finish. */
+  draining: boolean;
+  /** Messages waiting for their turn (part of pendingRequests). */
+  queuedRequests: number;
+  /** Turns running now. */
+  runningTurns: number;
   sessions: number;
   serverModeSupported: boolean;
   /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */
@@ -130,6 +139,10 @@ export class OpencodeProcessManager {
   private readonly sessions = new SessionRegistry();
   private readonly children = new Map<string, TrackedChild>();
   private readonly turns = new Map<string, RunningTurn>();
+  /** Every accepted message not yet finished (waiting or running), per session: aborted on delete and stop. */
+  private readonly accepted = new Map<string, Set<AbortController>>();
+  private readonly scheduler: TurnScheduler;
+  private idleWaiters: Array<() => void> = [];
   private readonly warmups = new Map<string, Promise<unknown>>();
   private state: ManagerState = 'created';
   private binary: OpencodeBinary | undefined;
@@ -150,10 +163,19 @@ export class OpencodeProcessManager {
     this.sourceEnv = options.env ?? process.env;
     this.childEnv = buildChildEnv(this.sourceEnv, this.settings.childEnvAllow);
     this.serviceVersion = options.serviceVersion ?? '0.0.0';
+    this.scheduler = new TurnScheduler(
+      {
+        maxConcurrent: this.settings.maxConcurrentTurns,
+        queueLimit: this.settings.queueLimit,
+        sessionQueueLimit: this.settings.sessionQueueLimit,
+        queueTimeoutMs: this.settings.queueTimeoutMs,
+      },
+      this.metrics,
+    );
     this.metrics.bindGauges({
       activeProcesses: () => this.children.size + (this.pool?.countByState().ready ?? 0),
       activeStreams: () => this.streams,
-      pendingRequests: () => this.pending,
+      pendingRequests: () => this.scheduler.waiting,
       sessions: () => this.sessions.size,
       activeSessions: () => this.sessions.countActive(this.settings.sessionIdleMs),
       serverInstances: () => this.pool?.countByState() ?? {},
@@ -237,13 +259,32 @@ export class OpencodeProcessManager {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     const turns = [...this.turns.values()];
-    for (const turn of turns) turn.controller.abort(new Error('the service is shutting down'));
+    for (const controllers of this.accepted.values()) {
+      for (const controller of controllers) controller.abort(new Error('the service is shutting down'));
+    }
     for (const child of this.children.values()) child.abort(new Error('the service is shutting down'));
     await Promise.allSettled([...turns.map((turn) => turn.done), ...[...this.children.values()].map((child) => child.done)]);
     await this.pool?.stop();
     process.off('exit', this.killAllOnExit);
     this.state = 'stopped';
     this.logger.info('OpenCode process manager stopped');
+  }
+
+  /**
+   * Graceful shutdown, first step: take no new messages (503 `draining`, /readyz 503), give accepted
+   * ones up to `timeoutMs` to finish, then stop (which aborts the rest and ends every process).
+   */
+  async drain(timeoutMs = this.settings.drainTimeoutMs): Promise<void> {
+    if (this.state === 'ready' || this.state === 'unavailable' || this.state === 'starting') {
+      this.state = 'draining';
+      this.logger.info('Draining: no new messages; waiting for accepted ones', { pending: this.pending, timeoutMs });
+      let timer: NodeJS.Timeout | undefined;
+      const finished = this.pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+      if (this.pending > 0) this.logger.warn('Drain timeout: aborting the turns still running', { pending: this.pending });
+    }
+    await this.stop();
   }
 
   /** SIGKILLs every child tree synchronously: for exits that cannot wait for a graceful stop. */
@@ -259,6 +300,7 @@ export class OpencodeProcessManager {
   /** Why the manager cannot take messages, or undefined when it can. */
   notReadyReason(): string | undefined {
     if (this.state === 'ready') return undefined;
+    if (this.state === 'draining') return 'the service is shutting down (draining)';
     if (this.state === 'unavailable') return `opencode is unavailable: ${this.unavailableReason ?? 'unknown reason'}`;
     return `the process manager is ${this.state}`;
   }
@@ -299,10 +341,11 @@ export class OpencodeProcessManager {
     return this.sessions.list().map((session) => this.view(session));
   }
 
-  /** Removes a session, aborting its running turn and waiting for it to end. */
+  /** Removes a session, aborting its waiting messages and running turn and waiting for it to end. */
   async deleteSession(id: string): Promise<boolean> {
     const session = this.sessions.get(id);
     if (session === undefined) return false;
+    for (const controller of this.accepted.get(id) ?? []) controller.abort(new Error('the session was deleted'));
     const turn = this.turns.get(id);
     if (turn !== undefined) {
       turn.controller.abort(new Error('the session was deleted'));
@@ -336,29 +379,67 @@ export class OpencodeProcessManager {
     };
   }
 
-  /** Runs one message in a session, continuing its opencode conversation. */
-  async executeInSession(sessionId: string, workspaceDir: string, message: string, options: ExecuteOptions = {}): Promise<TurnResult> {
+  /**
+   * Throws what executeInSession would throw before queueing (not ready, draining, queue full), so an
+   * HTTP caller can answer with a plain error before it opens an event stream.
+   */
+  assertCanAccept(sessionId: string): void {
     const notReady = this.notReadyReason();
     if (notReady !== undefined) {
-      throw new OcpmError(this.state === 'unavailable' ? 'opencode_unavailable' : 'not_ready', notReady);
+      if (this.state === 'draining') this.metrics.rejected.inc({ reason: 'draining' });
+      const code = this.state === 'unavailable' ? 'opencode_unavailable' : this.state === 'draining' ? 'draining' : 'not_ready';
+      throw new OcpmError(code, notReady);
     }
-    if (this.turns.has(sessionId)) {
-      throw new OcpmError('session_busy', `Session ${sessionId} is already running a turn`);
-    }
+    this.scheduler.assertCanQueue(sessionId);
+  }
+
+  /** Runs one message in a session, continuing its opencode conversation; waits its turn first. */
+  async executeInSession(sessionId: string, workspaceDir: string, message: string, options: ExecuteOptions = {}): Promise<TurnResult> {
+    this.assertCanAccept(sessionId);
     const existing = this.sessions.get(sessionId);
     const session = existing?.workspace === workspaceDir ? existing : this.sessions.upsert(sessionId, workspaceDir).session;
     const controller = new AbortController();
     const onCallerAbort = (): void => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     if (options.signal?.aborted === true) onCallerAbort();
-    const done = this.runTurn(session, message, options, controller.signal);
-    this.turns.set(sessionId, { controller, done });
+    const controllers = this.accepted.get(sessionId) ?? new Set<AbortController>();
+    controllers.add(controller);
+    this.accepted.set(sessionId, controllers);
+    this.pending += 1;
+    const acceptedAt = Date.now();
     try {
-      return await done;
+      let release: () => void;
+      try {
+        release = await this.scheduler.acquire(sessionId, controller.signal);
+      } catch (error) {
+        if (!(error instanceof QueueRejectedError) && error instanceof OcpmError) {
+          // Accepted, then aborted or timed out while waiting: it counts as a turn that did not run.
+          this.countTurn(this.configuredMode ?? 'per-message', error.code === 'queue_timeout' ? 'timeout' : 'aborted', acceptedAt);
+        }
+        throw error;
+      }
+      const done = this.runTurn(session, message, options, controller.signal);
+      this.turns.set(sessionId, { controller, done });
+      try {
+        return await done;
+      } finally {
+        release();
+        if (this.turns.get(sessionId)?.done === done) this.turns.delete(sessionId);
+      }
     } finally {
       options.signal?.removeEventListener('abort', onCallerAbort);
-      if (this.turns.get(sessionId)?.done === done) this.turns.delete(sessionId);
+      controllers.delete(controller);
+      if (controllers.size === 0 && this.accepted.get(sessionId) === controllers) this.accepted.delete(sessionId);
+      this.pending -= 1;
+      if (this.pending === 0) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
     }
+  }
+
+  private countTurn(mode: TurnMode, outcome: CommandOutcome, startedAt: number): void {
+    this.metrics.commands.inc({ mode, outcome });
+    this.metrics.commandDuration.observe({ mode, outcome }, (Date.now() - startedAt) / 1000);
   }
 
   private slotOf(session: SessionRecord): Slot {
@@ -376,7 +457,6 @@ export class OpencodeProcessManager {
 
   private async runTurn(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
     const startedAt = Date.now();
-    this.pending += 1;
     this.touch(session, startedAt);
     session.lastMessageAt = startedAt;
     session.messageCount += 1;
@@ -399,6 +479,7 @@ export class OpencodeProcessManager {
               ...(options.agent === undefined ? {} : { agent: options.agent }),
               signal,
               timeoutMs,
+              stallTimeoutMs: this.settings.stallTimeoutMs,
               abortGraceMs: this.settings.killGraceMs,
               createTimeoutMs: this.settings.serverStartTimeoutMs,
               ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
@@ -411,11 +492,13 @@ export class OpencodeProcessManager {
               ...(options.agent === undefined ? {} : { agent: options.agent }),
               signal,
               timeoutMs,
+              stallTimeoutMs: this.settings.stallTimeoutMs,
               ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
               execute: (args, stdin, onStdoutLine) =>
                 this.executeStandalone(session.workspace, args, {
                   stdin,
                   timeoutMs,
+                  stallTimeoutMs: this.settings.stallTimeoutMs,
                   signal,
                   sessionId: session.id,
                   env: { XDG_DATA_HOME: this.dataHomeOf(session) },
@@ -425,7 +508,7 @@ export class OpencodeProcessManager {
       outcome = 'success';
       return { sessionId: session.id, ...turn };
     } catch (error) {
-      outcome = error instanceof TurnTimeoutError ? 'timeout' : error instanceof TurnAbortedError ? 'aborted' : 'error';
+      outcome = error instanceof TurnTimeoutError || error instanceof TurnStalledError ? 'timeout' : error instanceof TurnAbortedError ? 'aborted' : 'error';
       if (mode === 'per-message' && continuing !== undefined && error instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(error.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
         session.opencodeSessionId = undefined;
@@ -433,10 +516,7 @@ export class OpencodeProcessManager {
       }
       throw error;
     } finally {
-      const seconds = (Date.now() - startedAt) / 1000;
-      this.metrics.commands.inc({ mode, outcome });
-      this.metrics.commandDuration.observe({ mode, outcome }, seconds);
-      this.pending -= 1;
+      this.countTurn(mode, outcome, startedAt);
       this.touch(session, Date.now());
     }
   }
@@ -461,6 +541,7 @@ export class OpencodeProcessManager {
         env: { ...this.childEnv, ...options.env },
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
         timeoutMs: options.timeoutMs ?? this.settings.turnTimeoutMs,
+        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
         killGraceMs: this.settings.killGraceMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
@@ -518,6 +599,9 @@ export class OpencodeProcessManager {
         ...(this.pool === undefined ? {} : { instances: this.pool.statusOf() }),
       },
       state: this.state,
+      draining: this.state === 'draining' || this.state === 'stopping',
+      queuedRequests: this.scheduler.waiting,
+      runningTurns: this.scheduler.running,
       sessions: this.sessions.size,
       serverModeSupported: this.binary?.supportsServe ?? false,
       configuredMode: this.configuredMode ?? null,

@@ -17,6 +17,8 @@ export const SERVER_STATES = ['starting', 'ready', 'backoff', 'stopping', 'stopp
 export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
 export const HEALTH_FAILURE_CLASSES = ['timeout', 'refused', 'bad_status', 'error'] as const;
 export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
+export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining'] as const;
+export const QUEUE_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** Live numbers the gauges read at scrape time. */
@@ -44,6 +46,9 @@ export interface Metrics {
   readonly healthDuration: client.Histogram;
   readonly directoryDisposals: client.Counter<'reason'>;
   readonly serverStartDuration: client.Histogram;
+  readonly queueWait: client.Histogram;
+  readonly rejected: client.Counter<'reason'>;
+  readonly orphansReaped: client.Counter;
   /** Points the live gauges at their sources (the manager, once it exists). */
   bindGauges(sources: GaugeSources): void;
   setBuildInfo(labels: { version: string; opencodeVersion: string; mode: string }): void;
@@ -127,6 +132,23 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     buckets: START_DURATION_BUCKETS,
     registers: [registry],
   });
+  const queueWait = new client.Histogram({
+    name: 'opencode_manager_queue_wait_seconds',
+    help: 'Time a message waited for its turn (0 when it started at once).',
+    buckets: QUEUE_WAIT_BUCKETS,
+    registers: [registry],
+  });
+  const rejected = new client.Counter({
+    name: 'opencode_manager_rejected_total',
+    help: 'Messages refused or dropped before they started, by reason (queue_full, session_queue_full, queue_timeout, draining).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const orphansReaped = new client.Counter({
+    name: 'opencode_manager_orphans_reaped_total',
+    help: 'Processes left by a previous run of the service (it crashed) that were found and killed at boot.',
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
@@ -148,7 +170,7 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
   });
   liveGauge('opencode_manager_active_processes', 'opencode processes running now.', (s) => s.activeProcesses());
   liveGauge('opencode_manager_active_streams', 'SSE streams open to clients now.', (s) => s.activeStreams());
-  liveGauge('opencode_manager_pending_requests', 'Messages accepted and not finished.', (s) => s.pendingRequests());
+  liveGauge('opencode_manager_pending_requests', 'Messages waiting in the queue for their turn.', (s) => s.pendingRequests());
   liveGauge('opencode_manager_sessions', 'Sessions registered.', (s) => s.sessions());
   liveGauge('opencode_manager_active_sessions', 'Sessions with a message within OCPM_SESSION_IDLE_MS.', (s) => s.activeSessions());
 
@@ -162,6 +184,7 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
   for (const reason of RESTART_REASONS) serverRestarts.inc({ reason }, 0);
   for (const failure of HEALTH_FAILURE_CLASSES) healthFailures.inc({ class: failure }, 0);
   for (const reason of DISPOSAL_REASONS) directoryDisposals.inc({ reason }, 0);
+  for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
 
   return {
     registry,
@@ -175,6 +198,9 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     healthDuration,
     directoryDisposals,
     serverStartDuration,
+    queueWait,
+    rejected,
+    orphansReaped,
     bindGauges(next) {
       sources = next;
     },

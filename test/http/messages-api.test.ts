@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { call, streamEvents } from '../helpers/http.js';
 import { isPidLive } from '../helpers/processes.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('messages API', () => {
   let svc: TestService;
@@ -95,18 +96,28 @@ describe('messages API', () => {
     assert.match(garbage.body.text, /still fine$/);
   });
 
-  it('rejects a second message while a turn runs (409), aborts the running turn (202, 409 aborted)', async () => {
+  it('queues a second message while a turn runs, and runs it after the first is aborted (202, 409 aborted)', async () => {
     await register('busy');
-    const running = send('busy', { text: '#fake hang grandchild\nlong' });
-    await waitBusy('busy');
-    const second = await send('busy', { text: 'second' });
-    assert.equal(second.status, 409);
-    assert.equal(second.body.error.code, 'session_busy');
+    // Read the stream by hand: leaving a for-await loop would close it (and abort the turn).
+    const stream = streamEvents(url('/api/sessions/busy/messages'), { text: '#fake hang grandchild\nlong' });
+    for (let next = await stream.next(); next.done !== true && next.value.data.type !== 'tool_use'; next = await stream.next());
+    const running = (async () => {
+      let last;
+      for (let next = await stream.next(); next.done !== true; next = await stream.next()) last = next.value;
+      return last;
+    })();
+    const second = send('busy', { text: 'second' });
+    await waitFor('the second message to be queued', async () => (await call(url('/api/opencode/status'), 'GET')).body.queuedRequests === 1);
+    const status = await call(url('/api/opencode/status'), 'GET');
+    assert.equal(status.body.processManager.pendingRequests, 2);
     const abort = await call(url('/api/sessions/busy/abort'), 'POST');
     assert.equal(abort.status, 202);
     const result = await running;
-    assert.equal(result.status, 409);
-    assert.equal(result.body.error.code, 'aborted');
+    assert.equal(result?.event, 'error');
+    assert.equal(result?.data.error.code, 'aborted');
+    const next = await second;
+    assert.equal(next.status, 200);
+    assert.equal(next.body.text, 'fake reply #2 [model=default] [agent=build]: second');
     assert.equal((await call(url('/api/sessions/busy'), 'GET')).body.busy, false);
   });
 

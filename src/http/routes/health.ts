@@ -21,7 +21,8 @@ export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: M
       res.json({ status: 'ready' });
       return;
     }
-    const code = manager.getStats().state === 'unavailable' ? 'opencode_unavailable' : 'not_ready';
+    const state = manager.getStats().state;
+    const code = state === 'unavailable' ? 'opencode_unavailable' : state === 'draining' || state === 'stopping' ? 'draining' : 'not_ready';
     res.status(503).json({ status: 'not_ready', error: { code, message: reason } });
   });
 

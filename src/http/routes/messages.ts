@@ -49,9 +49,8 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
     const body = parse(bodySchema, req.body, 'body');
     const session = manager.getSession(id);
     if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}; register it with PUT /api/sessions/${id}`);
-    const notReady = manager.notReadyReason();
-    if (notReady !== undefined) throw new OcpmError(manager.getStats().available ? 'not_ready' : 'opencode_unavailable', notReady);
-    if (session.busy) throw new OcpmError('session_busy', `Session ${id} is already running a turn`);
+    // Refusals (not ready, draining, queue full) answer as plain errors, before any stream opens.
+    manager.assertCanAccept(id);
 
     const controller = new AbortController();
     abortOnClientGone(res, controller, deps.abortOnDisconnect);

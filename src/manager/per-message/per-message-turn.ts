@@ -1,6 +1,6 @@
 // One turn as one `opencode run --format json` process: the message on stdin (closed), the JSON event
 // lines folded into a result, and every way the run can fail mapped to an error with a stable code.
-import { RunFailedError, TurnAbortedError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import { RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
 import type { SessionRecord } from '../../store/session-registry.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle } from '../server/server-turn.js';
@@ -14,6 +14,7 @@ export interface PerMessageTurnInput {
   readonly agent?: string;
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+  readonly stallTimeoutMs: number;
   readonly onEvent?: (event: OpencodeEvent) => void;
   /** Spawns and follows the process (the manager's executeStandalone). */
   readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
@@ -44,9 +45,11 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     durationMs: result.durationMs,
     stderrTail: result.stderrTail,
   };
-  if (result.termination === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context);
-  if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);
+  // Even a turn that is ended early created (and stored) its opencode session: keep the conversation.
   if (summary.opencodeSessionId !== undefined) session.opencodeSessionId = summary.opencodeSessionId;
+  if (result.termination === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context);
+  if (result.termination === 'stall') throw new TurnStalledError(input.stallTimeoutMs, context);
+  if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);
   if (summary.errorMessage !== undefined) {
     throw new RunFailedError('opencode_error', `opencode reported an error: ${summary.errorMessage}`, context);
   }

@@ -31,6 +31,8 @@ export interface SpawnTrackedOptions {
   readonly stdin?: string;
   /** Undefined: no timeout (a long-lived server). */
   readonly timeoutMs?: number;
+  /** Ends the child when it prints nothing (stdout or stderr) for this long; undefined or 0: never. */
+  readonly stallTimeoutMs?: number;
   readonly killGraceMs: number;
   readonly signal?: AbortSignal;
   readonly onStdoutLine?: (line: string) => void;
@@ -39,7 +41,7 @@ export interface SpawnTrackedOptions {
   readonly maxLineChars?: number;
 }
 
-export type Termination = 'exit' | 'timeout' | 'abort';
+export type Termination = 'exit' | 'timeout' | 'stall' | 'abort';
 
 export interface TrackedResult {
   readonly pid: number;
@@ -104,8 +106,6 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     stderrTail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
     options.onStderrLine?.(line);
   }, maxLineChars);
-  subprocess.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
-  subprocess.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
 
   let termination: Termination = 'exit';
   let abortReason: unknown;
@@ -117,6 +117,19 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     killing = killTree(identity, options.killGraceMs);
   };
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), options.timeoutMs);
+  const stallMs = options.stallTimeoutMs ?? 0;
+  const stallTimer = stallMs > 0 ? setTimeout(() => stop('stall'), stallMs) : undefined;
+  const activity = (): void => {
+    stallTimer?.refresh();
+  };
+  subprocess.stdout.on('data', (chunk: Buffer) => {
+    activity();
+    stdoutLines.push(chunk);
+  });
+  subprocess.stderr.on('data', (chunk: Buffer) => {
+    activity();
+    stderrLines.push(chunk);
+  });
   const onExternalAbort = (): void => stop('abort', options.signal?.reason);
   options.signal?.addEventListener('abort', onExternalAbort, { once: true });
   if (options.signal?.aborted === true) onExternalAbort();
@@ -126,6 +139,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
       const [exitCode, signal] = await exited;
       rootAlive = false;
       clearTimeout(timer);
+      clearTimeout(stallTimer);
       // Tool processes that escaped the group outlive opencode: sweep them on every exit.
       const stopped = killing === undefined ? undefined : await killing;
       const swept = await killTree(identity, options.killGraceMs);
@@ -145,6 +159,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
       };
     } finally {
       clearTimeout(timer);
+      clearTimeout(stallTimer);
       options.signal?.removeEventListener('abort', onExternalAbort);
       await rm(tmpDir, { recursive: true, force: true });
     }

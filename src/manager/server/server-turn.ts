@@ -1,7 +1,7 @@
 // One turn on a server instance: make sure the session has an opencode session there (created with a
 // title, which saves an LLM call), POST its message, stream its bus events, and turn the answer into a
 // result. A 200 is not success: failed and aborted turns answer 200 with info.error (trap 5).
-import { OcpmError, RunFailedError, TurnAbortedError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { SessionRecord } from '../../store/session-registry.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
@@ -18,6 +18,8 @@ export interface ServerTurnInput {
   readonly agent?: string;
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+  /** Ends the turn when the session has no bus event for this long; 0: never. */
+  readonly stallTimeoutMs: number;
   /** How long an abort through the API may take before the HTTP call itself is dropped. */
   readonly abortGraceMs: number;
   /** Bound for creating an opencode session (a new directory costs a bootstrap of a few seconds). */
@@ -113,7 +115,7 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
   };
 
   // Why the turn is being ended early, if it is: our own timeout, or the caller's abort.
-  let ending: { kind: 'timeout' } | { kind: 'abort'; reason: unknown } | undefined;
+  let ending: { kind: 'timeout' } | { kind: 'stall' } | { kind: 'abort'; reason: unknown } | undefined;
   const http = new AbortController();
   const end = (reason: NonNullable<typeof ending>): void => {
     if (ending !== undefined) return;
@@ -125,7 +127,13 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
     setTimeout(() => http.abort(new Error('abort grace elapsed')), input.abortGraceMs).unref();
   };
   const timer = setTimeout(() => end({ kind: 'timeout' }), input.timeoutMs);
+  const stallTimer = input.stallTimeoutMs > 0 ? setTimeout(() => end({ kind: 'stall' }), input.stallTimeoutMs) : undefined;
   const onAbort = (): void => end({ kind: 'abort', reason: input.signal.reason });
+  const throwIfEnded = (): void => {
+    if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
+    if (ending?.kind === 'stall') throw new TurnStalledError(input.stallTimeoutMs, context());
+    if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
+  };
   input.signal.addEventListener('abort', onAbort, { once: true });
   if (input.signal.aborted) onAbort();
 
@@ -138,6 +146,7 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
   // The previous turn's idle can arrive late: only an idle after this turn's busy counts.
   let sawBusy = false;
   const forward = (event: BusEvent): void => {
+    stallTimer?.refresh();
     input.onEvent?.(event);
     const status = statusOf(event);
     if (status === 'busy') sawBusy = true;
@@ -170,8 +179,7 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
       clearTimeout(timer);
     }
     const failure = errorOf(answer.info);
-    if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
-    if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
+    throwIfEnded();
     if (failure !== undefined) {
       if (failure.name === 'MessageAbortedError' && instance.stopReason !== undefined) {
         throw new RunFailedError('opencode_failed', `The turn was ended because ${instance.stopReason}`, context());
@@ -195,13 +203,13 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
       // opencode refused the turn (a bad model or agent answers 500 with { name, data.message }).
       throw new RunFailedError('opencode_error', `opencode refused the turn: ${describeHttpError(error)}`, context());
     }
-    if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
-    if (ending?.kind === 'abort') throw new TurnAbortedError(describeAbortReason(ending.reason), context());
+    throwIfEnded();
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     const why = instance.stopReason ?? `${error instanceof Error ? error.message : String(error)}${cause}`;
     throw new RunFailedError('opencode_failed', `The opencode server (serve-${instance.slot}) failed during the turn: ${why}`, context());
   } finally {
     clearTimeout(timer);
+    clearTimeout(stallTimer);
     input.signal.removeEventListener('abort', onAbort);
     unsubscribe?.();
     instance.busySessions.delete(opencodeSessionId);
