@@ -191,7 +191,9 @@ describe('server mode, failures and recovery', () => {
     assert.equal(first.status, 200);
     const before = await instance0();
     const running = call(url('/api/sessions/k/messages'), 'POST', { text: '#fake hang\nmid-turn' });
-    await waitFor('the turn to reach the server', async () => (await instance0()).activeTurns === 1);
+    await waitFor('the server to take the message', async () =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).some((m) => String(m.message).includes('mid-turn')),
+    );
     process.kill(before.pid as number, 'SIGKILL');
     const failed = await running;
     assert.equal(failed.status, 502);
