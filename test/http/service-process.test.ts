@@ -52,6 +52,7 @@ describe('the service binary', () => {
       OCPM_WORKSPACE_ROOT: `${temp.dir}/ws`,
       OCPM_DATA_DIR: `${temp.dir}/data`,
       OCPM_KILL_GRACE_MS: '500',
+      OCPM_DRAIN_TIMEOUT_MS: '300',
       OCPM_MODE: 'per-message',
       OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
       XDG_DATA_HOME: `${temp.dir}/xdg`,
@@ -81,6 +82,7 @@ describe('the service binary', () => {
       OCPM_WORKSPACE_ROOT: `${temp.dir}/ws2`,
       OCPM_DATA_DIR: `${temp.dir}/data2`,
       OCPM_KILL_GRACE_MS: '500',
+      OCPM_DRAIN_TIMEOUT_MS: '300',
       OCPM_MODE: 'server',
       OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
       [tagName]: tagValue,
@@ -99,6 +101,45 @@ describe('the service binary', () => {
     const [code] = await exited;
     assert.equal(code, 0);
     assert.deepEqual(pidsWithEnv(tag), [], 'opencode processes outlived the service');
+  });
+
+  it('drains on SIGTERM: readiness and new messages answer 503 at once, the running turn finishes, exit 0', async () => {
+    const { child, lines } = startBinary({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws3`,
+      OCPM_DATA_DIR: `${temp.dir}/data3`,
+      OCPM_MODE: 'per-message',
+      OCPM_DRAIN_TIMEOUT_MS: '20000',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      [tagName]: tagValue,
+    });
+    const exited = once(child, 'exit');
+    const listening = await waitForLog(lines, 'HTTP server listening');
+    await waitForLog(lines, 'OpenCode process manager initialized');
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    await call(`${base}/api/sessions/d`, 'PUT', { workspace: 'd' });
+    const stream = streamEvents(`${base}/api/sessions/d/messages`, { text: '#fake delay=1500\nfinish me' });
+    for (let next = await stream.next(); next.done !== true && next.value.data.type !== 'step_start'; next = await stream.next());
+    const stoppedAt = Date.now();
+    child.kill('SIGTERM');
+    await waitForLog(lines, 'Draining: no new messages; waiting for accepted ones');
+    const ready = await call(`${base}/readyz`, 'GET');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.error.code, 'draining');
+    const refused = await call(`${base}/api/sessions/d/messages`, 'POST', { text: 'too late' });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'draining');
+    assert.equal((await call(`${base}/api/opencode/status`, 'GET')).body.draining, true);
+    let last;
+    for (let next = await stream.next(); next.done !== true; next = await stream.next()) last = next.value;
+    assert.equal(last?.event, 'done', 'the running turn did not finish during the drain');
+    assert.equal(last?.data.text, 'fake reply #1 [model=default] [agent=build]: finish me');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - stoppedAt < 10000);
+    assert.deepEqual(pidsWithEnv(tag), []);
   });
 
   it('refuses to start with a bad setting and names the variable', async () => {
