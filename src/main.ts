@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
 import { startService } from './service.js';
+import { RegistryError } from './store/database.js';
 
 async function main(): Promise<void> {
   let config;
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  createLogger({ level: 'info', format: 'json' }).error('The service failed to start', { error: error instanceof Error ? error.message : String(error) });
+  const message = error instanceof Error ? error.message : String(error);
+  const what = error instanceof RegistryError ? 'The registry database is unusable; not starting' : 'The service failed to start';
+  createLogger({ level: 'info', format: 'json' }).error(what, { error: message });
   process.exit(1);
 });

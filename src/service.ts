@@ -10,6 +10,7 @@ import { OpencodeProcessManager } from './manager/opencode-process-manager.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { SERVICE_VERSION } from './version.js';
 import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
+import { openSqliteRegistry } from './store/registry.js';
 
 export interface Service {
   readonly manager: OpencodeProcessManager;
@@ -37,10 +38,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const metrics = createMetrics();
   await mkdir(config.dataDir, { recursive: true });
   const workspaceRoot = await prepareWorkspaceRoot(config.workspaceRoot);
+  // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
+  const registry = openSqliteRegistry(config.dataDir);
   const managerOptions = {
     settings: config,
     logger,
     metrics,
+    registry,
     serviceVersion: SERVICE_VERSION,
     ...(options.env === undefined ? {} : { env: options.env }),
   };

@@ -20,6 +20,15 @@ export function messageBodySchema(maxMessageChars: number) {
   });
 }
 
+export const listTurnsQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100'))
+    .default(20),
+});
+
 function describe(error: z.ZodError, where: string): string {
   return error.issues
     .map((issue) => {

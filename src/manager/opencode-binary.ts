@@ -4,6 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { ProcessStore } from '../store/process-store.js';
 import { spawnTracked } from './process-tree/spawn-tracked.js';
 
 const PROBE_TIMEOUT_MS = 20000;
@@ -64,18 +65,19 @@ function pathCandidates(env: NodeJS.ProcessEnv): Candidate[] {
     .map((dir) => ({ path: path.join(dir, 'opencode'), source: 'PATH' as const }));
 }
 
-async function runProbe(file: string, args: string[], env: Record<string, string>, cwd: string) {
+async function runProbe(file: string, args: string[], env: Record<string, string>, cwd: string, processes?: ProcessStore) {
   const lines: string[] = [];
   const child = await spawnTracked({
     file, args, cwd, env, timeoutMs: PROBE_TIMEOUT_MS, killGraceMs: 1000,
     onStdoutLine: (line) => lines.push(line),
+    ...(processes === undefined ? {} : { registry: { store: processes, kind: 'probe' as const } }),
   });
   const result = await child.done;
   return { ok: result.termination === 'exit' && result.exitCode === 0, lines, result };
 }
 
-export async function readVersion(file: string, env: Record<string, string>, cwd: string): Promise<string> {
-  const probe = await runProbe(file, ['--version'], env, cwd);
+export async function readVersion(file: string, env: Record<string, string>, cwd: string, processes?: ProcessStore): Promise<string> {
+  const probe = await runProbe(file, ['--version'], env, cwd, processes);
   const version = probe.lines.map((line) => line.trim()).find((line) => /^v?\d+\.\d+/.test(line));
   if (!probe.ok || version === undefined) {
     const why = probe.result.termination === 'timeout' ? 'timed out' : `exit code ${String(probe.result.exitCode)}`;
@@ -84,8 +86,8 @@ export async function readVersion(file: string, env: Record<string, string>, cwd
   return version.replace(/^v/, '');
 }
 
-export async function supportsServe(file: string, env: Record<string, string>, cwd: string): Promise<boolean> {
-  return (await runProbe(file, ['serve', '--help'], env, cwd)).ok;
+export async function supportsServe(file: string, env: Record<string, string>, cwd: string, processes?: ProcessStore): Promise<boolean> {
+  return (await runProbe(file, ['serve', '--help'], env, cwd, processes)).ok;
 }
 
 /** Tries each candidate in order; throws with every reason when none works. */
@@ -94,6 +96,7 @@ export async function findOpencodeBinary(options: {
   env: Record<string, string>;
   searchPath: NodeJS.ProcessEnv;
   cwd: string;
+  processes?: ProcessStore;
 }): Promise<OpencodeBinary> {
   const candidates: Candidate[] = options.explicit !== undefined
     ? [{ path: options.explicit, source: 'OCPM_OPENCODE_BIN' }]
@@ -105,8 +108,8 @@ export async function findOpencodeBinary(options: {
       continue;
     }
     try {
-      const version = await readVersion(candidate.path, options.env, options.cwd);
-      const serve = await supportsServe(candidate.path, options.env, options.cwd);
+      const version = await readVersion(candidate.path, options.env, options.cwd, options.processes);
+      const serve = await supportsServe(candidate.path, options.env, options.cwd, options.processes);
       return { path: candidate.path, source: candidate.source, version, supportsServe: serve };
     } catch (error) {
       reasons.push(error instanceof Error ? error.message : String(error));

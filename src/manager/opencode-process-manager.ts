@@ -8,7 +8,10 @@ import { loadConfig, type Config } from '../config/config.js';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type CommandOutcome, type Metrics } from '../metrics/metrics.js';
+import { memoryRegistry, type Registry } from '../store/registry.js';
 import { SessionRegistry, type SessionRecord } from '../store/session-registry.js';
+import type { TurnRecord } from '../store/turn-store.js';
+import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
@@ -41,6 +44,8 @@ export interface ManagerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The service's own version, for build_info. */
   readonly serviceVersion?: string;
+  /** Where sessions, processes and turns are kept (the service passes SQLite; default: memory). */
+  readonly registry?: Registry;
 }
 
 export interface ExecuteOptions {
@@ -136,7 +141,8 @@ export class OpencodeProcessManager {
   private readonly childEnv: Record<string, string>;
   private readonly sourceEnv: NodeJS.ProcessEnv;
   private readonly serviceVersion: string;
-  private readonly sessions = new SessionRegistry();
+  private readonly registry: Registry;
+  private readonly sessions: SessionRegistry;
   private readonly children = new Map<string, TrackedChild>();
   private readonly turns = new Map<string, RunningTurn>();
   /** Every accepted message not yet finished (waiting or running), per session: aborted on delete and stop. */
@@ -158,6 +164,8 @@ export class OpencodeProcessManager {
   constructor(options: ManagerOptions) {
     const defaults = loadConfig({});
     this.settings = { ...defaults, ...options.settings };
+    this.registry = options.registry ?? memoryRegistry();
+    this.sessions = new SessionRegistry(this.registry.sessions);
     this.logger = (options.logger ?? createSilentLogger()).child({ component: 'process-manager' });
     this.metrics = options.metrics ?? createMetrics();
     this.sourceEnv = options.env ?? process.env;
@@ -190,8 +198,15 @@ export class OpencodeProcessManager {
     this.state = 'starting';
     this.logger.info('Initializing OpenCode process manager...');
     process.on('exit', this.killAllOnExit);
+    await this.cleanUpAfterCrash();
     try {
-      this.binary = await findOpencodeBinary({ explicit: this.settings.opencodeBin, env: this.childEnv, searchPath: this.sourceEnv, cwd: process.cwd() });
+      this.binary = await findOpencodeBinary({
+        explicit: this.settings.opencodeBin,
+        env: this.childEnv,
+        searchPath: this.sourceEnv,
+        cwd: process.cwd(),
+        processes: this.registry.processes,
+      });
     } catch (error) {
       this.state = 'unavailable';
       this.unavailableReason = error instanceof Error ? error.message : String(error);
@@ -221,6 +236,7 @@ export class OpencodeProcessManager {
           directoryIdleMs: this.settings.directoryIdleMs,
           retryFailedMs: this.settings.serverRetryMs,
           restartDrainMs: this.settings.restartDrainMs,
+          processes: this.registry.processes,
         },
         this.metrics,
         this.logger,
@@ -237,6 +253,18 @@ export class OpencodeProcessManager {
       poolSize: this.pool === undefined ? 0 : this.settings.poolSize,
       serverModeSupported: this.binary.supportsServe,
     });
+  }
+
+  /** Kills what a crashed previous run left (verified by /proc) and closes its interrupted turns. */
+  private async cleanUpAfterCrash(): Promise<void> {
+    const reaped = await reapOrphans(this.registry.processes, this.settings.killGraceMs);
+    if (reaped.killed > 0) {
+      this.metrics.orphansReaped.inc(reaped.killed);
+      this.logger.warn('Reaped processes left by a previous run of the service', { processes: reaped.killed, records: reaped.rows });
+    }
+    const interrupted = this.registry.turns.markInterrupted();
+    if (interrupted > 0) this.logger.warn('Turns interrupted by the previous stop were marked interrupted', { turns: interrupted });
+    this.logger.info('Registry loaded', { sessions: this.sessions.size });
   }
 
   private chooseMode(binary: OpencodeBinary): TurnMode {
@@ -266,6 +294,7 @@ export class OpencodeProcessManager {
     await Promise.allSettled([...turns.map((turn) => turn.done), ...[...this.children.values()].map((child) => child.done)]);
     await this.pool?.stop();
     process.off('exit', this.killAllOnExit);
+    this.registry.close();
     this.state = 'stopped';
     this.logger.info('OpenCode process manager stopped');
   }
@@ -326,10 +355,18 @@ export class OpencodeProcessManager {
     const instance = slot.ready;
     if (instance === undefined) return;
     const warming = ensureOpencodeSession(instance, session, this.settings.serverStartTimeoutMs)
-      .then(() => this.logger.debug('Session warmed up', { sessionId: session.id, instance: slot.id }))
+      .then(() => {
+        this.sessions.save(session);
+        this.logger.debug('Session warmed up', { sessionId: session.id, instance: slot.id });
+      })
       .catch((error: unknown) => this.logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }))
       .finally(() => this.warmups.delete(session.id));
     this.warmups.set(session.id, warming);
+  }
+
+  /** Recent turns of a session, newest first (answers of clients that went away included). */
+  listTurns(id: string, limit: number): TurnRecord[] {
+    return this.registry.turns.list(id, limit);
   }
 
   getSession(id: string): SessionView | undefined {
@@ -460,6 +497,8 @@ export class OpencodeProcessManager {
     this.touch(session, startedAt);
     session.lastMessageAt = startedAt;
     session.messageCount += 1;
+    this.sessions.save(session);
+    const turnId = this.registry.turns.start(session.id, startedAt);
     const continuing = session.opencodeSessionId;
     let mode: TurnMode = this.configuredMode ?? 'per-message';
     let outcome: CommandOutcome = 'error';
@@ -506,6 +545,15 @@ export class OpencodeProcessManager {
                 }),
             });
       outcome = 'success';
+      this.registry.turns.finish(turnId, {
+        status: 'success',
+        mode,
+        durationMs: Date.now() - startedAt,
+        text: turn.text,
+        tokens: turn.tokens,
+        cost: turn.cost,
+        ...(turn.opencodeSessionId === undefined ? {} : { opencodeSessionId: turn.opencodeSessionId }),
+      });
       return { sessionId: session.id, ...turn };
     } catch (error) {
       outcome = error instanceof TurnTimeoutError || error instanceof TurnStalledError ? 'timeout' : error instanceof TurnAbortedError ? 'aborted' : 'error';
@@ -514,10 +562,17 @@ export class OpencodeProcessManager {
         session.opencodeSessionId = undefined;
         this.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
+      this.registry.turns.finish(turnId, {
+        status: outcome,
+        mode,
+        durationMs: Date.now() - startedAt,
+        error: error instanceof OcpmError ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'Internal error' },
+      });
       throw error;
     } finally {
       this.countTurn(mode, outcome, startedAt);
       this.touch(session, Date.now());
+      this.sessions.save(session);
     }
   }
 
@@ -545,6 +600,7 @@ export class OpencodeProcessManager {
         killGraceMs: this.settings.killGraceMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
+        registry: { store: this.registry.processes, kind: 'run' },
       });
     } catch (error) {
       this.metrics.spawns.inc({ kind: 'run', outcome: 'failed' });

@@ -1,5 +1,6 @@
 // Sessions the web app registered: its id -> workspace, the opencode session that carries the
-// conversation, and activity. In memory for now; the durable registry replaces this class.
+// conversation, and activity. Kept in memory for the hot path, written through to the store.
+import { MemorySessionStore, type SessionStore } from './session-store.js';
 
 export interface SessionRecord {
   readonly id: string;
@@ -18,6 +19,16 @@ export interface SessionRecord {
 export class SessionRegistry {
   private readonly sessions = new Map<string, SessionRecord>();
 
+  /** Loads every stored session; each change is written through to the store. */
+  constructor(private readonly store: SessionStore = new MemorySessionStore()) {
+    for (const session of store.loadAll()) this.sessions.set(session.id, session);
+  }
+
+  /** Writes a session's current fields to the store (after the caller changed them). */
+  save(session: SessionRecord): void {
+    if (this.sessions.get(session.id) === session) this.store.save(session);
+  }
+
   /** Creates or updates; a new workspace starts a new conversation (opencode sessions are per directory). */
   upsert(id: string, workspace: string, now = Date.now()): { session: SessionRecord; created: boolean } {
     const existing = this.sessions.get(id);
@@ -27,10 +38,12 @@ export class SessionRegistry {
         existing.opencodeSessionId = undefined;
       }
       existing.lastActivity = now;
+      this.store.save(existing);
       return { session: existing, created: false };
     }
     const session: SessionRecord = { id, workspace, opencodeSessionId: undefined, messageCount: 0, createdAt: now, lastActivity: now, lastMessageAt: undefined, slot: undefined };
     this.sessions.set(id, session);
+    this.store.save(session);
     return { session, created: true };
   }
 
@@ -43,6 +56,7 @@ export class SessionRegistry {
   }
 
   delete(id: string): boolean {
+    this.store.delete(id);
     return this.sessions.delete(id);
   }
 

@@ -5,7 +5,7 @@ import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-
 import { errorBody, toOcpmError } from '../http-errors.js';
 import { requireJsonBody } from '../require-json.js';
 import { openSse } from '../sse.js';
-import { messageBodySchema, parse, sessionParamsSchema } from '../validation.js';
+import { listTurnsQuerySchema, messageBodySchema, parse, sessionParamsSchema } from '../validation.js';
 
 export interface MessageRouteDeps {
   readonly manager: OpencodeProcessManager;
@@ -83,6 +83,13 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
       stream.close();
       release();
     }
+  });
+
+  router.get('/api/sessions/:id/messages', (req, res) => {
+    const { id } = parse(sessionParamsSchema, req.params, 'params');
+    const { limit } = parse(listTurnsQuerySchema, req.query, 'query');
+    if (manager.getSession(id) === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
+    res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
   });
 
   router.post('/api/sessions/:id/abort', (req, res) => {

@@ -54,3 +54,12 @@ export function environHas(pid: number, entry: string): boolean {
   const at = environ.indexOf(needle);
   return at === 0 || (at > 0 && environ[at - 1] === 0);
 }
+
+/** The command line as one space-joined string; undefined when the process is gone. */
+export function readCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}

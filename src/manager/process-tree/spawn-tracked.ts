@@ -16,6 +16,8 @@ import { RingBuffer } from '../../util/ring-buffer.js';
 import { stripAnsi } from '../../util/strip-ansi.js';
 import { killTree, killTreeNow, type KillTreeResult } from './kill-tree.js';
 import type { TreeIdentity } from './find-tree.js';
+import type { ProcessRow, ProcessStore } from '../../store/process-store.js';
+import { readCmdline, readProcInfo } from './proc.js';
 
 /** The variable that marks every process of one child's tree; descendants inherit it. */
 export const PROCESS_MARK_VARIABLE = 'OCPM_PROCESS_MARK';
@@ -39,6 +41,8 @@ export interface SpawnTrackedOptions {
   readonly onStderrLine?: (line: string) => void;
   readonly stderrTailLines?: number;
   readonly maxLineChars?: number;
+  /** Where the child is recorded while it lives, so a crashed service's successor can reap it. */
+  readonly registry?: { readonly store: ProcessStore; readonly kind: ProcessRow['kind'] };
 }
 
 export type Termination = 'exit' | 'timeout' | 'stall' | 'abort';
@@ -95,6 +99,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     throw new SpawnFailedError(`Could not start ${options.file}: ${failure.shortMessage ?? 'unknown error'}`, failure);
   }
 
+  recordSpawn(options, processId, pid, startedAt);
   let rootAlive = true;
   const identity: TreeIdentity = { rootPid: pid, marker, rootAlive: () => rootAlive };
   const exited = once(subprocess, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -161,6 +166,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
       clearTimeout(timer);
       clearTimeout(stallTimer);
       options.signal?.removeEventListener('abort', onExternalAbort);
+      options.registry?.store.remove(processId);
       await rm(tmpDir, { recursive: true, force: true });
     }
   })();
@@ -174,6 +180,21 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     abort: (reason?: unknown) => stop('abort', reason),
     killNow: () => killTreeNow(identity),
   };
+}
+
+function recordSpawn(options: SpawnTrackedOptions, processId: string, pid: number, startedAt: number): void {
+  if (options.registry === undefined) return;
+  // A child already gone still gets a row: the next boot looks for its marked descendants.
+  const cmdline = readCmdline(pid) ?? '';
+  options.registry.store.add({
+    processId,
+    pid,
+    pgid: pid,
+    startTime: readProcInfo(pid)?.startTime ?? 0,
+    cmdline,
+    kind: options.registry.kind,
+    startedAt,
+  });
 }
 
 function mergeKills(a: KillTreeResult | undefined, b: KillTreeResult): KillTreeResult {

@@ -3,6 +3,7 @@
 // answers { healthy: true }; stopped by aborting its busy sessions, then ending its whole tree.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logging/logger.js';
+import type { ProcessStore } from '../../store/process-store.js';
 import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 import { findFreePort } from '../../util/free-port.js';
@@ -30,6 +31,7 @@ export interface InstanceLaunch {
   readonly healthTimeoutMs: number;
   readonly killGraceMs: number;
   readonly logger: Logger;
+  readonly processes?: ProcessStore;
 }
 
 export class StartFailedError extends Error {
@@ -84,6 +86,7 @@ export class ServerInstance {
       cwd: launch.slotDir,
       env: { ...launch.env, OPENCODE_SERVER_PASSWORD: this.password },
       killGraceMs: launch.killGraceMs,
+      ...(launch.processes === undefined ? {} : { registry: { store: launch.processes, kind: 'serve' as const } }),
       onStdoutLine: (line) => {
         const match = LISTENING_LINE.exec(line);
         if (match?.[1] !== undefined) onListening(match[1]);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import type { ProcessStore } from '../../store/process-store.js';
 import { RestartPolicy } from './restart-policy.js';
 import { ServerInstance, type HealthResult, type InstanceState } from './server-instance.js';
 
@@ -31,6 +32,8 @@ export interface PoolSettings {
   readonly retryFailedMs: number;
   /** How long a restart waits for the instance's turns to finish before aborting them. */
   readonly restartDrainMs: number;
+  /** Where server processes are recorded while they live. */
+  readonly processes?: ProcessStore;
 }
 
 export type RestartReason = 'exit' | 'health' | 'memory' | 'start_failed' | 'retry';
@@ -222,6 +225,7 @@ export class ServerPool {
         healthTimeoutMs: this.settings.healthTimeoutMs,
         killGraceMs: this.settings.killGraceMs,
         logger: this.logger,
+        ...(this.settings.processes === undefined ? {} : { processes: this.settings.processes }),
       });
       slot.instance = instance;
       const started = performance.now();

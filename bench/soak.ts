@@ -1,0 +1,367 @@
+// Soak run of the real service against the fake opencode: many messages with seeded random faults,
+// then a check that what the clients saw agrees with /metrics, that the service's memory stayed
+// bounded, that it shuts down cleanly and that no fake-opencode process outlives it.
+// Usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]
+//        [--mode per-message|server] [--seed 1] [--log-level info]   (see bench/README.md)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
+const OUTCOMES = ['success', 'error', 'timeout', 'aborted', 'other'] as const;
+type Outcome = (typeof OUTCOMES)[number];
+const TIMEOUT_CODES = new Set(['turn_timeout', 'stall_timeout', 'queue_timeout']);
+const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
+
+const { values: opts } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '2000' },
+    sessions: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '16' },
+    mode: { type: 'string', default: 'per-message' },
+    seed: { type: 'string', default: '1' },
+    // info, not warn: the two start-up lines we wait for are logged at info level.
+    'log-level': { type: 'string', default: 'info' },
+    'log-file': { type: 'string' }, // keeps the service's stdout log lines, for an investigation
+  },
+});
+const args = { messages: Number(opts.messages), sessions: Number(opts.sessions), concurrency: Number(opts.concurrency), mode: opts.mode, seed: Number(opts.seed), logLevel: opts['log-level'], logFile: opts['log-file'] };
+if (!['per-message', 'server'].includes(args.mode) || ![args.messages, args.sessions, args.concurrency].every((n) => Number.isInteger(n) && n > 0)) {
+  process.stderr.write('usage: soak.ts [--messages N] [--sessions N] [--concurrency N] [--mode per-message|server] [--seed N]\n');
+  process.exit(2);
+}
+
+/** mulberry32: a tiny seeded PRNG, so a run's fault sequence can be replayed with --seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// The fault mix (weights in percent). Expected results are in bench/README.md; the check here does
+// not depend on them, only on the client and the metrics counting the same outcomes.
+interface Fault { name: string; weight: number; directive: (rand: () => number) => string; abortAfterMs?: number }
+const FAULTS: Fault[] = [
+  { name: 'ok', weight: 70, directive: (rand) => `delay=${Math.floor(rand() * 31)}` },
+  { name: 'exit=3', weight: 4, directive: () => 'exit=3' },
+  { name: 'error-event', weight: 4, directive: () => 'error-event' },
+  { name: 'silent', weight: 4, directive: () => 'silent' },
+  { name: 'crash-after', weight: 4, directive: () => 'crash-after=10' },
+  { name: 'garbage+flood', weight: 4, directive: () => 'garbage flood=20' },
+  { name: 'hang', weight: 4, directive: () => 'hang' },
+  { name: 'grandchild', weight: 4, directive: () => 'grandchild' },
+  { name: 'client-abort', weight: 2, directive: () => 'delay=500', abortAfterMs: 50 },
+];
+
+interface Planned { index: number; session: string; fault: Fault; text: string }
+interface Result { fault: string; outcome: Outcome; status: number | 'abort' | 'fetch-error'; code?: string; message?: string; ms: number }
+
+function plan(): Planned[] {
+  const rand = mulberry32(args.seed);
+  const total = FAULTS.reduce((sum, f) => sum + f.weight, 0);
+  return Array.from({ length: args.messages }, (_, index) => {
+    let roll = rand() * total;
+    const fault = FAULTS.find((f) => (roll -= f.weight) < 0) ?? FAULTS[0]!;
+    return { index, session: `soak-${index % args.sessions}`, fault, text: `#fake ${fault.directive(rand)}\nsoak message ${index}` };
+  });
+}
+
+// ---------------------------------------------------------------- the service
+interface LogLine { level?: string; message?: string; port?: number }
+interface Service { child: ChildProcess; pid: number; port: number; problems: Map<string, number>; stderrTail: string[]; exited: Promise<number | string> }
+
+function startService(tmp: string): Promise<Service> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode,
+      OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_MAX_CONCURRENT_TURNS: '4', OCPM_QUEUE_LIMIT: '1000', OCPM_SESSION_QUEUE_LIMIT: '1000',
+      OCPM_TURN_TIMEOUT_MS: '3000', OCPM_STALL_TIMEOUT_MS: '2000', OCPM_KILL_GRACE_MS: '200', OCPM_LOG_LEVEL: args.logLevel,
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
+    },
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? String(signal));
+  const problems = new Map<string, number>(); // warn/error log lines by level and message
+  const stderrTail: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 20) stderrTail.shift();
+  });
+  const lines = createInterface({ input: child.stdout });
+  if (args.logFile !== undefined) child.stdout.pipe(createWriteStream(args.logFile));
+  let port: number | undefined;
+  return new Promise((resolve, reject) => {
+    // A bound, not a sleep: a service that never logs its ready line is stopped and the run fails.
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error('the service did not log "OpenCode process manager initialized" within 60 s'));
+    }, 60_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the service exited (${code}) before it was ready: ${stderrTail.join('\n')}`));
+    });
+    // Event-driven start: the port comes from one log line, readiness from a later one.
+    lines.on('line', (text) => {
+      let line: LogLine;
+      try { line = JSON.parse(text) as LogLine; } catch { return; }
+      const key = `${line.level}: ${line.message}`;
+      if (line.level === 'warn' || line.level === 'error') problems.set(key, (problems.get(key) ?? 0) + 1);
+      if (line.message === 'HTTP server listening') port = line.port;
+      if (line.message === 'OpenCode process manager initialized' && port !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, pid: child.pid!, port, problems, stderrTail, exited });
+      }
+    });
+  });
+}
+
+/** SIGTERM, then wait for the exit; SIGKILL only if it hangs, so a bad shutdown still ends the run. */
+async function stopService(service: Service): Promise<{ exitCode: number | string; shutdownMs: number }> {
+  const started = Date.now();
+  if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
+  const timer = setTimeout(() => service.child.kill('SIGKILL'), 30_000);
+  const exitCode = await service.exited;
+  clearTimeout(timer);
+  return { exitCode, shutdownMs: Date.now() - started };
+}
+
+// ---------------------------------------------------------------- /proc
+function rssMb(pid: number): number {
+  try { return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; }
+}
+
+/**
+ * Live fake-opencode processes of THIS run, by role. Other engineers' tests run fakes on the same
+ * machine, so a process counts only if its environment names our temp dir (children get their
+ * XDG_DATA_HOME and PWD there; grandchildren inherit them). Zombies are dead and not counted.
+ */
+function fakeProcesses(marker: string): Record<string, number> {
+  const roles: Record<string, number> = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!argv.some((a) => a.includes('fake-opencode'))) continue;
+      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
+      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').includes(marker)) continue;
+      const role = argv.includes('__grandchild') ? 'grandchild' : argv.includes('serve') ? 'serve' : 'run';
+      roles[role] = (roles[role] ?? 0) + 1;
+    } catch { /* the process ended while we looked */ }
+  }
+  return roles;
+}
+const totalOf = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+
+// ---------------------------------------------------------------- HTTP
+async function call(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(base + route, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+  const text = await res.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, json, text };
+}
+
+function classify(status: number, code: string | undefined): Outcome {
+  if (status === 200) return 'success';
+  if (status === 502) return 'error';
+  if (status === 504 && code !== undefined && TIMEOUT_CODES.has(code)) return 'timeout';
+  if (status === 409 && code === 'aborted') return 'aborted';
+  return 'other';
+}
+
+async function sendOne(base: string, p: Planned): Promise<Result> {
+  const started = Date.now();
+  const controller = new AbortController();
+  const timer = p.fault.abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(), p.fault.abortAfterMs);
+  try {
+    const res = await fetch(`${base}/api/sessions/${p.session}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: p.text }), signal: controller.signal });
+    const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+    const { code, message } = body.error ?? {};
+    const error = { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message: message.slice(0, 300) }) };
+    return { fault: p.fault.name, outcome: classify(res.status, code), status: res.status, ...error, ms: Date.now() - started };
+  } catch (error) {
+    // Our own abort is the planned client abort; any other fetch failure is unexpected.
+    if (controller.signal.aborted) return { fault: p.fault.name, outcome: 'aborted', status: 'abort', ms: Date.now() - started };
+    return { fault: p.fault.name, outcome: 'other', status: 'fetch-error', code: String(error), ms: Date.now() - started };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** At most `concurrency` messages in flight: that many workers pull the next planned message. */
+async function sendAll(base: string, planned: Planned[]): Promise<Result[]> {
+  const results: Result[] = [];
+  let next = 0;
+  const step = Math.max(1, Math.floor(planned.length / 10));
+  const worker = async (): Promise<void> => {
+    while (next < planned.length) {
+      results.push(await sendOne(base, planned[next++]!));
+      if (results.length % step === 0) out(`  ${results.length}/${planned.length} answered`);
+    }
+  };
+  await Promise.all(Array.from({ length: args.concurrency }, worker));
+  return results;
+}
+
+/** Client aborts end turns on the service after our fetch returned: wait until it counted them all. */
+async function waitIdle(base: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const status = (await call(base, 'GET', '/api/opencode/status')).json as { processManager?: { pendingRequests?: number } };
+    if (status.processManager?.pendingRequests === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the service still had pending messages 30 s after the last answer');
+}
+
+/** Sums a Prometheus counter by one label (e.g. commands_total by outcome, over every mode). */
+function sumBy(metricsText: string, metric: string, label: string): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const line of metricsText.split('\n')) {
+    const m = new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`).exec(line);
+    if (m === null) continue;
+    const key = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
+    sums[key] = (sums[key] ?? 0) + Number(m[2]);
+  }
+  return sums;
+}
+
+const percentile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+// ---------------------------------------------------------------- main
+interface Measured {
+  bootMs: number; sendMs: number; results: Result[]; metricsText: string; status: unknown;
+  rss: { start: number; peak: number; end: number }; idleProcesses: Record<string, number>;
+  leftover: Record<string, number>; stopped: { exitCode: number | string; shutdownMs: number };
+}
+
+/** Runs the whole soak against a started service and stops it; throws only on a broken run. */
+async function measure(service: Service, tmp: string, bootMs: number): Promise<Measured> {
+  const base = `http://127.0.0.1:${service.port}`;
+  const rss = { start: rssMb(service.pid), peak: 0, end: 0 };
+  rss.peak = rss.start;
+  const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, rssMb(service.pid))), 250);
+  try {
+    for (let i = 0; i < args.sessions; i++) {
+      const res = await call(base, 'PUT', `/api/sessions/soak-${i}`, { workspace: `soak-${i}` });
+      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT session soak-${i}: ${res.status} ${res.text}`);
+    }
+    const sendStart = Date.now();
+    const results = await sendAll(base, plan());
+    const sendMs = Date.now() - sendStart;
+    await waitIdle(base);
+    rss.end = rssMb(service.pid);
+    const metricsText = (await call(base, 'GET', '/metrics')).text;
+    const status = (await call(base, 'GET', '/api/opencode/status')).json;
+    const idleProcesses = fakeProcesses(tmp); // server mode: the serve instances are expected here
+    clearInterval(sampler);
+    const stopped = await stopService(service);
+    return { bootMs, sendMs, results, metricsText, status, rss, idleProcesses, leftover: fakeProcesses(tmp), stopped };
+  } finally {
+    clearInterval(sampler);
+    await stopService(service); // a no-op after a clean stop; on an exception, never leave it running
+  }
+}
+
+function buildReport(m: Measured, startedAt: number, problems: Map<string, number>) {
+  const client = Object.fromEntries(OUTCOMES.map((o) => [o, m.results.filter((r) => r.outcome === o).length])) as Record<Outcome, number>;
+  const commands = sumBy(m.metricsText, 'opencode_manager_commands_total', 'outcome');
+  const counts = OUTCOMES.map((o) => ({ outcome: o, client: client[o], metrics: commands[o] ?? 0, agree: client[o] === (commands[o] ?? 0) }));
+  const metricsTotal = totalOf(commands);
+  const latencies = m.results.map((r) => r.ms).sort((a, b) => a - b);
+  const spawnsBy = (label: string): Record<string, number> => sumBy(m.metricsText, 'opencode_manager_process_spawns_total', label);
+  const report = {
+    args, startedAt: new Date(startedAt).toISOString(), bootMs: m.bootMs, sendMs: m.sendMs,
+    messagesPerSecond: round(args.messages / (m.sendMs / 1000)),
+    latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), max: latencies.at(-1) ?? 0 },
+    counts,
+    totals: { client: m.results.length, metrics: metricsTotal, expected: args.messages, agree: m.results.length === args.messages && metricsTotal === args.messages },
+    commandsByMode: sumBy(m.metricsText, 'opencode_manager_commands_total', 'mode'),
+    spawns: { byKind: spawnsBy('kind'), byOutcome: spawnsBy('outcome') },
+    byFault: byFault(m.results),
+    errorSamples: errorSamples(m.results),
+    others: m.results.filter((r) => r.outcome === 'other'),
+    rssMb: { start: round(m.rss.start), peak: round(m.rss.peak), end: round(m.rss.end) },
+    fakeProcesses: { whenIdle: m.idleProcesses, afterShutdown: m.leftover, leftover: totalOf(m.leftover) },
+    service: { exitCode: m.stopped.exitCode, shutdownMs: m.stopped.shutdownMs, logProblems: Object.fromEntries(problems), status: m.status },
+  };
+  const ok = counts.every((r) => r.agree) && report.totals.agree && report.fakeProcesses.leftover === 0 && m.stopped.exitCode === 0;
+  return { ...report, ok };
+}
+type Report = ReturnType<typeof buildReport>;
+
+async function main(): Promise<number> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'ocpm-soak-'));
+  const startedAt = Date.now();
+  const service = await startService(tmp);
+  const bootMs = Date.now() - startedAt;
+  out(`service pid ${service.pid} on port ${service.port} (mode ${args.mode}) ready in ${bootMs} ms; temp dir ${tmp}`);
+  const report = buildReport(await measure(service, tmp, bootMs), startedAt, service.problems);
+  const file = path.join(ROOT, 'bench', 'results', `soak-${args.mode}-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  printSummary(report, file);
+  rmSync(tmp, { recursive: true, force: true }); // kept when the run threw, for a look
+  return report.ok ? 0 : 1;
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+
+/** The first three error messages of each fault and status, to see why a fault ended as it did. */
+function errorSamples(results: Result[]): Record<string, string[]> {
+  const samples: Record<string, string[]> = {};
+  for (const r of results) {
+    if (r.message === undefined) continue;
+    const list = (samples[`${r.fault} -> ${r.status} ${r.code}`] ??= []);
+    if (list.length < 3) list.push(r.message);
+  }
+  return samples;
+}
+
+/** fault -> "status code" -> count: shows what each fault really produced in this mode. */
+function byFault(results: Result[]): Record<string, Record<string, number>> {
+  const table: Record<string, Record<string, number>> = Object.fromEntries(FAULTS.map((f) => [f.name, {}]));
+  for (const r of results) {
+    const key = r.status === 'fetch-error' ? 'fetch-error' : `${r.status}${r.code === undefined ? '' : ` ${r.code}`}`;
+    const row = (table[r.fault] ??= {});
+    row[key] = (row[key] ?? 0) + 1;
+  }
+  return table;
+}
+
+function printSummary(r: Report, file: string): void {
+  const kv = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  out(`\n## Soak ${r.args.mode}: ${r.args.messages} messages, ${r.args.sessions} sessions, concurrency ${r.args.concurrency}, seed ${r.args.seed}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
+  out(`- ${(r.sendMs / 1000).toFixed(1)} s, **${r.messagesPerSecond} messages/s**; latency p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, max ${r.latencyMs.max} ms`);
+  out(`- service RSS: start ${r.rssMb.start} MB, **peak ${r.rssMb.peak} MB**, end ${r.rssMb.end} MB`);
+  out(`- turns by mode: ${kv(r.commandsByMode)}; spawns by kind: ${kv(r.spawns.byKind)}; by outcome: ${kv(r.spawns.byOutcome)}`);
+  out(`- fake-opencode processes when idle: ${kv(r.fakeProcesses.whenIdle)}; **after shutdown: ${r.fakeProcesses.leftover}**`);
+  out(`- shutdown: exit code **${r.service.exitCode}** after **${r.service.shutdownMs} ms**; warn/error log lines: ${kv(r.service.logProblems)}\n`);
+  out('| outcome | client count | metrics count | agree? |\n|---|---:|---:|---|');
+  for (const row of r.counts) out(`| ${row.outcome} | ${row.client} | ${row.metrics} | ${row.agree ? 'yes' : '**NO**'} |`);
+  out(`| **total** | ${r.totals.client} | ${r.totals.metrics} | ${r.totals.agree ? 'yes' : '**NO**'} |\n`);
+  out('| fault | results (HTTP status and error code: count) |\n|---|---|');
+  for (const [fault, row] of Object.entries(r.byFault)) out(`| ${fault} | ${kv(row)} |`);
+  for (const other of r.others.slice(0, 20)) out(`other: ${JSON.stringify(other)}`);
+  out(`\nresults: ${path.relative(ROOT, file)}`);
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    process.stderr.write(`soak failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
