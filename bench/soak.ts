@@ -2,7 +2,7 @@
 // then a check that what the clients saw agrees with /metrics, that the service's memory stayed
 // bounded, that it shuts down cleanly and that no fake-opencode process outlives it.
 // Usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]
-//        [--mode per-message|server] [--seed 1] [--log-level info]   (see bench/README.md)
+//        [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,23 +19,33 @@ type Outcome = (typeof OUTCOMES)[number];
 const TIMEOUT_CODES = new Set(['turn_timeout', 'stall_timeout', 'queue_timeout']);
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
-const { values: opts } = parseArgs({
-  options: {
-    messages: { type: 'string', default: '2000' },
-    sessions: { type: 'string', default: '50' },
-    concurrency: { type: 'string', default: '16' },
-    mode: { type: 'string', default: 'per-message' },
-    seed: { type: 'string', default: '1' },
-    // info, not warn: the two start-up lines we wait for are logged at info level.
-    'log-level': { type: 'string', default: 'info' },
-    'log-file': { type: 'string' }, // keeps the service's stdout log lines, for an investigation
-  },
-});
-const args = { messages: Number(opts.messages), sessions: Number(opts.sessions), concurrency: Number(opts.concurrency), mode: opts.mode, seed: Number(opts.seed), logLevel: opts['log-level'], logFile: opts['log-file'] };
-if (!['per-message', 'server'].includes(args.mode) || ![args.messages, args.sessions, args.concurrency].every((n) => Number.isInteger(n) && n > 0)) {
-  process.stderr.write('usage: soak.ts [--messages N] [--sessions N] [--concurrency N] [--mode per-message|server] [--seed N]\n');
-  process.exit(2);
+const USAGE = 'usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]\n' +
+  '         [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (see bench/README.md)\n';
+function usage(code: number): never {
+  (code === 0 ? process.stdout : process.stderr).write(USAGE);
+  process.exit(code);
 }
+const OPTIONS = {
+  messages: { type: 'string', default: '2000' },
+  sessions: { type: 'string', default: '50' },
+  concurrency: { type: 'string', default: '16' },
+  mode: { type: 'string', default: 'per-message' },
+  seed: { type: 'string', default: '1' },
+  // info, not warn: the two start-up lines we wait for are logged at info level.
+  'log-level': { type: 'string', default: 'info' },
+  'log-file': { type: 'string' }, // keeps the service's stdout log lines, for an investigation
+  help: { type: 'boolean' },
+} as const;
+let parsed;
+try { parsed = parseArgs({ options: OPTIONS }); } catch { usage(2); }
+const opts = parsed.values;
+if (opts.help === true) usage(0);
+const args = {
+  messages: Number(opts.messages), sessions: Number(opts.sessions), concurrency: Number(opts.concurrency),
+  mode: opts.mode, seed: Number(opts.seed), logLevel: opts['log-level'], logFile: opts['log-file'],
+};
+const positive = [args.messages, args.sessions, args.concurrency].every((n) => Number.isInteger(n) && n > 0);
+if (!['per-message', 'server'].includes(args.mode) || !positive || !Number.isInteger(args.seed)) usage(2);
 
 /** mulberry32: a tiny seeded PRNG, so a run's fault sequence can be replayed with --seed. */
 function mulberry32(seed: number): () => number {
@@ -165,8 +175,10 @@ function fakeProcesses(marker: string): Record<string, number> {
 const totalOf = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 // ---------------------------------------------------------------- HTTP
+const jsonBody = (body: unknown): RequestInit => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
 async function call(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(base + route, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+  const res = await fetch(base + route, { method, ...(body === undefined ? {} : jsonBody(body)) });
   const text = await res.text();
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = undefined; }
@@ -183,18 +195,19 @@ function classify(status: number, code: string | undefined): Outcome {
 
 async function sendOne(base: string, p: Planned): Promise<Result> {
   const started = Date.now();
+  const result = (r: Omit<Result, 'fault' | 'ms'>): Result => ({ fault: p.fault.name, ...r, ms: Date.now() - started });
   const controller = new AbortController();
   const timer = p.fault.abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(), p.fault.abortAfterMs);
   try {
-    const res = await fetch(`${base}/api/sessions/${p.session}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: p.text }), signal: controller.signal });
+    const res = await fetch(`${base}/api/sessions/${p.session}/messages`, { method: 'POST', ...jsonBody({ text: p.text }), signal: controller.signal });
     const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
     const { code, message } = body.error ?? {};
     const error = { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message: message.slice(0, 300) }) };
-    return { fault: p.fault.name, outcome: classify(res.status, code), status: res.status, ...error, ms: Date.now() - started };
+    return result({ outcome: classify(res.status, code), status: res.status, ...error });
   } catch (error) {
     // Our own abort is the planned client abort; any other fetch failure is unexpected.
-    if (controller.signal.aborted) return { fault: p.fault.name, outcome: 'aborted', status: 'abort', ms: Date.now() - started };
-    return { fault: p.fault.name, outcome: 'other', status: 'fetch-error', code: String(error), ms: Date.now() - started };
+    if (controller.signal.aborted) return result({ outcome: 'aborted', status: 'abort' });
+    return result({ outcome: 'other', status: 'fetch-error', code: String(error) });
   } finally {
     clearTimeout(timer);
   }
@@ -263,6 +276,7 @@ async function measure(service: Service, tmp: string, bootMs: number): Promise<M
     const sendMs = Date.now() - sendStart;
     await waitIdle(base);
     rss.end = rssMb(service.pid);
+    rss.peak = Math.max(rss.peak, rss.end); // a short run can end between two samples
     const metricsText = (await call(base, 'GET', '/metrics')).text;
     const status = (await call(base, 'GET', '/api/opencode/status')).json;
     const idleProcesses = fakeProcesses(tmp); // server mode: the serve instances are expected here
@@ -287,7 +301,8 @@ function buildReport(m: Measured, startedAt: number, problems: Map<string, numbe
     messagesPerSecond: round(args.messages / (m.sendMs / 1000)),
     latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), max: latencies.at(-1) ?? 0 },
     counts,
-    totals: { client: m.results.length, metrics: metricsTotal, expected: args.messages, agree: m.results.length === args.messages && metricsTotal === args.messages },
+    totals: { client: m.results.length, metrics: metricsTotal, expected: args.messages,
+      agree: m.results.length === args.messages && metricsTotal === args.messages },
     commandsByMode: sumBy(m.metricsText, 'opencode_manager_commands_total', 'mode'),
     spawns: { byKind: spawnsBy('kind'), byOutcome: spawnsBy('outcome') },
     byFault: byFault(m.results),
@@ -343,8 +358,10 @@ function byFault(results: Result[]): Record<string, Record<string, number>> {
 
 function printSummary(r: Report, file: string): void {
   const kv = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-  out(`\n## Soak ${r.args.mode}: ${r.args.messages} messages, ${r.args.sessions} sessions, concurrency ${r.args.concurrency}, seed ${r.args.seed}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
-  out(`- ${(r.sendMs / 1000).toFixed(1)} s, **${r.messagesPerSecond} messages/s**; latency p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, max ${r.latencyMs.max} ms`);
+  const { mode, messages, sessions, concurrency, seed } = r.args;
+  out(`\n## Soak ${mode}: ${messages} messages, ${sessions} sessions, concurrency ${concurrency}, seed ${seed}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
+  const { p50, p95, max } = r.latencyMs;
+  out(`- ${(r.sendMs / 1000).toFixed(1)} s, **${r.messagesPerSecond} messages/s**; latency p50 ${p50} ms, p95 ${p95} ms, max ${max} ms`);
   out(`- service RSS: start ${r.rssMb.start} MB, **peak ${r.rssMb.peak} MB**, end ${r.rssMb.end} MB`);
   out(`- turns by mode: ${kv(r.commandsByMode)}; spawns by kind: ${kv(r.spawns.byKind)}; by outcome: ${kv(r.spawns.byOutcome)}`);
   out(`- fake-opencode processes when idle: ${kv(r.fakeProcesses.whenIdle)}; **after shutdown: ${r.fakeProcesses.leftover}**`);

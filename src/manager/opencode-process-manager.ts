@@ -522,6 +522,7 @@ export class OpencodeProcessManager {
               abortGraceMs: this.settings.killGraceMs,
               createTimeoutMs: this.settings.serverStartTimeoutMs,
               ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+              onSessionKnown: () => this.sessions.save(session),
               logger: this.logger,
             })
           : await runPerMessageTurn({
@@ -533,6 +534,7 @@ export class OpencodeProcessManager {
               timeoutMs,
               stallTimeoutMs: this.settings.stallTimeoutMs,
               ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+              onSessionKnown: () => this.sessions.save(session),
               execute: (args, stdin, onStdoutLine) =>
                 this.executeStandalone(session.workspace, args, {
                   stdin,

@@ -9,7 +9,10 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { FAKE_OPENCODE, PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
 import { call, streamEvents } from '../helpers/http.js';
-import { pidsWithEnv } from '../helpers/processes.js';
+import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 
 const MAIN = path.join(PROJECT_ROOT, 'src', 'main.ts');
 
@@ -140,6 +143,82 @@ describe('the service binary', () => {
     assert.equal(code, 0);
     assert.ok(Date.now() - stoppedAt < 10000);
     assert.deepEqual(pidsWithEnv(tag), []);
+  });
+
+  it('after a SIGKILL of the service, the next boot reaps its orphans (never a reused pid) and keeps every session', async () => {
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws4`,
+      OCPM_DATA_DIR: `${temp.dir}/data4`,
+      OCPM_MODE: 'per-message',
+      OCPM_KILL_GRACE_MS: '300',
+      OCPM_DRAIN_TIMEOUT_MS: '300',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      [tagName]: tagValue,
+    };
+    const first = startBinary(env);
+    const firstExit = once(first.child, 'exit');
+    const listening = await waitForLog(first.lines, 'HTTP server listening');
+    await waitForLog(first.lines, 'OpenCode process manager initialized');
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    await call(`${base}/api/sessions/crash`, 'PUT', { workspace: 'crash' });
+    const stream = streamEvents(`${base}/api/sessions/crash/messages`, { text: '#fake hang grandchild\nlost turn' });
+    for (let next = await stream.next(); next.done !== true && next.value.data.type !== 'tool_use'; next = await stream.next());
+    const sessionBefore = (await call(`${base}/api/sessions/crash`, 'GET')).body;
+    first.child.kill('SIGKILL');
+    await firstExit;
+    await stream.return(undefined).catch(() => undefined);
+    const orphans = pidsWithEnv(tag);
+    assert.ok(orphans.length >= 2, 'the crash should have left opencode and its grandchild behind');
+
+    // A recorded pid that now belongs to another process (different start time) must survive.
+    const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+    let second: ReturnType<typeof startBinary> | undefined;
+    try {
+      const db = new Database(path.join(`${temp.dir}/data4`, 'registry.sqlite'));
+      db.prepare('INSERT INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(randomUUID(), stranger.pid, stranger.pid, 1, 'opencode run --format json', 'run', Date.now());
+      db.close();
+
+      second = startBinary(env);
+      const secondExit = once(second.child, 'exit');
+      const listening2 = await waitForLog(second.lines, 'HTTP server listening');
+      const reaped = await waitForLog(second.lines, 'Reaped processes left by a previous run of the service');
+      assert.ok(Number(reaped.processes) >= 2);
+      await waitForLog(second.lines, 'OpenCode process manager initialized');
+      const left = pidsWithEnv(tag).filter((pid) => pid !== second?.child.pid).map((pid) => `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`);
+      assert.deepEqual(left, [], 'orphans of the crashed run are still alive');
+      assert.ok(isPidLive(stranger.pid!), 'a process that merely reused a recorded pid was killed');
+      const base2 = `http://127.0.0.1:${String(listening2.port)}`;
+      const metrics = (await call(`${base2}/metrics`, 'GET')).body as string;
+      assert.match(metrics, /^opencode_manager_orphans_reaped_total [2-9]/m);
+      const sessionAfter = (await call(`${base2}/api/sessions/crash`, 'GET')).body;
+      assert.equal(sessionAfter.workspace, sessionBefore.workspace);
+      assert.equal(sessionAfter.opencodeSessionId, sessionBefore.opencodeSessionId);
+      const turns = (await call(`${base2}/api/sessions/crash/messages`, 'GET')).body.messages;
+      assert.equal(turns[0].status, 'interrupted');
+      const next = await call(`${base2}/api/sessions/crash/messages`, 'POST', { text: 'after the crash' });
+      assert.equal(next.status, 200);
+      assert.equal(next.body.text, 'fake reply #2 [model=default] [agent=build]: after the crash');
+      second.child.kill('SIGTERM');
+      assert.equal((await secondExit)[0], 0);
+    } finally {
+      stranger.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on a corrupt registry database, saying which file and what to do', async () => {
+    const dataDir = `${temp.dir}/data5`;
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(path.join(dataDir, 'registry.sqlite'), 'not a database '.repeat(500));
+    const { child, lines } = startBinary({ PORT: '0', HOST: '127.0.0.1', OCPM_DATA_DIR: dataDir, OCPM_WORKSPACE_ROOT: `${temp.dir}/ws5`, OCPM_OPENCODE_BIN: FAKE_OPENCODE });
+    const exited = once(child, 'exit');
+    const entry = await waitForLog(lines, 'The registry database is unusable; not starting');
+    assert.match(String(entry.error), /registry\.sqlite cannot be used.*move the file aside/);
+    assert.equal((await exited)[0], 1);
   });
 
   it('refuses to start with a bad setting and names the variable', async () => {

@@ -16,6 +16,8 @@ export interface PerMessageTurnInput {
   readonly timeoutMs: number;
   readonly stallTimeoutMs: number;
   readonly onEvent?: (event: OpencodeEvent) => void;
+  /** Called once the run reports the opencode session of a new conversation (so it can be saved at once). */
+  readonly onSessionKnown?: () => void;
   /** Spawns and follows the process (the manager's executeStandalone). */
   readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
 }
@@ -35,7 +37,13 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
   const collector = new RunEventCollector();
   const result = await input.execute(runArgs(session, input.model, input.agent), input.message, (line) => {
     const event = collector.add(line);
-    if (event !== undefined) input.onEvent?.(event);
+    if (event === undefined) return;
+    // Saved as soon as known: a crash mid-turn must not lose the conversation it started.
+    if (session.opencodeSessionId === undefined && collector.summary.opencodeSessionId !== undefined) {
+      session.opencodeSessionId = collector.summary.opencodeSessionId;
+      input.onSessionKnown?.();
+    }
+    input.onEvent?.(event);
   });
   const summary = collector.summary;
   const context: RunFailureContext = {

@@ -25,6 +25,8 @@ export interface ServerTurnInput {
   /** Bound for creating an opencode session (a new directory costs a bootstrap of a few seconds). */
   readonly createTimeoutMs: number;
   readonly onEvent?: (event: BusEvent) => void;
+  /** Called when the turn created the session's opencode session (so it can be saved at once). */
+  readonly onSessionKnown?: () => void;
   readonly logger: Logger;
 }
 
@@ -106,7 +108,9 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
   const startedAt = Date.now();
   const context = (): RunFailureContext => ({ pid: instance.pid, exitCode: null, signal: null, durationMs: Date.now() - startedAt, stderrTail: [] });
 
+  const known = session.opencodeSessionId;
   let opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
+  if (known !== opencodeSessionId) input.onSessionKnown?.();
   const directory = session.workspace;
   const body = {
     parts: [{ type: 'text' as const, text: input.message }],
@@ -166,6 +170,7 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
         unsubscribe?.();
         session.opencodeSessionId = undefined;
         opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
+        input.onSessionKnown?.();
         unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
         instance.busySessions.set(opencodeSessionId, directory);
         answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
