@@ -21,6 +21,7 @@ import { treeResidentBytes } from './process-tree/tree-memory.js';
 import type { BusEvent } from './server/event-hub.js';
 import { ServerPool, type InstanceStatus, type Slot } from './server/server-pool.js';
 import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
+import { InstanceUnreachableError } from './server/server-instance.js';
 import type { TurnMode, TurnResult } from './turn.js';
 import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
 
@@ -508,44 +509,51 @@ export class OpencodeProcessManager {
       this.noteServing(instance !== undefined || this.pool === undefined);
       mode = instance === undefined ? 'per-message' : 'server';
       const timeoutMs = options.timeoutMs ?? this.settings.turnTimeoutMs;
-      const turn =
-        instance !== undefined
-          ? await runServerTurn({
-              instance,
-              session,
-              message,
-              ...(options.model === undefined ? {} : { model: options.model }),
-              ...(options.agent === undefined ? {} : { agent: options.agent }),
-              signal,
+      const common = {
+        session,
+        message,
+        ...(options.model === undefined ? {} : { model: options.model }),
+        ...(options.agent === undefined ? {} : { agent: options.agent }),
+        signal,
+        timeoutMs,
+        stallTimeoutMs: this.settings.stallTimeoutMs,
+        ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+        onSessionKnown: () => this.sessions.save(session),
+      };
+      const perMessage = (): ReturnType<typeof runPerMessageTurn> =>
+        runPerMessageTurn({
+          ...common,
+          execute: (args, stdin, onStdoutLine) =>
+            this.executeStandalone(session.workspace, args, {
+              stdin,
               timeoutMs,
               stallTimeoutMs: this.settings.stallTimeoutMs,
-              abortGraceMs: this.settings.killGraceMs,
-              createTimeoutMs: this.settings.serverStartTimeoutMs,
-              ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
-              onSessionKnown: () => this.sessions.save(session),
-              logger: this.logger,
-            })
-          : await runPerMessageTurn({
-              session,
-              message,
-              ...(options.model === undefined ? {} : { model: options.model }),
-              ...(options.agent === undefined ? {} : { agent: options.agent }),
               signal,
-              timeoutMs,
-              stallTimeoutMs: this.settings.stallTimeoutMs,
-              ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
-              onSessionKnown: () => this.sessions.save(session),
-              execute: (args, stdin, onStdoutLine) =>
-                this.executeStandalone(session.workspace, args, {
-                  stdin,
-                  timeoutMs,
-                  stallTimeoutMs: this.settings.stallTimeoutMs,
-                  signal,
-                  sessionId: session.id,
-                  env: { XDG_DATA_HOME: this.dataHomeOf(session) },
-                  onStdoutLine,
-                }),
-            });
+              sessionId: session.id,
+              env: { XDG_DATA_HOME: this.dataHomeOf(session) },
+              onStdoutLine,
+            }),
+        });
+      let turn: Awaited<ReturnType<typeof runPerMessageTurn>>;
+      if (instance === undefined) {
+        turn = await perMessage();
+      } else {
+        try {
+          turn = await runServerTurn({
+            ...common,
+            instance,
+            abortGraceMs: this.settings.killGraceMs,
+            createTimeoutMs: this.settings.serverStartTimeoutMs,
+            logger: this.logger,
+          });
+        } catch (error) {
+          if (!(error instanceof InstanceUnreachableError)) throw error;
+          // The instance died before it took the message: run it per-message instead of failing it.
+          this.logger.warn('Server instance unreachable; running this message per-message', { sessionId: session.id, error: error.message });
+          mode = 'per-message';
+          turn = await perMessage();
+        }
+      }
       outcome = 'success';
       this.registry.turns.finish(turnId, {
         status: 'success',

@@ -216,6 +216,32 @@ describe('server mode, failures and recovery', () => {
   });
 });
 
+describe('server mode, a crash with messages queued behind it', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_MAX_CONCURRENT_TURNS: '2', OCPM_RESTART_BACKOFF_MS: '10' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('fails only the turns the server had taken; queued messages are not sent to the dead server', async () => {
+    const url = (p: string): string => `${svc.url}${p}`;
+    const ids = ['c0', 'c1', 'q0', 'q1', 'q2', 'q3', 'q4'];
+    for (const id of ids) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
+    await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
+    const crashing = call(url('/api/sessions/c0/messages'), 'POST', { text: '#fake delay=200 crash\nboom' });
+    const inFlight = call(url('/api/sessions/c1/messages'), 'POST', { text: '#fake delay=400\nunlucky' });
+    await waitFor('both turns to run', async () => (await call(url('/api/opencode/status'), 'GET')).body.runningTurns === 2);
+    const queued = ['q0', 'q1', 'q2', 'q3', 'q4'].map((id) => call(url(`/api/sessions/${id}/messages`), 'POST', { text: `queued ${id}` }));
+    assert.equal((await crashing).status, 502);
+    assert.equal((await inFlight).status, 502);
+    for (const response of await Promise.all(queued)) {
+      assert.equal(response.status, 200, `a queued message failed: ${JSON.stringify(response.body)}`);
+    }
+  });
+});
+
 describe('server mode, a crash-looping instance', () => {
   let svc: TestService;
   before(async () => {

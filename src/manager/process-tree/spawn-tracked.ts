@@ -65,6 +65,8 @@ export interface TrackedChild {
   /** Identifies the child's whole tree (for memory accounting and kills). */
   readonly identity: TreeIdentity;
   readonly startedAt: number;
+  /** Settles as soon as the child itself exits (before its tree is swept and `done` settles). */
+  readonly exited: Promise<void>;
   readonly done: Promise<TrackedResult>;
   /** Ends the tree (SIGTERM, grace, SIGKILL); `done` settles with termination 'abort'. */
   abort(reason?: unknown): void;
@@ -176,6 +178,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     pid,
     identity,
     startedAt,
+    exited: exited.then(() => undefined),
     done,
     abort: (reason?: unknown) => stop('abort', reason),
     killNow: () => killTreeNow(identity),

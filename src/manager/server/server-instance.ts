@@ -38,6 +38,11 @@ export class StartFailedError extends Error {
   override readonly name = 'StartFailedError';
 }
 
+/** The instance refused the connection: the message never reached opencode and may go elsewhere. */
+export class InstanceUnreachableError extends Error {
+  override readonly name = 'InstanceUnreachableError';
+}
+
 /** One process lifetime of a slot. A restart makes a new ServerInstance for the same slot. */
 export class ServerInstance {
   readonly password = randomBytes(24).toString('base64url');
@@ -54,6 +59,8 @@ export class ServerInstance {
   lastHealth: HealthResult | undefined;
   consecutiveHealthFailures = 0;
   rssBytes = 0;
+  /** Set the moment the process exits, before its tree is swept: no turn may be sent to it after. */
+  processExited = false;
   /** Why a planned stop happened; turns that fail during it say so. */
   stopReason: string | undefined;
   private child: TrackedChild | undefined;
@@ -98,8 +105,12 @@ export class ServerInstance {
     });
     const child = this.child;
     this.exited = child.done;
-    // Whatever ends the process, its event stream must stop reconnecting to a dead port.
-    void child.done.then(() => this.events?.close());
+    // Whatever ends the process, nothing may be sent to it any more, and its event stream must stop
+    // reconnecting to a dead port.
+    void child.exited.then(() => {
+      this.processExited = true;
+      this.events?.close();
+    });
     try {
       // Nothing may be sent before the listening line: earlier requests hang forever (trap 3).
       const url = await this.race(listening, child, deadline, 'the listening line');

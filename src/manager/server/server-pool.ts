@@ -88,7 +88,8 @@ export class Slot {
   }
 
   get ready(): ServerInstance | undefined {
-    return this.state === 'ready' && this.instance?.state === 'ready' && !this.recyclePending ? this.instance : undefined;
+    const instance = this.instance;
+    return this.state === 'ready' && instance?.state === 'ready' && !instance.processExited && !this.recyclePending ? instance : undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
 import { splitModel, type TurnResult } from '../turn.js';
 import type { BusEvent } from './event-hub.js';
 import { OpencodeHttpError, type MessageAnswer } from './opencode-client.js';
-import type { ServerInstance } from './server-instance.js';
+import { InstanceUnreachableError, type ServerInstance } from './server-instance.js';
 
 export interface ServerTurnInput {
   readonly instance: ServerInstance;
@@ -101,7 +101,28 @@ function describeHttpError(error: OpencodeHttpError): string {
   return `HTTP ${error.status}`;
 }
 
+/** True when the connection itself was refused: nothing reached opencode. */
+function wasRefused(error: unknown): boolean {
+  const cause: unknown = error instanceof Error ? error.cause : undefined;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && cause.code === 'ECONNREFUSED';
+}
+
+/**
+ * Runs the turn; throws InstanceUnreachableError when the instance refused the connection before the
+ * message was taken (it died): the caller may send the message elsewhere.
+ */
 export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
+  try {
+    return await runServerTurnOnce(input);
+  } catch (error) {
+    if (wasRefused(error) || (error instanceof Error && wasRefused(error.cause))) {
+      throw new InstanceUnreachableError(`serve-${input.instance.slot} refused the connection`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
   const { instance, session } = input;
   const client = instance.client;
   if (client === undefined) throw new OcpmError('not_ready', 'The opencode server is not ready');
@@ -204,6 +225,7 @@ export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnRe
     };
   } catch (error) {
     if (error instanceof OcpmError) throw error;
+    if (wasRefused(error) && ending === undefined) throw error;
     if (error instanceof OpencodeHttpError && ending === undefined && error.status < 502) {
       // opencode refused the turn (a bad model or agent answers 500 with { name, data.message }).
       throw new RunFailedError('opencode_error', `opencode refused the turn: ${describeHttpError(error)}`, context());
