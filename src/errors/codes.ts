@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   invalid_workspace: { status: 400, description: 'The workspace is missing, outside OCPM_WORKSPACE_ROOT, or not a directory.' },
   not_found: { status: 404, description: 'No such route.' },
   session_not_found: { status: 404, description: 'No session with this id is registered.' },
-  session_busy: { status: 409, description: 'The session is already running a turn.' },
+  session_busy: { status: 409, description: 'The session is running a turn, so its workspace cannot change now.' },
   session_idle: { status: 409, description: 'Abort was asked for a session that runs no turn.' },
   aborted: { status: 409, description: 'The turn was aborted (abort call, session deleted, client gone or shutdown), or the message before it started.' },
   payload_too_large: { status: 413, description: 'The body is larger than OCPM_MAX_BODY_BYTES.' },

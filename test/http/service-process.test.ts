@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { FAKE_OPENCODE, PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
 import { call, streamEvents } from '../helpers/http.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait-for.js';
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -208,6 +209,36 @@ describe('the service binary', () => {
       stranger.kill('SIGKILL');
       second?.child.kill('SIGKILL');
     }
+  });
+
+  it('a second signal during the drain exits at once, still killing every child', async () => {
+    const { child, lines } = startBinary({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws6`,
+      OCPM_DATA_DIR: `${temp.dir}/data6`,
+      OCPM_MODE: 'per-message',
+      OCPM_DRAIN_TIMEOUT_MS: '60000',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      [tagName]: tagValue,
+    });
+    const exited = once(child, 'exit');
+    const listening = await waitForLog(lines, 'HTTP server listening');
+    await waitForLog(lines, 'OpenCode process manager initialized');
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    await call(`${base}/api/sessions/x`, 'PUT', { workspace: 'x' });
+    const stream = streamEvents(`${base}/api/sessions/x/messages`, { text: '#fake hang grandchild ignore-sigterm\nx' });
+    for (let next = await stream.next(); next.done !== true && next.value.data.type !== 'tool_use'; next = await stream.next());
+    child.kill('SIGTERM');
+    await waitForLog(lines, 'Draining: no new messages; waiting for accepted ones');
+    const secondAt = Date.now();
+    child.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 1);
+    assert.ok(Date.now() - secondAt < 5000, 'the second signal did not exit at once');
+    await stream.return(undefined).catch(() => undefined);
+    await waitFor('the SIGKILLed children to be gone', () => pidsWithEnv(tag).length === 0);
   });
 
   it('refuses to start on a corrupt registry database, saying which file and what to do', async () => {
