@@ -1,4 +1,5 @@
 // Small HTTP helpers over fetch: JSON calls and an SSE reader that yields events as they arrive.
+import { parseSse } from '../../src/util/sse-parser.js';
 export interface JsonResponse<T = unknown> {
   readonly status: number;
   readonly headers: Headers;
@@ -35,22 +36,7 @@ export async function* streamEvents(url: string, body: unknown, signal?: AbortSi
   if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
     throw new Error(`not a stream: ${response.status} ${await response.text()}`);
   }
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end = buffer.indexOf('\n\n');
-    while (end !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      end = buffer.indexOf('\n\n');
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data.push(line.slice(6));
-      }
-      if (data.length > 0) yield { event, data: JSON.parse(data.join('\n')) as unknown };
-    }
+  for await (const message of parseSse(response.body)) {
+    yield { event: message.event, data: JSON.parse(message.data) as unknown };
   }
 }

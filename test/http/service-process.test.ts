@@ -43,25 +43,24 @@ describe('the service binary', () => {
   before(async () => {
     temp = await makeTempDir('binary');
   });
+  /** The environment of one service run with the fake opencode: its own dirs, tagged children. */
+  const serviceEnv = (name: string, extra: Record<string, string>): Record<string, string> => ({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+    OCPM_WORKSPACE_ROOT: `${temp.dir}/${name}/ws`,
+    OCPM_DATA_DIR: `${temp.dir}/${name}/data`,
+    OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+    [tagName]: tagValue,
+    ...extra,
+  });
   after(async () => {
     assert.deepEqual(pidsWithEnv(tag), []);
     await temp.remove();
   });
 
   it('stops on SIGTERM mid-turn with exit code 0 and no opencode process left', async () => {
-    const { child, lines } = startBinary({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
-      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws`,
-      OCPM_DATA_DIR: `${temp.dir}/data`,
-      OCPM_KILL_GRACE_MS: '500',
-      OCPM_DRAIN_TIMEOUT_MS: '300',
-      OCPM_MODE: 'per-message',
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
-      XDG_DATA_HOME: `${temp.dir}/xdg`,
-      [tagName]: tagValue,
-    });
+    const { child, lines } = startBinary(serviceEnv('sigterm', { OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '300', OCPM_MODE: 'per-message', XDG_DATA_HOME: `${temp.dir}/xdg` }));
     const exited = once(child, 'exit');
     const listening = await waitForLog(lines, 'HTTP server listening');
     await waitForLog(lines, 'OpenCode process manager initialized');
@@ -79,18 +78,7 @@ describe('the service binary', () => {
   });
 
   it('in server mode, stops on SIGTERM mid-turn with exit code 0 and no server or tool process left', async () => {
-    const { child, lines } = startBinary({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
-      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws2`,
-      OCPM_DATA_DIR: `${temp.dir}/data2`,
-      OCPM_KILL_GRACE_MS: '500',
-      OCPM_DRAIN_TIMEOUT_MS: '300',
-      OCPM_MODE: 'server',
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
-      [tagName]: tagValue,
-    });
+    const { child, lines } = startBinary(serviceEnv('server', { OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '300', OCPM_MODE: 'server' }));
     const exited = once(child, 'exit');
     const listening = await waitForLog(lines, 'HTTP server listening');
     const ready = await waitForLog(lines, 'OpenCode process manager initialized');
@@ -108,17 +96,7 @@ describe('the service binary', () => {
   });
 
   it('drains on SIGTERM: readiness and new messages answer 503 at once, the running turn finishes, exit 0', async () => {
-    const { child, lines } = startBinary({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
-      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws3`,
-      OCPM_DATA_DIR: `${temp.dir}/data3`,
-      OCPM_MODE: 'per-message',
-      OCPM_DRAIN_TIMEOUT_MS: '20000',
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
-      [tagName]: tagValue,
-    });
+    const { child, lines } = startBinary(serviceEnv('drain', { OCPM_MODE: 'per-message', OCPM_DRAIN_TIMEOUT_MS: '20000' }));
     const exited = once(child, 'exit');
     const listening = await waitForLog(lines, 'HTTP server listening');
     await waitForLog(lines, 'OpenCode process manager initialized');
@@ -147,18 +125,7 @@ describe('the service binary', () => {
   });
 
   it('after a SIGKILL of the service, the next boot reaps its orphans (never a reused pid) and keeps every session', async () => {
-    const env = {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
-      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws4`,
-      OCPM_DATA_DIR: `${temp.dir}/data4`,
-      OCPM_MODE: 'per-message',
-      OCPM_KILL_GRACE_MS: '300',
-      OCPM_DRAIN_TIMEOUT_MS: '300',
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
-      [tagName]: tagValue,
-    };
+    const env = serviceEnv('crash', { OCPM_MODE: 'per-message', OCPM_KILL_GRACE_MS: '300', OCPM_DRAIN_TIMEOUT_MS: '300' });
     const first = startBinary(env);
     const firstExit = once(first.child, 'exit');
     const listening = await waitForLog(first.lines, 'HTTP server listening');
@@ -178,7 +145,7 @@ describe('the service binary', () => {
     const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
     let second: ReturnType<typeof startBinary> | undefined;
     try {
-      const db = new Database(path.join(`${temp.dir}/data4`, 'registry.sqlite'));
+      const db = new Database(path.join(env.OCPM_DATA_DIR!, 'registry.sqlite'));
       db.prepare('INSERT INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(randomUUID(), stranger.pid, stranger.pid, 1, 'opencode run --format json', 'run', Date.now());
       db.close();
@@ -212,17 +179,7 @@ describe('the service binary', () => {
   });
 
   it('a second signal during the drain exits at once, still killing every child', async () => {
-    const { child, lines } = startBinary({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
-      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws6`,
-      OCPM_DATA_DIR: `${temp.dir}/data6`,
-      OCPM_MODE: 'per-message',
-      OCPM_DRAIN_TIMEOUT_MS: '60000',
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
-      [tagName]: tagValue,
-    });
+    const { child, lines } = startBinary(serviceEnv('second-signal', { OCPM_MODE: 'per-message', OCPM_DRAIN_TIMEOUT_MS: '60000' }));
     const exited = once(child, 'exit');
     const listening = await waitForLog(lines, 'HTTP server listening');
     await waitForLog(lines, 'OpenCode process manager initialized');
