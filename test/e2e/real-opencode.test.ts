@@ -1,0 +1,98 @@
+// The real opencode binary (the project's own opencode-ai dependency) behind the service, offline,
+// against a stub OpenAI-compatible model on loopback: per-message and server mode, through the API.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
+import { startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
+import { makeTempDir } from '../helpers/fixtures.js';
+import { call, streamEvents, type SseEvent } from '../helpers/http.js';
+import { sample } from '../helpers/metrics-text.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+async function realOpencodeEnv(stub: StubLlm, home: string): Promise<Record<string, string>> {
+  await mkdir(home, { recursive: true });
+  return {
+    OCPM_OPENCODE_BIN: '',
+    HOME: home,
+    XDG_CONFIG_HOME: `${home}/.config`,
+    XDG_CACHE_HOME: `${home}/.cache`,
+    XDG_STATE_HOME: `${home}/.local/state`,
+    OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(stub.baseURL)),
+    OCPM_KILL_GRACE_MS: '2000',
+    OCPM_DRAIN_TIMEOUT_MS: '1000',
+  };
+}
+
+/** Failures print what opencode said. */
+function explain(svc: TestService, response: { status: number; body: unknown }): string {
+  const errors = svc.logs.filter((line) => line.level === 'error' || line.level === 'warn').slice(-5);
+  return `${response.status} ${JSON.stringify(response.body)}; last warnings: ${JSON.stringify(errors)}`;
+}
+
+for (const mode of ['per-message', 'server'] as const) {
+  describe(`real opencode, ${mode} mode`, () => {
+    let stub: StubLlm;
+    let svc: TestService;
+    let temp: { dir: string; remove: () => Promise<void> };
+    before(async () => {
+      stub = await startStubLlm();
+      temp = await makeTempDir(`e2e-${mode}`);
+      svc = await startTestService({ ...(await realOpencodeEnv(stub, `${temp.dir}/home`)), OCPM_MODE: mode });
+    });
+    after(async () => {
+      await svc.close();
+      await stub.close();
+      await temp.remove();
+    });
+    const url = (p: string): string => `${svc.url}${p}`;
+
+    it('answers a message, and a follow-up continues the same opencode session', async () => {
+      const status = (await call(url('/api/opencode/status'), 'GET')).body;
+      assert.equal(status.available, true);
+      assert.match(status.version, /^\d+\.\d+\.\d+$/);
+      assert.equal(status.processManager.mode, mode === 'server' ? 'server' : 'per-session');
+      await call(url('/api/sessions/e2e'), 'PUT', { workspace: 'e2e' });
+      const first = await call(url('/api/sessions/e2e/messages'), 'POST', { text: 'hello MARK:one' });
+      assert.equal(first.status, 200, explain(svc, first));
+      assert.equal(first.body.text, 'stub answer user_messages=1 marker=one');
+      assert.equal(first.body.mode, mode);
+      assert.match(first.body.opencodeSessionId, /^ses_/);
+      assert.ok(first.body.tokens.total > 0);
+      const second = await call(url('/api/sessions/e2e/messages'), 'POST', { text: 'again MARK:two' });
+      assert.equal(second.status, 200, explain(svc, second));
+      assert.equal(second.body.text, 'stub answer user_messages=2 marker=two');
+      assert.equal(second.body.opencodeSessionId, first.body.opencodeSessionId);
+    });
+
+    it('streams parts before done', async () => {
+      const events: SseEvent[] = [];
+      for await (const event of streamEvents(url('/api/sessions/e2e/messages'), { text: 'stream MARK:three' })) events.push(event);
+      assert.equal(events.at(-1)?.event, 'done', JSON.stringify(events.at(-1)));
+      assert.equal(events.at(-1)?.data.text, 'stub answer user_messages=3 marker=three');
+      assert.ok(events.filter((e) => e.event === 'part').length >= 2);
+    });
+
+    if (mode === 'server') {
+      it('survives kill -9 of its opencode process: it restarts and the next message succeeds', async () => {
+        const before = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+        process.kill(before.pid as number, 'SIGKILL');
+        await waitFor(
+          'the instance to restart',
+          async () => {
+            const now = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+            return now.state === 'ready' && now.pid !== before.pid;
+          },
+          60000,
+        );
+        const next = await call(url('/api/sessions/e2e/messages'), 'POST', { text: 'after kill MARK:four' });
+        assert.equal(next.status, 200, explain(svc, next));
+        assert.equal(next.body.text, 'stub answer user_messages=4 marker=four');
+        const metrics = (await call(url('/metrics'), 'GET')).body as string;
+        assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' }), 0);
+        assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 2);
+      });
+    }
+  });
+}
