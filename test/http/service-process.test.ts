@@ -12,7 +12,7 @@ import { call, streamEvents } from '../helpers/http.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 
 const MAIN = path.join(PROJECT_ROOT, 'src', 'main.ts');
@@ -140,6 +140,8 @@ describe('the service binary', () => {
     await stream.return(undefined).catch(() => undefined);
     const orphans = pidsWithEnv(tag);
     assert.ok(orphans.length >= 2, 'the crash should have left opencode and its grandchild behind');
+    const orphanTmp = orphans.map((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('TMPDIR='))?.slice(7)).find((dir) => dir !== undefined);
+    assert.ok(orphanTmp !== undefined && existsSync(orphanTmp), 'the orphan should have its private TMPDIR');
 
     // A recorded pid that now belongs to another process (different start time) must survive.
     const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -159,6 +161,7 @@ describe('the service binary', () => {
       const left = pidsWithEnv(tag).filter((pid) => pid !== second?.child.pid).map((pid) => `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`);
       assert.deepEqual(left, [], 'orphans of the crashed run are still alive');
       assert.ok(isPidLive(stranger.pid!), 'a process that merely reused a recorded pid was killed');
+      assert.equal(existsSync(orphanTmp), false, "the orphan's private TMPDIR was left behind");
       const base2 = `http://127.0.0.1:${String(listening2.port)}`;
       const metrics = (await call(`${base2}/metrics`, 'GET')).body as string;
       assert.match(metrics, /^opencode_manager_orphans_reaped_total [2-9]/m);

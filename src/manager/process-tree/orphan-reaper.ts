@@ -1,11 +1,12 @@
 // At boot, kills what a previous run of the service left behind when it crashed: every process whose
 // environment carries the marker of a recorded child (descendants included, reparented or not), and
 // the recorded root itself only when /proc still shows its start time and command line (a reused pid
-// is never killed: it carries no marker and has another start time).
+// is never killed: it carries no marker and has another start time). Their private TMPDIRs go too.
 import type { ProcessStore } from '../../store/process-store.js';
 import { killTree } from './kill-tree.js';
 import { isAlive, readCmdline, readProcInfo } from './proc.js';
-import { PROCESS_MARK_VARIABLE } from './spawn-tracked.js';
+import { PROCESS_MARK_VARIABLE, childTmpDir } from './spawn-tracked.js';
+import { rm } from 'node:fs/promises';
 
 export interface ReapResult {
   readonly rows: number;
@@ -23,6 +24,7 @@ export async function reapOrphans(store: ProcessStore, graceMs: number): Promise
       graceMs,
     );
     killed += result.found;
+    await rm(childTmpDir(row.processId), { recursive: true, force: true });
     store.remove(row.processId);
   }
   return { rows: rows.length, killed };

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -74,10 +74,16 @@ export interface TrackedChild {
   killNow(): void;
 }
 
+/** The child's private TMPDIR, named after its process id so a later boot can remove it after a crash. */
+export function childTmpDir(processId: string): string {
+  return path.join(os.tmpdir(), `ocpm-child-${processId}`);
+}
+
 export async function spawnTracked(options: SpawnTrackedOptions): Promise<TrackedChild> {
   const processId = randomUUID();
   const marker = `${PROCESS_MARK_VARIABLE}=${processId}`;
-  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ocpm-child-'));
+  const tmpDir = childTmpDir(processId);
+  await mkdir(tmpDir, { mode: 0o700 });
   const startedAt = Date.now();
   const subprocess = execa(options.file, [...options.args], {
     cwd: options.cwd,
