@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
+import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,7 +71,7 @@ export interface TrackedChild {
   readonly done: Promise<TrackedResult>;
   /** Ends the tree (SIGTERM, grace, SIGKILL); `done` settles with termination 'abort'. */
   abort(reason?: unknown): void;
-  /** Synchronous SIGKILL of the whole tree, for process exit handlers that cannot wait. */
+  /** Synchronous SIGKILL of the whole tree (and removal of its TMPDIR), for exit handlers that cannot wait. */
   killNow(): void;
 }
 
@@ -187,7 +188,10 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     exited: exited.then(() => undefined),
     done,
     abort: (reason?: unknown) => stop('abort', reason),
-    killNow: () => killTreeNow(identity),
+    killNow: () => {
+      killTreeNow(identity);
+      rmSync(tmpDir, { recursive: true, force: true });
+    },
   };
 }
 
