@@ -74,6 +74,34 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.ok(events.filter((e) => e.event === 'part').length >= 2);
     });
 
+    it('runs two sessions in two workspaces at once', async () => {
+      for (const id of ['left', 'right']) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
+      const [left, right] = await Promise.all([
+        call(url('/api/sessions/left/messages'), 'POST', { text: 'MARK:left' }),
+        call(url('/api/sessions/right/messages'), 'POST', { text: 'MARK:right' }),
+      ]);
+      assert.equal(left.status, 200, explain(svc, left));
+      assert.equal(right.status, 200, explain(svc, right));
+      assert.equal(left.body.text, 'stub answer user_messages=1 marker=left');
+      assert.equal(right.body.text, 'stub answer user_messages=1 marker=right');
+      assert.notEqual(left.body.opencodeSessionId, right.body.opencodeSessionId);
+    });
+
+    it('aborts a running turn', async () => {
+      await call(url('/api/sessions/slow'), 'PUT', { workspace: 'slow' });
+      stub.set({ firstTokenMs: 30000 });
+      try {
+        const running = call(url('/api/sessions/slow/messages'), 'POST', { text: 'MARK:slow' });
+        await waitFor('the slow turn to reach the model', () => stub.requests.some((body) => JSON.stringify(body).includes('MARK:slow')), 60000);
+        assert.equal((await call(url('/api/sessions/slow/abort'), 'POST')).status, 202);
+        const aborted = await running;
+        assert.equal(aborted.status, 409, explain(svc, aborted));
+        assert.equal(aborted.body.error.code, 'aborted');
+      } finally {
+        stub.set({ firstTokenMs: 0 });
+      }
+    });
+
     if (mode === 'server') {
       it('survives kill -9 of its opencode process: it restarts and the next message succeeds', async () => {
         const before = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
