@@ -4,7 +4,7 @@
 // mode, also the fallback when no instance can serve). It reports what it does through getStats(),
 // metrics and logs.
 import path from 'node:path';
-import { loadConfig, type Config } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type CommandOutcome, type Metrics } from '../metrics/metrics.js';
@@ -15,110 +15,20 @@ import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
-import type { OpencodeEvent } from './per-message/run-events.js';
 import { spawnTracked, type TrackedChild, type TrackedResult } from './process-tree/spawn-tracked.js';
 import { treeResidentBytes } from './process-tree/tree-memory.js';
-import type { BusEvent } from './server/event-hub.js';
-import { ServerPool, type InstanceStatus, type Slot } from './server/server-pool.js';
+import { ServerPool, type Slot } from './server/server-pool.js';
 import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { TurnMode, TurnResult } from './turn.js';
 import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
+import {
+  MODE_DESCRIPTIONS, type ExecuteOptions, type ManagerOptions, type ManagerSettings, type ManagerState, type ManagerStats, type SessionView, type StandaloneOptions,
+} from './manager-types.js';
 
 export type { TurnResult } from './turn.js';
+export type { ExecuteOptions, ManagerOptions, ManagerSettings, ManagerState, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
 
-/** The settings the manager reads (a subset of the service's Config). */
-export type ManagerSettings = Pick<
-  Config,
-  | 'opencodeBin' | 'dataDir' | 'turnTimeoutMs' | 'killGraceMs' | 'sessionIdleMs' | 'childEnvAllow' | 'mode' | 'poolSize'
-  | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
-  | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
-  | 'stallTimeoutMs' | 'maxConcurrentTurns' | 'queueLimit' | 'sessionQueueLimit' | 'queueTimeoutMs' | 'drainTimeoutMs'
->;
-
-export interface ManagerOptions {
-  /** Anything left out takes the documented default. */
-  readonly settings: Partial<ManagerSettings>;
-  readonly logger?: Logger;
-  readonly metrics?: Metrics;
-  /** The environment children are built from (defaults to process.env, filtered by the allow-list). */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The service's own version, for build_info. */
-  readonly serviceVersion?: string;
-  /** Where sessions, processes and turns are kept (the service passes SQLite; default: memory). */
-  readonly registry?: Registry;
-}
-
-export interface ExecuteOptions {
-  readonly model?: string;
-  readonly agent?: string;
-  readonly signal?: AbortSignal;
-  readonly timeoutMs?: number;
-  /** Every opencode event as it arrives: `run` JSON lines, or bus events `{ type, properties }` in server mode. */
-  readonly onEvent?: (event: OpencodeEvent | BusEvent) => void;
-}
-
-export interface StandaloneOptions {
-  readonly stdin?: string;
-  readonly timeoutMs?: number;
-  readonly stallTimeoutMs?: number;
-  readonly signal?: AbortSignal;
-  /** For logs only. */
-  readonly sessionId?: string;
-  /** Extra environment for this child (the slot's data dir). */
-  readonly env?: Readonly<Record<string, string>>;
-  readonly onStdoutLine?: (line: string) => void;
-}
-
-export interface SessionView {
-  readonly id: string;
-  readonly workspace: string;
-  readonly opencodeSessionId: string | null;
-  readonly messageCount: number;
-  readonly createdAt: number;
-  readonly lastActivity: number;
-  readonly busy: boolean;
-}
-
-export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'draining' | 'stopping' | 'stopped';
-
-export interface ManagerStats {
-  available: boolean;
-  version: string | null;
-  runningProcesses: number;
-  activeStreams: number;
-  processManager: {
-    isRunning: boolean;
-    isReady: boolean;
-    pendingRequests: number;
-    activeSessions: number;
-    lastActivity: number;
-    idleTime: number;
-    mode: 'per-session' | 'server';
-    description: string;
-    /** Server mode only: one entry per pool slot (no password, path or session id). */
-    instances?: InstanceStatus[];
-  };
-  /** Added fields (the shape above is kept as the web app knows it). */
-  state: ManagerState;
-  /** True from the first SIGTERM/SIGINT: no new messages, running turns finish. */
-  draining: boolean;
-  /** Messages waiting for their turn (part of pendingRequests). */
-  queuedRequests: number;
-  /** Turns running now. */
-  runningTurns: number;
-  sessions: number;
-  serverModeSupported: boolean;
-  /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */
-  configuredMode: TurnMode | null;
-  unavailableReason: string | null;
-}
-
-const DESCRIPTIONS = {
-  perMessage: 'Each message spawns separate OpenCode process',
-  server: 'Messages are served by persistent OpenCode server processes (opencode serve)',
-  fallback: 'No OpenCode server can serve now: each message spawns separate OpenCode process (fallback)',
-};
 /** Errors opencode prints when `--session` names a conversation its database does not have. */
 const UNKNOWN_SESSION_PATTERN = /session.*not\s*found|NotFoundError/i;
 
@@ -647,7 +557,7 @@ export class OpencodeProcessManager {
   getStats(now = Date.now()): ManagerStats {
     const serverUp = this.pool?.anyReady() ?? false;
     const mode = serverUp ? 'server' : 'per-session';
-    const description = serverUp ? DESCRIPTIONS.server : this.pool === undefined ? DESCRIPTIONS.perMessage : DESCRIPTIONS.fallback;
+    const description = serverUp ? MODE_DESCRIPTIONS.server : this.pool === undefined ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
     return {
       available: this.binary !== undefined && this.state !== 'unavailable',
       version: this.binary?.version ?? null,
