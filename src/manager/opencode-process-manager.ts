@@ -15,8 +15,8 @@ import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
-import { spawnTracked, type TrackedChild, type TrackedResult } from './process-tree/spawn-tracked.js';
-import { treeResidentBytes } from './process-tree/tree-memory.js';
+import { RunChildren } from './per-message/run-children.js';
+import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { ServerPool, type Slot } from './server/server-pool.js';
 import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
@@ -54,7 +54,7 @@ export class OpencodeProcessManager {
   private readonly serviceVersion: string;
   private readonly registry: Registry;
   private readonly sessions: SessionRegistry;
-  private readonly children = new Map<string, TrackedChild>();
+  private readonly children: RunChildren;
   private readonly turns = new Map<string, RunningTurn>();
   /** Every accepted message not yet finished (waiting or running), per session: aborted on delete and stop. */
   private readonly accepted = new Map<string, Set<AbortController>>();
@@ -79,6 +79,7 @@ export class OpencodeProcessManager {
     this.sessions = new SessionRegistry(this.registry.sessions);
     this.logger = (options.logger ?? createSilentLogger()).child({ component: 'process-manager' });
     this.metrics = options.metrics ?? createMetrics();
+    this.children = new RunChildren({ logger: this.logger, metrics: this.metrics, processes: this.registry.processes, killGraceMs: this.settings.killGraceMs });
     this.sourceEnv = options.env ?? process.env;
     this.childEnv = buildChildEnv(this.sourceEnv, this.settings.childEnvAllow);
     this.serviceVersion = options.serviceVersion ?? '0.0.0';
@@ -99,7 +100,7 @@ export class OpencodeProcessManager {
       activeSessions: () => this.sessions.countActive(this.settings.sessionIdleMs),
       serverInstances: () => this.pool?.countByState() ?? {},
       residentMemory: (kind) =>
-        kind === 'serve' ? (this.pool?.residentBytes() ?? 0) : [...this.children.values()].reduce((sum, child) => sum + treeResidentBytes(child.identity), 0),
+        kind === 'serve' ? (this.pool?.residentBytes() ?? 0) : this.children.residentBytes(),
     });
   }
 
@@ -201,8 +202,7 @@ export class OpencodeProcessManager {
     for (const controllers of this.accepted.values()) {
       for (const controller of controllers) controller.abort(new Error('the service is shutting down'));
     }
-    for (const child of this.children.values()) child.abort(new Error('the service is shutting down'));
-    await Promise.allSettled([...turns.map((turn) => turn.done), ...[...this.children.values()].map((child) => child.done)]);
+    await Promise.allSettled([...turns.map((turn) => turn.done), this.children.stopAll(new Error('the service is shutting down'))]);
     await this.pool?.stop();
     process.off('exit', this.killAllOnExit);
     this.registry.close();
@@ -229,7 +229,7 @@ export class OpencodeProcessManager {
 
   /** SIGKILLs every child tree synchronously: for exits that cannot wait for a graceful stop. */
   killAllNow(): void {
-    for (const child of this.children.values()) child.killNow();
+    this.children.killAllNow();
     this.pool?.killNow();
   }
 
@@ -507,51 +507,18 @@ export class OpencodeProcessManager {
   /** Spawns one opencode process in a workspace and follows it to the end of its whole tree. */
   async executeStandalone(workspaceDir: string, args: readonly string[], options: StandaloneOptions = {}): Promise<TrackedResult> {
     if (this.binary === undefined) throw new OcpmError('opencode_unavailable', this.notReadyReason() ?? 'opencode is unavailable');
-    let child: TrackedChild;
-    try {
-      child = await spawnTracked({
-        file: this.binary.path,
-        args,
-        cwd: workspaceDir,
-        env: { ...this.childEnv, ...options.env },
-        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-        timeoutMs: options.timeoutMs ?? this.settings.turnTimeoutMs,
-        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-        killGraceMs: this.settings.killGraceMs,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
-        registry: { store: this.registry.processes, kind: 'run' },
-      });
-    } catch (error) {
-      this.metrics.spawns.inc({ kind: 'run', outcome: 'failed' });
-      this.logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });
-      throw error;
-    }
-    this.metrics.spawns.inc({ kind: 'run', outcome: 'started' });
-    this.children.set(child.processId, child);
-    this.logger.info('Executing OpenCode command (standalone)', {
-      processId: child.processId,
-      sessionId: options.sessionId,
-      pid: child.pid,
-      activeProcesses: this.children.size,
+    return this.children.run({
+      file: this.binary.path,
+      workspaceDir,
+      args,
+      env: { ...this.childEnv, ...options.env },
+      timeoutMs: options.timeoutMs ?? this.settings.turnTimeoutMs,
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+      ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
     });
-    try {
-      const result = await child.done;
-      this.logger.info('OpenCode command completed', {
-        processId: child.processId,
-        duration: result.durationMs,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        termination: result.termination,
-        descendantsKilled: result.kill.found,
-      });
-      if (result.kill.survivors.length > 0) {
-        this.logger.error('Processes survived SIGKILL', { processId: child.processId, pids: result.kill.survivors });
-      }
-      return result;
-    } finally {
-      this.children.delete(child.processId);
-    }
   }
 
   getStats(now = Date.now()): ManagerStats {

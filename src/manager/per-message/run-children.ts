@@ -1,0 +1,100 @@
+// The `opencode run` children of the manager: spawned through spawnTracked, recorded in the process
+// registry, counted in metrics and logged at start and end; stopped together at shutdown.
+import type { Logger } from '../../logging/logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { ProcessStore } from '../../store/process-store.js';
+import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
+import { treeResidentBytes } from '../process-tree/tree-memory.js';
+
+export interface RunChildOptions {
+  readonly file: string;
+  readonly workspaceDir: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin?: string;
+  readonly timeoutMs: number;
+  readonly stallTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** For logs only. */
+  readonly sessionId?: string;
+  readonly onStdoutLine?: (line: string) => void;
+}
+
+export class RunChildren {
+  private readonly children = new Map<string, TrackedChild>();
+
+  constructor(
+    private readonly deps: { logger: Logger; metrics: Metrics; processes: ProcessStore; killGraceMs: number },
+  ) {}
+
+  get size(): number {
+    return this.children.size;
+  }
+
+  /** Resident bytes of every child's whole tree, read from /proc. */
+  residentBytes(): number {
+    return [...this.children.values()].reduce((sum, child) => sum + treeResidentBytes(child.identity), 0);
+  }
+
+  /** Spawns one child and follows it to the end of its whole tree. */
+  async run(options: RunChildOptions): Promise<TrackedResult> {
+    const { logger, metrics } = this.deps;
+    let child: TrackedChild;
+    try {
+      child = await spawnTracked({
+        file: options.file,
+        args: options.args,
+        cwd: options.workspaceDir,
+        env: options.env,
+        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+        timeoutMs: options.timeoutMs,
+        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+        killGraceMs: this.deps.killGraceMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
+        registry: { store: this.deps.processes, kind: 'run' },
+      });
+    } catch (error) {
+      metrics.spawns.inc({ kind: 'run', outcome: 'failed' });
+      logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+    metrics.spawns.inc({ kind: 'run', outcome: 'started' });
+    this.children.set(child.processId, child);
+    logger.info('Executing OpenCode command (standalone)', {
+      processId: child.processId,
+      sessionId: options.sessionId,
+      pid: child.pid,
+      activeProcesses: this.children.size,
+    });
+    try {
+      const result = await child.done;
+      logger.info('OpenCode command completed', {
+        processId: child.processId,
+        duration: result.durationMs,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        termination: result.termination,
+        descendantsKilled: result.kill.found,
+      });
+      if (result.kill.survivors.length > 0) {
+        logger.error('Processes survived SIGKILL', { processId: child.processId, pids: result.kill.survivors });
+      }
+      return result;
+    } finally {
+      this.children.delete(child.processId);
+    }
+  }
+
+  /** Ends every child tree (SIGTERM, grace, SIGKILL) and waits. */
+  async stopAll(reason: Error): Promise<void> {
+    const children = [...this.children.values()];
+    for (const child of children) child.abort(reason);
+    await Promise.allSettled(children.map((child) => child.done));
+  }
+
+  /** Synchronous SIGKILL of every tree, for exits that cannot wait. */
+  killAllNow(): void {
+    for (const child of this.children.values()) child.killNow();
+  }
+}
