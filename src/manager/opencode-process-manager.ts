@@ -15,6 +15,7 @@ import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
+import { DataHomeGate } from './per-message/data-home-gate.js';
 import { RunChildren } from './per-message/run-children.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { ServerPool, type Slot } from './server/server-pool.js';
@@ -55,6 +56,7 @@ export class OpencodeProcessManager {
   private readonly registry: Registry;
   private readonly sessions: SessionRegistry;
   private readonly children: RunChildren;
+  private readonly dataHomeGate = new DataHomeGate();
   private readonly turns = new Map<string, RunningTurn>();
   /** Every accepted message not yet finished (waiting or running), per session: aborted on delete and stop. */
   private readonly accepted = new Map<string, Set<AbortController>>();
@@ -430,19 +432,22 @@ export class OpencodeProcessManager {
         ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
         onSessionKnown: () => this.sessions.save(session),
       };
+      const dataHome = this.dataHomeOf(session);
       const perMessage = (): ReturnType<typeof runPerMessageTurn> =>
         runPerMessageTurn({
           ...common,
           execute: (args, stdin, onStdoutLine) =>
-            this.executeStandalone(session.workspace, args, {
-              stdin,
-              timeoutMs,
-              stallTimeoutMs: this.settings.stallTimeoutMs,
-              signal,
-              sessionId: session.id,
-              env: { XDG_DATA_HOME: this.dataHomeOf(session) },
-              onStdoutLine,
-            }),
+            this.dataHomeGate.run(dataHome, () =>
+              this.executeStandalone(session.workspace, args, {
+                stdin,
+                timeoutMs,
+                stallTimeoutMs: this.settings.stallTimeoutMs,
+                signal,
+                sessionId: session.id,
+                env: { XDG_DATA_HOME: dataHome },
+                onStdoutLine,
+              }),
+            ),
         });
       let turn: Awaited<ReturnType<typeof runPerMessageTurn>>;
       if (instance === undefined) {

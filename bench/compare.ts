@@ -1,0 +1,378 @@
+// Side-by-side cost of one turn with the REAL opencode and a stub model at fixed latency:
+// the service in per-message mode, the service in server mode, and a bare `opencode serve` called
+// directly (the floor: no manager). Latency, peak RSS of the whole process tree, spawns per message.
+// Usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3]
+//        [--latency-per-token-ms 5] [--first-token-ms 100]   (bench/README.md)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
+import { startStubLlm } from '../test/fixtures/stub-llm/server.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OPENCODE_BIN = path.join(ROOT, 'node_modules', '.bin', 'opencode'); // what the service resolves too
+const REQUEST_TIMEOUT_MS = 300_000; // bounds every call: a wedged opencode must fail the run, not hang it
+const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
+
+const { values: opts } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '1,5' },
+    followups: { type: 'string', default: '3' },
+    'latency-per-token-ms': { type: 'string', default: '5' },
+    'first-token-ms': { type: 'string', default: '100' },
+  },
+});
+const args = {
+  sessions: opts.sessions.split(',').map(Number),
+  followups: Number(opts.followups),
+  latencyPerTokenMs: Number(opts['latency-per-token-ms']),
+  firstTokenMs: Number(opts['first-token-ms']),
+};
+const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.firstTokenMs];
+if (!counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1)) {
+  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100]\n');
+  process.exit(2);
+}
+
+type Mode = 'per-message' | 'server' | 'direct';
+const MODES: Mode[] = ['per-message', 'server', 'direct'];
+interface Stats { p50: number; p95: number; n: number }
+interface Scenario {
+  mode: Mode; sessions: number; messages: number; first: Stats; followup: Stats; warm: Stats | null;
+  peakRssMb: number; spawns: number; spawnsPer100: number; wrongAnswers: string[]; failed: string[]; leftoverPids: number[];
+}
+
+/** Nearest-rank percentile: with 1 sample p50 = p95 = that sample, nothing is interpolated. */
+function stats(ms: number[]): Stats {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.max(0, Math.ceil(q * s.length) - 1)] ?? 0;
+  return { p50: at(0.5), p95: at(0.95), n: s.length };
+}
+
+// ---------------------------------------------------------------- /proc
+interface Proc { ppid: number; rssKb: number; zombie: boolean }
+function readProcs(): Map<number, Proc> {
+  const procs = new Map<number, Proc>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const field = (name: string): string => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? '0';
+      procs.set(Number(entry), { ppid: Number(field('PPid')), rssKb: Number(field('VmRSS')), zombie: field('State') === 'Z' });
+    } catch { /* it ended while we looked */ }
+  }
+  return procs;
+}
+
+/** The root and every live descendant, found by walking PPid links down from the root. */
+function tree(root: number, procs = readProcs()): number[] {
+  const pids = [root];
+  for (let i = 0; i < pids.length; i++) {
+    for (const [pid, p] of procs) if (p.ppid === pids[i] && !p.zombie) pids.push(pid);
+  }
+  return pids.filter((pid) => procs.has(pid));
+}
+
+/** Samples the tree's summed VmRSS every 200 ms; stop() gives the peak in MB. */
+function rssSampler(root: number): { stop: () => number } {
+  let peakKb = 0;
+  const sample = (): void => {
+    const procs = readProcs();
+    peakKb = Math.max(peakKb, tree(root, procs).reduce((sum, pid) => sum + (procs.get(pid)?.rssKb ?? 0), 0));
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  return { stop: () => { clearInterval(timer); sample(); return Math.round(peakKb / 1024); } };
+}
+
+/**
+ * Live opencode processes of one scenario. Tool children of opencode may be reparented to init, so
+ * the tree walk alone could miss them; every process we cause inherits HOME inside the scenario's
+ * temp dir, so the environment is the marker (and other engineers' test runs are not counted).
+ */
+function opencodeLeft(marker: string): number[] {
+  const procs = readProcs();
+  return [...procs.keys()].filter((pid) => {
+    try {
+      if (procs.get(pid)?.zombie === true) return false;
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('opencode') && readFileSync(`/proc/${pid}/environ`, 'utf8').includes(marker);
+    } catch { return false; }
+  });
+}
+
+// ---------------------------------------------------------------- children
+/** Resolves with the first stdout line that `pick` accepts; rejects if the child exits or 120 s pass. */
+function waitForLine<T>(child: ChildProcess, what: string, pick: (line: string) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within 120 s`)), 120_000);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}) before ${what}`)); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const value = pick(line);
+      if (value !== undefined) { clearTimeout(timer); resolve(value); }
+    });
+  });
+}
+
+/** The opencode environment of the e2e tests: a private HOME/XDG tree and the stub model's config. */
+function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
+  const home = path.join(tmp, 'home');
+  mkdirSync(home, { recursive: true });
+  return {
+    PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_CACHE_HOME: `${home}/.cache`,
+    XDG_STATE_HOME: `${home}/.local/state`, XDG_DATA_HOME: `${home}/.local/share`,
+    OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(baseURL)),
+  };
+}
+
+async function startService(mode: 'per-message' | 'server', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...env, PORT: '0', HOST: '127.0.0.1', OCPM_MODE: mode, OCPM_POOL_SIZE: '1', OCPM_LOG_LEVEL: 'info',
+      OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
+      OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
+    },
+  });
+  child.stderr.resume(); // never let a full stderr pipe stall the service
+  // The port comes from one JSON log line, readiness from a later one: no sleeps.
+  let port: number | undefined;
+  await waitForLine(child, 'ready log line', (text) => {
+    let line: { message?: string; port?: number };
+    try { line = JSON.parse(text) as typeof line; } catch { return undefined; }
+    if (line.message === 'HTTP server listening') port = line.port;
+    return line.message === 'OpenCode process manager initialized' && port !== undefined ? true : undefined;
+  });
+  child.stdout.resume();
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+async function startDirect(env: Record<string, string>, password: string): Promise<{ child: ChildProcess; base: string }> {
+  const port = await freePort();
+  const child = spawn(OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // The service's own offline defaults, so the floor runs the same opencode configuration.
+    env: { ...env, OPENCODE_SERVER_PASSWORD: password, OPENCODE_DISABLE_AUTOUPDATE: '1', OPENCODE_DISABLE_MODELS_FETCH: '1',
+      OPENCODE_DISABLE_SHARE: '1', OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1' },
+  });
+  child.stderr.resume();
+  // serve accepts TCP ~0.3 s before it can answer, and a request in that window hangs forever.
+  await waitForLine(child, '"opencode server listening on"', (line) => (line.includes('opencode server listening on') ? true : undefined));
+  child.stdout.resume();
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+/** SIGTERM the root and wait for its exit (SIGKILL after 30 s); then SIGKILL anything of ours left. */
+async function stopTree(child: ChildProcess, marker: string): Promise<number[]> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  const left = opencodeLeft(marker);
+  for (const pid of left) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  return left;
+}
+
+// ---------------------------------------------------------------- clients
+async function http<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(url, {
+    method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+/** One API per contestant: register (returns ms until a message can go out warm), then send. */
+interface Client { register: (id: string) => Promise<number>; send: (id: string, text: string) => Promise<string> }
+
+function serviceClient(base: string, mode: 'per-message' | 'server'): Client {
+  return {
+    async register(id) {
+      const started = Date.now();
+      await http(`${base}/api/sessions/${id}`, 'PUT', { workspace: id });
+      // Server mode opens the opencode session at PUT; the first message is measured once it is warm.
+      while (mode === 'server') {
+        const s = await http<{ opencodeSessionId: string | null }>(`${base}/api/sessions/${id}`, 'GET');
+        if (s.opencodeSessionId !== null) break;
+        if (Date.now() - started > REQUEST_TIMEOUT_MS) throw new Error(`session ${id} never warmed up`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return Date.now() - started;
+    },
+    send: async (id, text) => (await http<{ text: string }>(`${base}/api/sessions/${id}/messages`, 'POST', { text })).text,
+  };
+}
+
+function directClient(base: string, password: string, wsRoot: string): Client {
+  const auth = { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` };
+  const sessions = new Map<string, { sid: string; dir: string }>();
+  return {
+    async register(id) {
+      const dir = path.join(wsRoot, id);
+      mkdirSync(dir, { recursive: true });
+      const started = Date.now();
+      // A title spares opencode the extra title-generation call, as the service does.
+      const s = await http<{ id: string }>(`${base}/session?directory=${encodeURIComponent(dir)}`, 'POST', { title: id }, auth);
+      sessions.set(id, { sid: s.id, dir });
+      return Date.now() - started;
+    },
+    async send(id, text) {
+      const { sid, dir } = sessions.get(id)!;
+      type Reply = { info: { error?: unknown }; parts: { type: string; text?: string }[] };
+      const r = await http<Reply>(`${base}/session/${sid}/message?directory=${encodeURIComponent(dir)}`, 'POST', { parts: [{ type: 'text', text }] }, auth);
+      // A failed or aborted turn is still a 200: the error is in info.
+      if (r.info.error !== undefined) throw new Error(`turn failed: ${JSON.stringify(r.info.error).slice(0, 300)}`);
+      return r.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('');
+    },
+  };
+}
+
+/**
+ * First messages of all sessions at once, then `followups` rounds of one message per session. A failed
+ * turn is recorded and left out of the latencies: the run goes on, so a flaky mode still gets numbers.
+ */
+async function runRounds(client: Client, ids: string[]): Promise<{ first: number[]; followup: number[]; wrong: string[]; failed: string[] }> {
+  const first: number[] = [], followup: number[] = [], wrong: string[] = [], failed: string[] = [];
+  for (let round = 1; round <= args.followups + 1; round++) {
+    await Promise.all(ids.map(async (id) => {
+      const started = Date.now();
+      let text: string;
+      try { text = await client.send(id, `round ${round} MARK:${id}-${round}`); } catch (error) {
+        failed.push(`${id} round ${round} after ${Date.now() - started} ms: ${String(error).slice(0, 300)}`);
+        return;
+      }
+      (round === 1 ? first : followup).push(Date.now() - started);
+      // The stub counts the user messages it was sent: a follow-up that lost its conversation shows.
+      const expected = `stub answer user_messages=${round} marker=${id}-${round}`;
+      if (text !== expected) wrong.push(`${id} round ${round}: ${text.slice(0, 120)}`);
+    }));
+  }
+  return { first, followup, wrong, failed };
+}
+
+function spawnsStarted(metrics: string): number {
+  return metrics.split('\n').filter((l) => l.startsWith('opencode_manager_process_spawns_total{') && l.includes('outcome="started"'))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+async function runScenario(mode: Mode, n: number, baseURL: string): Promise<Scenario> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `ocpm-compare-${mode}-`));
+  const env = opencodeEnv(tmp, baseURL);
+  const ids = Array.from({ length: n }, (_, i) => `s${i}`);
+  const password = `bench-${process.pid}-${Date.now()}`;
+  let child: ChildProcess | undefined;
+  try {
+    let client: Client;
+    let base = '';
+    if (mode === 'direct') {
+      ({ child, base } = await startDirect(env, password));
+      client = directClient(base, password, path.join(tmp, 'ws'));
+    } else {
+      ({ child, base } = await startService(mode, n, tmp, env));
+      client = serviceClient(base, mode);
+    }
+    const rss = rssSampler(child.pid!);
+    const warm = await Promise.all(ids.map((id) => client.register(id)));
+    const rounds = await runRounds(client, ids);
+    const peakRssMb = rss.stop();
+    // The bare serve was spawned once, by us; the service counts its own spawns.
+    const spawns = mode === 'direct' ? 1 : spawnsStarted(await (await fetch(`${base}/metrics`)).text());
+    const messages = n * (args.followups + 1);
+    const leftoverPids = await stopTree(child, tmp);
+    child = undefined;
+    return {
+      mode, sessions: n, messages, first: stats(rounds.first), followup: stats(rounds.followup),
+      warm: mode === 'per-message' ? null : stats(warm), peakRssMb, spawns,
+      spawnsPer100: Math.round((spawns / messages) * 1000) / 10, wrongAnswers: rounds.wrong, failed: rounds.failed, leftoverPids,
+    };
+  } finally {
+    if (child !== undefined) await stopTree(child, tmp); // a failed scenario still leaves nothing behind
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- report
+const ratio = (a: number, b: number): number => (b === 0 ? NaN : Math.round((a / b) * 10) / 10);
+function derived(results: Scenario[]): Record<number, Record<string, number>> {
+  const byN: Record<number, Record<string, number>> = {};
+  for (const n of args.sessions) {
+    const get = (m: Mode): Scenario => results.find((r) => r.sessions === n && r.mode === m)!;
+    const [pm, sv, dr] = [get('per-message'), get('server'), get('direct')];
+    byN[n] = {
+      managerOverheadMsPerTurn: sv.followup.p50 - dr.followup.p50,
+      perMessageOverServerFirstP50: ratio(pm.first.p50, sv.first.p50),
+      perMessageOverServerFollowupP50: ratio(pm.followup.p50, sv.followup.p50),
+      perMessageOverServerPeakRss: ratio(pm.peakRssMb, sv.peakRssMb),
+    };
+  }
+  return byN;
+}
+
+function markdown(results: Scenario[], d: Record<number, Record<string, number>>): string {
+  const rows = results.map((r) => `| ${r.sessions} | ${r.mode} | ${r.first.p50} | ${r.first.p95} | ${r.followup.p50} | ${r.followup.p95} | ` +
+    `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`);
+  const lines = Object.entries(d).map(([n, v]) => `| ${n} | ${v.managerOverheadMsPerTurn} | ${v.perMessageOverServerFirstP50} | ` +
+    `${v.perMessageOverServerFollowupP50} | ${v.perMessageOverServerPeakRss} |`);
+  return [
+    `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token`, '',
+    '| N | mode | first p50 ms | first p95 ms | follow-up p50 ms | follow-up p95 ms | PUT→warm p50 / p95 ms | peak RSS MB | spawns (per 100 msgs) | failed turns | wrong answers | leftover procs |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+    '| N | manager overhead ms/turn (server − direct follow-up p50) | per-message/server first p50 | per-message/server follow-up p50 | per-message/server peak RSS |',
+    '|---:|---:|---:|---:|---:|', ...lines, '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
+  const results: Scenario[] = [];
+  try {
+    for (const n of args.sessions) {
+      for (const mode of MODES) {
+        out(`- N=${n} ${mode}…`);
+        const r = await runScenario(mode, n, stub.baseURL);
+        out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB, spawns ${r.spawns}, failed ${r.failed.length}`);
+        results.push(r);
+      }
+    }
+  } finally {
+    await stub.close();
+  }
+  const d = derived(results);
+  const table = markdown(results, d);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `compare-${stamp}.json`), `${JSON.stringify({ args, opencodeBin: OPENCODE_BIN, cpus: os.cpus().length, results, derived: d }, null, 2)}\n`);
+  appendFileSync(path.join(dir, `compare-${stamp}.md`), `${table}\n`);
+  out();
+  out(table);
+  out(`results: bench/results/compare-${stamp}.json and .md`);
+  const bad = results.filter((r) => r.failed.length + r.wrongAnswers.length + r.leftoverPids.length > 0);
+  for (const r of bad) out(`PROBLEM N=${r.sessions} ${r.mode}: ${JSON.stringify({ failed: r.failed, wrong: r.wrongAnswers, leftoverPids: r.leftoverPids })}`);
+  process.exitCode = bad.length > 0 ? 1 : 0;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`compare failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
