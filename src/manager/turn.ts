@@ -1,4 +1,5 @@
 // What a finished turn answers, in either mode.
+import type { SessionRecord } from '../store/session-registry.js';
 import type { TokenUsage } from './per-message/run-events.js';
 
 export type TurnMode = 'per-message' | 'server';
@@ -19,4 +20,19 @@ export interface TurnResult {
 export function splitModel(model: string): { providerID: string; modelID: string } {
   const slash = model.indexOf('/');
   return { providerID: model.slice(0, slash), modelID: model.slice(slash + 1) };
+}
+
+/** What a turn needs in either mode; each mode adds its own. */
+export interface TurnInput<Event> {
+  readonly session: SessionRecord;
+  readonly message: string;
+  readonly model?: string;
+  readonly agent?: string;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  /** Ends the turn when opencode prints nothing (per-message) or sends no event (server) for this long; 0: never. */
+  readonly stallTimeoutMs: number;
+  readonly onEvent?: (event: Event) => void;
+  /** Called as soon as the turn knows the opencode session of a new conversation (so it can be saved at once). */
+  readonly onSessionKnown?: () => void;
 }

@@ -4,20 +4,10 @@ import { RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, d
 import type { SessionRecord } from '../../store/session-registry.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle } from '../server/server-turn.js';
-import type { TurnResult } from '../turn.js';
+import type { TurnInput, TurnResult } from '../turn.js';
 import { RunEventCollector, type OpencodeEvent } from './run-events.js';
 
-export interface PerMessageTurnInput {
-  readonly session: SessionRecord;
-  readonly message: string;
-  readonly model?: string;
-  readonly agent?: string;
-  readonly signal: AbortSignal;
-  readonly timeoutMs: number;
-  readonly stallTimeoutMs: number;
-  readonly onEvent?: (event: OpencodeEvent) => void;
-  /** Called once the run reports the opencode session of a new conversation (so it can be saved at once). */
-  readonly onSessionKnown?: () => void;
+export interface PerMessageTurnInput extends TurnInput<OpencodeEvent> {
   /** Spawns and follows the process (the manager's executeStandalone). */
   readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
 }

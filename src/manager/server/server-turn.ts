@@ -5,28 +5,17 @@ import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTime
 import type { Logger } from '../../logging/logger.js';
 import type { SessionRecord } from '../../store/session-registry.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
-import { splitModel, type TurnResult } from '../turn.js';
+import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
 import type { BusEvent } from './event-hub.js';
 import { OpencodeHttpError, type MessageAnswer } from './opencode-client.js';
 import { InstanceUnreachableError, type ServerInstance } from './server-instance.js';
 
-export interface ServerTurnInput {
+export interface ServerTurnInput extends TurnInput<BusEvent> {
   readonly instance: ServerInstance;
-  readonly session: SessionRecord;
-  readonly message: string;
-  readonly model?: string;
-  readonly agent?: string;
-  readonly signal: AbortSignal;
-  readonly timeoutMs: number;
-  /** Ends the turn when the session has no bus event for this long; 0: never. */
-  readonly stallTimeoutMs: number;
   /** How long an abort through the API may take before the HTTP call itself is dropped. */
   readonly abortGraceMs: number;
   /** Bound for creating an opencode session (a new directory costs a bootstrap of a few seconds). */
   readonly createTimeoutMs: number;
-  readonly onEvent?: (event: BusEvent) => void;
-  /** Called when the turn created the session's opencode session (so it can be saved at once). */
-  readonly onSessionKnown?: () => void;
   readonly logger: Logger;
 }
 
