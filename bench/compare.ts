@@ -136,7 +136,7 @@ async function startService(mode: 'per-message' | 'server', n: number, tmp: stri
     env: {
       ...env, PORT: '0', HOST: '127.0.0.1', OCPM_MODE: mode, OCPM_POOL_SIZE: '1', OCPM_LOG_LEVEL: 'info',
       OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
-      OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
+      OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
     },
   });
   child.stderr.resume(); // never let a full stderr pipe stall the service

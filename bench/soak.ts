@@ -97,7 +97,7 @@ function startService(tmp: string): Promise<Service> {
     env: {
       PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode,
       OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_MAX_CONCURRENT_TURNS: '4', OCPM_QUEUE_LIMIT: '1000', OCPM_SESSION_QUEUE_LIMIT: '1000',
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_MAX_CONCURRENT_TURNS: '4', OCPM_QUEUE_LIMIT: '1000', OCPM_SESSION_QUEUE_LIMIT: '1000',
       OCPM_TURN_TIMEOUT_MS: '3000', OCPM_STALL_TIMEOUT_MS: '2000', OCPM_KILL_GRACE_MS: '200', OCPM_LOG_LEVEL: args.logLevel,
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
     },

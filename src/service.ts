@@ -4,6 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
+import { loadApiAuth } from './auth/api-tokens.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { OpencodeProcessManager } from './manager/opencode-process-manager.js';
@@ -49,6 +51,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ...(options.env === undefined ? {} : { env: options.env }),
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
+  // Tokens are settled before anything listens: a bad token file stops boot with a ConfigError.
+  const auth = loadApiAuth(config, logger.child({ component: 'auth' }));
   const app = createApp({
     manager,
     metrics,
@@ -57,13 +61,21 @@ export async function startService(config: Config, options: ServiceOptions = {})
     maxBodyBytes: config.maxBodyBytes,
     maxMessageChars: config.maxMessageChars,
     abortOnDisconnect: config.abortOnDisconnect,
+    auth,
+    metricsVerifier: config.metricsTokens.length > 0 ? new TokenVerifier(config.metricsTokens) : undefined,
+    rateLimitPerMin: config.rateLimitPerMin,
+    maxStreamsPerToken: config.maxStreamsPerToken,
+    corsOrigins: config.corsOrigins,
+    autoCreateWorkspaces: config.autoCreateWorkspaces,
   });
+  // Without authentication the API must not be reachable from other hosts, whatever HOST says.
+  const host = config.auth === 'disabled' ? '127.0.0.1' : config.host;
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
+    const listening = app.listen(config.port, host, (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
   });
   const port = (server.address() as AddressInfo).port;
   const httpLogger = logger.child({ component: 'http' });
-  httpLogger.info('HTTP server listening', { host: config.host, port });
+  httpLogger.info('HTTP server listening', { host, port, auth: config.auth });
   // Probes answer while opencode is being probed; /readyz turns 200 when the manager is ready.
   await manager.start();
 

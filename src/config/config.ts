@@ -40,6 +40,17 @@ const nameList: z.ZodType<string[]> = z
   .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
   .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)));
 
+const tokenList: z.ZodType<string[]> = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .pipe(z.array(z.string().regex(/^[\x21-\x7e]+$/)).min(1));
+
+// Exact origins (scheme://host[:port]) or '*': CORS is closed unless this lists some.
+const originList: z.ZodType<string[]> = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/)));
+
 function setting<T>(schema: z.ZodType<T>, expected: string, fallback: string | undefined): Setting<T> {
   return { schema, expected, fallback };
 }
@@ -77,6 +88,15 @@ const SETTINGS = {
   OCPM_SERVER_RETRY_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
   OCPM_MAX_INSTANCE_RSS_MB: setting(integer(0), 'an integer number of MB (0 = no limit)', '2048'),
   OCPM_DIRECTORY_IDLE_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '1800000'),
+  OCPM_AUTH: setting(z.enum(['enabled', 'disabled']), 'enabled or disabled', 'enabled'),
+  OCPM_API_TOKEN: setting(tokenList.optional(), 'a comma-separated list of tokens (printable ASCII, no spaces or commas)', undefined),
+  OCPM_API_TOKEN_FILE: setting(z.string().min(1).optional(), 'a path to a file holding tokens, one per line or comma-separated', undefined),
+  OCPM_METRICS_TOKEN: setting(tokenList.optional(), 'a comma-separated list of tokens for /metrics', undefined),
+  OCPM_RATE_LIMIT_PER_MIN: setting(integer(0), 'an integer number of messages per minute per token (0 = off)', '300'),
+  OCPM_MAX_STREAMS_PER_TOKEN: setting(integer(1, 100000), 'an integer 1-100000', '50'),
+  OCPM_CORS_ORIGINS: setting(originList, 'a comma-separated list of origins like https://app.example.com, or *', ''),
+  OCPM_AUTO_CREATE_WORKSPACES: setting(boolean, 'true or false', 'false'),
+  OCPM_ALLOW_SHARED_WORKSPACES: setting(boolean, 'true or false', 'false'),
   OCPM_LOG_LEVEL: setting(z.enum(LOG_LEVELS), `one of ${LOG_LEVELS.join(', ')}`, 'info'),
   OCPM_LOG_FORMAT: setting(z.enum(['json', 'pretty']), 'json or pretty', 'json'),
 } as const;
@@ -119,6 +139,19 @@ export interface Config {
   readonly serverRetryMs: number;
   readonly maxInstanceRssMb: number;
   readonly directoryIdleMs: number;
+  /** 'disabled' only when set explicitly; the service then binds to 127.0.0.1. */
+  readonly auth: 'enabled' | 'disabled';
+  readonly apiTokens: readonly string[];
+  readonly apiTokenFile: string | undefined;
+  /** When set, /metrics needs one of these; otherwise it is open. */
+  readonly metricsTokens: readonly string[];
+  readonly rateLimitPerMin: number;
+  readonly maxStreamsPerToken: number;
+  readonly corsOrigins: readonly string[];
+  /** PUT without a workspace gets `<root>/<session id>`. */
+  readonly autoCreateWorkspaces: boolean;
+  /** Two sessions may use the same (or nested) workspace. */
+  readonly allowSharedWorkspaces: boolean;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly logFormat: 'json' | 'pretty';
 }
@@ -127,12 +160,15 @@ export interface Config {
 export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; fallback: string | undefined; expected: string }> =
   Object.entries(SETTINGS).map(([name, s]) => ({ name, fallback: s.fallback, expected: s.expected }));
 
+/** Never echoed in a ConfigError (which is printed at boot). */
+const SECRET_VARIABLES = new Set(['OCPM_API_TOKEN', 'OCPM_METRICS_TOKEN']);
+
 function parseAll(env: NodeJS.ProcessEnv): Parsed {
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(SETTINGS) as Array<[string, Setting<unknown>]>) {
     const raw = env[name] === undefined || env[name] === '' ? s.fallback : env[name];
     const result = s.schema.safeParse(raw);
-    if (!result.success) throw new ConfigError(name, s.expected, env[name]);
+    if (!result.success) throw new ConfigError(name, s.expected, SECRET_VARIABLES.has(name) ? '<redacted>' : env[name]);
     out[name] = result.data;
   }
   return out as Parsed;
@@ -174,6 +210,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     serverRetryMs: v.OCPM_SERVER_RETRY_MS,
     maxInstanceRssMb: v.OCPM_MAX_INSTANCE_RSS_MB,
     directoryIdleMs: v.OCPM_DIRECTORY_IDLE_MS,
+    auth: v.OCPM_AUTH,
+    apiTokens: v.OCPM_API_TOKEN ?? [],
+    apiTokenFile: v.OCPM_API_TOKEN_FILE === undefined ? undefined : path.resolve(cwd, v.OCPM_API_TOKEN_FILE),
+    metricsTokens: v.OCPM_METRICS_TOKEN ?? [],
+    rateLimitPerMin: v.OCPM_RATE_LIMIT_PER_MIN,
+    maxStreamsPerToken: v.OCPM_MAX_STREAMS_PER_TOKEN,
+    corsOrigins: v.OCPM_CORS_ORIGINS,
+    autoCreateWorkspaces: v.OCPM_AUTO_CREATE_WORKSPACES,
+    allowSharedWorkspaces: v.OCPM_ALLOW_SHARED_WORKSPACES,
     logLevel: v.OCPM_LOG_LEVEL,
     logFormat: v.OCPM_LOG_FORMAT,
   };

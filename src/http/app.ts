@@ -1,10 +1,18 @@
 // createApp(deps) -> the Express app: no listen, no side effects, so tests run it on port 0.
+// Order matters: helmet and metrics see every response; CORS answers preflights (sent without
+// credentials) before authentication; authentication runs before any body is read.
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import type { ApiAuth } from '../auth/api-tokens.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { requireApiToken, requireMetricsToken } from './auth.js';
+import { corsPolicy } from './cors.js';
 import { createErrorHandler, notFoundHandler } from './http-errors.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
@@ -19,7 +27,18 @@ export interface AppDeps {
   readonly maxBodyBytes: number;
   readonly maxMessageChars: number;
   readonly abortOnDisconnect: boolean;
+  /** API tokens; `verifier` undefined means OCPM_AUTH=disabled. */
+  readonly auth: ApiAuth;
+  /** OCPM_METRICS_TOKEN; undefined leaves /metrics open. */
+  readonly metricsVerifier: TokenVerifier | undefined;
+  readonly rateLimitPerMin: number;
+  readonly maxStreamsPerToken: number;
+  readonly corsOrigins: readonly string[];
+  readonly autoCreateWorkspaces: boolean;
 }
+
+/** The one /api route that stays open: Kubernetes and dashboards probe it without a token. */
+const isOpenApiRoute = (method: string, path: string): boolean => (method === 'GET' || method === 'HEAD') && path === '/api/opencode/status';
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -27,10 +46,22 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.use(helmet());
   app.use(requestMetrics(deps.metrics));
+  app.use(corsPolicy(deps.corsOrigins));
+  app.use('/api', requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)));
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true }));
-  app.use(healthRoutes({ manager: deps.manager, metrics: deps.metrics }));
-  app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot }));
-  app.use(messageRoutes({ manager: deps.manager, maxMessageChars: deps.maxMessageChars, abortOnDisconnect: deps.abortOnDisconnect }));
+  const openApiDocument = buildOpenApiDocument(deps.maxMessageChars);
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  app.use(healthRoutes({ manager: deps.manager, metrics: deps.metrics, metricsAuth: requireMetricsToken(deps.metricsVerifier) }));
+  app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
+  app.use(messageRoutes({
+    manager: deps.manager,
+    maxMessageChars: deps.maxMessageChars,
+    abortOnDisconnect: deps.abortOnDisconnect,
+    submissionLimit: messageRateLimit(deps.rateLimitPerMin),
+    streamLimiter: new StreamLimiter(deps.maxStreamsPerToken),
+  }));
   app.use(notFoundHandler);
   app.use(createErrorHandler(deps.logger.child({ component: 'http' })));
   return app;

@@ -7,8 +7,19 @@ export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must 
 export const sessionParamsSchema = z.object({ id: sessionIdSchema });
 
 export const putSessionBodySchema = z.strictObject({
-  workspace: z.string().min(1, 'must not be empty').max(4096),
+  workspace: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(4096)
+    .optional()
+    .describe('Directory relative to OCPM_WORKSPACE_ROOT (or absolute inside it). Optional when OCPM_AUTO_CREATE_WORKSPACES=true: then <root>/<session id>.'),
 });
+
+/** Routes that take no query parameters refuse any. */
+export const noQuerySchema = z.strictObject({});
+
+/** Routes that take no body accept none, or an empty JSON object. */
+export const noBodySchema = z.strictObject({}).optional();
 
 export function messageBodySchema(maxMessageChars: number) {
   return z.strictObject({
@@ -38,7 +49,7 @@ function describe(error: z.ZodError, where: string): string {
     .join('; ');
 }
 
-export function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+export function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'params' | 'query' | 'body'): T {
   const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
   if (!result.success) throw new OcpmError('invalid_request', describe(result.error, where));
   return result.data;

@@ -15,6 +15,7 @@ export type ManagerSettings = Pick<
   | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
   | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
   | 'stallTimeoutMs' | 'maxConcurrentTurns' | 'queueLimit' | 'sessionQueueLimit' | 'queueTimeoutMs' | 'drainTimeoutMs'
+  | 'allowSharedWorkspaces'
 >;
 
 export interface ManagerOptions {

@@ -251,10 +251,23 @@ export class OpencodeProcessManager {
     if (this.turns.has(id) && this.sessions.get(id)?.workspace !== workspace) {
       throw new OcpmError('session_busy', `Session ${id} is running a turn; its workspace cannot change now`);
     }
+    if (!this.settings.allowSharedWorkspaces) this.assertWorkspaceFree(id, workspace);
     const { session, created } = this.sessions.upsert(id, workspace);
     this.logger.info(created ? 'Session registered' : 'Session updated', { sessionId: id });
     this.warmUp(session);
     return { session: this.view(session), created };
+  }
+
+  /**
+   * One workspace, one session: an agent in a directory can edit everything under it, so a workspace
+   * equal to, inside, or around another session's is refused unless OCPM_ALLOW_SHARED_WORKSPACES.
+   */
+  private assertWorkspaceFree(id: string, workspace: string): void {
+    const overlaps = (a: string, b: string): boolean => a === b || a.startsWith(`${b}${path.sep}`) || b.startsWith(`${a}${path.sep}`);
+    const other = this.sessions.list().find((session) => session.id !== id && overlaps(session.workspace, workspace));
+    if (other !== undefined) {
+      throw new OcpmError('workspace_in_use', 'Another session uses this workspace, or one inside or around it (OCPM_ALLOW_SHARED_WORKSPACES=true allows it)');
+    }
   }
 
   /**

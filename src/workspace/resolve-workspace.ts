@@ -5,6 +5,10 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 
+// Control characters and bidi overrides make a path that shows as something it is not (in logs, UIs).
+// eslint-disable-next-line no-control-regex
+const UNSAFE_PATH_CHARACTERS = /[\u0001-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
 function isStrictlyInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
   const escapes = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
@@ -38,6 +42,7 @@ export async function prepareWorkspaceRoot(root: string): Promise<string> {
 /** Returns the workspace's real path, or throws OcpmError('invalid_workspace'). */
 export async function resolveWorkspace(realRoot: string, input: string): Promise<string> {
   if (input.includes('\0')) reject('The workspace path contains a NUL byte');
+  if (UNSAFE_PATH_CHARACTERS.test(input)) reject('The workspace path contains control or bidirectional-override characters');
   const candidate = path.resolve(realRoot, input);
   if (!isStrictlyInside(realRoot, candidate)) reject('The workspace must be a directory inside the workspace root');
   // Check before creating anything: a symlink on the way must not make us create directories outside.

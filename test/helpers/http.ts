@@ -1,5 +1,13 @@
 // Small HTTP helpers over fetch: JSON calls and an SSE reader that yields events as they arrive.
 import { parseSse } from '../../src/util/sse-parser.js';
+/** The token startTestService configures; call() and streamEvents() send it unless told otherwise. */
+export const TEST_API_TOKEN = 'test-api-token-0123456789abcdef';
+
+function withAuth(headers: Record<string, string>): Record<string, string> {
+  const named = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+  return named ? headers : { authorization: `Bearer ${TEST_API_TOKEN}`, ...headers };
+}
+
 export interface JsonResponse<T = unknown> {
   readonly status: number;
   readonly headers: Headers;
@@ -7,7 +15,7 @@ export interface JsonResponse<T = unknown> {
 }
 
 export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<any>> {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const init: RequestInit = { method, headers: withAuth(headers) };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
@@ -28,7 +36,7 @@ export interface SseEvent {
 export async function* streamEvents(url: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: withAuth({ 'content-type': 'application/json', accept: 'text/event-stream' }),
     body: JSON.stringify(body),
     ...(signal === undefined ? {} : { signal }),
   });

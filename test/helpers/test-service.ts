@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startService, type Service } from '../../src/service.js';
 import { FAKE_OPENCODE, makeTempDir } from './fixtures.js';
+import { TEST_API_TOKEN } from './http.js';
 import { pidsWithEnv } from './processes.js';
 
 export interface TestService {
@@ -37,6 +38,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     OCPM_MODE: 'per-message',
     OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
     OCPM_LOG_LEVEL: 'debug',
+    OCPM_API_TOKEN: TEST_API_TOKEN,
     XDG_DATA_HOME: `${temp.dir}/xdg-data`,
     FAKE_OPENCODE_RECORD_DIR: `${temp.dir}/record`,
     [tagName]: tagValue,

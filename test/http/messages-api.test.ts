@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, streamEvents } from '../helpers/http.js';
+import { call, streamEvents, TEST_API_TOKEN } from '../helpers/http.js';
 import { isPidLive } from '../helpers/processes.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for.js';
 describe('messages API', () => {
   let svc: TestService;
   before(async () => {
-    svc = await startTestService({ OCPM_API_TOKEN: 'service-secret-token', OPENCODE_DISABLE_SHARE: '0' });
+    svc = await startTestService({ OPENCODE_DISABLE_SHARE: '0' });
   });
   after(async () => {
     await svc.close();
@@ -192,6 +192,6 @@ describe('messages API', () => {
     }
     const all = JSON.stringify(svc.logs);
     assert.ok(!all.includes('hello world'), 'message text reached the log');
-    assert.ok(!all.includes('service-secret-token'), 'the API token reached the log');
+    assert.ok(!all.includes(TEST_API_TOKEN), 'the API token reached the log');
   });
 });

@@ -2,7 +2,7 @@
 // queue limits answered 429 with Retry-After, the queue timeout, and the stall timeout.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { call, streamEvents } from '../helpers/http.js';
+import { call, streamEvents, TEST_API_TOKEN } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -82,7 +82,7 @@ describe('scheduling, limits and timeouts', () => {
     assert.equal(full.status, 429);
     assert.equal(full.body.error.code, 'queue_full');
     assert.ok(Number(full.headers.get('retry-after')) >= 1);
-    const sseFull = await fetch(url('/api/sessions/c/messages'), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ text: 'no room' }) });
+    const sseFull = await fetch(url('/api/sessions/c/messages'), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${TEST_API_TOKEN}` }, body: JSON.stringify({ text: 'no room' }) });
     assert.equal(sseFull.status, 429, 'a refused stream must be a plain 429, not an event stream');
     await sseFull.body?.cancel();
     for (let next = await stream.next(); next.done !== true; next = await stream.next());

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { FAKE_OPENCODE, PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
-import { call, streamEvents } from '../helpers/http.js';
+import { call, streamEvents, TEST_API_TOKEN } from '../helpers/http.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
 import Database from 'better-sqlite3';
@@ -51,6 +51,7 @@ describe('the service binary', () => {
     OCPM_WORKSPACE_ROOT: `${temp.dir}/${name}/ws`,
     OCPM_DATA_DIR: `${temp.dir}/${name}/data`,
     OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+    OCPM_API_TOKEN: TEST_API_TOKEN,
     [tagName]: tagValue,
     ...extra,
   });

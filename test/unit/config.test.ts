@@ -59,6 +59,15 @@ describe('loadConfig', () => {
       sessionQueueLimit: 8,
       queueTimeoutMs: 300000,
       drainTimeoutMs: 25000,
+      auth: 'enabled',
+      apiTokens: [],
+      apiTokenFile: undefined,
+      metricsTokens: [],
+      rateLimitPerMin: 300,
+      maxStreamsPerToken: 50,
+      corsOrigins: [],
+      autoCreateWorkspaces: false,
+      allowSharedWorkspaces: false,
       logLevel: 'info',
       logFormat: 'json',
     });
@@ -104,6 +113,15 @@ describe('loadConfig', () => {
         OCPM_SESSION_QUEUE_LIMIT: '1',
         OCPM_QUEUE_TIMEOUT_MS: '700',
         OCPM_DRAIN_TIMEOUT_MS: '900',
+        OCPM_AUTH: 'disabled',
+        OCPM_API_TOKEN: 'old-token, new-token',
+        OCPM_API_TOKEN_FILE: 'secrets/token',
+        OCPM_METRICS_TOKEN: 'scrape-token',
+        OCPM_RATE_LIMIT_PER_MIN: '0',
+        OCPM_MAX_STREAMS_PER_TOKEN: '3',
+        OCPM_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+        OCPM_AUTO_CREATE_WORKSPACES: 'true',
+        OCPM_ALLOW_SHARED_WORKSPACES: 'yes',
         OCPM_LOG_LEVEL: 'debug',
         OCPM_LOG_FORMAT: 'pretty',
       },
@@ -142,6 +160,15 @@ describe('loadConfig', () => {
       sessionQueueLimit: 1,
       queueTimeoutMs: 700,
       drainTimeoutMs: 900,
+      auth: 'disabled',
+      apiTokens: ['old-token', 'new-token'],
+      apiTokenFile: path.join(CWD, 'secrets', 'token'),
+      metricsTokens: ['scrape-token'],
+      rateLimitPerMin: 0,
+      maxStreamsPerToken: 3,
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      autoCreateWorkspaces: true,
+      allowSharedWorkspaces: true,
       logLevel: 'debug',
       logFormat: 'pretty',
     });
@@ -306,10 +333,29 @@ describe('CONFIG_VARIABLES', () => {
         ['OCPM_SERVER_RETRY_MS', '60000'],
         ['OCPM_MAX_INSTANCE_RSS_MB', '2048'],
         ['OCPM_DIRECTORY_IDLE_MS', '1800000'],
+        ['OCPM_AUTH', 'enabled'],
+        ['OCPM_API_TOKEN', undefined],
+        ['OCPM_API_TOKEN_FILE', undefined],
+        ['OCPM_METRICS_TOKEN', undefined],
+        ['OCPM_RATE_LIMIT_PER_MIN', '300'],
+        ['OCPM_MAX_STREAMS_PER_TOKEN', '50'],
+        ['OCPM_CORS_ORIGINS', ''],
+        ['OCPM_AUTO_CREATE_WORKSPACES', 'false'],
+        ['OCPM_ALLOW_SHARED_WORKSPACES', 'false'],
         ['OCPM_LOG_LEVEL', 'info'],
         ['OCPM_LOG_FORMAT', 'json'],
       ],
     );
+  });
+
+  it('never echoes a token in a configuration error', () => {
+    assert.throws(() => loadConfig({ OCPM_API_TOKEN: 'has space secret' }, CWD), (error: Error) => {
+      assert.match(error.message, /OCPM_API_TOKEN/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    assert.throws(() => loadConfig({ OCPM_CORS_ORIGINS: 'javascript:alert(1)' }, CWD), /OCPM_CORS_ORIGINS/);
+    assert.throws(() => loadConfig({ OCPM_AUTH: 'off' }, CWD), /OCPM_AUTH/);
   });
 
   it('gives every variable a non-empty expectation text', () => {

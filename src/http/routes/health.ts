@@ -1,9 +1,9 @@
 // Status, probes and metrics: the routes operators and Kubernetes call.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import type { Metrics } from '../../metrics/metrics.js';
 
-export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics }): Router {
+export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics; metricsAuth: RequestHandler }): Router {
   const router = Router();
   const { manager, metrics } = deps;
 
@@ -26,7 +26,7 @@ export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: M
     res.status(503).json({ status: 'not_ready', error: { code, message: reason } });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', deps.metricsAuth, async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });

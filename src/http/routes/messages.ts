@@ -1,16 +1,21 @@
 // Running a message (JSON or SSE) and aborting a running turn.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-process-manager.js';
 import { errorBody, toOcpmError } from '../http-errors.js';
 import { requireJsonBody } from '../require-json.js';
 import { openSse } from '../sse.js';
-import { listTurnsQuerySchema, messageBodySchema, parse, sessionParamsSchema } from '../validation.js';
+import { principalOf } from '../auth.js';
+import type { StreamLimiter } from '../rate-limits.js';
+import { listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, parse, sessionParamsSchema } from '../validation.js';
 
 export interface MessageRouteDeps {
   readonly manager: OpencodeProcessManager;
   readonly maxMessageChars: number;
   readonly abortOnDisconnect: boolean;
+  /** Runs before a message is read: the per-token submission rate limit. */
+  readonly submissionLimit: RequestHandler;
+  readonly streamLimiter: StreamLimiter;
 }
 
 /** The response body of a finished turn. */
@@ -44,8 +49,9 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
   const { manager } = deps;
   const bodySchema = messageBodySchema(deps.maxMessageChars);
 
-  router.post('/api/sessions/:id/messages', requireJsonBody, async (req, res) => {
+  router.post('/api/sessions/:id/messages', deps.submissionLimit, requireJsonBody, async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
     const body = parse(bodySchema, req.body, 'body');
     const session = manager.getSession(id);
     if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}; register it with PUT /api/sessions/${id}`);
@@ -66,8 +72,14 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
       return;
     }
 
+    const releaseSlot = deps.streamLimiter.acquire(principalOf(res));
+    if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one or use JSON');
     const stream = openSse(res);
-    const release = manager.trackStream();
+    const releaseGauge = manager.trackStream();
+    const release = (): void => {
+      releaseGauge();
+      releaseSlot();
+    };
     res.once('close', release);
     try {
       const turn = await manager.executeInSession(id, session.workspace, body.text, {
@@ -92,8 +104,10 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
     res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
   });
 
-  router.post('/api/sessions/:id/abort', (req, res) => {
+  router.post('/api/sessions/:id/abort', requireJsonBody, (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
+    parse(noBodySchema, req.body, 'body');
     if (manager.getSession(id) === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
     if (!manager.abortTurn(id, 'aborted through the API')) {
       throw new OcpmError('session_idle', `Session ${id} is not running a turn`);

@@ -4,33 +4,50 @@ import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { resolveWorkspace } from '../../workspace/resolve-workspace.js';
 import { requireJsonBody } from '../require-json.js';
-import { parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
+import { noBodySchema, noQuerySchema, parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
 
-export function sessionRoutes(deps: { manager: OpencodeProcessManager; workspaceRoot: string }): Router {
+export interface SessionRouteDeps {
+  readonly manager: OpencodeProcessManager;
+  /** The real path of OCPM_WORKSPACE_ROOT. */
+  readonly workspaceRoot: string;
+  /** OCPM_AUTO_CREATE_WORKSPACES: a PUT without a workspace gets `<root>/<session id>`. */
+  readonly autoCreateWorkspaces: boolean;
+}
+
+export function sessionRoutes(deps: SessionRouteDeps): Router {
   const router = Router();
   const { manager } = deps;
 
   router.put('/api/sessions/:id', requireJsonBody, async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
-    const body = parse(putSessionBodySchema, req.body, 'body');
-    const workspace = await resolveWorkspace(deps.workspaceRoot, body.workspace);
+    parse(noQuerySchema, req.query, 'query');
+    const body = parse(putSessionBodySchema, req.body ?? {}, 'body');
+    if (body.workspace === undefined && !deps.autoCreateWorkspaces) {
+      throw new OcpmError('invalid_workspace', 'body.workspace is required (or set OCPM_AUTO_CREATE_WORKSPACES=true to get <root>/<session id>)');
+    }
+    // The session id matches [A-Za-z0-9_-]+, so as a workspace name it cannot leave the root.
+    const workspace = await resolveWorkspace(deps.workspaceRoot, body.workspace ?? id);
     const { session, created } = manager.registerSession(id, workspace);
     res.status(created ? 201 : 200).json(session);
   });
 
-  router.get('/api/sessions', (_req, res) => {
+  router.get('/api/sessions', (req, res) => {
+    parse(noQuerySchema, req.query, 'query');
     res.json({ sessions: manager.listSessions() });
   });
 
   router.get('/api/sessions/:id', (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
     const session = manager.getSession(id);
     if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
     res.json(session);
   });
 
-  router.delete('/api/sessions/:id', async (req, res) => {
+  router.delete('/api/sessions/:id', requireJsonBody, async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
+    parse(noBodySchema, req.body, 'body');
     if (!(await manager.deleteSession(id))) throw new OcpmError('session_not_found', `No session ${id}`);
     res.status(204).end();
   });

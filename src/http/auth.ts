@@ -1,0 +1,63 @@
+// Bearer authentication for /api/* and (optionally) /metrics. A missing or wrong token gets 401 with
+// `WWW-Authenticate: Bearer`; the caller's principal (a digest-derived name, never the token) is kept
+// in res.locals for per-token limits.
+import type { RequestHandler, Response } from 'express';
+import type { ApiAuth } from '../auth/api-tokens.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { sendError } from './http-errors.js';
+
+/** Who is calling: a token principal, or `anonymous` when auth is disabled. */
+export function principalOf(res: Response): string {
+  const principal: unknown = res.locals.principal;
+  return typeof principal === 'string' ? principal : 'anonymous';
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined when there is none. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match?.[1];
+}
+
+function unauthorized(res: Response, presented: boolean): void {
+  // RFC 6750: no error attribute when no credentials were sent; invalid_token when they were wrong.
+  res.setHeader('WWW-Authenticate', presented ? 'Bearer error="invalid_token"' : 'Bearer');
+  sendError(res, 'unauthorized', presented ? 'The bearer token is not valid' : 'This route needs "Authorization: Bearer <token>"');
+}
+
+function check(verifier: TokenVerifier, header: string | undefined, refresh: () => boolean): string | undefined {
+  const token = bearerToken(header);
+  if (token === undefined) return undefined;
+  const principal = verifier.verify(token);
+  if (principal !== undefined || !refresh()) return principal;
+  return verifier.verify(token);
+}
+
+/** Guards the API; `isOpen` lists requests that stay open (the status probe). */
+export function requireApiToken(auth: ApiAuth, isOpen: (method: string, path: string) => boolean): RequestHandler {
+  return (req, res, next) => {
+    const verifier = auth.verifier;
+    if (verifier === undefined || isOpen(req.method, req.path)) {
+      next();
+      return;
+    }
+    const principal = check(verifier, req.get('authorization'), auth.refresh);
+    if (principal === undefined) {
+      unauthorized(res, req.get('authorization') !== undefined);
+      return;
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}
+
+/** /metrics behind its own token when OCPM_METRICS_TOKEN is set; open otherwise. */
+export function requireMetricsToken(verifier: TokenVerifier | undefined): RequestHandler {
+  return (req, res, next) => {
+    if (verifier === undefined || check(verifier, req.get('authorization'), () => false) !== undefined) {
+      next();
+      return;
+    }
+    unauthorized(res, req.get('authorization') !== undefined);
+  };
+}

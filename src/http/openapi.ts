@@ -1,0 +1,121 @@
+// The OpenAPI 3.1 document of this service, built from the same zod schemas the routes parse with
+// (validation.ts) and answer with (api-schemas.ts). A test checks it against the app's real routes.
+import { z } from 'zod';
+import { SERVICE_VERSION } from '../version.js';
+import {
+  abortResponseSchema, errorResponseSchema, probeResponseSchema, sessionListResponseSchema, sessionResponseSchema,
+  statusResponseSchema, turnListResponseSchema, turnResponseSchema,
+} from './api-schemas.js';
+import { listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, putSessionBodySchema, sessionParamsSchema } from './validation.js';
+
+type Method = 'get' | 'put' | 'post' | 'delete';
+
+interface Reply {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+  readonly contentType?: string;
+}
+
+export interface ApiOperation {
+  readonly method: Method;
+  /** Express syntax (`:id`); the document uses `{id}`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly security: 'api' | 'metrics' | 'none';
+  readonly params?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  readonly body?: z.ZodType;
+  readonly replies: Readonly<Record<number, Reply>>;
+}
+
+const json = (description: string, schema: z.ZodType): Reply => ({ description, schema });
+const failure = (description: string): Reply => json(description, errorResponseSchema);
+
+/** Every route of the app. */
+export function apiOperations(maxMessageChars: number): ApiOperation[] {
+  const sessionParams = sessionParamsSchema;
+  return [
+    { method: 'put', path: '/api/sessions/:id', summary: 'Register or update a session and its workspace', security: 'api', params: sessionParams, query: noQuerySchema, body: putSessionBodySchema,
+      replies: { 200: json('Updated', sessionResponseSchema), 201: json('Created', sessionResponseSchema), 400: failure('Invalid id, body or workspace'), 409: failure('Busy, or workspace used by another session') } },
+    { method: 'get', path: '/api/sessions', summary: 'List sessions', security: 'api', query: noQuerySchema, replies: { 200: json('The sessions', sessionListResponseSchema) } },
+    { method: 'get', path: '/api/sessions/:id', summary: 'One session', security: 'api', params: sessionParams, query: noQuerySchema,
+      replies: { 200: json('The session', sessionResponseSchema), 404: failure('No such session') } },
+    { method: 'delete', path: '/api/sessions/:id', summary: 'Delete a session (aborts its turn)', security: 'api', params: sessionParams, query: noQuerySchema, body: noBodySchema,
+      replies: { 204: { description: 'Deleted' }, 404: failure('No such session') } },
+    { method: 'post', path: '/api/sessions/:id/messages', summary: 'Send a message; JSON answer, or an SSE stream (part, done, error) with Accept: text/event-stream', security: 'api',
+      params: sessionParams, query: noQuerySchema, body: messageBodySchema(maxMessageChars),
+      replies: {
+        200: { description: 'The finished turn (JSON), or an SSE stream of part/done/error events', schema: turnResponseSchema },
+        400: failure('Invalid body'), 404: failure('No such session'), 409: failure('Aborted'), 413: failure('Body too large'), 415: failure('Not JSON'),
+        429: failure('Rate limit, queue full or too many streams (Retry-After)'), 502: failure('opencode failed'), 503: failure('Not ready or draining'), 504: failure('Timeout'),
+      } },
+    { method: 'get', path: '/api/sessions/:id/messages', summary: 'Past turns of a session, newest first', security: 'api', params: sessionParams, query: listTurnsQuerySchema,
+      replies: { 200: json('The turns', turnListResponseSchema), 404: failure('No such session') } },
+    { method: 'post', path: '/api/sessions/:id/abort', summary: 'Abort the running turn', security: 'api', params: sessionParams, query: noQuerySchema, body: noBodySchema,
+      replies: { 202: json('Aborting', abortResponseSchema), 404: failure('No such session'), 409: failure('No turn running') } },
+    { method: 'get', path: '/api/opencode/status', summary: 'Manager status (open: no secrets, paths or session ids)', security: 'none', replies: { 200: json('Status', statusResponseSchema) } },
+    { method: 'get', path: '/api/openapi.json', summary: 'This document', security: 'api', replies: { 200: { description: 'OpenAPI 3.1 document' } } },
+    { method: 'get', path: '/livez', summary: 'Liveness probe', security: 'none', replies: { 200: json('Alive', probeResponseSchema) } },
+    { method: 'get', path: '/readyz', summary: 'Readiness probe', security: 'none', replies: { 200: json('Ready', probeResponseSchema), 503: json('Not ready or draining', probeResponseSchema) } },
+    { method: 'get', path: '/metrics', summary: 'Prometheus metrics (behind OCPM_METRICS_TOKEN when set)', security: 'metrics', replies: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
+  ];
+}
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+  return rest;
+}
+
+function parameters(operation: ApiOperation): unknown[] {
+  const list: unknown[] = [];
+  for (const [where, schema] of [['path', operation.params], ['query', operation.query]] as const) {
+    if (schema === undefined) continue;
+    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      list.push({ name, in: where, required: where === 'path' || !field.safeParse(undefined).success, schema: jsonSchema(field) });
+    }
+  }
+  return list;
+}
+
+function responses(operation: ApiOperation): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const standard: Record<number, Reply> = operation.security === 'none' ? {} : { 401: failure('Missing or wrong bearer token') };
+  for (const [status, reply] of Object.entries({ ...standard, ...operation.replies })) {
+    const content = reply.schema !== undefined
+      ? { [reply.contentType ?? 'application/json']: { schema: jsonSchema(reply.schema) } }
+      : reply.contentType !== undefined ? { [reply.contentType]: { schema: { type: 'string' } } } : undefined;
+    out[status] = content === undefined ? { description: reply.description } : { description: reply.description, content };
+  }
+  return out;
+}
+
+export function buildOpenApiDocument(maxMessageChars: number): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const operation of apiOperations(maxMessageChars)) {
+    const key = operation.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const body = operation.body === undefined ? undefined : {
+      required: !operation.body.safeParse(undefined).success,
+      content: { 'application/json': { schema: jsonSchema(operation.body) } },
+    };
+    paths[key] ??= {};
+    paths[key][operation.method] = {
+      summary: operation.summary,
+      operationId: `${operation.method}${key.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+      security: operation.security === 'api' ? [{ bearer: [] }] : operation.security === 'metrics' ? [{ metricsBearer: [] }, {}] : [],
+      parameters: parameters(operation),
+      ...(body === undefined ? {} : { requestBody: body }),
+      responses: responses(operation),
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'opencode-process-manager', version: SERVICE_VERSION, description: 'Runs OpenCode for the sessions of a web app. Every error is { "error": { "code", "message" } }.' },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'OCPM_API_TOKEN, OCPM_API_TOKEN_FILE, or the generated OCPM_DATA_DIR/api-token' },
+        metricsBearer: { type: 'http', scheme: 'bearer', description: 'OCPM_METRICS_TOKEN (only when set)' },
+      },
+    },
+    paths,
+  };
+}
