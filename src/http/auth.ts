@@ -41,7 +41,7 @@ export function requireApiToken(auth: ApiAuth, isOpen: (method: string, path: st
       next();
       return;
     }
-    const principal = check(verifier, req.get('authorization'), auth.refresh);
+    const principal = check(verifier, req.get('authorization'), () => auth.refresh());
     if (principal === undefined) {
       unauthorized(res, req.get('authorization') !== undefined);
       return;

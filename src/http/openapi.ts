@@ -22,8 +22,8 @@ export interface ApiOperation {
   readonly path: string;
   readonly summary: string;
   readonly security: 'api' | 'metrics' | 'none';
-  readonly params?: z.ZodObject;
-  readonly query?: z.ZodObject;
+  readonly params?: z.ZodObject<Record<string, z.ZodType>>;
+  readonly query?: z.ZodObject<Record<string, z.ZodType>>;
   readonly body?: z.ZodType;
   readonly replies: Readonly<Record<number, Reply>>;
 }
@@ -62,15 +62,16 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
 }
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
-  return rest;
+  const converted: Record<string, unknown> = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+  delete converted.$schema; // embedded in the document, which names its dialect once
+  return converted;
 }
 
 function parameters(operation: ApiOperation): unknown[] {
   const list: unknown[] = [];
   for (const [where, schema] of [['path', operation.params], ['query', operation.query]] as const) {
     if (schema === undefined) continue;
-    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    for (const [name, field] of Object.entries(schema.shape)) {
       list.push({ name, in: where, required: where === 'path' || !field.safeParse(undefined).success, schema: jsonSchema(field) });
     }
   }
