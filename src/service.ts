@@ -39,6 +39,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const metrics = createMetrics();
   await mkdir(config.dataDir, { recursive: true });
+  // Tokens are settled before anything opens or listens: a bad token file stops boot with a ConfigError.
+  const auth = loadApiAuth(config, logger.child({ component: 'auth' }));
   const workspaceRoot = await prepareWorkspaceRoot(config.workspaceRoot);
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
   const registry = openSqliteRegistry(config.dataDir);
@@ -51,8 +53,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ...(options.env === undefined ? {} : { env: options.env }),
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
-  // Tokens are settled before anything listens: a bad token file stops boot with a ConfigError.
-  const auth = loadApiAuth(config, logger.child({ component: 'auth' }));
   const app = createApp({
     manager,
     metrics,

@@ -51,7 +51,7 @@ function generatedToken(dataDir: string, logger: Logger): string {
     const existing = readFileSync(file, 'utf8').trim();
     if (existing !== '') {
       if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-      logger.info('API token loaded from the data dir; send it as "Authorization: Bearer <token>"', { tokenFile: file });
+      logger.info('API token loaded from the data dir; send it as "Authorization: Bearer <token>"', { file });
       return existing;
     }
   } catch (error) {
@@ -60,11 +60,11 @@ function generatedToken(dataDir: string, logger: Logger): string {
   const token = randomBytes(32).toString('base64url');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  logger.info('No OCPM_API_TOKEN or OCPM_API_TOKEN_FILE set: generated an API token; send it as "Authorization: Bearer <token>"', { tokenFile: file });
+  logger.info('No OCPM_API_TOKEN or OCPM_API_TOKEN_FILE set: generated an API token; send it as "Authorization: Bearer <token>"', { file });
   return token;
 }
 
-export function loadApiAuth(settings: AuthSettings, logger: Logger): ApiAuth {
+export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = FILE_RECHECK_MS): ApiAuth {
   if (settings.auth === 'disabled') {
     logger.warn('OCPM_AUTH=disabled: the API takes requests without a token; binding to 127.0.0.1 only');
     return { verifier: undefined, refresh: () => false };
@@ -78,21 +78,21 @@ export function loadApiAuth(settings: AuthSettings, logger: Logger): ApiAuth {
 
   let current = readTokenFile(file);
   const verifier = new TokenVerifier([...settings.apiTokens, ...current.tokens]);
-  logger.info('API tokens from OCPM_API_TOKEN_FILE', { tokenFile: file, count: verifier.size });
+  logger.info('API tokens from OCPM_API_TOKEN_FILE', { file, count: verifier.size });
   let checkedAt = Date.now();
   const refresh = (): boolean => {
-    if (Date.now() - checkedAt < FILE_RECHECK_MS) return false;
+    if (Date.now() - checkedAt < recheckMs) return false;
     checkedAt = Date.now();
     try {
       if (statSync(file).mtimeMs === current.mtimeMs) return false;
       current = readTokenFile(file);
     } catch (error) {
       // A Secret being swapped can be briefly unreadable: keep the tokens we have.
-      logger.warn('Token file could not be re-read; keeping the current tokens', { tokenFile: file, error: error instanceof Error ? error.message : String(error) });
+      logger.warn('Token file could not be re-read; keeping the current tokens', { file, error: error instanceof Error ? error.message : String(error) });
       return false;
     }
     verifier.replace([...settings.apiTokens, ...current.tokens]);
-    logger.info('API tokens reloaded from OCPM_API_TOKEN_FILE', { tokenFile: file, count: verifier.size });
+    logger.info('API tokens reloaded from OCPM_API_TOKEN_FILE', { file, count: verifier.size });
     return true;
   };
   return { verifier, refresh };

@@ -1,5 +1,6 @@
 // The winston logger factory: JSON lines to stdout by default; components take child loggers.
 import winston from 'winston';
+import { isSecretKey, REDACTED, redactCredentials, redactFields } from '../util/redact.js';
 
 export type Logger = winston.Logger;
 
@@ -10,10 +11,25 @@ export interface LoggerOptions {
   readonly stream?: NodeJS.WritableStream;
 }
 
+/**
+ * Masks secrets before any transport sees a record: fields named like secrets (token, password,
+ * authorization, api key) and bearer credentials inside strings. A last line of defence; code
+ * should not log secrets in the first place.
+ */
+const redactSecrets = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (key === 'level') continue;
+    const value: unknown = info[key];
+    info[key] = isSecretKey(key) && typeof value === 'string' ? REDACTED : typeof value === 'string' ? redactCredentials(value) : redactFields(value);
+  }
+  return info;
+});
+
 export function createLogger(options: LoggerOptions): Logger {
   const format =
     options.format === 'pretty'
       ? winston.format.combine(
+          redactSecrets(),
           winston.format.timestamp(),
           winston.format.colorize(),
           winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
@@ -22,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
             return `${String(timestamp)} ${level}${where} ${String(message)}${extra}`;
           }),
         )
-      : winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json());
+      : winston.format.combine(redactSecrets(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json());
   const transport =
     options.stream === undefined
       ? new winston.transports.Console()

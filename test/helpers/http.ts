@@ -3,9 +3,12 @@ import { parseSse } from '../../src/util/sse-parser.js';
 /** The token startTestService configures; call() and streamEvents() send it unless told otherwise. */
 export const TEST_API_TOKEN = 'test-api-token-0123456789abcdef';
 
+/** Adds the test token unless the caller names `authorization` itself; `authorization: ''` sends none. */
 function withAuth(headers: Record<string, string>): Record<string, string> {
-  const named = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
-  return named ? headers : { authorization: `Bearer ${TEST_API_TOKEN}`, ...headers };
+  const named = Object.keys(headers).find((name) => name.toLowerCase() === 'authorization');
+  if (named === undefined) return { authorization: `Bearer ${TEST_API_TOKEN}`, ...headers };
+  if (headers[named] !== '') return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== named));
 }
 
 export interface JsonResponse<T = unknown> {

@@ -53,9 +53,16 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       callback();
     },
   });
-  const config = loadConfig(fullEnv, temp.dir);
-  const logger = createLogger({ level: config.logLevel, format: 'json', stream: sink });
-  const service = await startService(config, { env: fullEnv, logger });
+  let config: ReturnType<typeof loadConfig>;
+  let service: Service;
+  try {
+    config = loadConfig(fullEnv, temp.dir);
+    const logger = createLogger({ level: config.logLevel, format: 'json', stream: sink });
+    service = await startService(config, { env: fullEnv, logger });
+  } catch (error) {
+    await temp.remove();
+    throw error;
+  }
   return {
     url: `http://127.0.0.1:${service.port}`,
     service,

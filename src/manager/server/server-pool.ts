@@ -2,6 +2,7 @@
 // data dir (kept across restarts, so the slot's opencode sessions survive them). The pool probes
 // health, restarts with capped backoff, marks crash-looping slots failed (and retries them later),
 // recycles instances whose process tree grew past the memory limit, and releases idle directories.
+import { redactPaths } from '../../util/redact.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -180,7 +181,8 @@ export class ServerPool {
         state: slot.state,
         startedAt: instance?.startedAt ?? null,
         restarts: slot.restarts,
-        lastError: slot.lastError,
+        // The status endpoint is open: no paths (stderr tails can hold them).
+        lastError: slot.lastError === null ? null : redactPaths(slot.lastError).slice(0, 300),
         lastHealth: health === undefined ? null : { ok: health.ok, latencyMs: Math.round(health.latencyMs * 10) / 10, failureClass: health.failureClass },
         rssBytes: instance?.rssBytes ?? 0,
         activeTurns: instance?.activeTurns ?? 0,
