@@ -14,6 +14,7 @@ import { createErrorHandler, notFoundHandler } from './http-errors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
+import { requireJsonBody } from './require-json.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -48,6 +49,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestMetrics(deps.metrics));
   app.use(corsPolicy(deps.corsOrigins));
   app.use('/api', requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)));
+  // Any body must be JSON in UTF-8 (415 otherwise), checked before the parser reads it.
+  app.use(requireJsonBody);
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true }));
   const openApiDocument = buildOpenApiDocument(deps.maxMessageChars);
   app.get('/api/openapi.json', (_req, res) => {

@@ -35,9 +35,23 @@ function fromBodyParser(error: unknown): OcpmError | undefined {
   }
 }
 
+/**
+ * Client errors raised inside Express or body-parser without a body-parser `type` (a malformed
+ * %-escape in the path, a corrupt gzip/deflate body) carry a 4xx `status`: they are the client's
+ * fault and get a 4xx, never a 500.
+ */
+function fromClientStatus(error: unknown): OcpmError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = 'status' in error ? error.status : 'statusCode' in error ? error.statusCode : undefined;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (status === 413) return new OcpmError('payload_too_large', 'The request body is too large');
+  if (status === 415) return new OcpmError('unsupported_media_type', 'Unsupported body encoding or media type');
+  return new OcpmError('invalid_request', 'The request is malformed (path encoding or body encoding)');
+}
+
 export function toOcpmError(error: unknown): OcpmError | undefined {
   if (error instanceof OcpmError) return error;
-  return fromBodyParser(error);
+  return fromBodyParser(error) ?? fromClientStatus(error);
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {

@@ -8,9 +8,15 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
   return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** RFC 8259: JSON exchanged between systems is UTF-8; a charset other than that is refused. */
+function hasForeignCharset(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  return charset !== undefined && !/^utf-?8$/i.test(charset);
+}
+
 export const requireJsonBody: RequestHandler = (req, _res, next) => {
-  if (hasBody(req.headers) && !req.is('application/json')) {
-    throw new OcpmError('unsupported_media_type', 'The body must be application/json');
+  if (hasBody(req.headers) && (!req.is('application/json') || hasForeignCharset(req.get('content-type')))) {
+    throw new OcpmError('unsupported_media_type', 'The body must be application/json in UTF-8');
   }
   next();
 };

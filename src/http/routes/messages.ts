@@ -3,7 +3,6 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-process-manager.js';
 import { errorBody, toOcpmError } from '../http-errors.js';
-import { requireJsonBody } from '../require-json.js';
 import { openSse } from '../sse.js';
 import { principalOf } from '../auth.js';
 import type { StreamLimiter } from '../rate-limits.js';
@@ -49,7 +48,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
   const { manager } = deps;
   const bodySchema = messageBodySchema(deps.maxMessageChars);
 
-  router.post('/api/sessions/:id/messages', deps.submissionLimit, requireJsonBody, async (req, res) => {
+  router.post('/api/sessions/:id/messages', deps.submissionLimit, async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     parse(noQuerySchema, req.query, 'query');
     const body = parse(bodySchema, req.body, 'body');
@@ -104,7 +103,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
     res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
   });
 
-  router.post('/api/sessions/:id/abort', requireJsonBody, (req, res) => {
+  router.post('/api/sessions/:id/abort', (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     parse(noQuerySchema, req.query, 'query');
     parse(noBodySchema, req.body, 'body');

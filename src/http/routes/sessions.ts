@@ -3,7 +3,6 @@ import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { resolveWorkspace } from '../../workspace/resolve-workspace.js';
-import { requireJsonBody } from '../require-json.js';
 import { noBodySchema, noQuerySchema, parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
 
 export interface SessionRouteDeps {
@@ -18,7 +17,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   const router = Router();
   const { manager } = deps;
 
-  router.put('/api/sessions/:id', requireJsonBody, async (req, res) => {
+  router.put('/api/sessions/:id', async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     parse(noQuerySchema, req.query, 'query');
     const body = parse(putSessionBodySchema, req.body ?? {}, 'body');
@@ -44,7 +43,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     res.json(session);
   });
 
-  router.delete('/api/sessions/:id', requireJsonBody, async (req, res) => {
+  router.delete('/api/sessions/:id', async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     parse(noQuerySchema, req.query, 'query');
     parse(noBodySchema, req.body, 'body');
