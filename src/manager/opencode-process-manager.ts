@@ -428,6 +428,7 @@ export class OpencodeProcessManager {
     const continuing = session.opencodeSessionId;
     let mode: TurnMode = this.configuredMode ?? 'per-message';
     let outcome: CommandOutcome = 'error';
+    let errorCode: string | undefined;
     try {
       await this.warmups.get(session.id);
       const instance = this.pool === undefined ? undefined : await this.pool.acquire(this.slotOf(session), signal);
@@ -495,6 +496,7 @@ export class OpencodeProcessManager {
       return { sessionId: session.id, ...turn };
     } catch (error) {
       outcome = error instanceof TurnTimeoutError || error instanceof TurnStalledError ? 'timeout' : error instanceof TurnAbortedError ? 'aborted' : 'error';
+      errorCode = error instanceof OcpmError ? error.code : 'internal_error';
       if (mode === 'per-message' && continuing !== undefined && error instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(error.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
         session.opencodeSessionId = undefined;
@@ -509,6 +511,8 @@ export class OpencodeProcessManager {
       throw error;
     } finally {
       this.countTurn(mode, outcome, startedAt);
+      // One line per turn in both modes (never the message text: it is the user's).
+      this.logger.info('Turn finished', { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt, ...(errorCode === undefined ? {} : { errorCode }) });
       this.touch(session, Date.now());
       this.sessions.save(session);
     }

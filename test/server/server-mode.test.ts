@@ -230,8 +230,10 @@ describe('server mode, a crash with messages queued behind it', () => {
     const ids = ['c0', 'c1', 'q0', 'q1', 'q2', 'q3', 'q4'];
     for (const id of ids) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
     await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
-    const crashing = call(url('/api/sessions/c0/messages'), 'POST', { text: '#fake delay=200 crash\nboom' });
-    const inFlight = call(url('/api/sessions/c1/messages'), 'POST', { text: '#fake delay=400\nunlucky' });
+    // c1 hangs until the crash ends it; c0's crash-after is the window in which the test sees both running
+    // (wide, because a loaded machine polls slowly).
+    const crashing = call(url('/api/sessions/c0/messages'), 'POST', { text: '#fake crash-after=2000\nboom' });
+    const inFlight = call(url('/api/sessions/c1/messages'), 'POST', { text: '#fake hang\nunlucky' });
     await waitFor('both turns to run', async () => (await call(url('/api/opencode/status'), 'GET')).body.runningTurns === 2);
     const queued = ['q0', 'q1', 'q2', 'q3', 'q4'].map((id) => call(url(`/api/sessions/${id}/messages`), 'POST', { text: `queued ${id}` }));
     assert.equal((await crashing).status, 502);
