@@ -67,7 +67,7 @@ export function parseLabelValues(query: string): { selector: string | undefined;
 // Grafana's Prometheus data source (interpolateQueryExpr): a single-value variable is only
 // quote-escaped; a multi-value or include-All one is regex-escaped and joined as (a|b).
 const regularEscape = (value: string): string => value.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'");
-const specialRegexEscape = (value: string): string => regularEscape(value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&'));
+const specialRegexEscape = (value: string): string => value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&');
 
 function formatValue(variable: QueryVariable, selection: Selection, format: string | undefined): string {
   if ('all' in selection) {
