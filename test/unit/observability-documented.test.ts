@@ -56,10 +56,9 @@ describe('README.md documents the observability surface', () => {
     const rows = metricRows(section(readme, 'Metrics'));
     const registry = createMetrics().registry;
     const actual = new Map<string, Row>();
-    for (const metric of registry.getMetricsAsArray()) {
-      const { name, type } = await metric.get();
+    for (const { name, type } of await registry.getMetricsAsJSON()) {
       // prom-client keeps the declared label names on the metric; its typings do not expose them.
-      const labels = [...((metric as unknown as { labelNames?: string[] }).labelNames ?? [])].sort();
+      const labels = [...((registry.getSingleMetric(name) as unknown as { labelNames?: string[] }).labelNames ?? [])].sort();
       actual.set(name, { type: String(type), labels });
     }
     const undocumented = [...actual.keys()].filter((name) => !rows.has(name));
