@@ -49,7 +49,7 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     svc = await startTestService({
       OCPM_API_TOKEN: TOKEN,
       OCPM_MODE: 'server',
-      OCPM_TURN_TIMEOUT_MS: '1000',
+      OCPM_TURN_TIMEOUT_MS: '2000',
       OCPM_MAX_CONCURRENT_TURNS: '1',
       OCPM_QUEUE_LIMIT: '1',
       OCPM_RESTART_BACKOFF_MS: '10',
@@ -187,8 +187,9 @@ async function driveTraffic(url: string): Promise<void> {
   for (let i = 0; i < 3; i += 1) assert.equal((await send('ok', `hello ${i}`)).status, 200);
   assert.equal((await send('err', '#fake error-event\nx')).status, 502);
   assert.equal((await send('slow', '#fake hang\nx')).status, 504);
-  // One turn at a time and one waiting place: the third message overflows the queue.
-  const running = send('q1', '#fake delay=600\nfirst');
+  // One turn at a time and one waiting place: the third message overflows the queue (the first
+  // turn lasts 1 s, under the 2 s turn timeout, so the second surely waits behind it).
+  const running = send('q1', '#fake delay=1000\nfirst');
   await waitFor('the first turn to run', async () => (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.runningTurns === 1);
   const queued = send('q2', 'second');
   await waitFor('the second message to wait', async () => (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.queuedRequests === 1);
