@@ -131,6 +131,7 @@ export class OpencodeProcessManager {
     this.configuredMode = this.chooseMode(this.binary);
     this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: this.binary.version, mode: this.configuredMode });
     if (this.configuredMode === 'server') {
+      this.metrics.instanceMemoryLimit.set(this.settings.maxInstanceRssMb * 1024 * 1024);
       this.pool = new ServerPool(
         {
           size: this.settings.poolSize,

@@ -49,6 +49,8 @@ export interface Metrics {
   readonly queueWait: client.Histogram;
   readonly rejected: client.Counter<'reason'>;
   readonly orphansReaped: client.Counter;
+  /** OCPM_MAX_INSTANCE_RSS_MB in bytes while server mode runs (0: no limit applies), for alerts near it. */
+  readonly instanceMemoryLimit: client.Gauge;
   /** Points the live gauges at their sources (the manager, once it exists). */
   bindGauges(sources: GaugeSources): void;
   setBuildInfo(labels: { version: string; opencodeVersion: string; mode: string }): void;
@@ -149,6 +151,11 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     help: 'Processes left by a previous run of the service (it crashed) that were found and killed at boot.',
     registers: [registry],
   });
+  const instanceMemoryLimit = new client.Gauge({
+    name: 'opencode_manager_instance_memory_limit_bytes',
+    help: 'Resident memory of one server instance process tree above which it is recycled (OCPM_MAX_INSTANCE_RSS_MB); 0 when no limit applies.',
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
@@ -201,6 +208,7 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     queueWait,
     rejected,
     orphansReaped,
+    instanceMemoryLimit,
     bindGauges(next) {
       sources = next;
     },

@@ -1,0 +1,209 @@
+// Every query of grafana/dashboard.json, and every metric the alert rules read, against a real
+// Prometheus scraping the real service (fake opencode, server mode) every second, after traffic of
+// every kind: success, errors, timeouts, a queue overflow and a server instance restart.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { expand, panelQueries, parseLabelValues, queryVariables, type Builtins, type QueryVariable, type Selection } from '../helpers/grafana-variables.js';
+import { startPrometheus, type Prometheus, type PromSeries } from '../helpers/prometheus.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const JOB = 'opencode-process-manager';
+const DASHBOARD = path.join(PROJECT_ROOT, 'grafana', 'dashboard.json');
+const ALERTS = path.join(PROJECT_ROOT, 'grafana', 'alerts.yml');
+// Auth is coming to /api/*; sending a token now keeps this test valid when it lands.
+const TOKEN = 'obs-test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+// 1 s scrapes: Grafana's $__rate_interval must cover at least two of them (containers.md: use 10s).
+const BUILTINS_BASE = { rateInterval: '10s', interval: '1s' };
+
+const finite = (series: PromSeries): boolean => series.values.some(([, value]) => Number.isFinite(Number(value)));
+
+/** Why a query fails a Grafana panel (bad syntax, no series, no finite value), or undefined when it is fine. */
+async function queryProblem(prom: Prometheus, expr: string, start: number, end: number): Promise<string | undefined> {
+  let result: PromSeries[];
+  try {
+    result = await prom.range(expr, start, end, 1);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (result.length === 0) return `no series: ${expr}`;
+  if (!result.some(finite)) return `no finite value in ${result.length} series: ${expr}`;
+  return undefined;
+}
+
+describe('the dashboard and the alert rules against a real Prometheus', () => {
+  let svc: TestService;
+  let prom: Prometheus;
+  let start = 0;
+  let end = 0;
+  const dashboard = { panels: [], templating: { list: [] } } as Record<string, any>;
+
+  before(async () => {
+    Object.assign(dashboard, JSON.parse(await readFile(DASHBOARD, 'utf8')) as Record<string, unknown>);
+    svc = await startTestService({
+      OCPM_API_TOKEN: TOKEN,
+      OCPM_MODE: 'server',
+      OCPM_TURN_TIMEOUT_MS: '2000',
+      OCPM_MAX_CONCURRENT_TURNS: '1',
+      OCPM_QUEUE_LIMIT: '1',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_HEALTH_INTERVAL_MS: '200',
+      OCPM_KILL_GRACE_MS: '300',
+    });
+    prom = await startPrometheus({ job: JOB, targets: [new URL(svc.url).host], ruleFiles: [ALERTS] });
+    // Traffic must come after the first scrapes: a counter first seen at its final value has no rate.
+    await waitFor('two scrapes of the service', async () => (await prom.instant(`count_over_time(up{job="${JOB}"}[5m]) >= 2`)).length > 0, 20_000);
+    start = Math.floor(Date.now() / 1000) - 5;
+    await driveTraffic(svc.url);
+    const trafficDone = Date.now() / 1000;
+    // The final counters must be scraped too, and rates need two samples after the last event.
+    await waitFor('two scrapes after the traffic', async () => {
+      const last = await prom.instant(`timestamp(up{job="${JOB}"})`);
+      return Number(last[0]?.values[0]?.[1] ?? 0) >= trafficDone + 2;
+    });
+    end = Math.ceil(Date.now() / 1000);
+  });
+
+  after(async () => {
+    await prom?.stop();
+    await svc?.close();
+  });
+
+  const builtins = (): Builtins => ({ ...BUILTINS_BASE, rangeSeconds: end - start });
+
+  /** Resolves the query variables in order, each to the first value its query returns (or to All). */
+  async function bindVariables(pickAll: boolean): Promise<Map<string, { variable: QueryVariable; selection: Selection }>> {
+    const bound = new Map<string, { variable: QueryVariable; selection: Selection }>();
+    for (const variable of queryVariables(dashboard)) {
+      const values = await variableValues(variable, bound);
+      assert.ok(values.length > 0, `variable $${variable.name} (${variable.query}) has no values`);
+      bound.set(variable.name, { variable, selection: pickAll && variable.includeAll ? { all: true } : { values: [values[0] as string] } });
+    }
+    return bound;
+  }
+
+  async function variableValues(variable: QueryVariable, bound: Map<string, { variable: QueryVariable; selection: Selection }>): Promise<string[]> {
+    const { selector, label } = parseLabelValues(expand(variable.query, bound, builtins()));
+    // label_values(selector, label): the values of `label` on the series of `selector` in the time range.
+    const series = await prom.range(`group by (${label}) (${selector ?? `{${label}!=""}`})`, start, end, 1);
+    return [...new Set(series.map((s) => s.metric[label]).filter((v): v is string => v !== undefined && v !== ''))].sort();
+  }
+
+  it('the traffic reached the service: every outcome, a 429, a restart', async () => {
+    const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+    for (const pattern of [
+      /^opencode_manager_commands_total\{mode="server",outcome="success"\} [1-9]/m,
+      /^opencode_manager_commands_total\{mode="server",outcome="error"\} [1-9]/m,
+      /^opencode_manager_commands_total\{mode="server",outcome="timeout"\} [1-9]/m,
+      /^opencode_manager_rejected_total\{reason="queue_full"\} [1-9]/m,
+      /^opencode_manager_server_restarts_total\{reason="exit"\} [1-9]/m,
+    ]) {
+      assert.match(metrics, pattern);
+    }
+  });
+
+  it('the data source and job/instance variables exist, and no panel hard-codes a data source uid', () => {
+    const list = dashboard.templating.list as Array<Record<string, any>>;
+    assert.ok(list.some((v) => v.type === 'datasource' && v.name === 'datasource' && v.query === 'prometheus'));
+    assert.deepEqual(queryVariables(dashboard).map((v) => v.name), ['job', 'instance']);
+    const uids = [...JSON.stringify(dashboard).matchAll(/"uid":\s*"([^"]*)"/g)].map((m) => m[1]);
+    const dataSourceUids = uids.filter((uid) => uid !== dashboard.uid && uid !== '-- Grafana --');
+    assert.ok(dataSourceUids.length > 0 && dataSourceUids.every((uid) => uid === '${datasource}'), `hard-coded data source uid: ${dataSourceUids.join(', ')}`);
+  });
+
+  it('every variable query returns values', async () => {
+    const bound = await bindVariables(false);
+    assert.equal((bound.get('job')?.selection as { values: string[] }).values[0], JOB);
+    assert.equal((bound.get('instance')?.selection as { values: string[] }).values[0], new URL(svc.url).host);
+  });
+
+  for (const pickAll of [false, true]) {
+    it(`every panel query parses and returns at least one finite series (${pickAll ? 'instance = All' : 'first job and instance'})`, async () => {
+      const bound = await bindVariables(pickAll);
+      const queries = panelQueries(dashboard);
+      assert.ok(queries.length >= 25, `only ${queries.length} panel queries found`);
+      const problems: string[] = [];
+      for (const query of queries) {
+        const problem = await queryProblem(prom, expand(query.expr, bound, builtins()), start, end);
+        if (problem !== undefined) problems.push(`${query.where}: ${problem}`);
+      }
+      assert.deepEqual(problems, []);
+    });
+  }
+
+  it('a misspelled metric or a broken query would fail that check', async () => {
+    const bound = await bindVariables(false);
+    const good = panelQueries(dashboard).find((q) => q.expr.includes('opencode_manager_commands_total'))?.expr as string;
+    assert.equal(await queryProblem(prom, expand(good, bound, builtins()), start, end), undefined);
+    const misspelled = good.replace('opencode_manager_commands_total', 'opencode_manager_command_total');
+    assert.match((await queryProblem(prom, expand(misspelled, bound, builtins()), start, end)) ?? '', /^no series/);
+    assert.match((await queryProblem(prom, expand(`${good})`, bound, builtins()), start, end)) ?? '', /bad_data/);
+    assert.throws(() => expand('rate(x{job=~"$jobs"}[5m])', bound, builtins()), /unknown variable \$jobs/);
+  });
+
+  it('Prometheus loads every alert rule and evaluates it without error', async () => {
+    const rules = await waitFor('every rule to be evaluated once', async () => {
+      const body = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<Record<string, any>> }> } };
+      const all = body.data.groups.flatMap((g) => g.rules);
+      return all.length > 0 && all.every((r) => r.lastEvaluation !== '0001-01-01T00:00:00Z') ? all : undefined;
+    });
+    const names = (parseYaml(await readFile(ALERTS, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert));
+    assert.deepEqual(rules.map((r) => r.name).sort(), [...names].sort());
+    for (const rule of rules) assert.equal(rule.health, 'ok', `${rule.name}: ${rule.lastError}`);
+  });
+
+  it('every metric the alert rules and their unit tests read is one the service really exports', async () => {
+    const alerts = await readFile(ALERTS, 'utf8');
+    const tests = await readFile(path.join(PROJECT_ROOT, 'grafana', 'alerts.test.yml'), 'utf8');
+    const exprs = (parseYaml(alerts) as { groups: Array<{ rules: Array<{ expr: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.expr));
+    const seriesNames = (parseYaml(tests) as { tests: Array<{ input_series: Array<{ series: string }> }> }).tests.flatMap((t) => t.input_series.map((s) => s.series.split('{')[0] as string));
+    // Metric names in the expressions: what is left once strings, label matchers, grouping clauses
+    // and function calls are removed, minus the operators.
+    const stripped = exprs.map((expr) => expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, '').replace(/\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)/g, ''));
+    const words = stripped.flatMap((expr) => [...expr.matchAll(/\b([a-z_][a-z0-9_]*)\b(?!\s*\()/g)].map((m) => m[1] as string));
+    const operators = new Set(['and', 'or', 'unless', 'bool', 'offset']);
+    const names = new Set([...words.filter((w) => !operators.has(w)), ...seriesNames]);
+    assert.ok(names.has('opencode_manager_commands_total') && names.has('up'));
+    const missing: string[] = [];
+    for (const name of names) {
+      if ((await prom.instant(`count_over_time({__name__="${name}"}[5m])`)).length === 0) missing.push(name);
+    }
+    assert.deepEqual(missing, [], 'the alerts read metrics the service does not export');
+  });
+});
+
+/** Success, errors, timeouts, a queue overflow and a server instance restart. */
+async function driveTraffic(url: string): Promise<void> {
+  const send = (id: string, text: string) => call(`${url}/api/sessions/${id}/messages`, 'POST', { text }, auth);
+  for (const id of ['ok', 'err', 'slow', 'q1', 'q2', 'q3']) {
+    assert.equal((await call(`${url}/api/sessions/${id}`, 'PUT', { workspace: id }, auth)).status, 201);
+  }
+  for (let i = 0; i < 3; i += 1) assert.equal((await send('ok', `hello ${i}`)).status, 200);
+  assert.equal((await send('err', '#fake error-event\nx')).status, 502);
+  assert.equal((await send('slow', '#fake hang\nx')).status, 504);
+  // One turn at a time and one waiting place: the third message overflows the queue (the first
+  // turn lasts 1 s, under the 2 s turn timeout, so the second surely waits behind it).
+  const running = send('q1', '#fake delay=1000\nfirst');
+  await waitFor('the first turn to run', async () => (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.runningTurns === 1);
+  const queued = send('q2', 'second');
+  await waitFor('the second message to wait', async () => (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.queuedRequests === 1);
+  const overflow = await send('q3', 'third');
+  assert.equal(overflow.status, 429);
+  assert.equal(overflow.body.error.code, 'queue_full');
+  assert.equal((await running).status, 200);
+  assert.equal((await queued).status, 200);
+  // kill -9 of the server instance: it restarts (reason exit) and serves again.
+  const before = (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.processManager.instances[0];
+  process.kill(before.pid as number, 'SIGKILL');
+  await waitFor('the instance to be ready again', async () => {
+    const now = (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.processManager.instances[0];
+    return now.state === 'ready' && now.pid !== before.pid;
+  });
+  assert.equal((await send('ok', 'after the restart')).status, 200);
+}
