@@ -1,40 +1,20 @@
 // The service binary as operators run it: a child process, stopped with SIGTERM mid-turn, must exit 0
 // and leave no opencode process or descendant behind; a bad setting stops boot naming the variable.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { FAKE_OPENCODE, PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
+import { FAKE_OPENCODE, makeTempDir } from '../helpers/fixtures.js';
 import { call, streamEvents, TEST_API_TOKEN } from '../helpers/http.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { startBinary, waitForLog } from '../helpers/service-binary.js';
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 
-const MAIN = path.join(PROJECT_ROOT, 'src', 'main.ts');
-
-function startBinary(env: Record<string, string>): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return { child, lines };
-}
-
-async function waitForLog(lines: AsyncIterableIterator<string>, message: string): Promise<Record<string, unknown>> {
-  for (;;) {
-    const next = await lines.next();
-    if (next.done === true) throw new Error(`the service exited before logging "${message}"`);
-    const entry = JSON.parse(next.value) as Record<string, unknown>;
-    if (entry.message === message) return entry;
-  }
-}
 
 describe('the service binary', () => {
   let temp: { dir: string; remove: () => Promise<void> };
