@@ -16,6 +16,8 @@ export function messageRateLimit(perMinute: number): RequestHandler {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (_req, res) => principalOf(res),
+    // Keyed by token, never by IP: its proxy/IP sanity checks do not apply (and would log noise behind an ingress).
+    validate: false,
     handler: (req, res) => {
       const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime === undefined ? WINDOW_MS / 1000 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));

@@ -33,9 +33,12 @@ describe('log redaction', () => {
     assert.equal((await call(url('/api/sessions'), 'GET', undefined, { authorization: `Bearer ${WRONG_TOKEN}` })).status, 401);
     assert.equal((await call(url('/metrics'), 'GET', undefined, { authorization: 'Bearer metrics-secret-token-42' })).status, 200);
 
-    const servers = (await readFile(path.join(svc.recordDir, 'servers.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { opencodeEnv: Record<string, string> });
+    const servers = (await readFile(path.join(svc.recordDir, 'servers.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { hostname: string; envNames: string[]; opencodeEnv: Record<string, string> });
     const password = servers[0]?.opencodeEnv.OPENCODE_SERVER_PASSWORD;
-    assert.ok(password !== undefined && password.length >= 16, 'the fake did not record the instance password');
+    assert.ok(password !== undefined && password.length >= 16, 'the instance has no password');
+    // The instance is reachable from this host only, and never sees the service's own settings or tokens.
+    assert.equal(servers[0]?.hostname, '127.0.0.1');
+    assert.deepEqual(servers[0]?.envNames.filter((name) => name.startsWith('OCPM_')), []);
 
     const logged = svc.logs.map((line) => JSON.stringify(line)).join('\n');
     const turns = svc.logs.filter((line) => line.message === 'Turn finished');
