@@ -75,29 +75,35 @@ function toRecord(row: Row): TurnRecord {
 }
 
 export class SqliteTurnStore implements TurnStore {
-  constructor(private readonly db: Db) {}
+  // Prepared once: these run on every turn, and preparing costs more than running them.
+  private readonly insert;
+  private readonly update;
+  private readonly trim;
+  private readonly finishTx;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare("INSERT INTO turns (session_id, status, started_at) VALUES (?, 'running', ?)");
+    this.update = db.prepare(
+      `UPDATE turns SET status = ?, mode = ?, finished_at = ?, duration_ms = ?, text = ?, error_code = ?, error_message = ?,
+         tokens = ?, cost = ?, opencode_session_id = ? WHERE id = ?`,
+    );
+    this.trim = db.prepare(
+      `DELETE FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?)
+         AND id NOT IN (SELECT id FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?) ORDER BY id DESC LIMIT ?)`,
+    );
+    this.finishTx = db.transaction((id: number, f: TurnFinish) => {
+      this.update.run(f.status, f.mode, Date.now(), f.durationMs, f.text ?? null, f.error?.code ?? null, f.error?.message ?? null,
+        f.tokens === undefined ? null : JSON.stringify(f.tokens), f.cost ?? null, f.opencodeSessionId ?? null, id);
+      this.trim.run(id, id, KEEP_PER_SESSION);
+    });
+  }
 
   start(sessionId: string, startedAt: number): number {
-    const result = this.db.prepare("INSERT INTO turns (session_id, status, started_at) VALUES (?, 'running', ?)").run(sessionId, startedAt);
-    return Number(result.lastInsertRowid);
+    return Number(this.insert.run(sessionId, startedAt).lastInsertRowid);
   }
 
   finish(id: number, f: TurnFinish): void {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE turns SET status = ?, mode = ?, finished_at = ?, duration_ms = ?, text = ?, error_code = ?, error_message = ?,
-             tokens = ?, cost = ?, opencode_session_id = ? WHERE id = ?`,
-        )
-        .run(f.status, f.mode, Date.now(), f.durationMs, f.text ?? null, f.error?.code ?? null, f.error?.message ?? null,
-          f.tokens === undefined ? null : JSON.stringify(f.tokens), f.cost ?? null, f.opencodeSessionId ?? null, id);
-      this.db
-        .prepare(
-          `DELETE FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?)
-             AND id NOT IN (SELECT id FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?) ORDER BY id DESC LIMIT ?)`,
-        )
-        .run(id, id, KEEP_PER_SESSION);
-    })();
+    this.finishTx(id, f);
   }
 
   list(sessionId: string, limit: number): TurnRecord[] {

@@ -1,0 +1,162 @@
+// The manager's own cost per turn in server mode, isolated from opencode and the model: the same
+// fake `opencode serve` (test/fixtures/fake-opencode, answers at once) is called directly and
+// through the service, turn by turn, interleaved, so machine noise hits both sides alike. The
+// difference is what the manager adds: HTTP API, validation, scheduling, registry writes, waiting
+// for the session's idle event on the bus.
+// Usage: node --import tsx bench/overhead.ts [--turns 300]   (bench/README.md)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findFreePort } from '../src/util/free-port.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
+const WARMUP_TURNS = 20;
+const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
+
+const { values: opts } = parseArgs({ options: { turns: { type: 'string', default: '300' } } });
+const TURNS = Number(opts.turns);
+if (!Number.isInteger(TURNS) || TURNS < 10) {
+  process.stderr.write('usage: node --import tsx bench/overhead.ts [--turns 300]   (at least 10)\n');
+  process.exit(2);
+}
+
+/** Resolves with the first stdout line `pick` accepts; rejects if the child exits first or 60 s pass. */
+function waitForLine<T>(child: ChildProcess, what: string, pick: (line: string) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within 60 s`)), 60_000);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${String(code)}) before ${what}`)); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const value = pick(line);
+      if (value !== undefined) { clearTimeout(timer); resolve(value); }
+    });
+  });
+}
+
+async function json<T>(url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const [code] = (await exited) as [number | null];
+  clearTimeout(timer);
+  return code;
+}
+
+function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ocpm-overhead-'));
+const children: ChildProcess[] = [];
+try {
+  const baseEnv = { PATH: process.env.PATH ?? '', HOME: tmp, XDG_DATA_HOME: path.join(tmp, 'xdg') };
+
+  // The floor: the fake serve alone, called as a client of opencode would.
+  const password = randomBytes(16).toString('hex');
+  const port = await findFreePort();
+  const direct = spawn(FAKE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'ignore'], env: { ...baseEnv, OPENCODE_SERVER_PASSWORD: password },
+  });
+  children.push(direct);
+  await waitForLine(direct, 'listening line', (line) => (line.includes('listening on') ? true : undefined));
+  const directBase = `http://127.0.0.1:${port}`;
+  const auth = { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` };
+  const directDir = path.join(tmp, 'direct-ws');
+  mkdirSync(directDir, { recursive: true });
+  const q = `directory=${encodeURIComponent(directDir)}`;
+  const directSession = await json<{ id: string }>(`${directBase}/session?${q}`, 'POST', { title: 'direct' }, auth);
+  const sendDirect = async (text: string): Promise<void> => {
+    await json(`${directBase}/session/${directSession.id}/message?${q}`, 'POST', { parts: [{ type: 'text', text }] }, auth);
+  };
+
+  // The service in server mode over its own fake serve.
+  const token = randomBytes(16).toString('hex');
+  const profile = process.env.OCPM_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.OCPM_BENCH_CPU_PROF}`];
+  const service = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'],
+    env: {
+      ...baseEnv, PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: 'server', OCPM_API_TOKEN: token,
+      OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'), OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_LOG_LEVEL: 'info',
+    },
+  });
+  children.push(service);
+  let servicePort: number | undefined;
+  await waitForLine(service, 'ready log line', (line) => {
+    const entry = JSON.parse(line) as { message?: string; port?: number };
+    if (entry.message === 'HTTP server listening') servicePort = entry.port;
+    return entry.message === 'OpenCode process manager initialized' ? true : undefined;
+  });
+  service.stdout?.resume();
+  const serviceBase = `http://127.0.0.1:${String(servicePort)}`;
+  const bearer = { authorization: `Bearer ${token}` };
+  await json(`${serviceBase}/api/sessions/overhead`, 'PUT', { workspace: 'overhead' }, bearer);
+  const sendService = async (text: string): Promise<void> => {
+    await json(`${serviceBase}/api/sessions/overhead/messages`, 'POST', { text }, bearer);
+  };
+
+  const timed = async (send: (text: string) => Promise<void>, text: string): Promise<number> => {
+    const started = performance.now();
+    await send(text);
+    return performance.now() - started;
+  };
+  for (let i = 0; i < WARMUP_TURNS; i += 1) {
+    await sendDirect(`warm ${i}`);
+    await sendService(`warm ${i}`);
+  }
+  const directMs: number[] = [];
+  const serviceMs: number[] = [];
+  const differences: number[] = [];
+  for (let i = 0; i < TURNS; i += 1) {
+    // Alternate who goes first, so neither side always meets a warmer cache.
+    const [d, s] = i % 2 === 0
+      ? [await timed(sendDirect, `turn ${i}`), await timed(sendService, `turn ${i}`)]
+      : [await timed(sendService, `turn ${i}`), await timed(sendDirect, `turn ${i}`)].reverse() as [number, number];
+    directMs.push(d);
+    serviceMs.push(s);
+    differences.push(s - d);
+  }
+  const round = (ms: number): number => Math.round(ms * 100) / 100;
+  const result = {
+    turns: TURNS,
+    direct: { p50: round(percentile(directMs, 0.5)), p95: round(percentile(directMs, 0.95)) },
+    service: { p50: round(percentile(serviceMs, 0.5)), p95: round(percentile(serviceMs, 0.95)) },
+    overhead: { p50: round(percentile(differences, 0.5)), p95: round(percentile(differences, 0.95)) },
+    targetP50Ms: 5,
+    serviceExit: await stop(service),
+  };
+  const table = [
+    `## overhead: the manager's cost per server-mode turn (${TURNS} interleaved turns, fake opencode serve, ${os.cpus().length} CPUs)`,
+    '',
+    '| what | p50 ms | p95 ms |',
+    '|---|---:|---:|',
+    `| direct call to opencode serve | ${result.direct.p50} | ${result.direct.p95} |`,
+    `| through the service (server mode) | ${result.service.p50} | ${result.service.p95} |`,
+    `| **manager overhead per turn** (paired difference) | **${result.overhead.p50}** | ${result.overhead.p95} |`,
+    '',
+    `Target: overhead p50 < ${result.targetP50Ms} ms: **${result.overhead.p50 < result.targetP50Ms ? 'pass' : 'miss'}**. Service exit code after SIGTERM: ${String(result.serviceExit)}.`,
+  ].join('\n');
+  out(table);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench', 'results', `overhead-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(ROOT, 'bench', 'results', `overhead-${stamp}.md`), `${table}\n`);
+  out(`\nresults: bench/results/overhead-${stamp}.json and .md`);
+} finally {
+  for (const child of children) await stop(child);
+  rmSync(tmp, { recursive: true, force: true });
+}
