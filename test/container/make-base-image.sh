@@ -23,7 +23,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 echo "debootstrap bookworm from $MIRROR"
 debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" >/dev/null
-rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/*
+rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/lib/apt/lists/*
 
 NODE_BIN=$(readlink -f "$(command -v node)")
 NODE_PREFIX=$(dirname "$(dirname "$NODE_BIN")")
