@@ -3,6 +3,7 @@
 # Build: podman/docker build -t opencode-process-manager . (README "Deploying" has the local recipe).
 
 FROM node:20-bookworm-slim AS build
+ENV npm_config_update_notifier=false
 # better-sqlite3 compiles from source when its prebuilt binary cannot be downloaded (only the npm
 # registry is reachable on our build machines); node-gyp takes the headers from the image, not the web.
 RUN apt-get update \
@@ -39,7 +40,11 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN node_modules/.bin/opencode --version
+# The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is
+# left in the service user's home.
+RUN mkdir /tmp/opencode-check \
+ && HOME=/tmp/opencode-check TMPDIR=/tmp/opencode-check node_modules/.bin/opencode --version \
+ && rm -rf /tmp/opencode-check /tmp/opencode
 # Numeric uid so Kubernetes' runAsNonRoot can verify it (user `node` of the base image).
 USER 1000:1000
 EXPOSE 3000

@@ -4,8 +4,9 @@
 #  1. With the fake opencode (mounted, never baked into the image): waits for /readyz, checks PID 1,
 #     the user, the HEALTHCHECK, sends a message, checks /metrics, then sends SIGTERM while a turn
 #     runs: the turn must finish (drain), the exit code be 0, the stop take less than the drain bound.
-#  2. With the image's own opencode binary (no model needed to start): /readyz in server mode, then
-#     SIGTERM when idle: exit 0, quickly.
+#  2. With the image's own opencode binary (no model needed to start), run plainly as the README's
+#     `docker run` does (named volumes, writable root): /readyz in server mode, nothing in the
+#     service user's home it cannot write, then SIGTERM when idle: exit 0, quickly.
 # Needs podman, buildah, runc, debootstrap, curl (.ci/run installs them). From anywhere:
 #   bash test/container/run.sh        (or: npm run test:container)
 set -euo pipefail
@@ -14,8 +15,14 @@ REPO=$(cd "$HERE/../.." && pwd)
 export CONTAINERS_CONF="$HERE/containers.conf"
 IMAGE=${OCPM_TEST_IMAGE:-localhost/opencode-process-manager:test}
 PORT=3000          # the image's EXPOSE and the app's default (test/deploy checks they agree)
-READY_DEADLINE_S=60  # the fake opencode starts in ~0.1 s, the real server in ~3.4 s (facts doc)
-DRAIN_MS=10000     # OCPM_DRAIN_TIMEOUT_MS in the container: bounds the stop with a turn in flight
+# Deadlines, not sleeps: the waits end as soon as the condition holds. Ready takes ~1 s with the fake
+# and ~5 s with the real opencode serve, but minutes on a machine loaded by other work.
+READY_DEADLINE_S=180
+DRAIN_MS=10000     # OCPM_DRAIN_TIMEOUT_MS in the container
+KILL_GRACE_MS=5000 # OCPM_KILL_GRACE_MS in the container
+# A stop must end within the drain plus two kill graces (opencode serve's slow exit), the bound the
+# Kubernetes grace period is checked against (test/deploy/cross-checks.ts).
+STOP_DEADLINE_S=$(((DRAIN_MS + 2 * KILL_GRACE_MS) / 1000))
 SLOW_TURN_MS=2000  # the fake's answer delay for the turn that is running at SIGTERM
 START=$(date +%s.%N)
 
@@ -29,8 +36,10 @@ done
 
 WORK=$(mktemp -d)
 CONTAINERS=()
+VOLUMES=()
 cleanup() {
   for c in "${CONTAINERS[@]}"; do podman rm -f -v "$c" >/dev/null 2>&1 || true; done
+  for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -57,8 +66,7 @@ start() {
   shift
   CONTAINERS+=("$name")
   podman run -d --name "$name" -p "127.0.0.1::$PORT" \
-    --read-only --tmpfs /tmp --tmpfs /home/node:rw,mode=1777 \
-    -e OCPM_API_TOKEN="$TOKEN" -e OCPM_DRAIN_TIMEOUT_MS="$DRAIN_MS" \
+    -e OCPM_API_TOKEN="$TOKEN" -e OCPM_DRAIN_TIMEOUT_MS="$DRAIN_MS" -e OCPM_KILL_GRACE_MS="$KILL_GRACE_MS" \
     "$@" "$IMAGE" >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err" >&2; fail "podman run"; }
   BASE="http://$(podman port "$name" "$PORT/tcp" | head -n1)"
 }
@@ -91,7 +99,7 @@ api() { curl -sS -m 30 -H "authorization: Bearer $TOKEN" -H 'content-type: appli
 # ---- 1. the fake opencode
 FAKE="ocpm-test-fake-$$"
 T=$(date +%s.%N)
-start "$FAKE" -v "$REPO/test/fixtures/fake-opencode:/opt/fake-opencode:ro" -e OCPM_OPENCODE_BIN=/opt/fake-opencode/opencode
+start "$FAKE" --read-only --tmpfs /tmp --tmpfs /home/node:rw,mode=1777 -v "$REPO/test/fixtures/fake-opencode:/opt/fake-opencode:ro" -e OCPM_OPENCODE_BIN=/opt/fake-opencode/opencode
 wait_ready "$FAKE"
 say "fake opencode: ready in $(since "$T") s (podman run to /readyz 200) on $BASE"
 
@@ -117,12 +125,12 @@ say "/metrics counts the turn"
 # A turn in flight at SIGTERM: it must be answered (drain), then the service exits 0.
 api -X POST -d "{\"text\":\"#fake delay=$SLOW_TURN_MS\\nstill answered after SIGTERM\"}" "$BASE/api/sessions/demo/messages" >"$WORK/slow.json" &
 SLOW=$!
-deadline=$(($(date +%s) + 10))
+deadline=$(($(date +%s) + 30))
 until curl -fsS -m 2 "$BASE/api/opencode/status" 2>/dev/null | grep -q '"runningTurns":1'; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "the slow turn never started"
   sleep 0.05
 done
-stop "$FAKE" $((DRAIN_MS / 1000 + 5))
+stop "$FAKE" "$STOP_DEADLINE_S"
 wait "$SLOW" || fail "the request in flight at SIGTERM failed"
 grep -q 'fake reply #2 .*: still answered after SIGTERM' "$WORK/slow.json" || { cat "$WORK/slow.json" >&2; fail "the turn in flight at SIGTERM was not answered"; }
 say "SIGTERM with a ${SLOW_TURN_MS} ms turn in flight: the turn was answered, exit 0 after $STOP_S s"
@@ -130,13 +138,16 @@ say "SIGTERM with a ${SLOW_TURN_MS} ms turn in flight: the turn was answered, ex
 # ---- 2. the image's own opencode (server mode; starting needs no model)
 REAL="ocpm-test-real-$$"
 T=$(date +%s.%N)
-start "$REAL"
+start "$REAL" -v "ocpm-test-workspaces-$$:/workspaces" -v "ocpm-test-data-$$:/data"
+VOLUMES+=("ocpm-test-workspaces-$$" "ocpm-test-data-$$")
 wait_ready "$REAL"
 READY_S=$(since "$T")
 curl -fsS -m 5 "$BASE/api/opencode/status" >"$WORK/status.json"
 grep -q '"version":"1\.' "$WORK/status.json" && grep -q '"mode":"server"' "$WORK/status.json" ||
   { cat "$WORK/status.json" >&2; fail "the bundled opencode is not serving"; }
+FOREIGN=$(podman exec "$REAL" find /home/node /workspaces /data ! -user 1000 -print)
+[ -z "$FOREIGN" ] || fail "not owned by the service user: $FOREIGN"
 say "bundled opencode $(grep -o '"version":"[^"]*"' "$WORK/status.json" | head -n1): ready in $READY_S s in server mode"
-stop "$REAL" 15
+stop "$REAL" "$STOP_DEADLINE_S"
 say "bundled opencode: idle SIGTERM, exit 0 after $STOP_S s"
 say "PASS in $(since "$START") s"
