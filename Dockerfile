@@ -21,7 +21,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim AS runtime
 # git: opencode expects it in workspaces. ripgrep: opencode's search tools (it cannot download rg
 # offline). tini: PID 1 that forwards SIGTERM to the service and reaps orphaned tool processes.
-# Docs, man pages and translations are not installed (~60 MB); copyright files are kept.
+# Docs, man pages and translations are not installed (~20 MB); copyright files are kept.
 RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
       'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/01-slim \
  && apt-get update \
