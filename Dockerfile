@@ -1,0 +1,55 @@
+# opencode-process-manager image: build stage compiles TypeScript and the native SQLite module; the
+# runtime stage holds production dependencies only (opencode-ai brings the opencode binary).
+# Build: podman/docker build -t opencode-process-manager . (README "Deploying" has the local recipe).
+
+FROM node:20-bookworm-slim AS build
+ENV npm_config_update_notifier=false
+# better-sqlite3 compiles from source when its prebuilt binary cannot be downloaded (only the npm
+# registry is reachable on our build machines); node-gyp takes the headers from the image, not the web.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
+WORKDIR /app
+COPY package.json package-lock.json ./
+# package.json's allowScripts lets opencode-ai (places the platform binary) and better-sqlite3 run.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim AS runtime
+# git: opencode expects it in workspaces. ripgrep: opencode's search tools (it cannot download rg
+# offline). tini: PID 1 that forwards SIGTERM to the service and reaps orphaned tool processes.
+# Docs, man pages and translations are not installed (~20 MB); copyright files are kept.
+RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/01-slim \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends git ripgrep tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /workspaces /data \
+ && chown 1000:1000 /workspaces /data
+ENV NODE_ENV=production \
+    HOME=/home/node \
+    PORT=3000 \
+    HOST=0.0.0.0 \
+    OCPM_WORKSPACE_ROOT=/workspaces \
+    OCPM_DATA_DIR=/data
+WORKDIR /app
+# Owned by root and read-only to the service user: the code cannot be changed at run time.
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is
+# left in the service user's home.
+RUN mkdir /tmp/opencode-check \
+ && HOME=/tmp/opencode-check TMPDIR=/tmp/opencode-check node_modules/.bin/opencode --version \
+ && rm -rf /tmp/opencode-check /tmp/opencode
+# Numeric uid so Kubernetes' runAsNonRoot can verify it (user `node` of the base image).
+USER 1000:1000
+EXPOSE 3000
+VOLUME ["/workspaces", "/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/main.js"]

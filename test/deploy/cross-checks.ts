@@ -1,0 +1,153 @@
+// Project rules over rendered manifests that no schema knows: ports agree with the Dockerfile and
+// the app, ConfigMap keys are variables the config module knows, selectors and references resolve,
+// the grace period covers the drain, the pod is locked down and writes only to volumes.
+// Returns problems as messages, so a test can also feed it broken manifests.
+import { ConfigError, CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
+import { docName } from './k8s-schema.js';
+import type { Doc } from './kustomize-subset.js';
+import { exposedPorts, runtimeUser } from './dockerfile.js';
+
+const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
+const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
+
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean =>
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+
+export interface Workload {
+  readonly doc: Doc;
+  readonly pod: Doc;
+  readonly container: Doc;
+}
+
+export function workload(docs: Doc[]): Workload {
+  const sets = docs.filter((d) => d.kind === 'StatefulSet');
+  if (sets.length !== 1) throw new Error(`Expected one StatefulSet, got ${sets.length}`);
+  const doc = sets[0] as Doc;
+  const container = (doc.spec.template.spec.containers as Doc[]).find((c) => c.name === 'opencode-process-manager');
+  if (container === undefined) throw new Error('No container named opencode-process-manager');
+  return { doc, pod: doc.spec.template as Doc, container };
+}
+
+/** The HTTP paths of the container's probes. */
+export function probePaths(docs: Doc[]): string[] {
+  const { container } = workload(docs);
+  return ['startupProbe', 'livenessProbe', 'readinessProbe'].map((p) => String(container[p]?.httpGet?.path));
+}
+
+/** Every problem found, as "Kind/name: what" messages. */
+export function crossCheckProblems(docs: Doc[]): string[] {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) problems.push(message);
+  };
+  const { doc: sts, pod, container } = workload(docs);
+  const where = docName(sts);
+  const podLabels = pod.metadata?.labels as Record<string, string> | undefined;
+  const ports = (container.ports ?? []) as Doc[];
+  const http = ports.find((p) => p.name === 'http');
+  const appPort = Number(fallback('PORT'));
+
+  // Ports: the container's, the image's EXPOSE, the app's default and the ConfigMap's agree.
+  check(http?.containerPort === appPort, `${where}: containerPort ${http?.containerPort} is not the app default ${appPort}`);
+  check(exposedPorts().includes(http?.containerPort), `${where}: containerPort ${http?.containerPort} is not EXPOSEd by the Dockerfile (${exposedPorts().join(',')})`);
+
+  // ConfigMaps: only variables src/config/config.ts knows, with values it accepts.
+  const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
+  for (const cm of configMaps) {
+    const data = (cm.data ?? {}) as Record<string, string>;
+    for (const key of Object.keys(data)) check(known.has(key), `${docName(cm)}: ${key} is not a variable src/config/config.ts knows`);
+    try {
+      loadConfig(data, '/');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(`${docName(cm)}: ${error.message}`);
+    }
+    if (data.PORT !== undefined) check(Number(data.PORT) === http?.containerPort, `${docName(cm)}: PORT ${data.PORT} is not the containerPort`);
+  }
+  for (const ref of (container.envFrom ?? []) as Doc[]) {
+    if (ref.configMapRef !== undefined) check(configMaps.some((c) => c.metadata.name === ref.configMapRef.name), `${where}: envFrom ConfigMap ${ref.configMapRef.name} is not rendered`);
+  }
+  for (const env of (container.env ?? []) as Doc[]) {
+    const name = String(env.name);
+    if (name.startsWith('OCPM_') || name === 'PORT' || name === 'HOST') {
+      check(known.has(name), `${where}: env ${name} is not a variable src/config/config.ts knows`);
+    }
+  }
+
+  // No secret value is committed: Secrets are referenced, never rendered.
+  for (const secret of docs.filter((d) => d.kind === 'Secret')) problems.push(`${docName(secret)}: Secrets must not be committed`);
+
+  // Selectors and references resolve.
+  for (const svc of docs.filter((d) => d.kind === 'Service')) {
+    check(matches(svc.spec.selector, podLabels), `${docName(svc)}: selector does not match the pod labels`);
+    for (const p of svc.spec.ports as Doc[]) {
+      const target = p.targetPort as string | number;
+      check(ports.some((c) => c.name === target || c.containerPort === target), `${docName(svc)}: targetPort ${target} is not a container port`);
+    }
+  }
+  for (const kind of ['PodDisruptionBudget', 'NetworkPolicy']) {
+    for (const d of docs.filter((x) => x.kind === kind)) {
+      const selector = (kind === 'NetworkPolicy' ? d.spec.podSelector : d.spec.selector)?.matchLabels as Record<string, string> | undefined;
+      check(matches(selector, podLabels), `${docName(d)}: selector does not match the pod labels`);
+    }
+  }
+  check(matches(sts.spec.selector?.matchLabels, podLabels), `${where}: selector does not match its pod template`);
+  for (const np of docs.filter((d) => d.kind === 'NetworkPolicy')) {
+    for (const rule of (np.spec.ingress ?? []) as Doc[]) {
+      for (const p of (rule.ports ?? []) as Doc[]) check(ports.some((c) => c.name === p.port || c.containerPort === p.port), `${docName(np)}: port ${p.port} is not a container port`);
+    }
+  }
+  for (const sm of docs.filter((d) => d.kind === 'ServiceMonitor')) {
+    const selected = docs.filter((d) => d.kind === 'Service' && matches(sm.spec.selector?.matchLabels, d.metadata.labels));
+    check(selected.length === 1, `${docName(sm)}: selects ${selected.length} Services (one, or every pod is scraped twice)`);
+    for (const e of sm.spec.endpoints as Doc[]) {
+      check(selected.every((s) => (s.spec.ports as Doc[]).some((p) => p.name === e.port)), `${docName(sm)}: port ${e.port} is not a port of the Service`);
+      check(e.path === '/metrics', `${docName(sm)}: scrapes ${e.path}, not /metrics`);
+    }
+  }
+  for (const ing of docs.filter((d) => d.kind === 'Ingress')) {
+    for (const rule of ing.spec.rules as Doc[]) {
+      for (const p of rule.http.paths as Doc[]) {
+        const backend = p.backend.service as Doc;
+        const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === backend.name);
+        check(svc !== undefined, `${docName(ing)}: backend Service ${backend.name} is not rendered`);
+        check((svc?.spec.ports as Doc[] | undefined)?.some((x) => x.name === backend.port.name || x.port === backend.port.number) === true, `${docName(ing)}: backend port is not a port of ${backend.name}`);
+      }
+    }
+  }
+  for (const so of docs.filter((d) => d.kind === 'ScaledObject')) {
+    const ref = so.spec.scaleTargetRef as Doc;
+    check(ref.kind === 'StatefulSet' && ref.name === sts.metadata.name, `${docName(so)}: scaleTargetRef is not the StatefulSet`);
+  }
+
+  // Shutdown: the grace period covers preStop, the drain, the kill grace and opencode serve's slow exit.
+  const env = Object.fromEntries(configMaps.flatMap((c) => Object.entries((c.data ?? {}) as Record<string, string>)));
+  const drainMs = Number(env.OCPM_DRAIN_TIMEOUT_MS ?? fallback('OCPM_DRAIN_TIMEOUT_MS'));
+  const killMs = Number(env.OCPM_KILL_GRACE_MS ?? fallback('OCPM_KILL_GRACE_MS'));
+  const preStop = container.lifecycle?.preStop?.exec?.command as string[] | undefined;
+  const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : NaN;
+  check(Number.isFinite(preStopMs) && preStopMs > 0, `${where}: preStop must be a sleep (endpoints drop the pod before the drain starts)`);
+  const graceMs = Number(pod.spec.terminationGracePeriodSeconds) * 1000;
+  check(graceMs > preStopMs + drainMs + 2 * killMs, `${where}: terminationGracePeriodSeconds ${graceMs / 1000} s must exceed preStop + drain + 2 x kill grace (${(preStopMs + drainMs + 2 * killMs) / 1000} s)`);
+
+  // Locked down: non-root (the image's uid), no escalation, read-only root, no capabilities, seccomp.
+  const psc = (pod.spec.securityContext ?? {}) as Doc;
+  const csc = (container.securityContext ?? {}) as Doc;
+  check(psc.runAsNonRoot === true || csc.runAsNonRoot === true, `${where}: runAsNonRoot is not set`);
+  check(String(csc.runAsUser ?? psc.runAsUser) === runtimeUser()?.split(':')[0], `${where}: runAsUser is not the Dockerfile's USER ${runtimeUser()}`);
+  check(csc.allowPrivilegeEscalation === false, `${where}: allowPrivilegeEscalation must be false`);
+  check(csc.readOnlyRootFilesystem === true, `${where}: readOnlyRootFilesystem must be true`);
+  check((csc.capabilities?.drop as string[] | undefined)?.includes('ALL') === true, `${where}: capabilities must drop ALL`);
+  check((csc.seccompProfile ?? psc.seccompProfile)?.type === 'RuntimeDefault', `${where}: seccompProfile must be RuntimeDefault`);
+
+  // With a read-only root, everything the service and opencode write must be a volume.
+  const mounts = (container.volumeMounts ?? []) as Doc[];
+  const writable = (dir: string): boolean => mounts.some((m) => m.mountPath === dir && m.readOnly !== true);
+  for (const dir of [env.OCPM_WORKSPACE_ROOT, env.OCPM_DATA_DIR, '/tmp', '/home/node']) {
+    check(dir !== undefined && writable(dir), `${where}: ${dir} must be a writable volume mount`);
+  }
+  const tokenFile = ((container.env ?? []) as Doc[]).find((e) => e.name === 'OCPM_API_TOKEN_FILE')?.value as string | undefined;
+  const secretVolumes = new Set(((pod.spec.volumes ?? []) as Doc[]).filter((v) => v.secret !== undefined).map((v) => v.name as string));
+  check(tokenFile !== undefined && mounts.some((m) => secretVolumes.has(m.name) && tokenFile.startsWith(`${m.mountPath}/`)), `${where}: OCPM_API_TOKEN_FILE must point into a mounted Secret`);
+  return problems;
+}

@@ -1,0 +1,71 @@
+// The Dockerfile: dockerfile-utils' linter finds nothing, and the project's rules hold (non-root
+// numeric user, tini as PID 1, HEALTHCHECK on /livez, EXPOSE = the app's default port, volumes for
+// the workspace root and the data dir, multi-stage with a slim Node 20 runtime).
+// test/container/run.sh proves the image itself with podman.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { validate, ValidationSeverity } from 'dockerfile-utils';
+import { CONFIG_VARIABLES } from '../../src/config/config.js';
+import { argumentsOf, exposedPorts, readDockerfile, runtimeStage, runtimeUser } from './dockerfile.js';
+
+const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
+
+describe('Dockerfile', () => {
+  it('passes dockerfile-utils lint with every check an error', () => {
+    const E = ValidationSeverity.ERROR;
+    const problems = validate(readDockerfile(), {
+      deprecatedMaintainer: E,
+      directiveCasing: E,
+      emptyContinuationLine: E,
+      instructionCasing: E,
+      instructionCmdMultiple: E,
+      instructionEntrypointMultiple: E,
+      instructionHealthcheckMultiple: E,
+      instructionJSONInSingleQuotes: E,
+      instructionWorkdirRelative: E,
+    });
+    assert.deepEqual(
+      problems.map((p) => `line ${p.range.start.line + 1}: ${typeof p.message === 'string' ? p.message : p.message.value}`),
+      [],
+    );
+  });
+
+  it('builds in one stage and runs from node:20-bookworm-slim in another', () => {
+    assert.equal(argumentsOf(runtimeStage(), 'FROM')[0]?.[0], 'node:20-bookworm-slim');
+    assert.equal((readDockerfile().match(/^FROM /gm) ?? []).length, 2, 'a build stage and a runtime stage');
+    assert.ok(!runtimeStage().some((i) => i.getKeyword() === 'RUN' && /npm (ci|install)\b/.test(i.getTextContent())), 'no npm install in the runtime stage: production node_modules come from the build stage');
+  });
+
+  it('runs as a numeric non-root user', () => {
+    const user = runtimeUser();
+    assert.ok(user !== undefined, 'the runtime stage sets USER');
+    const uid = user.split(':')[0] ?? '';
+    assert.match(uid, /^\d+$/, 'numeric, so Kubernetes runAsNonRoot can verify it');
+    assert.notEqual(Number(uid), 0);
+  });
+
+  it('starts the service under tini', () => {
+    const entrypoint = runtimeStage().filter((i) => i.getKeyword() === 'ENTRYPOINT').at(-1);
+    assert.deepEqual(JSON.parse(entrypoint?.getArgumentsContent() ?? 'null'), ['/usr/bin/tini', '--']);
+  });
+
+  it('has a HEALTHCHECK on /livez', () => {
+    const healthchecks = argumentsOf(runtimeStage(), 'HEALTHCHECK');
+    assert.equal(healthchecks.length, 1);
+    assert.match(healthchecks[0]?.join(' ') ?? '', /\/livez/);
+  });
+
+  it('EXPOSEs the app default port and sets the same PORT', () => {
+    assert.deepEqual(exposedPorts(), [Number(fallback('PORT'))]);
+    assert.match(readDockerfile(), new RegExp(`^\\s+PORT=${fallback('PORT')}\\b`, 'm'));
+  });
+
+  it('declares volumes for the workspace root and the data dir it configures', () => {
+    const volumes = argumentsOf(runtimeStage(), 'VOLUME').flat().join(' ');
+    for (const name of ['OCPM_WORKSPACE_ROOT', 'OCPM_DATA_DIR']) {
+      const dir = new RegExp(`^\\s+${name}=(\\S+)`, 'm').exec(readDockerfile())?.[1];
+      assert.ok(dir !== undefined, `the image sets ${name}`);
+      assert.ok(volumes.includes(`"${dir}"`), `${dir} is a VOLUME`);
+    }
+  });
+});
