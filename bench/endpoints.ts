@@ -103,6 +103,15 @@ interface Service {
 }
 
 function startService(tmp: string, token: string): Promise<Service> {
+  if (args.mode === 'per-message') {
+    // The manager lets only one `opencode run` go in a data home without opencode.db (the real CLI
+    // creates it on its first run, and concurrent first runs race on its migrations); the fake never
+    // creates it, so every hanging turn but the first would wait for the first. An empty marker makes
+    // the data home look used, as in production after the first message: one child per stream.
+    const db = path.join(tmp, 'data', 'opencode', 'slot-0', 'data', 'opencode', 'opencode.db');
+    mkdirSync(path.dirname(db), { recursive: true });
+    writeFileSync(db, '');
+  }
   const profile = args.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args.cpuProfDir];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'], {
     cwd: ROOT,
