@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -87,7 +87,9 @@ try {
   // The service in server mode over its own fake serve.
   const token = randomBytes(16).toString('hex');
   const profile = process.env.OCPM_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.OCPM_BENCH_CPU_PROF}`];
-  const service = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  // The service as production runs it: the compiled build (`npm run build`), not tsx.
+  if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:overhead does)');
+  const service = spawn(process.execPath, [...profile, 'dist/main.js'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'],
     env: {
       ...baseEnv, PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: 'server', OCPM_API_TOKEN: token,
@@ -109,6 +111,12 @@ try {
     await json(`${serviceBase}/api/sessions/overhead/messages`, 'POST', { text }, bearer);
   };
 
+  // The hop alone: an authenticated API call through the same middleware that runs no turn.
+  const sendHop = async (): Promise<void> => {
+    const res = await fetch(`${serviceBase}/api/sessions/overhead`, { headers: bearer });
+    if (!res.ok) throw new Error(`GET session: ${res.status}`);
+    await res.text();
+  };
   const timed = async (send: (text: string) => Promise<void>, text: string): Promise<number> => {
     const started = performance.now();
     await send(text);
@@ -121,7 +129,9 @@ try {
   const directMs: number[] = [];
   const serviceMs: number[] = [];
   const differences: number[] = [];
+  const hopMs: number[] = [];
   for (let i = 0; i < TURNS; i += 1) {
+    hopMs.push(await timed(sendHop, ''));
     // Alternate who goes first, so neither side always meets a warmer cache.
     const [d, s] = i % 2 === 0
       ? [await timed(sendDirect, `turn ${i}`), await timed(sendService, `turn ${i}`)]
@@ -136,6 +146,7 @@ try {
     direct: { p50: round(percentile(directMs, 0.5)), p95: round(percentile(directMs, 0.95)) },
     service: { p50: round(percentile(serviceMs, 0.5)), p95: round(percentile(serviceMs, 0.95)) },
     overhead: { p50: round(percentile(differences, 0.5)), p95: round(percentile(differences, 0.95)) },
+    hop: { p50: round(percentile(hopMs, 0.5)), p95: round(percentile(hopMs, 0.95)) },
     targetP50Ms: 5,
     serviceExit: await stop(service),
   };
@@ -147,6 +158,7 @@ try {
     `| direct call to opencode serve | ${result.direct.p50} | ${result.direct.p95} |`,
     `| through the service (server mode) | ${result.service.p50} | ${result.service.p95} |`,
     `| **manager overhead per turn** (paired difference) | **${result.overhead.p50}** | ${result.overhead.p95} |`,
+    `| of which the extra HTTP hop: an API call that runs no turn (GET /api/sessions/:id) | ${result.hop.p50} | ${result.hop.p95} |`,
     '',
     `Target: overhead p50 < ${result.targetP50Ms} ms: **${result.overhead.p50 < result.targetP50Ms ? 'pass' : 'miss'}**. Service exit code after SIGTERM: ${String(result.serviceExit)}.`,
   ].join('\n');
