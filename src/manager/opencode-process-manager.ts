@@ -272,9 +272,8 @@ export class OpencodeProcessManager {
   }
 
   /**
-   * Server mode: create the session's opencode session on its instance in the background, and for a
-   * new directory have opencode load its providers there, so the first message pays less of the
-   * per-directory bootstrap.
+   * Server mode: create the session's opencode session on its instance in the background, so the
+   * first message does not pay the per-directory bootstrap.
    */
   private warmUp(session: SessionRecord): void {
     const pool = this.pool;
@@ -282,16 +281,9 @@ export class OpencodeProcessManager {
     const slot = this.slotOf(session);
     const instance = slot.ready;
     if (instance === undefined) return;
-    const newDirectory = !instance.directories.has(session.workspace);
     const warming = ensureOpencodeSession(instance, session, this.settings.serverStartTimeoutMs)
-      .then(async () => {
+      .then(() => {
         this.sessions.save(session);
-        // Measured (real opencode 1.18.33): a new directory's first message 1.7 s, 1.1 s after this.
-        if (newDirectory) {
-          await instance.client?.loadProviders(session.workspace, this.settings.serverStartTimeoutMs).catch((error: unknown) => {
-            this.logger.debug('Provider warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) });
-          });
-        }
         this.logger.debug('Session warmed up', { sessionId: session.id, instance: slot.id });
       })
       .catch((error: unknown) => this.logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }))

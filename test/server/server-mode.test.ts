@@ -85,11 +85,6 @@ describe('server mode, pool of one', () => {
     assert.ok(requests.every((r) => r.authOk === true), 'a request was sent without the instance password');
     const response = await send('warm', { text: 'first' });
     assert.equal(response.body.opencodeSessionId, warmed);
-    // A new directory also gets its providers loaded ahead of the first prompt, once.
-    const after = await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'));
-    const loads = after.filter((r) => r.method === 'GET' && r.path === '/config/providers' && r.directory === path.join(svc.workspaceRoot, 'warm'));
-    assert.equal(loads.length, 1);
-    assert.ok(after.indexOf(loads[0]!) < after.findIndex((r) => r.method === 'POST' && String(r.path).endsWith('/message')), 'providers were loaded after the first prompt');
   });
 
   it('streams bus events as parts before done', async () => {

@@ -97,14 +97,6 @@ export class OpencodeClient {
     return body.id;
   }
 
-  /**
-   * Makes opencode load its providers for a directory. It does that per directory, lazily, on the
-   * first prompt there (~0.5–1 s of that prompt); asking for the provider list does it ahead of time.
-   */
-  async loadProviders(directory: string, timeoutMs: number): Promise<void> {
-    await this.request('GET', '/config/providers', { query: { directory }, timeoutMs });
-  }
-
   /** Blocks until the turn ends. A 200 is not success: the caller checks info.error (trap 5). */
   async sendMessage(sessionId: string, directory: string, message: MessageBody, signal: AbortSignal): Promise<MessageAnswer> {
     const body = await this.request('POST', `/session/${encodeURIComponent(sessionId)}/message`, { query: { directory }, body: message, signal });
