@@ -6,14 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
 import { startStubLlm } from '../test/fixtures/stub-llm/server.mjs';
+import { findFreePort } from '../src/util/free-port.js';
+import { percentile, waitForLine } from './child-lines.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OPENCODE_BIN = path.join(ROOT, 'node_modules', '.bin', 'opencode'); // what the service resolves too
@@ -48,11 +48,8 @@ interface Scenario {
   peakRssMb: number; spawns: number; spawnsPer100: number; wrongAnswers: string[]; failed: string[]; leftoverPids: number[];
 }
 
-/** Nearest-rank percentile: with 1 sample p50 = p95 = that sample, nothing is interpolated. */
 function stats(ms: number[]): Stats {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.max(0, Math.ceil(q * s.length) - 1)] ?? 0;
-  return { p50: at(0.5), p95: at(0.95), n: s.length };
+  return { p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), n: ms.length };
 }
 
 // ---------------------------------------------------------------- /proc
@@ -107,17 +104,6 @@ function opencodeLeft(marker: string): number[] {
 }
 
 // ---------------------------------------------------------------- children
-/** Resolves with the first stdout line that `pick` accepts; rejects if the child exits or 120 s pass. */
-function waitForLine<T>(child: ChildProcess, what: string, pick: (line: string) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${what} within 120 s`)), 120_000);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}) before ${what}`)); });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const value = pick(line);
-      if (value !== undefined) { clearTimeout(timer); resolve(value); }
-    });
-  });
-}
 
 /** The opencode environment of the e2e tests: a private HOME/XDG tree and the stub model's config. */
 function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
@@ -152,17 +138,9 @@ async function startService(mode: 'per-message' | 'server', n: number, tmp: stri
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
 
 async function startDirect(env: Record<string, string>, password: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
+  const port = await findFreePort();
   const child = spawn(OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // The service's own offline defaults, so the floor runs the same opencode configuration.

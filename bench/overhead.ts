@@ -10,10 +10,10 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFreePort } from '../src/util/free-port.js';
+import { percentile, waitForLine } from './child-lines.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
@@ -27,17 +27,6 @@ if (!Number.isInteger(TURNS) || TURNS < 10) {
   process.exit(2);
 }
 
-/** Resolves with the first stdout line `pick` accepts; rejects if the child exits first or 60 s pass. */
-function waitForLine<T>(child: ChildProcess, what: string, pick: (line: string) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${what} within 60 s`)), 60_000);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${String(code)}) before ${what}`)); });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const value = pick(line);
-      if (value !== undefined) { clearTimeout(timer); resolve(value); }
-    });
-  });
-}
 
 async function json<T>(url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -56,10 +45,6 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
-function percentile(samples: number[], q: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
-}
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ocpm-overhead-'));
 const children: ChildProcess[] = [];
@@ -73,7 +58,7 @@ try {
     stdio: ['ignore', 'pipe', 'ignore'], env: { ...baseEnv, OPENCODE_SERVER_PASSWORD: password },
   });
   children.push(direct);
-  await waitForLine(direct, 'listening line', (line) => (line.includes('listening on') ? true : undefined));
+  await waitForLine(direct, 'listening line', (line) => (line.includes('listening on') ? true : undefined), 60_000);
   const directBase = `http://127.0.0.1:${port}`;
   const auth = { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` };
   const directDir = path.join(tmp, 'direct-ws');
