@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type Config } from '../config/config.js';
+import { ConfigError, TOKEN_PATTERN, type Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -38,7 +38,7 @@ function readTokenFile(file: string): { tokens: string[]; mtimeMs: number } {
     throw new ConfigError('OCPM_API_TOKEN_FILE', 'a readable file', `${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
   const tokens = parseTokenFile(text);
-  if (tokens.length === 0 || tokens.some((token) => !/^[\x21-\x7e]+$/.test(token))) {
+  if (tokens.length === 0 || tokens.some((token) => !TOKEN_PATTERN.test(token))) {
     throw new ConfigError('OCPM_API_TOKEN_FILE', 'a file with at least one token (printable ASCII, no spaces)', file);
   }
   return { tokens, mtimeMs };

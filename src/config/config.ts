@@ -35,21 +35,22 @@ const boolean: z.ZodType<boolean> = z
 
 const nonEmpty: z.ZodType<string> = z.string().min(1);
 
-const nameList: z.ZodType<string[]> = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
-  .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)));
+/** A comma-separated list (blanks dropped) of at least `min` items, each checked by `item`. */
+const commaList = (item: z.ZodType<string, string>, min = 0): z.ZodType<string[]> =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .pipe(z.array(item).min(min));
 
-const tokenList: z.ZodType<string[]> = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
-  .pipe(z.array(z.string().regex(/^[\x21-\x7e]+$/)).min(1));
+const nameList = commaList(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/));
+
+/** What a bearer token may contain: printable ASCII without spaces (and, in lists, without commas). */
+export const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
+
+const tokenList = commaList(z.string().regex(TOKEN_PATTERN), 1);
 
 // Exact origins (scheme://host[:port]) or '*': CORS is closed unless this lists some.
-const originList: z.ZodType<string[]> = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
-  .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/)));
+const originList = commaList(z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/));
 
 function setting<T>(schema: z.ZodType<T>, expected: string, fallback: string | undefined): Setting<T> {
   return { schema, expected, fallback };

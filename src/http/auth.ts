@@ -7,7 +7,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import { sendError } from './http-errors.js';
 
 /** Who is calling: a token principal, or `anonymous` when auth is disabled. */
-export function principalOf(res: Response): string {
+export function callerOf(res: Response): string {
   const principal: unknown = res.locals.principal;
   return typeof principal === 'string' ? principal : 'anonymous';
 }

@@ -2,7 +2,7 @@
 // principal) and open SSE streams. Both answer 429 with Retry-After in our error shape.
 import { rateLimit } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
-import { principalOf } from './auth.js';
+import { callerOf } from './auth.js';
 import { sendError } from './http-errors.js';
 
 const WINDOW_MS = 60_000;
@@ -15,7 +15,7 @@ export function messageRateLimit(perMinute: number): RequestHandler {
     limit: perMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (_req, res) => principalOf(res),
+    keyGenerator: (_req, res) => callerOf(res),
     // Keyed by token, never by IP: its proxy/IP sanity checks do not apply (and would log noise behind an ingress).
     validate: false,
     handler: (req, res) => {

@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
 import { startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { realOpencodeHome } from '../helpers/real-opencode.js';
 import { call, TEST_API_TOKEN } from '../helpers/http.js';
 import { pidsWithEnv } from '../helpers/processes.js';
 import { startBinary, waitForLog } from '../helpers/service-binary.js';
@@ -34,17 +33,11 @@ for (const mode of ['per-message', 'server'] as const) {
     });
 
     it('exits 0 with a turn in flight and leaves no opencode process', async () => {
-      const home = `${temp.dir}/home`;
-      await mkdir(home, { recursive: true });
       const [tagName, tagValue] = tag.split('=') as [string, string];
       const { child, lines } = startBinary({
+        ...(await realOpencodeHome(stub, `${temp.dir}/home`)),
         PORT: '0',
         HOST: '127.0.0.1',
-        HOME: home,
-        XDG_CONFIG_HOME: `${home}/.config`,
-        XDG_CACHE_HOME: `${home}/.cache`,
-        XDG_STATE_HOME: `${home}/.local/state`,
-        OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(stub.baseURL)),
         OCPM_WORKSPACE_ROOT: `${temp.dir}/ws`,
         OCPM_DATA_DIR: `${temp.dir}/data`,
         OCPM_MODE: mode,

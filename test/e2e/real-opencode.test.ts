@@ -1,28 +1,17 @@
 // The real opencode binary (the project's own opencode-ai dependency) behind the service, offline,
 // against a stub OpenAI-compatible model on loopback: per-message and server mode, through the API.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
 import { startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { realOpencodeHome } from '../helpers/real-opencode.js';
 import { call, streamEvents, type SseEvent } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 async function realOpencodeEnv(stub: StubLlm, home: string): Promise<Record<string, string>> {
-  await mkdir(home, { recursive: true });
-  return {
-    OCPM_OPENCODE_BIN: '',
-    HOME: home,
-    XDG_CONFIG_HOME: `${home}/.config`,
-    XDG_CACHE_HOME: `${home}/.cache`,
-    XDG_STATE_HOME: `${home}/.local/state`,
-    OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(stub.baseURL)),
-    OCPM_KILL_GRACE_MS: '2000',
-    OCPM_DRAIN_TIMEOUT_MS: '1000',
-  };
+  return { ...(await realOpencodeHome(stub, home)), OCPM_OPENCODE_BIN: '', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000' };
 }
 
 /** Failures print what opencode said. */

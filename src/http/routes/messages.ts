@@ -4,7 +4,7 @@ import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-process-manager.js';
 import { errorBody, toOcpmError } from '../http-errors.js';
 import { openSse } from '../sse.js';
-import { principalOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import type { StreamLimiter } from '../rate-limits.js';
 import { listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, parse, sessionParamsSchema } from '../validation.js';
 
@@ -71,7 +71,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
       return;
     }
 
-    const releaseSlot = deps.streamLimiter.acquire(principalOf(res));
+    const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
     if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one or use JSON');
     const stream = openSse(res);
     const releaseGauge = manager.trackStream();
