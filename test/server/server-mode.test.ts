@@ -244,6 +244,36 @@ describe('server mode, a crash with messages queued behind it', () => {
   });
 });
 
+describe('server mode, a connection that breaks mid-turn', () => {
+  let svc: TestService;
+  before(async () => {
+    // No periodic probes: every health call after the start is one the manager chose to make.
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_HEALTH_INTERVAL_MS: '600000' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('fails that turn, and the next turn goes to the instance only after a health check passes', async () => {
+    const url = (p: string): string => `${svc.url}${p}`;
+    const healthCalls = async (): Promise<number> =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'))).filter((r) => r.path === '/global/health').length;
+    await call(url('/api/sessions/d'), 'PUT', { workspace: 'd' });
+    assert.equal((await call(url('/api/sessions/d/messages'), 'POST', { text: 'first' })).status, 200);
+    const before = await healthCalls();
+    const broken = await call(url('/api/sessions/d/messages'), 'POST', { text: '#fake drop\nlost answer' });
+    assert.equal(broken.status, 502);
+    assert.equal(broken.body.error.code, 'opencode_failed');
+    assert.equal(await healthCalls(), before, 'a health check ran before the next turn needed one');
+    const next = await call(url('/api/sessions/d/messages'), 'POST', { text: 'after' });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal(next.body.mode, 'server');
+    assert.equal(await healthCalls(), before + 1);
+    assert.equal((await call(url('/api/sessions/d/messages'), 'POST', { text: 'again' })).status, 200);
+    assert.equal(await healthCalls(), before + 1, 'a healthy instance was checked again');
+  });
+});
+
 describe('server mode, a crash-looping instance', () => {
   let svc: TestService;
   before(async () => {

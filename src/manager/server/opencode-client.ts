@@ -136,3 +136,18 @@ export function classifyHealthFailure(error: unknown): HealthFailureClass {
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   return 'error';
 }
+
+/**
+ * True when the request never got a connection, so nothing reached opencode and the message may be
+ * sent elsewhere: refused (nothing listening), or reset during the connect itself (a dying server's
+ * backlog is reset, and Node reports that as `connect ECONNRESET`). A reset after the connect is not
+ * this: opencode may have taken the message by then.
+ */
+export function neverConnected(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth += 1) {
+    const code = 'code' in current ? current.code : undefined;
+    const syscall = 'syscall' in current ? current.syscall : undefined;
+    if (code === 'ECONNREFUSED' || (code === 'ECONNRESET' && syscall === 'connect')) return true;
+  }
+  return false;
+}

@@ -38,7 +38,7 @@ export class StartFailedError extends Error {
   override readonly name = 'StartFailedError';
 }
 
-/** The instance refused the connection: the message never reached opencode and may go elsewhere. */
+/** No connection to the instance could be made: the message never reached opencode and may go elsewhere. */
 export class InstanceUnreachableError extends Error {
   override readonly name = 'InstanceUnreachableError';
 }
@@ -61,6 +61,11 @@ export class ServerInstance {
   rssBytes = 0;
   /** Set the moment the process exits, before its tree is swept: no turn may be sent to it after. */
   processExited = false;
+  /**
+   * Set when a turn's connection broke: the process may be dying before its exit is seen. The next
+   * turn goes here only after a health check passes.
+   */
+  suspect = false;
   /** Why a planned stop happened; turns that fail during it say so. */
   stopReason: string | undefined;
   private child: TrackedChild | undefined;

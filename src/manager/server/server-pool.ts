@@ -158,12 +158,31 @@ export class ServerPool {
    * (bounded), undefined when it is backing off, failed or recycling (the caller falls back).
    */
   async acquire(slot: Slot, signal?: AbortSignal): Promise<ServerInstance | undefined> {
-    if (slot.ready !== undefined) return slot.ready;
+    if (slot.ready !== undefined) return this.confirmed(slot.ready);
     if (slot.state === 'starting' && slot.starting !== undefined) {
       const waited = AbortSignal.any([AbortSignal.timeout(this.settings.startTimeoutMs), ...(signal === undefined ? [] : [signal])]);
       await Promise.race([slot.starting, new Promise((resolve) => waited.addEventListener('abort', resolve, { once: true }))]);
     }
-    return slot.ready;
+    return slot.ready === undefined ? undefined : this.confirmed(slot.ready);
+  }
+
+  /**
+   * The instance itself, unless a turn's connection to it broke: then only after a health check
+   * passes. A crashed server's sockets can fail before its exit is seen, and a message sent to it in
+   * that moment would be lost; this way it runs per-message instead.
+   */
+  private async confirmed(instance: ServerInstance): Promise<ServerInstance | undefined> {
+    if (!instance.suspect) return instance;
+    const health = await instance.checkHealth();
+    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    if (!health.ok) {
+      this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
+      this.logger.warn('Health check after a broken connection failed; this turn runs per-message', { instance: `serve-${instance.slot}`, failureClass: health.failureClass });
+      return undefined;
+    }
+    if (instance.processExited || instance.state !== 'ready') return undefined;
+    instance.suspect = false;
+    return instance;
   }
 
   slotFor(index: number): Slot {
@@ -332,6 +351,7 @@ export class ServerPool {
     this.metrics.healthDuration.observe(health.latencyMs / 1000);
     if (health.ok) {
       instance.consecutiveHealthFailures = 0;
+      instance.suspect = false;
     } else {
       instance.consecutiveHealthFailures += 1;
       this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });

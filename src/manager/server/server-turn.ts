@@ -7,7 +7,7 @@ import type { SessionRecord } from '../../store/session-registry.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
 import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
 import type { BusEvent } from './event-hub.js';
-import { OpencodeHttpError, type MessageAnswer } from './opencode-client.js';
+import { OpencodeHttpError, neverConnected, type MessageAnswer } from './opencode-client.js';
 import { InstanceUnreachableError, type ServerInstance } from './server-instance.js';
 
 export interface ServerTurnInput extends TurnInput<BusEvent> {
@@ -90,22 +90,16 @@ function describeHttpError(error: OpencodeHttpError): string {
   return `HTTP ${error.status}`;
 }
 
-/** True when the connection itself was refused: nothing reached opencode. */
-function wasRefused(error: unknown): boolean {
-  const cause: unknown = error instanceof Error ? error.cause : undefined;
-  return typeof cause === 'object' && cause !== null && 'code' in cause && cause.code === 'ECONNREFUSED';
-}
-
 /**
- * Runs the turn; throws InstanceUnreachableError when the instance refused the connection before the
- * message was taken (it died): the caller may send the message elsewhere.
+ * Runs the turn; throws InstanceUnreachableError when no connection to the instance could be made, so
+ * the message was not taken (it died): the caller may send the message elsewhere.
  */
 export async function runServerTurn(input: ServerTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
   try {
     return await runServerTurnOnce(input);
   } catch (error) {
-    if (wasRefused(error) || (error instanceof Error && wasRefused(error.cause))) {
-      throw new InstanceUnreachableError(`serve-${input.instance.slot} refused the connection`, { cause: error });
+    if (neverConnected(error)) {
+      throw new InstanceUnreachableError(`serve-${input.instance.slot} could not be connected to`, { cause: error });
     }
     throw error;
   }
@@ -214,12 +208,17 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     };
   } catch (error) {
     if (error instanceof OcpmError) throw error;
-    if (wasRefused(error) && ending === undefined) throw error;
+    if (neverConnected(error) && ending === undefined) {
+      instance.suspect = true;
+      throw error;
+    }
     if (error instanceof OpencodeHttpError && ending === undefined && error.status < 502) {
       // opencode refused the turn (a bad model or agent answers 500 with { name, data.message }).
       throw new RunFailedError('opencode_error', `opencode refused the turn: ${describeHttpError(error)}`, context());
     }
     throwIfEnded();
+    // Not an answer from opencode but a broken connection: do not trust the instance until it answers a health check.
+    if (!(error instanceof OpencodeHttpError)) instance.suspect = true;
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     const why = instance.stopReason ?? `${error instanceof Error ? error.message : String(error)}${cause}`;
     throw new RunFailedError('opencode_failed', `The opencode server (serve-${instance.slot}) failed during the turn: ${why}`, context());
