@@ -1,17 +1,18 @@
 // Side-by-side cost of one turn with the REAL opencode and a stub model at fixed latency:
 // the service in per-message mode, the service in server mode, and a bare `opencode serve` called
 // directly (the floor: no manager). Latency, peak RSS of the whole process tree, spawns per message.
-// Usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3]
-//        [--latency-per-token-ms 5] [--first-token-ms 100]   (bench/README.md)
+// Usage: npm run bench:compare -- [--sessions 1,5] [--followups 3]
+//        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
 import { startStubLlm } from '../test/fixtures/stub-llm/server.mjs';
+import { OFFLINE_DEFAULTS } from '../src/manager/child-env.js';
 import { findFreePort } from '../src/util/free-port.js';
 import { percentile, waitForLine } from './child-lines.js';
 
@@ -26,6 +27,7 @@ const { values: opts } = parseArgs({
     followups: { type: 'string', default: '3' },
     'latency-per-token-ms': { type: 'string', default: '5' },
     'first-token-ms': { type: 'string', default: '100' },
+    'opencode-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const args = {
@@ -33,10 +35,13 @@ const args = {
   followups: Number(opts.followups),
   latencyPerTokenMs: Number(opts['latency-per-token-ms']),
   firstTokenMs: Number(opts['first-token-ms']),
+  /** NAME=VALUE settings for opencode in all three scenarios (the service passes OPENCODE_* on). */
+  opencodeEnv: Object.fromEntries(opts['opencode-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.firstTokenMs];
-if (!counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1)) {
-  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100]\n');
+const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair));
+if (!counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
+  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...]\n');
   process.exit(2);
 }
 
@@ -45,7 +50,7 @@ const MODES: Mode[] = ['per-message', 'server', 'direct'];
 interface Stats { p50: number; p95: number; n: number }
 interface Scenario {
   mode: Mode; sessions: number; messages: number; first: Stats; followup: Stats; warm: Stats | null;
-  peakRssMb: number; spawns: number; spawnsPer100: number; wrongAnswers: string[]; failed: string[]; leftoverPids: number[];
+  peakRssMb: number; rootPeakRssMb: number; spawns: number; spawnsPer100: number; wrongAnswers: string[]; failed: string[]; leftoverPids: number[];
 }
 
 function stats(ms: number[]): Stats {
@@ -76,16 +81,21 @@ function tree(root: number, procs = readProcs()): number[] {
   return pids.filter((pid) => procs.has(pid));
 }
 
-/** Samples the tree's summed VmRSS every 200 ms; stop() gives the peak in MB. */
-function rssSampler(root: number): { stop: () => number } {
+/**
+ * Samples the tree's summed VmRSS every 200 ms; stop() gives the peak in MB, and the peak of the root
+ * process alone (the service's own Node process, or the bare serve).
+ */
+function rssSampler(root: number): { stop: () => { tree: number; root: number } } {
   let peakKb = 0;
+  let rootPeakKb = 0;
   const sample = (): void => {
     const procs = readProcs();
     peakKb = Math.max(peakKb, tree(root, procs).reduce((sum, pid) => sum + (procs.get(pid)?.rssKb ?? 0), 0));
+    rootPeakKb = Math.max(rootPeakKb, procs.get(root)?.rssKb ?? 0);
   };
   sample();
   const timer = setInterval(sample, 200);
-  return { stop: () => { clearInterval(timer); sample(); return Math.round(peakKb / 1024); } };
+  return { stop: () => { clearInterval(timer); sample(); return { tree: Math.round(peakKb / 1024), root: Math.round(rootPeakKb / 1024) }; } };
 }
 
 /**
@@ -113,11 +123,13 @@ function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
     PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_CACHE_HOME: `${home}/.cache`,
     XDG_STATE_HOME: `${home}/.local/state`, XDG_DATA_HOME: `${home}/.local/share`,
     OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(baseURL)),
+    ...args.opencodeEnv,
   };
 }
 
 async function startService(mode: 'per-message' | 'server', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // The service as production runs it: the compiled build (npm run bench:compare builds it first).
+  const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...env, PORT: '0', HOST: '127.0.0.1', OCPM_MODE: mode, OCPM_POOL_SIZE: '1', OCPM_LOG_LEVEL: 'info',
@@ -144,8 +156,7 @@ async function startDirect(env: Record<string, string>, password: string): Promi
   const child = spawn(OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // The service's own offline defaults, so the floor runs the same opencode configuration.
-    env: { ...env, OPENCODE_SERVER_PASSWORD: password, OPENCODE_DISABLE_AUTOUPDATE: '1', OPENCODE_DISABLE_MODELS_FETCH: '1',
-      OPENCODE_DISABLE_SHARE: '1', OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1' },
+    env: { ...OFFLINE_DEFAULTS, ...env, OPENCODE_SERVER_PASSWORD: password },
   });
   child.stderr.resume();
   // serve accepts TCP ~0.3 s before it can answer, and a request in that window hangs forever.
@@ -272,7 +283,7 @@ async function runScenario(mode: Mode, n: number, baseURL: string): Promise<Scen
     const rss = rssSampler(child.pid!);
     const warm = await Promise.all(ids.map((id) => client.register(id)));
     const rounds = await runRounds(client, ids);
-    const peakRssMb = rss.stop();
+    const { tree: peakRssMb, root: rootPeakRssMb } = rss.stop();
     // The bare serve was spawned once, by us; the service counts its own spawns.
     const spawns = mode === 'direct' ? 1 : spawnsStarted(await (await fetch(`${base}/metrics`)).text());
     const messages = n * (args.followups + 1);
@@ -280,7 +291,7 @@ async function runScenario(mode: Mode, n: number, baseURL: string): Promise<Scen
     child = undefined;
     return {
       mode, sessions: n, messages, first: stats(rounds.first), followup: stats(rounds.followup),
-      warm: mode === 'per-message' ? null : stats(warm), peakRssMb, spawns,
+      warm: mode === 'per-message' ? null : stats(warm), peakRssMb, rootPeakRssMb, spawns,
       spawnsPer100: Math.round((spawns / messages) * 1000) / 10, wrongAnswers: rounds.wrong, failed: rounds.failed, leftoverPids,
     };
   } finally {
@@ -308,19 +319,22 @@ function derived(results: Scenario[]): Record<number, Record<string, number>> {
 
 function markdown(results: Scenario[], d: Record<number, Record<string, number>>): string {
   const rows = results.map((r) => `| ${r.sessions} | ${r.mode} | ${r.first.p50} | ${r.first.p95} | ${r.followup.p50} | ${r.followup.p95} | ` +
-    `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`);
+    `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.rootPeakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`);
   const lines = Object.entries(d).map(([n, v]) => `| ${n} | ${v.managerOverheadMsPerTurn} | ${v.perMessageOverServerFirstP50} | ` +
     `${v.perMessageOverServerFollowupP50} | ${v.perMessageOverServerPeakRss} |`);
   return [
-    `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token`, '',
-    '| N | mode | first p50 ms | first p95 ms | follow-up p50 ms | follow-up p95 ms | PUT→warm p50 / p95 ms | peak RSS MB | spawns (per 100 msgs) | failed turns | wrong answers | leftover procs |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+    `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token`
+      + (Object.keys(args.opencodeEnv).length === 0 ? '' : `, opencode env ${Object.entries(args.opencodeEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`), '',
+    '| N | mode | first p50 ms | first p95 ms | follow-up p50 ms | follow-up p95 ms | PUT→warm p50 / p95 ms | peak RSS MB | of which root MB | spawns (per 100 msgs) | failed turns | wrong answers | leftover procs |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
     '| N | manager overhead ms/turn (server − direct follow-up p50) | per-message/server first p50 | per-message/server follow-up p50 | per-message/server peak RSS |',
     '|---:|---:|---:|---:|---:|', ...lines, '',
   ].join('\n');
 }
 
 async function main(): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
+  if (Object.keys(args.opencodeEnv).length > 0) out(`opencode settings in every scenario: ${JSON.stringify(args.opencodeEnv)}`);
   const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
   const results: Scenario[] = [];
   try {
@@ -328,7 +342,7 @@ async function main(): Promise<void> {
       for (const mode of MODES) {
         out(`- N=${n} ${mode}…`);
         const r = await runScenario(mode, n, stub.baseURL);
-        out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB, spawns ${r.spawns}, failed ${r.failed.length}`);
+        out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB (root ${r.rootPeakRssMb} MB), spawns ${r.spawns}, failed ${r.failed.length}`);
         results.push(r);
       }
     }

@@ -103,6 +103,7 @@ export class OpencodeProcessManager {
       serverInstances: () => this.pool?.countByState() ?? {},
       residentMemory: (kind) =>
         kind === 'serve' ? (this.pool?.residentBytes() ?? 0) : this.children.residentBytes(),
+      serverMemory: () => this.pool?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],
     });
   }
 

@@ -32,6 +32,8 @@ export interface GaugeSources {
   serverInstances(): Partial<Record<(typeof SERVER_STATES)[number], number>>;
   /** Resident bytes of the process trees of each kind, read from /proc. */
   residentMemory(kind: SpawnKind): number;
+  /** Resident bytes of each server instance's process tree by pool slot (`serve-0`, …), as last measured. */
+  serverMemory(): ReadonlyArray<{ server: string; bytes: number }>;
 }
 
 export interface Metrics {
@@ -173,6 +175,15 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     registers: [registry],
     collect() {
       for (const kind of ['run', 'serve'] as const) this.set({ kind }, sources?.residentMemory(kind) ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'opencode_manager_server_instance_resident_memory_bytes',
+    help: 'Resident memory of one server instance process tree (opencode serve and its tools), by pool slot; compare with opencode_manager_instance_memory_limit_bytes.',
+    labelNames: ['server'] as const,
+    registers: [registry],
+    collect() {
+      for (const { server, bytes } of sources?.serverMemory() ?? []) this.set({ server }, bytes);
     },
   });
   liveGauge('opencode_manager_active_processes', 'opencode processes running now.', (s) => s.activeProcesses());

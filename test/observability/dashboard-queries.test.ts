@@ -167,7 +167,7 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     // and function calls are removed, minus the operators.
     const stripped = exprs.map((expr) => expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, '').replace(/\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)/g, ''));
     const words = stripped.flatMap((expr) => [...expr.matchAll(/\b([a-z_][a-z0-9_]*)\b(?!\s*\()/g)].map((m) => m[1] as string));
-    const operators = new Set(['and', 'or', 'unless', 'bool', 'offset']);
+    const operators = new Set(['and', 'or', 'unless', 'bool', 'offset', 'group_left', 'group_right']);
     const names = new Set([...words.filter((w) => !operators.has(w)), ...seriesNames]);
     assert.ok(names.has('opencode_manager_commands_total') && names.has('up'));
     const missing: string[] = [];

@@ -67,7 +67,7 @@ describe('grafana/dashboard.json', () => {
       'Server instances by state',
       'Instance restarts per minute by reason',
       'Health-check failures per minute by class',
-      'Process-tree memory by kind',
+      'Process-tree memory by kind and server',
       'Orphans reaped at the last boot',
       'HTTP requests per second by route',
       'HTTP 5xx ratio by route',

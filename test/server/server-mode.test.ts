@@ -164,6 +164,12 @@ describe('server mode, pool of three', () => {
     assert.equal(new Set([...serverOf('p1'), ...serverOf('p2'), ...serverOf('p3')]).size, 3);
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
     assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 3);
+    // Each instance's tree is its own series, matching the status; together they are the serve total.
+    const perServer = status.processManager.instances.map((i: { id: string }) => sample(metrics, 'opencode_manager_server_instance_resident_memory_bytes', { server: i.id }));
+    assert.deepEqual(status.processManager.instances.map((i: { id: string }) => i.id), ['serve-0', 'serve-1', 'serve-2']);
+    assert.ok(perServer.every((bytes: number) => bytes > 1_000_000), `per-server memory: ${perServer.join(', ')}`);
+    const total = sample(metrics, 'opencode_manager_process_resident_memory_bytes', { kind: 'serve' });
+    assert.equal(perServer.reduce((a: number, b: number) => a + b, 0), total);
   });
 });
 
