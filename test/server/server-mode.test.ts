@@ -280,6 +280,29 @@ describe('server mode, a connection that breaks mid-turn', () => {
   });
 });
 
+describe('server mode, a broken connection and then a failing health check', () => {
+  let svc: TestService;
+  before(async () => {
+    // Health answers only the start's first check; no periodic probes to replace the instance.
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_HEALTH_INTERVAL_MS: '600000', FAKE_OPENCODE_SERVE_HEALTH_FAIL_AFTER: '1' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('runs the next message per-message rather than on the instance that failed the check', async () => {
+    const url = (p: string): string => `${svc.url}${p}`;
+    await call(url('/api/sessions/h'), 'PUT', { workspace: 'h' });
+    assert.equal((await call(url('/api/sessions/h/messages'), 'POST', { text: 'first' })).body.mode, 'server');
+    assert.equal((await call(url('/api/sessions/h/messages'), 'POST', { text: '#fake drop\nlost' })).status, 502);
+    const next = await call(url('/api/sessions/h/messages'), 'POST', { text: 'next' });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal(next.body.mode, 'per-message');
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_health_check_failures_total', { class: 'bad_status' }), 1);
+  });
+});
+
 describe('server mode, a crash-looping instance', () => {
   let svc: TestService;
   before(async () => {
