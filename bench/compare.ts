@@ -5,7 +5,7 @@
 //        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,8 @@ const { values: opts } = parseArgs({
     'latency-per-token-ms': { type: 'string', default: '5' },
     'first-token-ms': { type: 'string', default: '100' },
     'opencode-env': { type: 'string', multiple: true, default: [] },
+    modes: { type: 'string', default: 'per-message,server,direct' },
+    'log-dir': { type: 'string' },
   },
 });
 const args = {
@@ -36,12 +38,17 @@ const args = {
   latencyPerTokenMs: Number(opts['latency-per-token-ms']),
   firstTokenMs: Number(opts['first-token-ms']),
   /** NAME=VALUE settings for opencode in all three scenarios (the service passes OPENCODE_* on). */
+  /** Which scenarios run (the ratio table needs all three for an N). */
+  modes: opts.modes.split(',') as Mode[],
+  /** Where each service's JSON log goes (`<mode>-N<n>.log`), for finding out why a run looks wrong. */
+  logDir: opts['log-dir'],
   opencodeEnv: Object.fromEntries(opts['opencode-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.firstTokenMs];
 const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair));
-if (!counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
-  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...]\n');
+const badModes = args.modes.some((mode) => !['per-message', 'server', 'direct'].includes(mode));
+if (badModes || !counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
+  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,direct] [--log-dir DIR]\n');
   process.exit(2);
 }
 
@@ -146,7 +153,8 @@ async function startService(mode: 'per-message' | 'server', n: number, tmp: stri
     if (line.message === 'HTTP server listening') port = line.port;
     return line.message === 'OpenCode process manager initialized' && port !== undefined ? true : undefined;
   });
-  child.stdout.resume();
+  if (args.logDir === undefined) child.stdout.resume();
+  else child.stdout.pipe(createWriteStream(path.join(args.logDir, `${mode}-N${n}.log`)));
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
@@ -305,8 +313,9 @@ const ratio = (a: number, b: number): number => (b === 0 ? NaN : Math.round((a /
 function derived(results: Scenario[]): Record<number, Record<string, number>> {
   const byN: Record<number, Record<string, number>> = {};
   for (const n of args.sessions) {
-    const get = (m: Mode): Scenario => results.find((r) => r.sessions === n && r.mode === m)!;
+    const get = (m: Mode): Scenario | undefined => results.find((r) => r.sessions === n && r.mode === m);
     const [pm, sv, dr] = [get('per-message'), get('server'), get('direct')];
+    if (pm === undefined || sv === undefined || dr === undefined) continue;
     byN[n] = {
       managerOverheadMsPerTurn: sv.followup.p50 - dr.followup.p50,
       perMessageOverServerFirstP50: ratio(pm.first.p50, sv.first.p50),
@@ -334,12 +343,13 @@ function markdown(results: Scenario[], d: Record<number, Record<string, number>>
 
 async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
+  if (args.logDir !== undefined) mkdirSync(args.logDir, { recursive: true });
   if (Object.keys(args.opencodeEnv).length > 0) out(`opencode settings in every scenario: ${JSON.stringify(args.opencodeEnv)}`);
   const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
   const results: Scenario[] = [];
   try {
     for (const n of args.sessions) {
-      for (const mode of MODES) {
+      for (const mode of MODES.filter((m) => args.modes.includes(m))) {
         out(`- N=${n} ${mode}…`);
         const r = await runScenario(mode, n, stub.baseURL);
         out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB (root ${r.rootPeakRssMb} MB), spawns ${r.spawns}, failed ${r.failed.length}`);

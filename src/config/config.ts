@@ -87,7 +87,7 @@ const SETTINGS = {
   OCPM_RESTART_BACKOFF_MAX_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '30000'),
   OCPM_RESTART_DRAIN_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '30000'),
   OCPM_SERVER_RETRY_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
-  OCPM_MAX_INSTANCE_RSS_MB: setting(integer(0), 'an integer number of MB (0 = no limit)', '2048'),
+  OCPM_MAX_INSTANCE_RSS_MB: setting(integer(0), 'an integer number of MB (0 = no limit)', '3072'),
   OCPM_DIRECTORY_IDLE_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '1800000'),
   OCPM_AUTH: setting(z.enum(['enabled', 'disabled']), 'enabled or disabled', 'enabled'),
   OCPM_API_TOKEN: setting(tokenList.optional(), 'a comma-separated list of tokens (printable ASCII, no spaces or commas)', undefined),

@@ -497,6 +497,49 @@ describe('server mode, recovery after failed', () => {
   });
 });
 
+describe('server mode, a memory recycle under load', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_HEALTH_INTERVAL_MS: '100',
+      OCPM_RESTART_BACKOFF_MS: '10',
+      OCPM_RESTART_DRAIN_MS: '1500',
+      OCPM_MAX_CONCURRENT_TURNS: '4',
+      OCPM_MAX_INSTANCE_RSS_MB: '400',
+      FAKE_OPENCODE_SERVE_LEAK_MB_PER_MESSAGE: '128',
+    });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('makes new turns wait for the new instance instead of running per-message', async () => {
+    const url = (p: string): string => `${svc.url}${p}`;
+    for (const id of ['busy', 'grow', 'late']) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
+    await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
+    // A turn that never ends holds the drain open, so the recycle is caught in the middle.
+    const hanging = call(url('/api/sessions/busy/messages'), 'POST', { text: '#fake hang\nholds the drain' });
+    await waitFor('the server to take the hanging message', async () =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).some((m) => String(m.message).includes('holds the drain')),
+    );
+    const draining = async (): Promise<boolean> => /above the limit/.test(String((await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0].lastError));
+    for (let i = 0; i < 8 && !(await draining()); i += 1) {
+      assert.equal((await call(url('/api/sessions/grow/messages'), 'POST', { text: `grow ${i}` })).status, 200);
+    }
+    await waitFor('the memory recycle to start', draining);
+    const late = await call(url('/api/sessions/late/messages'), 'POST', { text: 'sent while draining' });
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    assert.equal(late.body.mode, 'server');
+    const held = await hanging;
+    assert.equal(held.status, 502);
+    assert.match(held.body.error.message, /restarted .*above the limit/);
+    const metrics = (await call(url('/metrics'), 'GET')).body as string;
+    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' }), 0);
+    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'memory' }), 1);
+  });
+});
+
 describe('server mode, a restart with a turn in flight', () => {
   let svc: TestService;
   before(async () => {

@@ -56,15 +56,20 @@ export interface InstanceStatus {
 /** One pool position: a data dir that outlives the instances started in it. */
 export class Slot {
   instance: ServerInstance | undefined;
-  state: InstanceState = 'starting';
   restarts = 0;
   lastError: string | null = null;
-  /** Set while the next instance is being started; turns for this slot may wait on it. */
-  starting: Promise<void> | undefined;
   recyclePending = false;
+  /**
+   * Set by a memory recycle until the next instance serves (or the slot fails): its turns wait for
+   * that instance instead of running per-message, which would cost far more memory than the recycle
+   * frees (an `opencode run` each).
+   */
+  awaitingReplacement = false;
   /** Sessions pinned to this slot (a tie-breaker when choosing a slot). */
   pinned = 0;
   readonly policy: RestartPolicy;
+  private currentState: InstanceState = 'starting';
+  private changeWaiters: Array<() => void> = [];
 
   constructor(
     readonly index: number,
@@ -81,6 +86,23 @@ export class Slot {
 
   get id(): string {
     return `serve-${this.index}`;
+  }
+
+  get state(): InstanceState {
+    return this.currentState;
+  }
+
+  set state(state: InstanceState) {
+    this.currentState = state;
+    if (state === 'ready' || state === 'failed' || state === 'stopped') this.awaitingReplacement = false;
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves at the slot's next state change. */
+  nextChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
   }
 
   /** The data dir opencode uses in this slot, in server mode and in per-message fallback alike. */
@@ -154,14 +176,17 @@ export class ServerPool {
   }
 
   /**
-   * The slot's instance when it can serve: at once when ready, after waiting when it is starting
-   * (bounded), undefined when it is backing off, failed or recycling (the caller falls back).
+   * The slot's instance when it can serve: at once when ready; after waiting (bounded) while it is
+   * starting or being replaced after a memory recycle; undefined when it is backing off after a
+   * crash, unhealthy, failed, or the wait ran out (the caller falls back to per-message).
    */
   async acquire(slot: Slot, signal?: AbortSignal): Promise<ServerInstance | undefined> {
     if (slot.ready !== undefined) return this.confirmed(slot.ready);
-    if (slot.state === 'starting' && slot.starting !== undefined) {
-      const waited = AbortSignal.any([AbortSignal.timeout(this.settings.startTimeoutMs), ...(signal === undefined ? [] : [signal])]);
-      await Promise.race([slot.starting, new Promise((resolve) => waited.addEventListener('abort', resolve, { once: true }))]);
+    const { restartDrainMs, startTimeoutMs } = this.settings;
+    const deadline = Date.now() + (slot.awaitingReplacement ? restartDrainMs + startTimeoutMs : startTimeoutMs);
+    while (slot.ready === undefined && (slot.awaitingReplacement || slot.state === 'starting') && Date.now() < deadline && signal?.aborted !== true) {
+      const stop = AbortSignal.any([AbortSignal.timeout(deadline - Date.now()), ...(signal === undefined ? [] : [signal])]);
+      await Promise.race([slot.nextChange(), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
     }
     return slot.ready === undefined ? undefined : this.confirmed(slot.ready);
   }
@@ -234,52 +259,47 @@ export class ServerPool {
     }
   }
 
-  private startSlot(slot: Slot): Promise<void> {
-    slot.starting = (async () => {
-      slot.state = 'starting';
-      slot.recyclePending = false;
-      await mkdir(slot.dataHome, { recursive: true });
-      const instance = new ServerInstance(slot.index, {
-        binary: this.settings.binary,
-        slotDir: slot.dir,
-        env: { ...this.settings.env, XDG_DATA_HOME: slot.dataHome },
-        startTimeoutMs: this.settings.startTimeoutMs,
-        healthTimeoutMs: this.settings.healthTimeoutMs,
-        killGraceMs: this.settings.killGraceMs,
-        logger: this.logger,
-        ...(this.settings.processes === undefined ? {} : { processes: this.settings.processes }),
-      });
-      slot.instance = instance;
-      const started = performance.now();
-      try {
-        await instance.start();
-        this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
-      } catch (error) {
-        this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
-        slot.lastError = describe(error);
-        this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
-        if (!this.closed) this.scheduleRestart(slot, 'start_failed');
-        return;
-      }
-      if (this.closed) {
-        await instance.stop('the service is shutting down');
-        return;
-      }
-      this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
-      instance.readMemory();
-      slot.state = 'ready';
-      this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
-      void instance.exited?.then((result) => {
-        if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
-        instance.state = 'stopped';
-        slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
-        this.logger.error('Server instance exited unexpectedly', { instance: slot.id, pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) });
-        this.scheduleRestart(slot, 'exit');
-      });
-    })().finally(() => {
-      if (slot.state !== 'starting') slot.starting = undefined;
+  private async startSlot(slot: Slot): Promise<void> {
+    slot.state = 'starting';
+    slot.recyclePending = false;
+    await mkdir(slot.dataHome, { recursive: true });
+    const instance = new ServerInstance(slot.index, {
+      binary: this.settings.binary,
+      slotDir: slot.dir,
+      env: { ...this.settings.env, XDG_DATA_HOME: slot.dataHome },
+      startTimeoutMs: this.settings.startTimeoutMs,
+      healthTimeoutMs: this.settings.healthTimeoutMs,
+      killGraceMs: this.settings.killGraceMs,
+      logger: this.logger,
+      ...(this.settings.processes === undefined ? {} : { processes: this.settings.processes }),
     });
-    return slot.starting;
+    slot.instance = instance;
+    const started = performance.now();
+    try {
+      await instance.start();
+      this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
+    } catch (error) {
+      this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
+      slot.lastError = describe(error);
+      this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
+      if (!this.closed) this.scheduleRestart(slot, 'start_failed');
+      return;
+    }
+    if (this.closed) {
+      await instance.stop('the service is shutting down');
+      return;
+    }
+    this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
+    instance.readMemory();
+    slot.state = 'ready';
+    this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
+    void instance.exited?.then((result) => {
+      if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
+      instance.state = 'stopped';
+      slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
+      this.logger.error('Server instance exited unexpectedly', { instance: slot.id, pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) });
+      this.scheduleRestart(slot, 'exit');
+    });
   }
 
   /** Restarts a slot after its backoff, or marks it failed when it crash-loops. */
@@ -324,6 +344,8 @@ export class ServerPool {
    */
   private async replace(slot: Slot, instance: ServerInstance, reason: RestartReason, why: string): Promise<void> {
     slot.recyclePending = true;
+    // A wedged server is better bypassed per-message; a big one is better waited for.
+    slot.awaitingReplacement = reason === 'memory';
     slot.lastError = why;
     this.logger.warn('Replacing server instance', { instance: slot.id, reason, why, activeTurns: instance.activeTurns });
     const deadline = Date.now() + this.settings.restartDrainMs;
@@ -361,12 +383,12 @@ export class ServerPool {
         return;
       }
     }
+    // Idle directories go first: what their release gives back may keep the instance under the limit.
+    await this.releaseIdleDirectories(slot, instance);
     const rss = instance.readMemory();
     if (this.settings.maxInstanceRssBytes > 0 && rss > this.settings.maxInstanceRssBytes) {
       await this.replace(slot, instance, 'memory', `process tree resident memory ${Math.round(rss / 1048576)} MB above the limit`);
-      return;
     }
-    await this.releaseIdleDirectories(slot, instance);
   }
 
   private async releaseIdleDirectories(slot: Slot, instance: ServerInstance): Promise<void> {
