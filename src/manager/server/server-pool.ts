@@ -9,8 +9,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ProcessStore } from '../../store/process-store.js';
-import { RestartPolicy } from './restart-policy.js';
 import { ServerInstance, type HealthResult, type InstanceState } from './server-instance.js';
+import { Slot } from './slot.js';
+
+export { Slot } from './slot.js';
 
 export interface PoolSettings {
   readonly size: number;
@@ -51,69 +53,6 @@ export interface InstanceStatus {
   rssBytes: number;
   activeTurns: number;
   directories: number;
-}
-
-/** One pool position: a data dir that outlives the instances started in it. */
-export class Slot {
-  instance: ServerInstance | undefined;
-  restarts = 0;
-  lastError: string | null = null;
-  recyclePending = false;
-  /**
-   * Set by a memory recycle until the next instance serves (or the slot fails): its turns wait for
-   * that instance instead of running per-message, which would cost far more memory than the recycle
-   * frees (an `opencode run` each).
-   */
-  awaitingReplacement = false;
-  /** Sessions pinned to this slot (a tie-breaker when choosing a slot). */
-  pinned = 0;
-  readonly policy: RestartPolicy;
-  private currentState: InstanceState = 'starting';
-  private changeWaiters: Array<() => void> = [];
-
-  constructor(
-    readonly index: number,
-    readonly dir: string,
-    settings: PoolSettings,
-  ) {
-    this.policy = new RestartPolicy({
-      maxRestarts: settings.maxRestarts,
-      windowMs: settings.restartWindowMs,
-      backoffBaseMs: settings.backoffBaseMs,
-      backoffMaxMs: settings.backoffMaxMs,
-    });
-  }
-
-  get id(): string {
-    return `serve-${this.index}`;
-  }
-
-  get state(): InstanceState {
-    return this.currentState;
-  }
-
-  set state(state: InstanceState) {
-    this.currentState = state;
-    if (state === 'ready' || state === 'failed' || state === 'stopped') this.awaitingReplacement = false;
-    const waiters = this.changeWaiters;
-    this.changeWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves at the slot's next state change. */
-  nextChange(): Promise<void> {
-    return new Promise((resolve) => this.changeWaiters.push(resolve));
-  }
-
-  /** The data dir opencode uses in this slot, in server mode and in per-message fallback alike. */
-  get dataHome(): string {
-    return path.join(this.dir, 'data');
-  }
-
-  get ready(): ServerInstance | undefined {
-    const instance = this.instance;
-    return this.state === 'ready' && instance?.state === 'ready' && !instance.processExited && !this.recyclePending ? instance : undefined;
-  }
 }
 
 export class ServerPool {
