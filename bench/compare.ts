@@ -5,18 +5,17 @@
 //        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
 import { startStubLlm } from '../test/fixtures/stub-llm/server.mjs';
 import { OFFLINE_DEFAULTS } from '../src/manager/child-env.js';
 import { findFreePort } from '../src/util/free-port.js';
 import { percentile, waitForLine } from './child-lines.js';
+import { ROOT, startServiceChild } from './service-child.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OPENCODE_BIN = path.join(ROOT, 'node_modules', '.bin', 'opencode'); // what the service resolves too
 const REQUEST_TIMEOUT_MS = 300_000; // bounds every call: a wedged opencode must fail the run, not hang it
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
@@ -136,26 +135,15 @@ function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
 
 async function startService(mode: 'per-message' | 'server', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
   // The service as production runs it: the compiled build (npm run bench:compare builds it first).
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  return startServiceChild({
+    nodeArgs: ['dist/main.js'],
     env: {
       ...env, PORT: '0', HOST: '127.0.0.1', OCPM_MODE: mode, OCPM_POOL_SIZE: '1', OCPM_LOG_LEVEL: 'info',
       OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
       OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
     },
+    ...(args.logDir === undefined ? {} : { logFile: path.join(args.logDir, `${mode}-N${n}.log`) }),
   });
-  child.stderr.resume(); // never let a full stderr pipe stall the service
-  // The port comes from one JSON log line, readiness from a later one: no sleeps.
-  let port: number | undefined;
-  await waitForLine(child, 'ready log line', (text) => {
-    let line: { message?: string; port?: number };
-    try { line = JSON.parse(text) as typeof line; } catch { return undefined; }
-    if (line.message === 'HTTP server listening') port = line.port;
-    return line.message === 'OpenCode process manager initialized' && port !== undefined ? true : undefined;
-  });
-  if (args.logDir === undefined) child.stdout.resume();
-  else child.stdout.pipe(createWriteStream(path.join(args.logDir, `${mode}-N${n}.log`)));
-  return { child, base: `http://127.0.0.1:${port}` };
 }
 
 

@@ -3,19 +3,15 @@
 // stream and with 100 SSE streams held open (plus the status latency while they are open).
 // Usage: node --import tsx bench/endpoints.ts [--sessions 1000] [--streams 100] [--duration 10]
 //        [--connections 10] [--mode server|per-message] [--lag-window 5] [--cpu-prof DIR]   (bench/README.md)
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { FAKE_BIN, ROOT, fakeProcesses, rssMb, startServiceChild, stopServiceChild, sumBy, type ServiceChild } from './service-child.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
 const ELD_RESOLUTION_MS = 10; // the sampling period of the lag histogram; prom-client uses the same
 const WARMUP_S = 2; // an unmeasured autocannon run before each measured one (JIT, connection set-up)
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
@@ -96,13 +92,7 @@ function eldClient(child: ChildProcess): { reset: () => Promise<void>; read: () 
 }
 
 // ---------------------------------------------------------------- the service
-interface LogLine { level?: string; message?: string; port?: number }
-interface Service {
-  child: ChildProcess; pid: number; base: string; exited: Promise<number | string>;
-  problems: Map<string, number>; stderrTail: string[];
-}
-
-function startService(tmp: string, token: string): Promise<Service> {
+function startService(tmp: string, token: string): Promise<ServiceChild> {
   if (args.mode === 'per-message') {
     // The manager lets only one `opencode run` go in a data home without opencode.db (the real CLI
     // creates it on its first run, and concurrent first runs race on its migrations); the fake never
@@ -113,9 +103,9 @@ function startService(tmp: string, token: string): Promise<Service> {
     writeFileSync(db, '');
   }
   const profile = args.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args.cpuProfDir];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  return startServiceChild({
+    nodeArgs: [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'],
+    ipc: true,
     env: {
       PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode, OCPM_POOL_SIZE: '1',
       OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
@@ -125,56 +115,9 @@ function startService(tmp: string, token: string): Promise<Service> {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
     },
   });
-  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? String(signal));
-  const problems = new Map<string, number>(); // warn/error log lines by level and message
-  const stderrTail: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 20) stderrTail.shift();
-  });
-  let port: number | undefined;
-  return new Promise((resolve, reject) => {
-    // A bound, not a sleep: a service that never logs its ready line is stopped and the run fails.
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error('the service did not log "OpenCode process manager initialized" within 60 s'));
-    }, 60_000);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the service exited (${code}) before it was ready: ${stderrTail.join('\n')}`));
-    });
-    // Event-driven start: the port comes from one JSON log line, readiness from a later one.
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      let line: LogLine;
-      try { line = JSON.parse(text) as LogLine; } catch { return; }
-      if (line.level === 'warn' || line.level === 'error') {
-        const key = `${line.level}: ${line.message}`;
-        problems.set(key, (problems.get(key) ?? 0) + 1);
-      }
-      if (line.message === 'HTTP server listening') port = line.port;
-      if (line.message === 'OpenCode process manager initialized' && port !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, base: `http://127.0.0.1:${port}`, exited, problems, stderrTail });
-      }
-    });
-  });
-}
-
-/** SIGTERM, then wait for the exit; SIGKILL only if it hangs, so a bad shutdown still ends the run. */
-async function stopService(service: Service): Promise<{ exitCode: number | string; shutdownMs: number }> {
-  const started = Date.now();
-  if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
-  const timer = setTimeout(() => service.child.kill('SIGKILL'), 30_000);
-  const exitCode = await service.exited;
-  clearTimeout(timer);
-  return { exitCode, shutdownMs: Date.now() - started };
 }
 
 // ---------------------------------------------------------------- /proc
-function rssMb(pid: number): number {
-  try { return round1(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024); } catch { return 0; }
-}
-
 /** utime + stime of one process in ms (clock ticks are 10 ms on Linux). */
 function cpuMs(pid: number): number {
   try {
@@ -182,24 +125,6 @@ function cpuMs(pid: number): number {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch { return 0; }
-}
-
-/**
- * Live fake-opencode processes of THIS run: the cmdline names the fake and the environment names
- * our temp dir (every child gets XDG_DATA_HOME there), so other test runs on the machine are not
- * counted. Zombies are dead and not counted.
- */
-function fakeProcesses(marker: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('fake-opencode')) continue;
-      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').includes(marker)) pids.push(Number(entry));
-    } catch { /* it ended while we looked */ }
-  }
-  return pids;
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -275,7 +200,7 @@ function cannon(url: string, connections: number, durationS: number, headers: Re
 }
 
 /** A warm-up run, then the measured run with every 2xx response time and the service's CPU and lag. */
-async function measureLoad(what: string, service: Service, eld: ReturnType<typeof eldClient>, route: string, connections: number, headers: Record<string, string> = {}): Promise<Load> {
+async function measureLoad(what: string, service: ServiceChild, eld: ReturnType<typeof eldClient>, route: string, connections: number, headers: Record<string, string> = {}): Promise<Load> {
   const url = service.base + route;
   await cannon(url, connections, WARMUP_S, headers);
   const times: number[] = [];
@@ -342,21 +267,10 @@ function promLag(metricsText: string): Record<string, number> {
   return found;
 }
 
-function sumBy(metricsText: string, metric: string, label: string): Record<string, number> {
-  const sums: Record<string, number> = {};
-  for (const line of metricsText.split('\n')) {
-    const m = new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`).exec(line);
-    if (m === null) continue;
-    const key = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
-    sums[key] = (sums[key] ?? 0) + Number(m[2]);
-  }
-  return sums;
-}
-
 // ---------------------------------------------------------------- the run
 interface LagPhase { what: string; lag: Lag; promClient: Record<string, number>; serviceCpuPct: number; durationMs: number }
 
-async function lagWindow(what: string, service: Service, token: string, eld: ReturnType<typeof eldClient>, body: () => Promise<void>): Promise<LagPhase> {
+async function lagWindow(what: string, service: ServiceChild, token: string, eld: ReturnType<typeof eldClient>, body: () => Promise<void>): Promise<LagPhase> {
   await call(service.base, token, 'GET', '/metrics'); // prom-client resets its lag histogram on every scrape
   await eld.reset();
   const cpu0 = cpuMs(service.pid);
@@ -372,10 +286,10 @@ async function lagWindow(what: string, service: Service, token: string, eld: Ret
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function run(service: Service, token: string, tmp: string) {
+async function run(service: ServiceChild, token: string, tmp: string) {
   const { base } = service;
   const eld = eldClient(service.child);
-  const rss = { start: rssMb(service.pid), end: 0 };
+  const rss = { start: round1(rssMb(service.pid)), end: 0 };
 
   out(`- registering ${args.sessions} sessions…`);
   const registerMs = await registerSessions(base, token, args.sessions);
@@ -406,7 +320,7 @@ async function run(service: Service, token: string, tmp: string) {
   lags.push(await lagWindow(`${args.streams} streams open`, service, token, eld, () => sleep(args.lagWindowS * 1000)));
   loads.push(await measureLoad(`status, ${args.sessions} sessions, ${args.streams} streams open`, service, eld, '/api/opencode/status', args.connections));
   const stillOpen = await waitForStatus(base, token, 'streams still open', () => true);
-  const processesWithStreams = fakeProcesses(tmp).length;
+  const processesWithStreams = fakeProcesses(tmp).map((p) => p.pid).length;
 
   out(`- aborting the ${args.streams} turns…`);
   const aborts = await Promise.all(streams.map(async (s) => (await call(base, token, 'POST', `/api/sessions/${s.id}/abort`)).status));
@@ -419,7 +333,7 @@ async function run(service: Service, token: string, tmp: string) {
     lastEvents[last] = (lastEvents[last] ?? 0) + 1;
   }
   const metricsText = (await call(base, token, 'GET', '/metrics')).text;
-  rss.end = rssMb(service.pid);
+  rss.end = round1(rssMb(service.pid));
   return {
     registerMs, statusBytes, rssMb: rss, lags, loads,
     streams: {
@@ -495,14 +409,14 @@ async function main(): Promise<number> {
     measured = await run(service, token, tmp);
   } finally {
     // Always stopped, and waited for: a failed run does not leave the service (or its children) behind.
-    stopped = await stopService(service);
-    if (measured === undefined) out(`service stopped (${stopped.exitCode}); fake-opencode processes left: ${fakeProcesses(tmp).join(', ') || 'none'}`);
+    stopped = await stopServiceChild(service);
+    if (measured === undefined) out(`service stopped (${stopped.exitCode}); fake-opencode processes left: ${fakeProcesses(tmp).map((p) => p.pid).join(', ') || 'none'}`);
   }
   return report(measured, service, tmp, startedAt, bootMs, stopped);
 }
 
-function report(m: Measured, service: Service, tmp: string, startedAt: Date, bootMs: number, stopped: { exitCode: number | string; shutdownMs: number }): number {
-  const leftover = fakeProcesses(tmp);
+function report(m: Measured, service: ServiceChild, tmp: string, startedAt: Date, bootMs: number, stopped: { exitCode: number | string; shutdownMs: number }): number {
+  const leftover = fakeProcesses(tmp).map((p) => p.pid);
   for (const pid of leftover) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   const table = rows(m);
   const md = markdown(m, table, stopped, leftover);

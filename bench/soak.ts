@@ -3,17 +3,13 @@
 // bounded, that it shuts down cleanly and that no fake-opencode process outlives it.
 // Usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]
 //        [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (bench/README.md)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { percentile } from './child-lines.js';
+import { FAKE_BIN, ROOT, fakeProcesses, rssMb, startServiceChild, stopServiceChild, sumBy, type ServiceChild } from './service-child.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
 const OUTCOMES = ['success', 'error', 'timeout', 'aborted', 'other'] as const;
 type Outcome = (typeof OUTCOMES)[number];
 const TIMEOUT_CODES = new Set(['turn_timeout', 'stall_timeout', 'queue_timeout']);
@@ -87,13 +83,9 @@ function plan(): Planned[] {
 }
 
 // ---------------------------------------------------------------- the service
-interface LogLine { level?: string; message?: string; port?: number }
-interface Service { child: ChildProcess; pid: number; port: number; problems: Map<string, number>; stderrTail: string[]; exited: Promise<number | string> }
-
-function startService(tmp: string): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startService(tmp: string): Promise<ServiceChild> {
+  return startServiceChild({
+    nodeArgs: ['--import', 'tsx', 'src/main.ts'],
     env: {
       PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode,
       OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
@@ -101,75 +93,14 @@ function startService(tmp: string): Promise<Service> {
       OCPM_TURN_TIMEOUT_MS: '3000', OCPM_STALL_TIMEOUT_MS: '2000', OCPM_KILL_GRACE_MS: '200', OCPM_LOG_LEVEL: args.logLevel,
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
     },
-  });
-  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? String(signal));
-  const problems = new Map<string, number>(); // warn/error log lines by level and message
-  const stderrTail: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 20) stderrTail.shift();
-  });
-  const lines = createInterface({ input: child.stdout });
-  if (args.logFile !== undefined) child.stdout.pipe(createWriteStream(args.logFile));
-  let port: number | undefined;
-  return new Promise((resolve, reject) => {
-    // A bound, not a sleep: a service that never logs its ready line is stopped and the run fails.
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error('the service did not log "OpenCode process manager initialized" within 60 s'));
-    }, 60_000);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the service exited (${code}) before it was ready: ${stderrTail.join('\n')}`));
-    });
-    // Event-driven start: the port comes from one log line, readiness from a later one.
-    lines.on('line', (text) => {
-      let line: LogLine;
-      try { line = JSON.parse(text) as LogLine; } catch { return; }
-      const key = `${line.level}: ${line.message}`;
-      if (line.level === 'warn' || line.level === 'error') problems.set(key, (problems.get(key) ?? 0) + 1);
-      if (line.message === 'HTTP server listening') port = line.port;
-      if (line.message === 'OpenCode process manager initialized' && port !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, port, problems, stderrTail, exited });
-      }
-    });
+    ...(args.logFile === undefined ? {} : { logFile: args.logFile }),
   });
 }
 
-/** SIGTERM, then wait for the exit; SIGKILL only if it hangs, so a bad shutdown still ends the run. */
-async function stopService(service: Service): Promise<{ exitCode: number | string; shutdownMs: number }> {
-  const started = Date.now();
-  if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
-  const timer = setTimeout(() => service.child.kill('SIGKILL'), 30_000);
-  const exitCode = await service.exited;
-  clearTimeout(timer);
-  return { exitCode, shutdownMs: Date.now() - started };
-}
-
-// ---------------------------------------------------------------- /proc
-function rssMb(pid: number): number {
-  try { return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; }
-}
-
-/**
- * Live fake-opencode processes of THIS run, by role. Other engineers' tests run fakes on the same
- * machine, so a process counts only if its environment names our temp dir (children get their
- * XDG_DATA_HOME and PWD there; grandchildren inherit them). Zombies are dead and not counted.
- */
-function fakeProcesses(marker: string): Record<string, number> {
+/** Live fake-opencode processes of THIS run, counted by role. */
+function fakeProcessesByRole(marker: string): Record<string, number> {
   const roles: Record<string, number> = {};
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (!argv.some((a) => a.includes('fake-opencode'))) continue;
-      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
-      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').includes(marker)) continue;
-      const role = argv.includes('__grandchild') ? 'grandchild' : argv.includes('serve') ? 'serve' : 'run';
-      roles[role] = (roles[role] ?? 0) + 1;
-    } catch { /* the process ended while we looked */ }
-  }
+  for (const { role } of fakeProcesses(marker)) roles[role] = (roles[role] ?? 0) + 1;
   return roles;
 }
 const totalOf = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -239,20 +170,6 @@ async function waitIdle(base: string): Promise<void> {
   throw new Error('the service still had pending messages 30 s after the last answer');
 }
 
-/** Sums a Prometheus counter by one label (e.g. commands_total by outcome, over every mode). */
-function sumBy(metricsText: string, metric: string, label: string): Record<string, number> {
-  const sums: Record<string, number> = {};
-  for (const line of metricsText.split('\n')) {
-    const m = new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`).exec(line);
-    if (m === null) continue;
-    const key = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
-    sums[key] = (sums[key] ?? 0) + Number(m[2]);
-  }
-  return sums;
-}
-
-const percentile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-
 // ---------------------------------------------------------------- main
 interface Measured {
   bootMs: number; sendMs: number; results: Result[]; metricsText: string; status: unknown;
@@ -261,8 +178,8 @@ interface Measured {
 }
 
 /** Runs the whole soak against a started service and stops it; throws only on a broken run. */
-async function measure(service: Service, tmp: string, bootMs: number): Promise<Measured> {
-  const base = `http://127.0.0.1:${service.port}`;
+async function measure(service: ServiceChild, tmp: string, bootMs: number): Promise<Measured> {
+  const base = service.base;
   const rss = { start: rssMb(service.pid), peak: 0, end: 0 };
   rss.peak = rss.start;
   const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, rssMb(service.pid))), 250);
@@ -279,13 +196,13 @@ async function measure(service: Service, tmp: string, bootMs: number): Promise<M
     rss.peak = Math.max(rss.peak, rss.end); // a short run can end between two samples
     const metricsText = (await call(base, 'GET', '/metrics')).text;
     const status = (await call(base, 'GET', '/api/opencode/status')).json;
-    const idleProcesses = fakeProcesses(tmp); // server mode: the serve instances are expected here
+    const idleProcesses = fakeProcessesByRole(tmp); // server mode: the serve instances are expected here
     clearInterval(sampler);
-    const stopped = await stopService(service);
-    return { bootMs, sendMs, results, metricsText, status, rss, idleProcesses, leftover: fakeProcesses(tmp), stopped };
+    const stopped = await stopServiceChild(service);
+    return { bootMs, sendMs, results, metricsText, status, rss, idleProcesses, leftover: fakeProcessesByRole(tmp), stopped };
   } finally {
     clearInterval(sampler);
-    await stopService(service); // a no-op after a clean stop; on an exception, never leave it running
+    await stopServiceChild(service); // a no-op after a clean stop; on an exception, never leave it running
   }
 }
 
