@@ -137,16 +137,21 @@ export class ServerPool {
    */
   private async confirmed(instance: ServerInstance): Promise<ServerInstance | undefined> {
     if (!instance.suspect) return instance;
-    const health = await instance.checkHealth();
-    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    const health = await this.checkHealth(instance);
     if (!health.ok) {
-      this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
       this.logger.warn('Health check after a broken connection failed; this turn runs per-message', { instance: `serve-${instance.slot}`, failureClass: health.failureClass });
       return undefined;
     }
-    if (instance.processExited || instance.state !== 'ready') return undefined;
-    instance.suspect = false;
-    return instance;
+    return instance.processExited || instance.state !== 'ready' ? undefined : instance;
+  }
+
+  /** One health probe, counted in the metrics; a pass also clears a broken connection's suspicion. */
+  private async checkHealth(instance: ServerInstance): Promise<HealthResult> {
+    const health = await instance.checkHealth();
+    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    if (health.ok) instance.suspect = false;
+    else this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
+    return health;
   }
 
   slotFor(index: number): Slot {
@@ -308,14 +313,11 @@ export class ServerPool {
   private async probe(slot: Slot): Promise<void> {
     const instance = slot.instance;
     if (slot.state !== 'ready' || instance === undefined || slot.recyclePending) return;
-    const health = await instance.checkHealth();
-    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    const health = await this.checkHealth(instance);
     if (health.ok) {
       instance.consecutiveHealthFailures = 0;
-      instance.suspect = false;
     } else {
       instance.consecutiveHealthFailures += 1;
-      this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
       this.logger.warn('Health check failed', { instance: slot.id, failureClass: health.failureClass, consecutive: instance.consecutiveHealthFailures });
       if (instance.consecutiveHealthFailures >= this.settings.healthFailures) {
         await this.replace(slot, instance, 'health', `${instance.consecutiveHealthFailures} consecutive health check failures (${health.failureClass ?? 'error'})`);
