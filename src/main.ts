@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
 import { startService } from './service.js';
 import { RegistryError } from './store/database.js';
+import { IsolationUnavailableError } from './manager/isolation/isolation.js';
 
 async function main(): Promise<void> {
   let config;
@@ -46,7 +47,12 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
-  const what = error instanceof RegistryError ? 'The registry database is unusable; not starting' : 'The service failed to start';
+  const what =
+    error instanceof RegistryError
+      ? 'The registry database is unusable; not starting'
+      : error instanceof IsolationUnavailableError
+        ? 'Isolation is required but unavailable; not starting'
+        : 'The service failed to start';
   createLogger({ level: 'info', format: 'json' }).error(what, { error: message });
   process.exit(1);
 });

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { SERVICE_VERSION } from './version.js';
 import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
 import { openSqliteRegistry } from './store/registry.js';
+import { resolveIsolation } from './manager/isolation/isolation.js';
 
 export interface Service {
   readonly manager: OpencodeProcessManager;
@@ -44,7 +45,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const workspaceRoot = await prepareWorkspaceRoot(config.workspaceRoot);
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
   const registry = openSqliteRegistry(config.dataDir);
+  // OCPM_ISOLATION=required on a kernel that cannot confine throws here: nothing listens.
+  const isolation = resolveIsolation(config.isolation);
   const managerOptions = {
+    isolation,
     settings: config,
     logger,
     metrics,

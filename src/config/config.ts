@@ -76,7 +76,7 @@ const SETTINGS = {
   OCPM_QUEUE_TIMEOUT_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '300000'),
   OCPM_DRAIN_TIMEOUT_MS: setting(integer(0), 'an integer number of milliseconds >= 0', '25000'),
   OCPM_MODE: setting(z.enum(['auto', 'server', 'per-message']), 'auto, server or per-message', 'auto'),
-  OCPM_POOL_SIZE: setting(integer(1, 64), 'an integer 1-64', '1'),
+  OCPM_POOL_SIZE: setting(integer(1, 64).optional(), 'an integer 1-64 (default: 1; with isolation, OCPM_MAX_CONCURRENT_TURNS)', undefined),
   OCPM_SERVER_START_TIMEOUT_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
   OCPM_HEALTH_INTERVAL_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '10000'),
   OCPM_HEALTH_TIMEOUT_MS: setting(integer(100), 'an integer number of milliseconds >= 100', '5000'),
@@ -89,6 +89,9 @@ const SETTINGS = {
   OCPM_SERVER_RETRY_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '60000'),
   OCPM_MAX_INSTANCE_RSS_MB: setting(integer(0), 'an integer number of MB (0 = no limit)', '3072'),
   OCPM_DIRECTORY_IDLE_MS: setting(integer(1000), 'an integer number of milliseconds >= 1000', '1800000'),
+  OCPM_ISOLATION: setting(z.enum(['auto', 'required', 'off']), 'auto, required or off', 'auto'),
+  OCPM_SANDBOX_READ_PATHS: setting(commaList(z.string().regex(/^\/[^:,]*$/, 'an absolute path without : or ,')), 'a comma-separated list of absolute paths', ''),
+  OCPM_TOOL_ENV_ALLOW: setting(nameList, 'a comma-separated list of variable names (NAME or PREFIX*)', ''),
   OCPM_AUTH: setting(z.enum(['enabled', 'disabled']), 'enabled or disabled', 'enabled'),
   OCPM_API_TOKEN: setting(tokenList.optional(), 'a comma-separated list of tokens (printable ASCII, no spaces or commas)', undefined),
   OCPM_API_TOKEN_FILE: setting(z.string().min(1).optional(), 'a path to a file holding tokens, one per line or comma-separated', undefined),
@@ -127,7 +130,8 @@ export interface Config {
   readonly queueTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly mode: 'auto' | 'server' | 'per-message';
-  readonly poolSize: number;
+  /** Undefined: 1 shared server, or OCPM_MAX_CONCURRENT_TURNS isolated ones (one session each). */
+  readonly poolSize: number | undefined;
   readonly serverStartTimeoutMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
@@ -140,6 +144,12 @@ export interface Config {
   readonly serverRetryMs: number;
   readonly maxInstanceRssMb: number;
   readonly directoryIdleMs: number;
+  /** Whether each session's opencode runs in a sandbox of its own (auto: wherever the kernel can). */
+  readonly isolation: 'auto' | 'required' | 'off';
+  /** More read-only paths inside every session's sandbox. */
+  readonly sandboxReadPaths: readonly string[];
+  /** More environment variables the agent's commands keep (provider keys only when listed here). */
+  readonly toolEnvAllow: readonly string[];
   /** 'disabled' only when set explicitly; the service then binds to 127.0.0.1. */
   readonly auth: 'enabled' | 'disabled';
   readonly apiTokens: readonly string[];
@@ -211,6 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     serverRetryMs: v.OCPM_SERVER_RETRY_MS,
     maxInstanceRssMb: v.OCPM_MAX_INSTANCE_RSS_MB,
     directoryIdleMs: v.OCPM_DIRECTORY_IDLE_MS,
+    isolation: v.OCPM_ISOLATION,
+    sandboxReadPaths: v.OCPM_SANDBOX_READ_PATHS,
+    toolEnvAllow: v.OCPM_TOOL_ENV_ALLOW,
     auth: v.OCPM_AUTH,
     apiTokens: v.OCPM_API_TOKEN ?? [],
     apiTokenFile: v.OCPM_API_TOKEN_FILE === undefined ? undefined : path.resolve(cwd, v.OCPM_API_TOKEN_FILE),

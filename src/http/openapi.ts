@@ -6,7 +6,7 @@ import {
   abortResponseSchema, errorResponseSchema, probeResponseSchema, sessionListResponseSchema, sessionResponseSchema,
   statusResponseSchema, turnListResponseSchema, turnResponseSchema,
 } from './api-schemas.js';
-import { listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, putSessionBodySchema, sessionParamsSchema } from './validation.js';
+import { deleteSessionQuerySchema, listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, putSessionBodySchema, sessionParamsSchema } from './validation.js';
 
 type Method = 'get' | 'put' | 'post' | 'delete';
 
@@ -40,7 +40,7 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
     { method: 'get', path: '/api/sessions', summary: 'List sessions', security: 'api', query: noQuerySchema, replies: { 200: json('The sessions', sessionListResponseSchema) } },
     { method: 'get', path: '/api/sessions/:id', summary: 'One session', security: 'api', params: sessionParams, query: noQuerySchema,
       replies: { 200: json('The session', sessionResponseSchema), 404: failure('No such session') } },
-    { method: 'delete', path: '/api/sessions/:id', summary: 'Delete a session (aborts its turn)', security: 'api', params: sessionParams, query: noQuerySchema, body: noBodySchema,
+    { method: 'delete', path: '/api/sessions/:id', summary: 'Delete a session (aborts its turn; purge=true also deletes its workspace and conversation)', security: 'api', params: sessionParams, query: deleteSessionQuerySchema, body: noBodySchema,
       replies: { 204: { description: 'Deleted' }, 404: failure('No such session') } },
     { method: 'post', path: '/api/sessions/:id/messages', summary: 'Send a message; JSON answer, or an SSE stream (part, done, error) with Accept: text/event-stream', security: 'api',
       params: sessionParams, query: noQuerySchema, body: messageBodySchema(maxMessageChars),

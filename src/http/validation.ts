@@ -31,6 +31,13 @@ export function messageBodySchema(maxMessageChars: number) {
   });
 }
 
+export const deleteSessionQuerySchema = z.strictObject({
+  purge: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: also delete the workspace directory, the opencode conversation and the turn history'),
+});
+
 export const listTurnsQuerySchema = z.strictObject({
   limit: z
     .string()

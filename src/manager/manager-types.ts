@@ -7,6 +7,8 @@ import type { OpencodeEvent } from './per-message/run-events.js';
 import type { BusEvent } from './server/event-hub.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
+import type { SandboxWrapper } from './process-tree/spawn-tracked.js';
+import type { Isolation } from './isolation/isolation.js';
 
 /** The settings the manager reads (a subset of the service's Config). */
 export type ManagerSettings = Pick<
@@ -15,7 +17,7 @@ export type ManagerSettings = Pick<
   | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
   | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
   | 'stallTimeoutMs' | 'maxConcurrentTurns' | 'queueLimit' | 'sessionQueueLimit' | 'queueTimeoutMs' | 'drainTimeoutMs'
-  | 'allowSharedWorkspaces'
+  | 'allowSharedWorkspaces' | 'isolation' | 'sandboxReadPaths' | 'toolEnvAllow'
 >;
 
 export interface ManagerOptions {
@@ -29,6 +31,8 @@ export interface ManagerOptions {
   readonly serviceVersion?: string;
   /** Where sessions, processes and turns are kept (the service passes SQLite; default: memory). */
   readonly registry?: Registry;
+  /** Resolved isolation (the service resolves it before listening); default: from settings.isolation. */
+  readonly isolation?: Isolation;
 }
 
 export interface ExecuteOptions {
@@ -50,6 +54,8 @@ export interface StandaloneOptions {
   /** Extra environment for this child (the slot's data dir). */
   readonly env?: Readonly<Record<string, string>>;
   readonly onStdoutLine?: (line: string) => void;
+  /** Runs the child in a sandbox (see spawnTracked). */
+  readonly sandbox?: SandboxWrapper;
 }
 
 export interface SessionView {
@@ -94,6 +100,8 @@ export interface ManagerStats {
   /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */
   configuredMode: TurnMode | null;
   unavailableReason: string | null;
+  /** How sessions are kept apart: `landlock` (enforced) or `none`. */
+  isolation: { mechanism: Isolation['mechanism']; enforced: boolean };
 }
 
 /** `processManager.description` of the status, per situation. */

@@ -3,6 +3,8 @@
 // `opencode serve` instances (server mode) or as one tracked `opencode run` process (per-message
 // mode, also the fallback when no instance can serve). It reports what it does through getStats(),
 // metrics and logs.
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
@@ -18,7 +20,11 @@ import { runPerMessageTurn } from './per-message/per-message-turn.js';
 import { DataHomeGate } from './per-message/data-home-gate.js';
 import { RunChildren } from './per-message/run-children.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
-import { ServerPool, type Slot } from './server/server-pool.js';
+import { ServerPool, type Lease, type Slot } from './server/server-pool.js';
+import { resolveIsolation, type Isolation } from './isolation/isolation.js';
+import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
+import { prepareSessionHome, sessionHome, type SessionHome } from './isolation/session-home.js';
+import { SessionSandbox } from './isolation/session-sandbox.js';
 import { ensureOpencodeSession, runServerTurn } from './server/server-turn.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { TurnMode, TurnResult } from './turn.js';
@@ -73,6 +79,9 @@ export class OpencodeProcessManager {
   private streams = 0;
   private lastActivity = Date.now();
   private readonly killAllOnExit = (): void => this.killAllNow();
+  readonly isolation: Isolation;
+  /** Set at start when isolation is enforced: every opencode child runs in its session's sandbox. */
+  private sandbox: SessionSandbox | undefined;
 
   constructor(options: ManagerOptions) {
     const defaults = loadConfig({});
@@ -85,6 +94,8 @@ export class OpencodeProcessManager {
     this.sourceEnv = options.env ?? process.env;
     this.childEnv = buildChildEnv(this.sourceEnv, this.settings.childEnvAllow);
     this.serviceVersion = options.serviceVersion ?? '0.0.0';
+    this.isolation = options.isolation ?? resolveIsolation(this.settings.isolation);
+    this.metrics.isolationEnforced.set(this.isolation.enforced ? 1 : 0);
     this.scheduler = new TurnScheduler(
       {
         maxConcurrent: this.settings.maxConcurrentTurns,
@@ -129,13 +140,25 @@ export class OpencodeProcessManager {
       this.logger.error('OpenCode process manager initialization failed', { reason: this.unavailableReason });
       return;
     }
+    if (this.isolation.enforced) {
+      this.sandbox = new SessionSandbox({
+        launcher: SANDBOX_BINARY,
+        opencodeBinary: this.binary.path,
+        extraReadPaths: this.settings.sandboxReadPaths,
+        toolEnvAllow: this.settings.toolEnvAllow,
+        sourceEnv: this.sourceEnv,
+      });
+      this.logger.info('Sessions are isolated: each runs in a Landlock sandbox of its own', { mechanism: this.isolation.mechanism, landlockAbi: this.isolation.abi });
+    } else {
+      this.logger.warn('SESSIONS ARE NOT ISOLATED: every agent can read and write other sessions\' workspaces and the service\'s data', { reason: this.isolation.reason });
+    }
     this.configuredMode = this.chooseMode(this.binary);
     this.metrics.setBuildInfo({ version: this.serviceVersion, opencodeVersion: this.binary.version, mode: this.configuredMode });
     if (this.configuredMode === 'server') {
       this.metrics.instanceMemoryLimit.set(this.settings.maxInstanceRssMb * 1024 * 1024);
       this.pool = new ServerPool(
         {
-          size: this.settings.poolSize,
+          size: this.poolSize,
           binary: this.binary.path,
           dataDir: this.settings.dataDir,
           env: this.childEnv,
@@ -153,6 +176,7 @@ export class OpencodeProcessManager {
           retryFailedMs: this.settings.serverRetryMs,
           restartDrainMs: this.settings.restartDrainMs,
           processes: this.registry.processes,
+          ...(this.sandbox === undefined ? {} : { sandbox: this.sandbox }),
         },
         this.metrics,
         this.logger,
@@ -166,7 +190,7 @@ export class OpencodeProcessManager {
       binary: this.binary.path,
       source: this.binary.source,
       mode: this.configuredMode,
-      poolSize: this.pool === undefined ? 0 : this.settings.poolSize,
+      poolSize: this.pool === undefined ? 0 : this.poolSize,
       serverModeSupported: this.binary.supportsServe,
     });
   }
@@ -181,6 +205,11 @@ export class OpencodeProcessManager {
     const interrupted = this.registry.turns.markInterrupted();
     if (interrupted > 0) this.logger.warn('Turns interrupted by the previous stop were marked interrupted', { turns: interrupted });
     this.logger.info('Registry loaded', { sessions: this.sessions.size });
+  }
+
+  /** OCPM_POOL_SIZE, or by default one shared server, or one isolated server per turn that can run at once. */
+  private get poolSize(): number {
+    return this.settings.poolSize ?? (this.sandbox === undefined ? 1 : this.settings.maxConcurrentTurns);
   }
 
   private chooseMode(binary: OpencodeBinary): TurnMode {
@@ -278,7 +307,27 @@ export class OpencodeProcessManager {
    */
   private warmUp(session: SessionRecord): void {
     const pool = this.pool;
-    if (pool === undefined || this.state !== 'ready' || session.opencodeSessionId !== undefined || this.warmups.has(session.id)) return;
+    if (pool === undefined || this.state !== 'ready' || this.warmups.has(session.id)) return;
+    if (pool.isolated) {
+      // Starts the session's own server (a few seconds) so that the first message does not wait for it.
+      if (pool.slotOfSession(session.id) !== undefined) return;
+      const warming = this.leaseServer(session)
+        .then(async (lease) => {
+          if (lease === undefined) return;
+          try {
+            if (session.opencodeSessionId === undefined) await ensureOpencodeSession(lease.instance, session, this.settings.serverStartTimeoutMs);
+            this.sessions.save(session);
+            this.logger.debug('Session warmed up', { sessionId: session.id });
+          } finally {
+            lease.release();
+          }
+        })
+        .catch((error: unknown) => this.logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }))
+        .finally(() => this.warmups.delete(session.id));
+      this.warmups.set(session.id, warming);
+      return;
+    }
+    if (session.opencodeSessionId !== undefined) return;
     const slot = this.slotOf(session);
     const instance = slot.ready;
     if (instance === undefined) return;
@@ -306,8 +355,11 @@ export class OpencodeProcessManager {
     return this.sessions.list().map((session) => this.view(session));
   }
 
-  /** Removes a session, aborting its waiting messages and running turn and waiting for it to end. */
-  async deleteSession(id: string): Promise<boolean> {
+  /**
+   * Removes a session, aborting its waiting messages and running turn and waiting for it to end.
+   * `purge` also deletes its workspace, its opencode conversation and its turn history.
+   */
+  async deleteSession(id: string, options: { purge?: boolean } = {}): Promise<boolean> {
     const session = this.sessions.get(id);
     if (session === undefined) return false;
     for (const controller of this.accepted.get(id) ?? []) controller.abort(new Error('the session was deleted'));
@@ -316,14 +368,57 @@ export class OpencodeProcessManager {
       turn.controller.abort(new Error('the session was deleted'));
       await turn.done.catch(() => undefined);
     }
+    await this.warmups.get(id)?.catch(() => undefined);
     this.sessions.delete(id);
-    if (this.pool !== undefined && session.slot !== undefined) {
+    if (this.pool?.isolated === true) {
+      await this.pool.releaseSession(id);
+    } else if (this.pool !== undefined && session.slot !== undefined) {
       this.pool.unpin(session.slot);
       const stillUsed = this.sessions.list().some((other) => other.slot === session.slot && other.workspace === session.workspace);
       if (!stillUsed) await this.pool.releaseDirectory(this.pool.slotFor(session.slot), session.workspace, 'session_deleted');
     }
-    this.logger.info('Session removed', { sessionId: id });
+    if (options.purge === true) await this.purge(session);
+    this.logger.info(options.purge === true ? 'Session purged' : 'Session removed', { sessionId: id });
     return true;
+  }
+
+  /**
+   * Deletes what a session left on disk: its workspace, its turn history and its opencode
+   * conversation (the whole session home when isolated; without isolation the conversation lives in
+   * a database shared with other sessions and only opencode's own delete is possible).
+   */
+  private async purge(session: SessionRecord): Promise<void> {
+    this.registry.turns.deleteSession(session.id);
+    // A workspace another session still uses (OCPM_ALLOW_SHARED_WORKSPACES) stays.
+    if (this.sessions.list().some((other) => other.workspace === session.workspace)) {
+      this.logger.warn('Purge kept the workspace: another session uses it', { sessionId: session.id });
+    } else {
+      await rm(session.workspace, { recursive: true, force: true });
+    }
+    if (this.sandbox !== undefined) {
+      await rm(this.homeOf(session).root, { recursive: true, force: true });
+      return;
+    }
+    const instance = this.pool !== undefined && session.slot !== undefined ? this.pool.slotFor(session.slot).ready : undefined;
+    if (instance?.client !== undefined && session.opencodeSessionId !== undefined) {
+      await instance.client.deleteSession(session.opencodeSessionId, session.workspace, this.settings.healthTimeoutMs).catch((error: unknown) => {
+        this.logger.warn('opencode could not delete the purged session\'s conversation', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) });
+      });
+    }
+  }
+
+  /** The session's own opencode home (isolation). */
+  private homeOf(session: SessionRecord): SessionHome {
+    return sessionHome(this.settings.dataDir, session.id);
+  }
+
+  /** The server instance a turn of this session runs on, or undefined to run it per-message. */
+  private async leaseServer(session: SessionRecord, signal?: AbortSignal): Promise<Lease | undefined> {
+    const pool = this.pool;
+    if (pool === undefined) return undefined;
+    if (pool.isolated) return pool.leaseFor({ id: session.id, workspace: session.workspace, home: this.homeOf(session) }, signal);
+    const instance = await pool.acquire(this.slotOf(session), signal);
+    return instance === undefined ? undefined : { instance, release: () => undefined };
   }
 
   /** Aborts the session's running turn; false when it runs none. */
@@ -413,8 +508,9 @@ export class OpencodeProcessManager {
     return pool.slotFor(session.slot);
   }
 
-  /** The opencode data dir of a session: its slot's, in both modes, so its conversation survives a switch. */
+  /** The opencode data dir of a session: its slot's (or its own when isolated), in both modes, so its conversation survives a switch. */
   private dataHomeOf(session: SessionRecord): string {
+    if (this.sandbox !== undefined) return this.homeOf(session).data;
     if (this.pool !== undefined) return this.slotOf(session).dataHome;
     session.slot ??= 0;
     return path.join(this.settings.dataDir, 'opencode', `slot-${session.slot}`, 'data');
@@ -431,9 +527,12 @@ export class OpencodeProcessManager {
     let mode: TurnMode = this.configuredMode ?? 'per-message';
     let outcome: CommandOutcome = 'error';
     let errorCode: string | undefined;
+    let lease: Lease | undefined;
     try {
       await this.warmups.get(session.id);
-      const instance = this.pool === undefined ? undefined : await this.pool.acquire(this.slotOf(session), signal);
+      if (this.sandbox !== undefined) await this.prepareIsolatedHome(session);
+      lease = await this.leaseServer(session, signal);
+      const instance = lease?.instance;
       this.noteServing(instance !== undefined || this.pool === undefined);
       mode = instance === undefined ? 'per-message' : 'server';
       const timeoutMs = options.timeoutMs ?? this.settings.turnTimeoutMs;
@@ -460,7 +559,8 @@ export class OpencodeProcessManager {
                 stallTimeoutMs: this.settings.stallTimeoutMs,
                 signal,
                 sessionId: session.id,
-                env: { XDG_DATA_HOME: dataHome },
+                env: this.sandbox === undefined ? { XDG_DATA_HOME: dataHome } : this.sandbox.childEnv(this.homeOf(session)),
+                ...(this.sandbox === undefined ? {} : { sandbox: this.sandboxFor(session) }),
                 onStdoutLine,
               }),
             ),
@@ -512,12 +612,32 @@ export class OpencodeProcessManager {
       });
       throw error;
     } finally {
+      lease?.release();
       this.countTurn(mode, outcome, startedAt);
       // One line per turn in both modes (never the message text: it is the user's).
       this.logger.info('Turn finished', { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt, ...(errorCode === undefined ? {} : { errorCode }) });
       this.touch(session, Date.now());
       this.sessions.save(session);
     }
+  }
+
+  /**
+   * Isolation: the session's home exists before its opencode starts; a conversation that was kept in
+   * a shared data dir before isolation was turned on is not in it, so the session starts a new one.
+   */
+  private async prepareIsolatedHome(session: SessionRecord): Promise<void> {
+    const home = this.homeOf(session);
+    if (session.opencodeSessionId !== undefined && !existsSync(path.join(home.data, 'opencode', 'opencode.db'))) {
+      this.logger.warn('The session\'s conversation is not in its isolated home (kept before isolation, or purged); it starts a new one', { sessionId: session.id });
+      session.opencodeSessionId = undefined;
+    }
+    await prepareSessionHome(home);
+  }
+
+  private sandboxFor(session: SessionRecord): NonNullable<StandaloneOptions['sandbox']> {
+    const sandbox = this.sandbox!;
+    const home = this.homeOf(session);
+    return (file, args, tmpDir) => sandbox.wrap(file, args, { workspace: session.workspace, home, tmpDir });
   }
 
   /** Logs the switch between server mode and the per-message fallback, once per change. */
@@ -542,11 +662,12 @@ export class OpencodeProcessManager {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
       ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
+      ...(options.sandbox === undefined ? {} : { sandbox: options.sandbox }),
     });
   }
 
   getStats(now = Date.now()): ManagerStats {
-    const serverUp = this.pool?.anyReady() ?? false;
+    const serverUp = this.pool?.canServe() ?? false;
     const mode = serverUp ? 'server' : 'per-session';
     const description = serverUp ? MODE_DESCRIPTIONS.server : this.pool === undefined ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
     return {
@@ -573,6 +694,7 @@ export class OpencodeProcessManager {
       serverModeSupported: this.binary?.supportsServe ?? false,
       configuredMode: this.configuredMode ?? null,
       unavailableReason: this.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
+      isolation: { mechanism: this.isolation.mechanism, enforced: this.isolation.enforced },
     };
   }
 

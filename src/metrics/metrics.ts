@@ -13,7 +13,7 @@ export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ['success', 'error', 
 export const COMMAND_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 export const HEALTH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const START_DURATION_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
-export const SERVER_STATES = ['starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'] as const;
+export const SERVER_STATES = ['idle', 'starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'] as const;
 export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
 export const HEALTH_FAILURE_CLASSES = ['timeout', 'refused', 'bad_status', 'error'] as const;
 export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
@@ -53,6 +53,10 @@ export interface Metrics {
   readonly orphansReaped: client.Counter;
   /** OCPM_MAX_INSTANCE_RSS_MB in bytes while server mode runs (0: no limit applies), for alerts near it. */
   readonly instanceMemoryLimit: client.Gauge;
+  /** 1 while every opencode child runs in its session's sandbox (OCPM_ISOLATION), 0 otherwise. */
+  readonly isolationEnforced: client.Gauge;
+  /** Isolated pools: a slot stopped one session's server to serve another (the pool is too small when this climbs). */
+  readonly serverEvictions: client.Counter;
   /** Points the live gauges at their sources (the manager, once it exists). */
   bindGauges(sources: GaugeSources): void;
   setBuildInfo(labels: { version: string; opencodeVersion: string; mode: string }): void;
@@ -158,6 +162,16 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     help: 'Resident memory of one server instance process tree above which it is recycled (OCPM_MAX_INSTANCE_RSS_MB); 0 when no limit applies.',
     registers: [registry],
   });
+  const isolationEnforced = new client.Gauge({
+    name: 'opencode_manager_isolation_enforced',
+    help: 'Whether every opencode child runs confined to its own session (1) or not (0): OCPM_ISOLATION and the kernel.',
+    registers: [registry],
+  });
+  const serverEvictions = new client.Counter({
+    name: 'opencode_manager_server_evictions_total',
+    help: 'Isolated pools: server instances stopped to give their slot to another session.',
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
@@ -220,6 +234,8 @@ export function createMetrics(options: { prefix?: string; collectDefault?: boole
     rejected,
     orphansReaped,
     instanceMemoryLimit,
+    isolationEnforced,
+    serverEvictions,
     bindGauges(next) {
       sources = next;
     },

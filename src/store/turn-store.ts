@@ -36,6 +36,8 @@ export interface TurnStore {
   list(sessionId: string, limit: number): TurnRecord[];
   /** Turns left 'running' by a previous run of the service. */
   markInterrupted(): number;
+  /** Forgets every turn of a session (a purge). */
+  deleteSession(sessionId: string): void;
 }
 
 /** Turns kept per session; older ones are deleted as new ones finish. */
@@ -116,6 +118,12 @@ export class SqliteTurnStore implements TurnStore {
       .prepare("UPDATE turns SET status = 'interrupted', error_code = 'interrupted', error_message = 'The service stopped during the turn' WHERE status = 'running'")
       .run().changes;
   }
+
+  deleteSession(sessionId: string): void {
+    this.db.prepare('DELETE FROM turns WHERE session_id = ?').run(sessionId);
+    // secure_delete zeroes the freed pages; the checkpoint moves them out of the WAL file.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
 }
 
 export class MemoryTurnStore implements TurnStore {
@@ -136,5 +144,8 @@ export class MemoryTurnStore implements TurnStore {
   }
   markInterrupted(): number {
     return 0;
+  }
+  deleteSession(sessionId: string): void {
+    for (let i = this.turns.length - 1; i >= 0; i -= 1) if (this.turns[i]?.sessionId === sessionId) this.turns.splice(i, 1);
   }
 }

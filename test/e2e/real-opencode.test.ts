@@ -11,7 +11,7 @@ import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 async function realOpencodeEnv(stub: StubLlm, home: string): Promise<Record<string, string>> {
-  return { ...(await realOpencodeHome(stub, home)), OCPM_OPENCODE_BIN: '', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000' };
+  return { ...(await realOpencodeHome(stub, home)), OCPM_ISOLATION: 'required', OCPM_OPENCODE_BIN: '', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000' };
 }
 
 /** Failures print what opencode said. */
@@ -93,6 +93,9 @@ for (const mode of ['per-message', 'server'] as const) {
 
     if (mode === 'server') {
       it('survives kill -9 of its opencode process: it restarts and the next message succeeds', async () => {
+        const serveStarts = async (): Promise<number> =>
+          sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' });
+        const startsBefore = await serveStarts();
         const before = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
         process.kill(before.pid as number, 'SIGKILL');
         await waitFor(
@@ -108,7 +111,8 @@ for (const mode of ['per-message', 'server'] as const) {
         assert.equal(next.body.text, 'stub answer user_messages=4 marker=four');
         const metrics = (await call(url('/metrics'), 'GET')).body as string;
         assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' }), 0);
-        assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 2);
+        // Isolated: one server per session (and its restart); the killed one came back exactly once.
+        assert.equal(await serveStarts(), startsBefore + 1);
       });
     }
   });

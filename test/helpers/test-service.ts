@@ -36,6 +36,9 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     OCPM_DATA_DIR: `${temp.dir}/data`,
     OCPM_KILL_GRACE_MS: '500',
     OCPM_MODE: 'per-message',
+    // The fake opencode writes its records outside any workspace, which a sandbox forbids: suites that
+    // test isolation (test/isolation/, the real-opencode e2e) turn it on.
+    OCPM_ISOLATION: 'off',
     OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
     OCPM_LOG_LEVEL: 'debug',
     OCPM_API_TOKEN: TEST_API_TOKEN,

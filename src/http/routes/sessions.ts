@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { resolveWorkspace } from '../../workspace/resolve-workspace.js';
-import { noBodySchema, noQuerySchema, parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
+import { deleteSessionQuerySchema, noBodySchema, noQuerySchema, parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
 
 export interface SessionRouteDeps {
   readonly manager: OpencodeProcessManager;
@@ -45,9 +45,9 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
 
   router.delete('/api/sessions/:id', async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
-    parse(noQuerySchema, req.query, 'query');
+    const { purge } = parse(deleteSessionQuerySchema, req.query, 'query');
     parse(noBodySchema, req.body, 'body');
-    if (!(await manager.deleteSession(id))) throw new OcpmError('session_not_found', `No session ${id}`);
+    if (!(await manager.deleteSession(id, { purge: purge === 'true' }))) throw new OcpmError('session_not_found', `No session ${id}`);
     res.status(204).end();
   });
 

@@ -3,7 +3,7 @@
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ProcessStore } from '../../store/process-store.js';
-import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
+import { spawnTracked, type SandboxWrapper, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 
 export interface RunChildOptions {
@@ -18,6 +18,7 @@ export interface RunChildOptions {
   /** For logs only. */
   readonly sessionId?: string;
   readonly onStdoutLine?: (line: string) => void;
+  readonly sandbox?: SandboxWrapper;
 }
 
 export class RunChildren {
@@ -53,6 +54,7 @@ export class RunChildren {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
         registry: { store: this.deps.processes, kind: 'run' },
+        ...(options.sandbox === undefined ? {} : { sandbox: options.sandbox }),
       });
     } catch (error) {
       metrics.spawns.inc({ kind: 'run', outcome: 'failed' });

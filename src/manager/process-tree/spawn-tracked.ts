@@ -44,7 +44,16 @@ export interface SpawnTrackedOptions {
   readonly maxLineChars?: number;
   /** Where the child is recorded while it lives, so a crashed service's successor can reap it. */
   readonly registry?: { readonly store: ProcessStore; readonly kind: ProcessRow['kind'] };
+  /** Runs the child through a sandbox launcher instead (it needs the private TMPDIR, known only here). */
+  readonly sandbox?: SandboxWrapper;
 }
+
+/** Turns `file args` into the sandboxed command (given the child's private TMPDIR). */
+export type SandboxWrapper = (
+  file: string,
+  args: readonly string[],
+  tmpDir: string,
+) => { readonly file: string; readonly args: readonly string[]; readonly env: Readonly<Record<string, string>> };
 
 export type Termination = 'exit' | 'timeout' | 'stall' | 'abort';
 
@@ -86,9 +95,10 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
   const tmpDir = childTmpDir(processId);
   await mkdir(tmpDir, { mode: 0o700 });
   const startedAt = Date.now();
-  const subprocess = execa(options.file, [...options.args], {
+  const command = options.sandbox?.(options.file, options.args, tmpDir) ?? { file: options.file, args: options.args, env: {} };
+  const subprocess = execa(command.file, [...command.args], {
     cwd: options.cwd,
-    env: { ...options.env, PWD: options.cwd, TMPDIR: tmpDir, [PROCESS_MARK_VARIABLE]: processId },
+    env: { ...options.env, ...command.env, PWD: options.cwd, TMPDIR: tmpDir, [PROCESS_MARK_VARIABLE]: processId },
     extendEnv: false,
     detached: true,
     cleanup: false,

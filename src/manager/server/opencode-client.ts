@@ -109,6 +109,10 @@ export class OpencodeClient {
     await this.request('POST', `/session/${encodeURIComponent(sessionId)}/abort`, { query: { directory }, timeoutMs });
   }
 
+  async deleteSession(sessionId: string, directory: string, timeoutMs: number): Promise<void> {
+    await this.request('DELETE', `/session/${encodeURIComponent(sessionId)}`, { query: { directory }, timeoutMs });
+  }
+
   async disposeDirectory(directory: string, timeoutMs: number): Promise<void> {
     await this.request('POST', '/instance/dispose', { query: { directory }, timeoutMs });
   }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logging/logger.js';
 import type { ProcessStore } from '../../store/process-store.js';
-import { spawnTracked, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
+import { spawnTracked, type SandboxWrapper, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 import { findFreePort } from '../../util/free-port.js';
 import { EventHub } from './event-hub.js';
@@ -13,8 +13,9 @@ import { OpencodeClient, classifyHealthFailure, type HealthFailureClass } from '
 const LISTENING_LINE = /opencode server listening on (https?:\/\/\S+)/;
 const HEALTH_RETRY_MS = 100;
 
-export type InstanceState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped' | 'failed';
-export const INSTANCE_STATES: readonly InstanceState[] = ['starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'];
+/** `idle`: an isolated pool's slot that serves no session now (no process). */
+export type InstanceState = 'idle' | 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+export const INSTANCE_STATES: readonly InstanceState[] = ['idle', 'starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'];
 
 export interface HealthResult {
   readonly ok: boolean;
@@ -24,9 +25,11 @@ export interface HealthResult {
 
 export interface InstanceLaunch {
   readonly binary: string;
-  /** The slot's directory: cwd of the server and parent of its data dir. */
-  readonly slotDir: string;
+  /** The server's cwd: the slot's directory, or an isolated slot's workspace. */
+  readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Isolated slots: runs the server in its session's sandbox (see spawnTracked). */
+  readonly sandbox?: SandboxWrapper;
   readonly startTimeoutMs: number;
   readonly healthTimeoutMs: number;
   readonly killGraceMs: number;
@@ -95,8 +98,9 @@ export class ServerInstance {
     this.child = await spawnTracked({
       file: launch.binary,
       args: ['serve', '--hostname', '127.0.0.1', '--port', String(port)],
-      cwd: launch.slotDir,
+      cwd: launch.cwd,
       env: { ...launch.env, OPENCODE_SERVER_PASSWORD: this.password },
+      ...(launch.sandbox === undefined ? {} : { sandbox: launch.sandbox }),
       killGraceMs: launch.killGraceMs,
       ...(launch.processes === undefined ? {} : { registry: { store: launch.processes, kind: 'serve' as const } }),
       onStdoutLine: (line) => {

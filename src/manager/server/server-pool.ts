@@ -9,10 +9,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ProcessStore } from '../../store/process-store.js';
+import { prepareSessionHome, type SessionHome } from '../isolation/session-home.js';
+import type { SessionSandbox } from '../isolation/session-sandbox.js';
 import { ServerInstance, type HealthResult, type InstanceState } from './server-instance.js';
-import { Slot } from './slot.js';
+import { Slot, type Tenant } from './slot.js';
 
-export { Slot } from './slot.js';
+export { Slot, type Tenant } from './slot.js';
 
 export interface PoolSettings {
   readonly size: number;
@@ -37,6 +39,17 @@ export interface PoolSettings {
   readonly restartDrainMs: number;
   /** Where server processes are recorded while they live. */
   readonly processes?: ProcessStore;
+  /**
+   * Isolated pool: each slot serves one session at a time, its instance confined to that session's
+   * sandbox and home; slots start idle and are given to sessions on demand (least recently used first).
+   */
+  readonly sandbox?: SessionSandbox;
+}
+
+/** A turn's hold on an instance: while held, an isolated pool does not give the slot away. */
+export interface Lease {
+  readonly instance: ServerInstance;
+  release(): void;
 }
 
 export type RestartReason = 'exit' | 'health' | 'memory' | 'start_failed' | 'retry';
@@ -72,9 +85,13 @@ export class ServerPool {
     this.slots = Array.from({ length: settings.size }, (_, i) => new Slot(i, path.join(settings.dataDir, 'opencode', `slot-${i}`), settings));
   }
 
-  /** Starts every slot; resolves when each is ready or has failed its first start. */
+  get isolated(): boolean {
+    return this.settings.sandbox !== undefined;
+  }
+
+  /** Starts every slot (an isolated pool's start idle); resolves when each is ready or has failed its first start. */
   async start(): Promise<void> {
-    await Promise.all(this.slots.map((slot) => this.startSlot(slot)));
+    if (!this.isolated) await Promise.all(this.slots.map((slot) => this.startSlot(slot)));
     this.healthTimer = setInterval(() => void this.probeAll(), this.settings.healthIntervalMs);
     this.healthTimer.unref();
   }
@@ -93,6 +110,90 @@ export class ServerPool {
 
   anyReady(): boolean {
     return this.slots.some((slot) => slot.ready !== undefined);
+  }
+
+  /** Whether server mode can serve now: an instance is ready, or an isolated slot can start one. */
+  canServe(): boolean {
+    return this.anyReady() || (this.isolated && this.slots.some((slot) => slot.state !== 'failed'));
+  }
+
+  /** Isolated pools: the slot serving this session now, if any. */
+  slotOfSession(sessionId: string): Slot | undefined {
+    return this.slots.find((slot) => slot.tenant?.sessionId === sessionId);
+  }
+
+  /**
+   * Isolated pools: the session's instance, starting one in a free slot (or in the least recently
+   * used slot no turn holds, whose server is stopped) when it has none. Undefined when every slot is
+   * held by running turns or the session's server cannot serve (the turn then runs per-message).
+   */
+  async leaseFor(session: { id: string; workspace: string; home: SessionHome }, signal?: AbortSignal): Promise<Lease | undefined> {
+    let slot = this.slotOfSession(session.id);
+    if (slot !== undefined && slot.tenant?.workspace !== session.workspace) {
+      await this.vacate(slot, 'the session moved to another workspace');
+      slot = undefined;
+    }
+    slot ??= this.bind({ sessionId: session.id, workspace: session.workspace, home: session.home });
+    if (slot === undefined) return undefined;
+    slot.leases += 1;
+    slot.lastUsed = Date.now();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      slot.leases -= 1;
+      slot.lastUsed = Date.now();
+    };
+    try {
+      const instance = await this.acquire(slot, signal);
+      if (instance === undefined) release();
+      return instance === undefined ? undefined : { instance, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Gives a slot to a session: a free one, else the least recently used one no turn holds. */
+  private bind(tenant: Tenant): Slot | undefined {
+    const free = (slot: Slot): boolean => slot.leases === 0 && (slot.instance?.activeTurns ?? 0) === 0;
+    const candidates = this.slots.filter(
+      (slot) => slot.tenant === undefined || (free(slot) && ['ready', 'stopped', 'failed', 'backoff'].includes(slot.state) && !slot.recyclePending),
+    );
+    const slot = candidates.sort((a, b) => Number(a.tenant !== undefined) - Number(b.tenant !== undefined) || a.lastUsed - b.lastUsed)[0];
+    if (slot === undefined) return undefined;
+    const previous = slot.instance;
+    if (slot.tenant !== undefined) {
+      this.metrics.serverEvictions.inc();
+      this.logger.info('Server slot given to another session; its previous session\'s server stops', { instance: slot.id });
+    }
+    slot.tenant = tenant;
+    slot.instance = undefined;
+    slot.lastError = null;
+    slot.restarts = 0;
+    slot.policy.reset();
+    slot.state = 'starting';
+    void (async () => {
+      await previous?.stop('its slot was given to another session');
+      if (!this.closed && slot.tenant === tenant) await this.startSlot(slot);
+    })();
+    return slot;
+  }
+
+  /** Isolated pools: stops the session's server and frees its slot (session deleted, idle, moved). */
+  async vacate(slot: Slot, why: string): Promise<void> {
+    const instance = slot.instance;
+    slot.tenant = undefined;
+    slot.instance = undefined;
+    slot.state = 'idle';
+    this.logger.info('Server slot freed', { instance: slot.id, why });
+    await instance?.stop(why);
+  }
+
+  /** Isolated pools: a deleted session's server stops. */
+  async releaseSession(sessionId: string): Promise<void> {
+    const slot = this.slotOfSession(sessionId);
+    if (slot !== undefined) await this.vacate(slot, 'its session was deleted');
   }
 
   /** The slot for a session's first use: a ready one with the fewest running turns, then the fewest sessions. */
@@ -204,13 +305,23 @@ export class ServerPool {
   }
 
   private async startSlot(slot: Slot): Promise<void> {
+    const { sandbox } = this.settings;
+    const tenant = slot.tenant;
+    if (sandbox !== undefined && tenant === undefined) {
+      slot.state = 'idle';
+      return;
+    }
     slot.state = 'starting';
     slot.recyclePending = false;
-    await mkdir(slot.dataHome, { recursive: true });
+    if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
+    else await prepareSessionHome(tenant.home);
     const instance = new ServerInstance(slot.index, {
       binary: this.settings.binary,
-      slotDir: slot.dir,
-      env: { ...this.settings.env, XDG_DATA_HOME: slot.dataHome },
+      cwd: tenant?.workspace ?? slot.dir,
+      env: { ...this.settings.env, ...(tenant === undefined || sandbox === undefined ? { XDG_DATA_HOME: slot.dataHome } : sandbox.childEnv(tenant.home)) },
+      ...(tenant === undefined || sandbox === undefined
+        ? {}
+        : { sandbox: (file: string, args: readonly string[], tmpDir: string) => sandbox.wrap(file, args, { workspace: tenant.workspace, home: tenant.home, tmpDir }) }),
       startTimeoutMs: this.settings.startTimeoutMs,
       healthTimeoutMs: this.settings.healthTimeoutMs,
       killGraceMs: this.settings.killGraceMs,
@@ -224,13 +335,15 @@ export class ServerPool {
       this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
     } catch (error) {
       this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
+      if (slot.instance !== instance) return;
       slot.lastError = describe(error);
       this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
     }
-    if (this.closed) {
-      await instance.stop('the service is shutting down');
+    if (this.closed || slot.instance !== instance) {
+      // Shut down, or (isolated pools) the slot was freed or given away while this one started.
+      await instance.stop(this.closed ? 'the service is shutting down' : 'its slot was given to another session');
       return;
     }
     this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
@@ -249,6 +362,7 @@ export class ServerPool {
   /** Restarts a slot after its backoff, or marks it failed when it crash-loops. */
   private scheduleRestart(slot: Slot, reason: RestartReason): void {
     if (this.closed) return;
+    const tenant = slot.tenant;
     const decision = slot.policy.next();
     if (decision.action === 'fail') {
       slot.state = 'failed';
@@ -260,6 +374,7 @@ export class ServerPool {
       });
       void delay(this.settings.retryFailedMs, undefined, { signal: this.closeController.signal }).then(
         () => {
+          if (slot.tenant !== tenant) return;
           slot.policy.reset();
           this.restartNow(slot, 'retry');
         },
@@ -270,7 +385,8 @@ export class ServerPool {
     slot.state = 'backoff';
     this.logger.warn('Restarting server instance', { instance: slot.id, reason, delayMs: decision.delayMs });
     void delay(decision.delayMs, undefined, { signal: this.closeController.signal }).then(
-      () => this.restartNow(slot, reason),
+      // An isolated slot freed or given away meanwhile is not restarted for its old session.
+      () => (slot.tenant === tenant ? this.restartNow(slot, reason) : undefined),
       () => undefined,
     );
   }
@@ -313,6 +429,11 @@ export class ServerPool {
   private async probe(slot: Slot): Promise<void> {
     const instance = slot.instance;
     if (slot.state !== 'ready' || instance === undefined || slot.recyclePending) return;
+    if (this.isolated && slot.leases === 0 && instance.activeTurns === 0 && Date.now() - slot.lastUsed > this.settings.directoryIdleMs) {
+      // An isolated server serves one session: idle, it is stopped rather than its directory released.
+      await this.vacate(slot, 'its session was idle');
+      return;
+    }
     const health = await this.checkHealth(instance);
     if (health.ok) {
       instance.consecutiveHealthFailures = 0;

@@ -1,13 +1,27 @@
 // One pool position: a data dir that outlives the instances started in it, the instance running
 // there now, and the state turns wait on (a state change wakes them).
 import path from 'node:path';
+import type { SessionHome } from '../isolation/session-home.js';
 import { RestartPolicy } from './restart-policy.js';
 import type { ServerInstance, InstanceState } from './server-instance.js';
 import type { PoolSettings } from './server-pool.js';
 
+/** The one session an isolated slot serves: its instance is confined to that session's sandbox. */
+export interface Tenant {
+  readonly sessionId: string;
+  readonly workspace: string;
+  readonly home: SessionHome;
+}
+
 /** One pool position: a data dir that outlives the instances started in it. */
 export class Slot {
   instance: ServerInstance | undefined;
+  /** Isolated pools only: the session this slot serves now (undefined: idle, no process). */
+  tenant: Tenant | undefined;
+  /** When a turn last took or left this slot (isolated pools evict the least recently used). */
+  lastUsed = 0;
+  /** Turns that have been given this slot's instance and not finished (it is not evicted under them). */
+  leases = 0;
   restarts = 0;
   lastError: string | null = null;
   recyclePending = false;
@@ -20,7 +34,7 @@ export class Slot {
   /** Sessions pinned to this slot (a tie-breaker when choosing a slot). */
   pinned = 0;
   readonly policy: RestartPolicy;
-  private currentState: InstanceState = 'starting';
+  private currentState: InstanceState;
   private changeWaiters: Array<() => void> = [];
 
   constructor(
@@ -28,6 +42,7 @@ export class Slot {
     readonly dir: string,
     settings: PoolSettings,
   ) {
+    this.currentState = settings.sandbox === undefined ? 'starting' : 'idle';
     this.policy = new RestartPolicy({
       maxRestarts: settings.maxRestarts,
       windowMs: settings.restartWindowMs,
@@ -57,9 +72,12 @@ export class Slot {
     return new Promise((resolve) => this.changeWaiters.push(resolve));
   }
 
-  /** The data dir opencode uses in this slot, in server mode and in per-message fallback alike. */
+  /**
+   * The data dir opencode uses in this slot, in server mode and in per-message fallback alike: the
+   * tenant's own in an isolated pool.
+   */
   get dataHome(): string {
-    return path.join(this.dir, 'data');
+    return this.tenant?.home.data ?? path.join(this.dir, 'data');
   }
 
   get ready(): ServerInstance | undefined {

@@ -1,0 +1,114 @@
+// The sandbox of one session's opencode process (a `run` or a `serve`) and of every command its
+// agent runs. Two nested Landlock domains:
+//  - opencode itself may read system files and write its session's workspace, its session home
+//    (conversation, config, cache) and its private TMPDIR; its own file tools are bound by this.
+//  - commands of its bash tool start through SHELL=ocpm-sandbox, which adds a narrower domain (no
+//    session home beyond HOME, so no conversation database) and drops every environment variable
+//    not on the tool allow-list (provider keys, OPENCODE_SERVER_PASSWORD, opencode's config).
+//    Being a nested domain, they cannot ptrace opencode or read its /proc/<pid>/environ, and
+//    Landlock scoping stops signals to anything outside their own sandbox.
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
+import type { SessionHome } from './session-home.js';
+
+/** Read-only for everything in a sandbox: programs, libraries, configuration, /proc (ptrace rules guard other processes' entries). */
+export const SYSTEM_READ_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/proc', '/sys'];
+
+/** Variables the agent's commands keep (besides the operator's OCPM_TOOL_ENV_ALLOW). */
+const TOOL_ENV = [
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'LC_*', 'TZ', 'TERM', 'COLORTERM', 'TMPDIR', 'PWD',
+  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', PROCESS_MARK_VARIABLE,
+];
+
+export interface SandboxOptions {
+  /** The ocpm-sandbox launcher. */
+  readonly launcher: string;
+  /** The opencode executable the service runs (its directory becomes readable). */
+  readonly opencodeBinary: string;
+  /** OCPM_SANDBOX_READ_PATHS: more read-only paths (toolchains outside /usr, shared caches…). */
+  readonly extraReadPaths: readonly string[];
+  /** OCPM_TOOL_ENV_ALLOW: more variables the agent's commands keep (NAME or PREFIX*). */
+  readonly toolEnvAllow: readonly string[];
+  /** The environment opencode children are built from (for the operator's opencode config file). */
+  readonly sourceEnv: NodeJS.ProcessEnv;
+}
+
+export interface SandboxTarget {
+  readonly workspace: string;
+  readonly home: SessionHome;
+  /** The child's private TMPDIR (spawnTracked's). */
+  readonly tmpDir: string;
+}
+
+export interface WrappedCommand {
+  readonly file: string;
+  readonly args: string[];
+  /** Variables the sandboxed child needs on top of its environment. */
+  readonly env: Record<string, string>;
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** The operator's opencode config file, which a session's own XDG_CONFIG_HOME would hide. */
+function operatorConfigFile(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.OPENCODE_CONFIG !== undefined && env.OPENCODE_CONFIG !== '') return env.OPENCODE_CONFIG;
+  const configHome = env.XDG_CONFIG_HOME ?? (env.HOME === undefined ? undefined : path.join(env.HOME, '.config'));
+  if (configHome === undefined) return undefined;
+  return ['opencode.json', 'opencode.jsonc'].map((name) => path.join(configHome, 'opencode', name)).find((file) => existsSync(file));
+}
+
+export class SessionSandbox {
+  private readonly readPaths: string[];
+  private readonly toolEnv: string;
+  private readonly shell: string;
+  private readonly configFile: string | undefined;
+
+  constructor(private readonly options: SandboxOptions) {
+    this.configFile = operatorConfigFile(options.sourceEnv);
+    const configDir = options.sourceEnv.OPENCODE_CONFIG_DIR;
+    const nodePrefix = path.dirname(path.dirname(real(process.execPath)));
+    this.readPaths = [
+      ...SYSTEM_READ_PATHS,
+      path.dirname(real(options.opencodeBinary)),
+      path.dirname(real(options.launcher)),
+      // Node for the agent's commands, when it is not under /usr (a version manager's, a registry package's).
+      ...(nodePrefix === '/usr' || nodePrefix === '/' ? [] : [path.join(nodePrefix, 'bin'), path.join(nodePrefix, 'lib'), path.join(nodePrefix, 'include')]),
+      ...(this.configFile === undefined ? [] : [this.configFile]),
+      ...(configDir === undefined || configDir === '' ? [] : [configDir]),
+      ...options.extraReadPaths,
+    ];
+    this.toolEnv = [...TOOL_ENV, ...options.toolEnvAllow].join(',');
+    this.shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh'].find((shell) => existsSync(shell)) ?? '/bin/sh';
+  }
+
+  /** HOME and XDG dirs of the session, and the operator's config file when it lived in the service's HOME. */
+  childEnv(home: SessionHome): Record<string, string> {
+    return { ...home.env, ...(this.configFile === undefined ? {} : { OPENCODE_CONFIG: this.configFile }) };
+  }
+
+  /** `file args` run inside the session's sandbox, with the tool shell set up. */
+  wrap(file: string, args: readonly string[], target: SandboxTarget): WrappedCommand {
+    const ro = this.readPaths.flatMap((p) => ['--ro', p]);
+    const rw = [target.workspace, target.home.root, target.tmpDir].flatMap((p) => ['--rw', p]);
+    return {
+      file: this.options.launcher,
+      args: [...ro, ...rw, '--dev', '/dev', '--', file, ...args],
+      env: {
+        SHELL: this.options.launcher,
+        OCPM_SANDBOX_SHELL: this.shell,
+        OCPM_SANDBOX_SHELL_RO: this.readPaths.join(':'),
+        OCPM_SANDBOX_SHELL_RW: [target.workspace, target.tmpDir, target.home.home].join(':'),
+        OCPM_SANDBOX_SHELL_DEV: '/dev',
+        OCPM_SANDBOX_SHELL_ENV: this.toolEnv,
+      },
+    };
+  }
+}
