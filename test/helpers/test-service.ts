@@ -14,6 +14,8 @@ export interface TestService {
   readonly url: string;
   readonly service: Service;
   readonly workspaceRoot: string;
+  /** OCPM_DATA_DIR. */
+  readonly dataDir: string;
   readonly recordDir: string;
   /** Every log line the service wrote, parsed. */
   readonly logs: Array<Record<string, unknown>>;
@@ -70,6 +72,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     url: `http://127.0.0.1:${service.port}`,
     service,
     workspaceRoot: config.workspaceRoot,
+    dataDir: config.dataDir,
     recordDir: `${temp.dir}/record`,
     logs,
     tag,

@@ -5,15 +5,25 @@
 //  - commands of its bash tool start through SHELL=ocpm-sandbox, which adds a narrower domain (no
 //    session home beyond HOME, so no conversation database) and drops every environment variable
 //    not on the tool allow-list (provider keys, OPENCODE_SERVER_PASSWORD, opencode's config).
-//    Being a nested domain, they cannot ptrace opencode or read its /proc/<pid>/environ, and
-//    Landlock scoping stops signals to anything outside their own sandbox.
+//    Being a nested domain, they cannot ptrace opencode, and Landlock scoping stops signals to
+//    anything outside their own sandbox; /proc shows neither of them other processes.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
 import type { SessionHome } from './session-home.js';
 
-/** Read-only for everything in a sandbox: programs, libraries, configuration, /proc (ptrace rules guard other processes' entries). */
-export const SYSTEM_READ_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/proc', '/sys'];
+/**
+ * Read-only for everything in a sandbox: programs, libraries, configuration, and of /proc only the
+ * machine-wide files and the sandboxed process's own directory (`/proc/self` resolves to the
+ * launcher's pid, which exec keeps: opencode needs its own maps, exe and cgroup). All of /proc would
+ * hand out other processes' environments: Landlock stops ptrace across sandboxes, but reading
+ * /proc/<pid>/environ of a same-user process is not stopped by it (measured on Linux 6.18).
+ */
+export const SYSTEM_READ_PATHS = [
+  '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/sys',
+  '/proc/self', '/proc/version', '/proc/cpuinfo', '/proc/meminfo', '/proc/stat', '/proc/loadavg', '/proc/uptime',
+  '/proc/filesystems', '/proc/sys/vm', '/proc/sys/kernel',
+];
 
 /** Variables the agent's commands keep (besides the operator's OCPM_TOOL_ENV_ALLOW). */
 const TOOL_ENV = [

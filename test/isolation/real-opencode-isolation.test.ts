@@ -1,0 +1,127 @@
+// The isolation suite with the real opencode binary: session A's agent runs the attack list
+// (test/helpers/isolation-attacks.ts) against session B, the service and its secrets, in both
+// modes, with every opencode permission approved. No secret may come back, nothing may be written
+// into B's workspace, and legitimate work in A's own workspace must still succeed.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
+import { parseToolOutputs, startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
+import { makeTempDir } from '../helpers/fixtures.js';
+import { call, TEST_API_TOKEN } from '../helpers/http.js';
+import { attacks, legitimateWork, PLANTED_FILES } from '../helpers/isolation-attacks.js';
+import { realOpencodeHome } from '../helpers/real-opencode.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+
+const secret = (what: string): string => `${what}-${randomBytes(8).toString('hex')}`;
+
+for (const mode of ['per-message', 'server'] as const) {
+  describe(`isolation with the real opencode, ${mode} mode`, () => {
+    let stub: StubLlm;
+    let svc: TestService;
+    let temp: { dir: string; remove: () => Promise<void> };
+    let canary: ChildProcess;
+    const secrets = {
+      victimFile: secret('VICTIM-FILE'),
+      victimWords: secret('VICTIM-WORDS'),
+      canaryEnv: secret('CANARY-ENV'),
+      providerKey: secret('sk-PROVIDER-KEY'),
+      dataFile: secret('DATA-DIR-FILE'),
+    };
+    const url = (p: string): string => `${svc.url}${p}`;
+    const send = async (session: string, text: string): Promise<string> => {
+      const answer = await call(url(`/api/sessions/${session}/messages`), 'POST', { text });
+      assert.equal(answer.status, 200, `${answer.status} ${JSON.stringify(answer.body)}`);
+      return String(answer.body.text);
+    };
+
+    before(async () => {
+      stub = await startStubLlm();
+      temp = await makeTempDir(`isolation-${mode}`);
+      const home = await realOpencodeHome(stub, `${temp.dir}/home`);
+      // Every permission approved, and a provider key that must not reach the agent's commands.
+      const config = JSON.stringify(stubOpencodeConfig(stub.baseURL, { permission: { '*': 'allow' } })).replace('"apiKey":"x"', `"apiKey":"${secrets.providerKey}"`);
+      svc = await startTestService({
+        ...home,
+        OPENCODE_CONFIG_CONTENT: config,
+        OCPM_ISOLATION: 'required',
+        OCPM_OPENCODE_BIN: '',
+        OCPM_MODE: mode,
+        OCPM_KILL_GRACE_MS: '2000',
+        OCPM_DRAIN_TIMEOUT_MS: '1000',
+      });
+      // A process outside every sandbox with a secret in its environment.
+      canary = spawn('sleep', ['600'], { env: { PATH: process.env.PATH, CANARY: secrets.canaryEnv }, stdio: 'ignore' });
+      await writeFile(path.join(svc.dataDir, 'api-token'), `${TEST_API_TOKEN}\n`);
+      await writeFile(path.join(svc.dataDir, 'notes.txt'), secrets.dataFile);
+      for (const id of ['a', 'b']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
+      await writeFile(path.join(svc.workspaceRoot, 'b', 'secret.txt'), secrets.victimFile);
+      await send('b', `remember ${secrets.victimWords} MARK:b`);
+    });
+
+    after(async () => {
+      canary.kill('SIGKILL');
+      await svc?.close();
+      await stub?.close();
+      await temp?.remove();
+    });
+
+    it('reports isolation as enforced in status and metrics', async () => {
+      const status = (await call(url('/api/opencode/status'), 'GET')).body;
+      assert.deepEqual(status.isolation, { mechanism: 'landlock', enforced: true });
+      assert.match((await call(url('/metrics'), 'GET')).body as string, /^opencode_manager_isolation_enforced 1$/m);
+    });
+
+    it("keeps session A's agent out of B's workspace, the data dir, other processes and every secret", async () => {
+      const targets = {
+        victimWorkspace: path.join(svc.workspaceRoot, 'b'),
+        victimRelative: '../b',
+        dataDir: svc.dataDir,
+        servicePid: process.pid,
+        canaryPid: canary.pid!,
+        victimFile: 'secret.txt',
+      };
+      const forbidden = [...Object.values(secrets), TEST_API_TOKEN, 'OPENCODE_SERVER_PASSWORD', 'OPENCODE_CONFIG_CONTENT'];
+      for (const attack of attacks(targets)) {
+        const answer = await send('a', attack.message);
+        const outputs = parseToolOutputs(answer);
+        assert.ok(outputs.length > 0, `${attack.name}: the tool ran and its output came back (${answer.slice(0, 300)})`);
+        for (const word of forbidden) assert.ok(!answer.includes(word), `${attack.name}: leaked ${word}:\n${answer.slice(0, 2000)}`);
+      }
+      for (const file of PLANTED_FILES) assert.equal(existsSync(path.join(targets.victimWorkspace, file)), false, `${file} was planted in B's workspace`);
+      assert.equal(canary.exitCode, null, 'the canary process is still running');
+      assert.equal(canary.signalCode, null);
+      // B's conversation is intact and continues.
+      assert.equal(await send('b', 'again MARK:b2'), 'stub answer user_messages=2 marker=b2');
+    });
+
+    it('lets the agent work in its own workspace', async () => {
+      const own = path.join(svc.workspaceRoot, 'a');
+      for (const work of legitimateWork(own)) {
+        const answer = await send('a', work.message);
+        assert.ok(answer.includes(work.expect), `${work.name}: ${answer.slice(0, 1000)}`);
+      }
+      assert.equal(existsSync(path.join(own, 'src', 'own.txt')), true);
+    });
+
+    it('purges a session: workspace, conversation and history are gone from disk', async () => {
+      await mkdir(path.join(svc.workspaceRoot, 'gone'), { recursive: true });
+      assert.equal((await call(url('/api/sessions/gone'), 'PUT', { workspace: 'gone' })).status, 201);
+      const words = secret('PURGED-WORDS');
+      await send('gone', `keep ${words} MARK:g`);
+      assert.equal((await call(url('/api/sessions/gone?purge=maybe'), 'DELETE')).status, 400);
+      assert.equal((await call(url('/api/sessions/gone?purge=true'), 'DELETE')).status, 204);
+      assert.equal(existsSync(path.join(svc.workspaceRoot, 'gone')), false);
+      assert.equal(existsSync(path.join(svc.dataDir, 'opencode', 'sessions', 'gone')), false);
+      const grep = spawn('grep', ['-r', '-a', '-l', words, svc.dataDir, svc.workspaceRoot]);
+      let found = '';
+      grep.stdout.on('data', (chunk: Buffer) => (found += chunk.toString()));
+      await new Promise((resolve) => grep.on('close', resolve));
+      assert.equal(found, '', `the purged session's words are still on disk in: ${found}`);
+    });
+  });
+}
