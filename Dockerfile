@@ -12,6 +12,8 @@ RUN apt-get update \
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The project's own install script compiles the Landlock launcher (native/ -> build/ocpm-sandbox).
+COPY native ./native
 # package.json's allowScripts lets opencode-ai (places the platform binary) and better-sqlite3 run.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
@@ -40,6 +42,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The sandbox every session's opencode runs in (OCPM_ISOLATION): Landlock, no privileges needed.
+COPY --from=build /app/build ./build
 # The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is
 # left in the service user's home.
 RUN mkdir /tmp/opencode-check \

@@ -7,6 +7,8 @@
 #  2. With the image's own opencode binary (no model needed to start), run plainly as the README's
 #     `docker run` does (named volumes, writable root): /readyz in server mode, nothing in the
 #     service user's home it cannot write, then SIGTERM when idle: exit 0, quickly.
+#  3. Isolation: the image's opencode against the stub model on the host; session A's agent runs
+#     the attack list against session B and the service (test/container/isolation-attacks.ts).
 # Needs podman, buildah, runc, debootstrap, curl (.ci/run installs them). From anywhere:
 #   bash test/container/run.sh        (or: npm run test:container)
 set -euo pipefail
@@ -150,4 +152,9 @@ FOREIGN=$(podman exec "$REAL" find /home/node /workspaces /data ! -user 1000 -pr
 say "bundled opencode $(grep -o '"version":"[^"]*"' "$WORK/status.json" | head -n1): ready in $READY_S s in server mode"
 stop "$REAL" "$STOP_DEADLINE_S"
 say "bundled opencode: idle SIGTERM, exit 0 after $STOP_S s"
+
+# ---- 3. isolation: the attack list as uid 1000 in the image, with its bundled opencode
+T=$(date +%s.%N)
+node --import tsx "$REPO/test/container/isolation-attacks.ts" "$IMAGE" || fail "isolation in the container"
+say "isolation: attack list run in $(since "$T") s"
 say "PASS in $(since "$START") s"
