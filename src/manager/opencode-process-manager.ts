@@ -5,6 +5,7 @@
 // metrics and logs.
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
@@ -13,6 +14,7 @@ import { createMetrics, type CommandOutcome, type Metrics } from '../metrics/met
 import { memoryRegistry, type Registry } from '../store/registry.js';
 import { SessionRegistry, type SessionRecord } from '../store/session-registry.js';
 import type { TurnRecord } from '../store/turn-store.js';
+import { pathHider } from '../util/hide-host-paths.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { buildChildEnv } from './child-env.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
@@ -544,7 +546,7 @@ export class OpencodeProcessManager {
         signal,
         timeoutMs,
         stallTimeoutMs: this.settings.stallTimeoutMs,
-        ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+        ...(options.onEvent === undefined ? {} : { onEvent: this.eventRelay(session, options.onEvent) }),
         onSessionKnown: () => this.sessions.save(session),
       };
       const dataHome = this.dataHomeOf(session);
@@ -638,6 +640,15 @@ export class OpencodeProcessManager {
     const sandbox = this.sandbox!;
     const home = this.homeOf(session);
     return (file, args, tmpDir) => sandbox.wrap(file, args, { workspace: session.workspace, home, tmpDir });
+  }
+
+  /**
+   * Events as the client sees them: paths relative to the session's workspace, host paths (the
+   * service's checkout and data dir, other workspaces, private TMPDIRs) hidden.
+   */
+  private eventRelay<E>(session: SessionRecord, onEvent: (event: E) => void): (event: E) => void {
+    const hide = pathHider(session.workspace, [this.settings.dataDir, path.dirname(session.workspace), process.cwd(), path.join(os.tmpdir(), 'ocpm-child-')]);
+    return (event) => onEvent(hide(event) as E);
   }
 
   /** Logs the switch between server mode and the per-message fallback, once per change. */

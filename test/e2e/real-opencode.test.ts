@@ -61,6 +61,10 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.equal(events.at(-1)?.event, 'done', JSON.stringify(events.at(-1)));
       assert.equal(events.at(-1)?.data.text, 'stub answer user_messages=3 marker=three');
       assert.ok(events.filter((e) => e.event === 'part').length >= 2);
+      // No host path: the workspace root, the data dir and the checkout never show (paths are relative).
+      const raw = JSON.stringify(events);
+      for (const hostPath of [svc.workspaceRoot, svc.dataDir, process.cwd()]) assert.ok(!raw.includes(hostPath), `an event shows ${hostPath}`);
+      if (mode === 'server') assert.ok(raw.includes('"cwd":"."'), 'server events carry path.cwd relative to the workspace');
     });
 
     it('runs two sessions in two workspaces at once', async () => {
