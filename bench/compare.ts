@@ -20,6 +20,8 @@ const OPENCODE_BIN = path.join(ROOT, 'node_modules', '.bin', 'opencode'); // wha
 const REQUEST_TIMEOUT_MS = 300_000; // bounds every call: a wedged opencode must fail the run, not hang it
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
+const MODES = ['per-message', 'server', 'server-shared', 'direct'] as const;
+
 const { values: opts } = parseArgs({
   options: {
     sessions: { type: 'string', default: '1,5' },
@@ -27,7 +29,7 @@ const { values: opts } = parseArgs({
     'latency-per-token-ms': { type: 'string', default: '5' },
     'first-token-ms': { type: 'string', default: '100' },
     'opencode-env': { type: 'string', multiple: true, default: [] },
-    modes: { type: 'string', default: 'per-message,server,direct' },
+    modes: { type: 'string', default: 'per-message,server,server-shared,direct' },
     'log-dir': { type: 'string' },
   },
 });
@@ -38,21 +40,25 @@ const args = {
   firstTokenMs: Number(opts['first-token-ms']),
   /** NAME=VALUE settings for opencode in all three scenarios (the service passes OPENCODE_* on). */
   /** Which scenarios run (the ratio table needs all three for an N). */
-  modes: opts.modes.split(',') as Mode[],
+  modes: opts.modes.split(',') as Array<(typeof MODES)[number]>,
   /** Where each service's JSON log goes (`<mode>-N<n>.log`), for finding out why a run looks wrong. */
   logDir: opts['log-dir'],
   opencodeEnv: Object.fromEntries(opts['opencode-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.firstTokenMs];
 const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair));
-const badModes = args.modes.some((mode) => !['per-message', 'server', 'direct'].includes(mode));
+const badModes = args.modes.some((mode) => !MODES.includes(mode));
 if (badModes || !counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
-  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,direct] [--log-dir DIR]\n');
+  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,server-shared,direct] [--log-dir DIR]\n');
   process.exit(2);
 }
 
-type Mode = 'per-message' | 'server' | 'direct';
-const MODES: Mode[] = ['per-message', 'server', 'direct'];
+/**
+ * `server`: the default, an isolated pool (one sandboxed serve per session, OCPM_POOL_SIZE defaulting
+ * to N); `server-shared`: OCPM_ISOLATION=off with one serve for every session (the cost baseline of
+ * isolation); per-message runs sandboxed as by default.
+ */
+type Mode = 'per-message' | 'server' | 'server-shared' | 'direct';
 interface Stats { p50: number; p95: number; n: number }
 interface Scenario {
   mode: Mode; sessions: number; messages: number; first: Stats; followup: Stats; warm: Stats | null;
@@ -133,12 +139,13 @@ function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
   };
 }
 
-async function startService(mode: 'per-message' | 'server', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+async function startService(mode: 'per-message' | 'server' | 'server-shared', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+  const modeEnv = mode === 'server-shared' ? { OCPM_MODE: 'server', OCPM_ISOLATION: 'off', OCPM_POOL_SIZE: '1' } : { OCPM_MODE: mode };
   // The service as production runs it: the compiled build (npm run bench:compare builds it first).
   return startServiceChild({
     nodeArgs: ['dist/main.js'],
     env: {
-      ...env, PORT: '0', HOST: '127.0.0.1', OCPM_MODE: mode, OCPM_POOL_SIZE: '1', OCPM_LOG_LEVEL: 'info',
+      ...env, ...modeEnv, PORT: '0', HOST: '127.0.0.1', OCPM_LOG_LEVEL: 'info',
       OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
       OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
     },
@@ -190,13 +197,13 @@ async function http<T>(url: string, method: string, body?: unknown, headers: Rec
 /** One API per contestant: register (returns ms until a message can go out warm), then send. */
 interface Client { register: (id: string) => Promise<number>; send: (id: string, text: string) => Promise<string> }
 
-function serviceClient(base: string, mode: 'per-message' | 'server'): Client {
+function serviceClient(base: string, mode: 'per-message' | 'server' | 'server-shared'): Client {
   return {
     async register(id) {
       const started = Date.now();
       await http(`${base}/api/sessions/${id}`, 'PUT', { workspace: id });
       // Server mode opens the opencode session at PUT; the first message is measured once it is warm.
-      while (mode === 'server') {
+      while (mode !== 'per-message') {
         const s = await http<{ opencodeSessionId: string | null }>(`${base}/api/sessions/${id}`, 'GET');
         if (s.opencodeSessionId !== null) break;
         if (Date.now() - started > REQUEST_TIMEOUT_MS) throw new Error(`session ${id} never warmed up`);
@@ -302,9 +309,18 @@ function derived(results: Scenario[]): Record<number, Record<string, number>> {
   const byN: Record<number, Record<string, number>> = {};
   for (const n of args.sessions) {
     const get = (m: Mode): Scenario | undefined => results.find((r) => r.sessions === n && r.mode === m);
-    const [pm, sv, dr] = [get('per-message'), get('server'), get('direct')];
+    const [pm, sv, dr, sh] = [get('per-message'), get('server'), get('direct'), get('server-shared')];
+    if (sv !== undefined && sh !== undefined) {
+      byN[n] = {
+        ...byN[n],
+        isolatedOverSharedFirstP50: ratio(sv.first.p50, sh.first.p50),
+        isolatedOverSharedFollowupP50: ratio(sv.followup.p50, sh.followup.p50),
+        isolatedOverSharedPeakRss: ratio(sv.peakRssMb, sh.peakRssMb),
+      };
+    }
     if (pm === undefined || sv === undefined || dr === undefined) continue;
     byN[n] = {
+      ...byN[n],
       managerOverheadMsPerTurn: sv.followup.p50 - dr.followup.p50,
       perMessageOverServerFirstP50: ratio(pm.first.p50, sv.first.p50),
       perMessageOverServerFollowupP50: ratio(pm.followup.p50, sv.followup.p50),
@@ -317,15 +333,15 @@ function derived(results: Scenario[]): Record<number, Record<string, number>> {
 function markdown(results: Scenario[], d: Record<number, Record<string, number>>): string {
   const rows = results.map((r) => `| ${r.sessions} | ${r.mode} | ${r.first.p50} | ${r.first.p95} | ${r.followup.p50} | ${r.followup.p95} | ` +
     `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.rootPeakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`);
-  const lines = Object.entries(d).map(([n, v]) => `| ${n} | ${v.managerOverheadMsPerTurn} | ${v.perMessageOverServerFirstP50} | ` +
-    `${v.perMessageOverServerFollowupP50} | ${v.perMessageOverServerPeakRss} |`);
+  const lines = Object.entries(d).map(([n, v]) => `| ${n} | ${v.managerOverheadMsPerTurn ?? '–'} | ${v.perMessageOverServerFirstP50 ?? '–'} | ` +
+    `${v.perMessageOverServerFollowupP50 ?? '–'} | ${v.perMessageOverServerPeakRss ?? '–'} | ${v.isolatedOverSharedFirstP50 ?? '–'} | ${v.isolatedOverSharedFollowupP50 ?? '–'} | ${v.isolatedOverSharedPeakRss ?? '–'} |`);
   return [
     `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token`
       + (Object.keys(args.opencodeEnv).length === 0 ? '' : `, opencode env ${Object.entries(args.opencodeEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`), '',
     '| N | mode | first p50 ms | first p95 ms | follow-up p50 ms | follow-up p95 ms | PUT→warm p50 / p95 ms | peak RSS MB | of which root MB | spawns (per 100 msgs) | failed turns | wrong answers | leftover procs |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
-    '| N | manager overhead ms/turn (server − direct follow-up p50) | per-message/server first p50 | per-message/server follow-up p50 | per-message/server peak RSS |',
-    '|---:|---:|---:|---:|---:|', ...lines, '',
+    '| N | manager overhead ms/turn (server − direct follow-up p50) | per-message/server first p50 | per-message/server follow-up p50 | per-message/server peak RSS | isolated/shared first p50 | isolated/shared follow-up p50 | isolated/shared peak RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|', ...lines, '',
   ].join('\n');
 }
 
