@@ -184,7 +184,7 @@ export class OpencodeProcessManager {
         this.logger,
       );
       await this.pool.start();
-      if (!this.pool.anyReady()) this.logger.error('No OpenCode server instance started; serving per-message until one does');
+      if (!this.pool.canServe()) this.logger.error('No OpenCode server instance started; serving per-message until one does');
     }
     this.state = 'ready';
     this.logger.info('OpenCode process manager initialized', {
@@ -629,7 +629,7 @@ export class OpencodeProcessManager {
    */
   private async prepareIsolatedHome(session: SessionRecord): Promise<void> {
     const home = this.homeOf(session);
-    if (session.opencodeSessionId !== undefined && !existsSync(path.join(home.data, 'opencode', 'opencode.db'))) {
+    if (session.opencodeSessionId !== undefined && !existsSync(home.root)) {
       this.logger.warn('The session\'s conversation is not in its isolated home (kept before isolation, or purged); it starts a new one', { sessionId: session.id });
       session.opencodeSessionId = undefined;
     }
