@@ -2,7 +2,7 @@
 # runtime stage holds production dependencies only (opencode-ai brings the opencode binary).
 # Build: podman/docker build -t opencode-process-manager . (README "Deploying" has the local recipe).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 ENV npm_config_update_notifier=false
 # better-sqlite3 compiles from source when its prebuilt binary cannot be downloaded (only the npm
 # registry is reachable on our build machines); node-gyp takes the headers from the image, not the web.
@@ -20,7 +20,7 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # git: opencode expects it in workspaces. ripgrep: opencode's search tools (it cannot download rg
 # offline). tini: PID 1 that forwards SIGTERM to the service and reaps orphaned tool processes.
 # Docs, man pages and translations are not installed (~20 MB); copyright files are kept.

@@ -111,6 +111,12 @@ if podman exec "$FAKE" touch /app/x 2>/dev/null; then fail "the root filesystem 
 podman healthcheck run "$FAKE" >/dev/null 2>&1 || fail "the image's HEALTHCHECK failed"
 say "PID 1 tini, uid 1000, read-only root, HEALTHCHECK passes"
 
+# The image runs the Node pinned in .node-version (make-base-image.sh puts it in the base image).
+NODE_WANT="v$(tr -d ' v\r\n' <"$REPO/.node-version")"
+NODE_GOT=$(podman exec "$FAKE" node --version)
+[ "$NODE_GOT" = "$NODE_WANT" ] || fail "the container runs node $NODE_GOT, expected $NODE_WANT (.node-version)"
+say "node $NODE_GOT in the container (.node-version)"
+
 api -X PUT -d '{"workspace":"demo"}' "$BASE/api/sessions/demo" >"$WORK/session.json"
 grep -q '"workspace"' "$WORK/session.json" || { cat "$WORK/session.json" >&2; fail "PUT /api/sessions/demo"; }
 api -X POST -d '{"text":"hello from the container test"}' "$BASE/api/sessions/demo/messages" >"$WORK/answer.json"

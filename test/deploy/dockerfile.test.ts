@@ -1,6 +1,6 @@
 // The Dockerfile: dockerfile-utils' linter finds nothing, and the project's rules hold (non-root
 // numeric user, tini as PID 1, HEALTHCHECK on /livez, EXPOSE = the app's default port, volumes for
-// the workspace root and the data dir, multi-stage with a slim Node 20 runtime).
+// the workspace root and the data dir, multi-stage with a slim Node 24 runtime).
 // test/container/run.sh proves the image itself with podman.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -30,8 +30,8 @@ describe('Dockerfile', () => {
     );
   });
 
-  it('builds in one stage and runs from node:20-bookworm-slim in another', () => {
-    assert.equal(argumentsOf(runtimeStage(), 'FROM')[0]?.[0], 'node:20-bookworm-slim');
+  it('builds in one stage and runs from node:24-bookworm-slim in another', () => {
+    assert.equal(argumentsOf(runtimeStage(), 'FROM')[0]?.[0], 'node:24-bookworm-slim');
     assert.equal((readDockerfile().match(/^FROM /gm) ?? []).length, 2, 'a build stage and a runtime stage');
     assert.ok(!runtimeStage().some((i) => i.getKeyword() === 'RUN' && /npm (ci|install)\b/.test(i.getTextContent())), 'no npm install in the runtime stage: production node_modules come from the build stage');
   });
