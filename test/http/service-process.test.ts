@@ -32,6 +32,8 @@ describe('the service binary', () => {
     OCPM_DATA_DIR: `${temp.dir}/${name}/data`,
     OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
     OCPM_API_TOKEN: TEST_API_TOKEN,
+    // The fake's records live outside any workspace, which a sandbox forbids (see test-service.ts).
+    OCPM_ISOLATION: 'off',
     [tagName]: tagValue,
     ...extra,
   });
