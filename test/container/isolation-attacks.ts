@@ -50,8 +50,8 @@ async function send(session: string, text: string): Promise<string> {
 
 try {
   // Host network: the container reaches the stub on the host's loopback; nothing is published.
-  podman('run', '-d', '--name', name, '--network=host', '--read-only', '--tmpfs', '/tmp', '--tmpfs', '/home/node:rw,mode=1777',
-    '--tmpfs', '/workspaces:rw,mode=1777', '--tmpfs', '/data:rw,mode=1777', '--cap-drop=all', '--security-opt=no-new-privileges',
+  podman('run', '-d', '--name', name, '--network=host', '--read-only', '--tmpfs', '/tmp:rw,exec,mode=1777', '-v', `${name}-home:/home/node`,
+    '-v', `${name}-workspaces:/workspaces`, '-v', `${name}-data:/data`, '--cap-drop=all', '--security-opt=no-new-privileges',
     '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', '-e', `OCPM_API_TOKEN=${secrets.token}`, '-e', 'OCPM_ISOLATION=required',
     '-e', `OPENCODE_CONFIG_CONTENT=${config}`, image);
   const deadline = Date.now() + 180_000;
@@ -110,6 +110,7 @@ try {
   say(`FAIL: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
   spawnSync('podman', ['rm', '-f', '-t', '5', name], { stdio: 'ignore' });
+  spawnSync('podman', ['volume', 'rm', '-f', `${name}-workspaces`, `${name}-data`, `${name}-home`], { stdio: 'ignore' });
   await stub.close();
 }
 say(failed === 0 ? 'PASS: no leak, nothing planted, own work succeeds' : `FAIL: ${failed} problem(s)`);
