@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const logger = createLogger({ level: config.log.logLevel, format: config.log.logFormat });
   const service = await startService(config, { logger, singleton: true });
   const lifecycle = logger.child({ component: 'lifecycle' });
   let stopping = false;

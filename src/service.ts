@@ -37,16 +37,16 @@ export interface ServiceOptions {
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
-  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const logger = options.logger ?? createLogger({ level: config.log.logLevel, format: config.log.logFormat });
   const metrics = createMetrics();
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(config.storage.dataDir, { recursive: true });
   // Tokens are settled before anything opens or listens: a bad token file stops boot with a ConfigError.
-  const auth = loadApiAuth(config, logger.child({ component: 'auth' }));
-  const workspaceRoot = await prepareWorkspaceRoot(config.workspaceRoot);
+  const auth = loadApiAuth({ ...config.auth, dataDir: config.storage.dataDir }, logger.child({ component: 'auth' }));
+  const workspaceRoot = await prepareWorkspaceRoot(config.storage.workspaceRoot);
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
-  const registry = openSqliteRegistry(config.dataDir);
+  const registry = openSqliteRegistry(config.storage.dataDir);
   // OCPM_ISOLATION=required on a kernel that cannot confine throws here: nothing listens.
-  const isolation = resolveIsolation(config.isolation);
+  const isolation = resolveIsolation(config.isolation.isolation);
   const managerOptions = {
     isolation,
     settings: config,
@@ -62,31 +62,26 @@ export async function startService(config: Config, options: ServiceOptions = {})
     metrics,
     logger,
     workspaceRoot,
-    maxBodyBytes: config.maxBodyBytes,
-    maxMessageChars: config.maxMessageChars,
-    abortOnDisconnect: config.abortOnDisconnect,
+    http: config.http,
+    autoCreateWorkspaces: config.storage.autoCreateWorkspaces,
     auth,
-    metricsVerifier: config.metricsTokens.length > 0 ? new TokenVerifier(config.metricsTokens) : undefined,
-    rateLimitPerMin: config.rateLimitPerMin,
-    maxStreamsPerToken: config.maxStreamsPerToken,
-    corsOrigins: config.corsOrigins,
-    autoCreateWorkspaces: config.autoCreateWorkspaces,
+    metricsVerifier: config.auth.metricsToken.length > 0 ? new TokenVerifier(config.auth.metricsToken) : undefined,
   });
   // Without authentication the API must not be reachable from other hosts, whatever HOST says.
-  const host = config.auth === 'disabled' ? '127.0.0.1' : config.host;
+  const host = config.auth.auth === 'disabled' ? '127.0.0.1' : config.http.host;
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.port, host, (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
+    const listening = app.listen(config.http.port, host, (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
   });
   const port = (server.address() as AddressInfo).port;
   const httpLogger = logger.child({ component: 'http' });
-  httpLogger.info('HTTP server listening', { host, port, auth: config.auth });
+  httpLogger.info('HTTP server listening', { host, port, auth: config.auth.auth });
   // Probes answer while opencode is being probed; /readyz turns 200 when the manager is ready.
   await manager.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await manager.drain(config.drainTimeoutMs);
+      await manager.drain(config.turns.drainTimeoutMs);
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       server.closeAllConnections();

@@ -8,7 +8,8 @@ import { ConfigError, TOKEN_PATTERN, type Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { TokenVerifier } from './token-verifier.js';
 
-export type AuthSettings = Pick<Config, 'auth' | 'apiTokens' | 'apiTokenFile' | 'dataDir'>;
+/** The auth section, and the data dir a generated token is kept in. */
+export type AuthSettings = Config['auth'] & { readonly dataDir: string };
 
 /** How often (at most) a failed check re-reads the token file, so a rotated Secret is picked up. */
 const FILE_RECHECK_MS = 5000;
@@ -71,13 +72,13 @@ export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = 
   }
   const file = settings.apiTokenFile;
   if (file === undefined) {
-    const tokens = settings.apiTokens.length > 0 ? settings.apiTokens : [generatedToken(settings.dataDir, logger)];
-    if (settings.apiTokens.length > 0) logger.info('API tokens from OCPM_API_TOKEN', { count: tokens.length });
+    const tokens = settings.apiToken.length > 0 ? settings.apiToken : [generatedToken(settings.dataDir, logger)];
+    if (settings.apiToken.length > 0) logger.info('API tokens from OCPM_API_TOKEN', { count: tokens.length });
     return { verifier: new TokenVerifier(tokens), refresh: () => false };
   }
 
   let current = readTokenFile(file);
-  const verifier = new TokenVerifier([...settings.apiTokens, ...current.tokens]);
+  const verifier = new TokenVerifier([...settings.apiToken, ...current.tokens]);
   logger.info('API tokens from OCPM_API_TOKEN_FILE', { file, count: verifier.size });
   let checkedAt = Date.now();
   const refresh = (): boolean => {
@@ -91,7 +92,7 @@ export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = 
       logger.warn('Token file could not be re-read; keeping the current tokens', { file, error: error instanceof Error ? error.message : String(error) });
       return false;
     }
-    verifier.replace([...settings.apiTokens, ...current.tokens]);
+    verifier.replace([...settings.apiToken, ...current.tokens]);
     logger.info('API tokens reloaded from OCPM_API_TOKEN_FILE', { file, count: verifier.size });
     return true;
   };

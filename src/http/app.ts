@@ -1,6 +1,7 @@
 // createApp(deps) -> the Express app: no listen, no side effects, so tests run it on port 0.
 // Order matters: helmet and metrics see every response; CORS answers preflights (sent without
 // credentials) before authentication; authentication runs before any body is read.
+import type { Config } from '../config/config.js';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { ApiAuth } from '../auth/api-tokens.js';
@@ -25,16 +26,12 @@ export interface AppDeps {
   readonly logger: Logger;
   /** The real path of OCPM_WORKSPACE_ROOT. */
   readonly workspaceRoot: string;
-  readonly maxBodyBytes: number;
-  readonly maxMessageChars: number;
-  readonly abortOnDisconnect: boolean;
+  /** The http section of the configuration. */
+  readonly http: Config['http'];
   /** API tokens; `verifier` undefined means OCPM_AUTH=disabled. */
   readonly auth: ApiAuth;
   /** OCPM_METRICS_TOKEN; undefined leaves /metrics open. */
   readonly metricsVerifier: TokenVerifier | undefined;
-  readonly rateLimitPerMin: number;
-  readonly maxStreamsPerToken: number;
-  readonly corsOrigins: readonly string[];
   readonly autoCreateWorkspaces: boolean;
 }
 
@@ -42,17 +39,18 @@ export interface AppDeps {
 const isOpenApiRoute = (method: string, path: string): boolean => (method === 'GET' || method === 'HEAD') && path === '/api/opencode/status';
 
 export function createApp(deps: AppDeps): Express {
+  const { http } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(helmet());
   app.use(requestMetrics(deps.metrics));
-  app.use(corsPolicy(deps.corsOrigins));
+  app.use(corsPolicy(http.corsOrigins));
   app.use('/api', requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)));
   // Any body must be JSON in UTF-8 (415 otherwise), checked before the parser reads it.
   app.use(requireJsonBody);
-  app.use(express.json({ limit: deps.maxBodyBytes, strict: true }));
-  const openApiDocument = buildOpenApiDocument(deps.maxMessageChars);
+  app.use(express.json({ limit: http.maxBodyBytes, strict: true }));
+  const openApiDocument = buildOpenApiDocument(http.maxMessageChars);
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
@@ -60,10 +58,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
   app.use(messageRoutes({
     manager: deps.manager,
-    maxMessageChars: deps.maxMessageChars,
-    abortOnDisconnect: deps.abortOnDisconnect,
-    submissionLimit: messageRateLimit(deps.rateLimitPerMin),
-    streamLimiter: new StreamLimiter(deps.maxStreamsPerToken),
+    maxMessageChars: http.maxMessageChars,
+    abortOnDisconnect: http.abortOnDisconnect,
+    submissionLimit: messageRateLimit(http.rateLimitPerMin),
+    streamLimiter: new StreamLimiter(http.maxStreamsPerToken),
   }));
   app.use(notFoundHandler);
   app.use(createErrorHandler(deps.logger.child({ component: 'http' })));

@@ -7,22 +7,21 @@ import type { OpencodeEvent } from './per-message/run-events.js';
 import type { BusEvent } from './server/event-hub.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
-import type { SandboxWrapper } from './process-tree/spawn-tracked.js';
+import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
+import type { ManagerState } from './lifecycle.js';
 
-/** The settings the manager reads (a subset of the service's Config). */
-export type ManagerSettings = Pick<
-  Config,
-  | 'opencodeBin' | 'dataDir' | 'turnTimeoutMs' | 'killGraceMs' | 'sessionIdleMs' | 'childEnvAllow' | 'mode' | 'poolSize'
-  | 'serverStartTimeoutMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'healthFailures' | 'maxRestarts' | 'restartWindowMs'
-  | 'restartBackoffMs' | 'restartBackoffMaxMs' | 'restartDrainMs' | 'serverRetryMs' | 'maxInstanceRssMb' | 'directoryIdleMs'
-  | 'stallTimeoutMs' | 'maxConcurrentTurns' | 'queueLimit' | 'sessionQueueLimit' | 'queueTimeoutMs' | 'drainTimeoutMs'
-  | 'allowSharedWorkspaces' | 'isolation' | 'sandboxReadPaths' | 'toolEnvAllow'
->;
+export type { ManagerState } from './lifecycle.js';
+
+/** The configuration sections the manager reads, whole, with the keys of the settings table. */
+export type ManagerSettings = Pick<Config, 'storage' | 'opencode' | 'turns' | 'queue' | 'pool' | 'isolation'>;
+
+/** Settings an embedding app passes: any key left out of a section takes the table's default. */
+export type PartialManagerSettings = { readonly [S in keyof ManagerSettings]?: Partial<ManagerSettings[S]> };
 
 export interface ManagerOptions {
   /** Anything left out takes the documented default. */
-  readonly settings: Partial<ManagerSettings>;
+  readonly settings: PartialManagerSettings;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   /** The environment children are built from (defaults to process.env, filtered by the allow-list). */
@@ -44,19 +43,8 @@ export interface ExecuteOptions {
   readonly onEvent?: (event: OpencodeEvent | BusEvent) => void;
 }
 
-export interface StandaloneOptions {
-  readonly stdin?: string;
-  readonly timeoutMs?: number;
-  readonly stallTimeoutMs?: number;
-  readonly signal?: AbortSignal;
-  /** For logs only. */
-  readonly sessionId?: string;
-  /** Extra environment for this child (the slot's data dir). */
-  readonly env?: Readonly<Record<string, string>>;
-  readonly onStdoutLine?: (line: string) => void;
-  /** Runs the child in a sandbox (see spawnTracked). */
-  readonly sandbox?: SandboxWrapper;
-}
+/** Options of one standalone opencode child (RunChildOptions without what the manager fills in). */
+export type StandaloneOptions = Partial<Omit<RunChildOptions, 'file' | 'workspaceDir' | 'args'>>;
 
 export interface SessionView {
   readonly id: string;
@@ -68,7 +56,6 @@ export interface SessionView {
   readonly busy: boolean;
 }
 
-export type ManagerState = 'created' | 'starting' | 'ready' | 'unavailable' | 'draining' | 'stopping' | 'stopped';
 
 export interface ManagerStats {
   available: boolean;

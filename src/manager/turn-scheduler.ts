@@ -1,15 +1,15 @@
 // Admission and ordering of turns: a session runs one turn at a time and its further messages wait
-// in FIFO order (at most sessionQueueLimit); at most maxConcurrent turns run across all sessions,
+// in FIFO order (at most sessionQueueLimit); at most maxConcurrentTurns turns run across all sessions,
 // and at most queueLimit messages wait in all. A waiting message can be aborted or time out.
 import { OcpmError } from '../errors/errors.js';
+import type { Config } from '../config/config.js';
 import type { Metrics } from '../metrics/metrics.js';
 
-export interface SchedulerSettings {
-  readonly maxConcurrent: number;
-  readonly queueLimit: number;
-  readonly sessionQueueLimit: number;
-  readonly queueTimeoutMs: number;
-}
+/** Why a message was refused or dropped before it started (`draining`: by admission, at shutdown). */
+export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining'] as const;
+
+/** The queue section of the configuration. */
+export type SchedulerSettings = Config['queue'];
 
 interface Waiter {
   readonly sessionId: string;
@@ -50,7 +50,7 @@ export class TurnScheduler {
   }
 
   private canStartNow(sessionId: string): boolean {
-    return !this.runningSessions.has(sessionId) && this.runningSessions.size < this.settings.maxConcurrent && this.waitingFor(sessionId) === 0;
+    return !this.runningSessions.has(sessionId) && this.runningSessions.size < this.settings.maxConcurrentTurns && this.waitingFor(sessionId) === 0;
   }
 
   /** Throws the 429 that acquire() would throw now, without queueing anything. */
@@ -120,7 +120,7 @@ export class TurnScheduler {
 
   /** Starts the oldest waiters whose session is free, while there is capacity. */
   private dispatch(): void {
-    for (let i = 0; i < this.waiters.length && this.runningSessions.size < this.settings.maxConcurrent; ) {
+    for (let i = 0; i < this.waiters.length && this.runningSessions.size < this.settings.maxConcurrentTurns; ) {
       const waiter = this.waiters[i]!;
       if (this.runningSessions.has(waiter.sessionId)) {
         i += 1;
@@ -135,7 +135,7 @@ export class TurnScheduler {
 
   /** A rough "come back in" for 429s: the queue ahead divided by the capacity, times a turn's length. */
   private retryAfterSeconds(): number {
-    const rounds = Math.ceil((this.waiters.length + 1) / this.settings.maxConcurrent);
+    const rounds = Math.ceil((this.waiters.length + 1) / this.settings.maxConcurrentTurns);
     return Math.min(300, Math.max(1, Math.ceil((rounds * this.averageTurnMs) / 1000)));
   }
 }

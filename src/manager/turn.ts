@@ -2,7 +2,12 @@
 import type { SessionRecord } from '../store/session-registry.js';
 import type { TokenUsage } from './per-message/run-events.js';
 
-export type TurnMode = 'per-message' | 'server';
+export const TURN_MODES = ['per-message', 'server'] as const;
+export type TurnMode = (typeof TURN_MODES)[number];
+
+/** How a turn ended (a message aborted or timed out while it waited counts too). */
+export const TURN_OUTCOMES = ['success', 'error', 'timeout', 'aborted'] as const;
+export type TurnOutcome = (typeof TURN_OUTCOMES)[number];
 
 export interface TurnResult {
   readonly sessionId: string;
@@ -24,7 +29,8 @@ export function splitModel(model: string): { providerID: string; modelID: string
 
 /** What a turn needs in either mode; each mode adds its own. */
 export interface TurnInput<Event> {
-  readonly session: SessionRecord;
+  /** The session as the turn starts; a turn never changes it, it reports changes through onConversation. */
+  readonly session: Pick<Readonly<SessionRecord>, 'id' | 'workspace' | 'opencodeSessionId'>;
   readonly message: string;
   readonly model?: string;
   readonly agent?: string;
@@ -33,6 +39,9 @@ export interface TurnInput<Event> {
   /** Ends the turn when opencode prints nothing (per-message) or sends no event (server) for this long; 0: never. */
   readonly stallTimeoutMs: number;
   readonly onEvent?: (event: Event) => void;
-  /** Called as soon as the turn knows the opencode session of a new conversation (so it can be saved at once). */
-  readonly onSessionKnown?: () => void;
+  /**
+   * Called as soon as the turn starts a new opencode conversation (or finds its old one gone), with its
+   * id, so the caller can save it at once: a crash mid-turn must not lose the conversation.
+   */
+  readonly onConversation: (opencodeSessionId: string) => void;
 }

@@ -3,13 +3,17 @@
 // command line: a reused pid never matches all three.
 import type { Db } from './database.js';
 
+/** run: one per message; serve: a server instance; probe: `opencode --version` and the like. */
+export const PROCESS_KINDS = ['run', 'serve', 'probe'] as const;
+export type ProcessKind = (typeof PROCESS_KINDS)[number];
+
 export interface ProcessRow {
   readonly processId: string;
   readonly pid: number;
   readonly pgid: number;
   readonly startTime: number;
   readonly cmdline: string;
-  readonly kind: 'run' | 'serve' | 'probe';
+  readonly kind: ProcessKind;
   readonly startedAt: number;
 }
 

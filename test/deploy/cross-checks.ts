@@ -7,7 +7,7 @@ import { docName } from './k8s-schema.js';
 import type { Doc } from './kustomize-subset.js';
 import { exposedPorts, runtimeUser } from './dockerfile.js';
 
-const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
+const known = new Set<string>(CONFIG_VARIABLES.map((v) => v.name));
 const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean =>

@@ -62,7 +62,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   let service: Service;
   try {
     config = loadConfig(fullEnv, temp.dir);
-    const logger = createLogger({ level: config.logLevel, format: 'json', stream: sink });
+    const logger = createLogger({ level: config.log.logLevel, format: 'json', stream: sink });
     service = await startService(config, { env: fullEnv, logger });
   } catch (error) {
     await temp.remove();
@@ -71,8 +71,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   return {
     url: `http://127.0.0.1:${service.port}`,
     service,
-    workspaceRoot: config.workspaceRoot,
-    dataDir: config.dataDir,
+    workspaceRoot: config.storage.workspaceRoot,
+    dataDir: config.storage.dataDir,
     recordDir: `${temp.dir}/record`,
     logs,
     tag,

@@ -3,13 +3,20 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config/config.js';
+import { CONFIG_VARIABLES, ConfigError, configDefaults, loadConfig, type Config } from '../../src/config/config.js';
+
+/** The sections merged into one object: keys are unique across sections (a test below checks it). */
+function flatten(config: Config): Record<string, unknown> {
+  return Object.assign({}, ...Object.values(config)) as Record<string, unknown>;
+}
+
+const flatConfig = (env: NodeJS.ProcessEnv, cwd: string): Record<string, any> => flatten(loadConfig(env, cwd));
 
 const CWD = path.resolve('/srv/ocpm-app');
 
 function expectConfigError(env: NodeJS.ProcessEnv, variable: string, expectedPart: string, received: string): void {
   assert.throws(
-    () => loadConfig(env, CWD),
+    () => flatConfig(env, CWD),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
       assert.equal(error.name, 'ConfigError');
@@ -25,7 +32,7 @@ function expectConfigError(env: NodeJS.ProcessEnv, variable: string, expectedPar
 
 describe('loadConfig', () => {
   it('uses the documented defaults when nothing is set', () => {
-    const config = loadConfig({}, CWD);
+    const config = flatConfig({}, CWD);
     assert.deepEqual(config, {
       port: 3000,
       host: '0.0.0.0',
@@ -63,9 +70,9 @@ describe('loadConfig', () => {
       queueTimeoutMs: 300000,
       drainTimeoutMs: 25000,
       auth: 'enabled',
-      apiTokens: [],
+      apiToken: [],
       apiTokenFile: undefined,
-      metricsTokens: [],
+      metricsToken: [],
       rateLimitPerMin: 300,
       maxStreamsPerToken: 50,
       corsOrigins: [],
@@ -77,12 +84,12 @@ describe('loadConfig', () => {
   });
 
   it('ignores variables that are not its own', () => {
-    const config = loadConfig({ NODE_ENV: 'production', OCPM_UNKNOWN: 'x', PATH: '/bin' }, CWD);
+    const config = flatConfig({ NODE_ENV: 'production', OCPM_UNKNOWN: 'x', PATH: '/bin' }, CWD);
     assert.equal(config.port, 3000);
   });
 
   it('reads every variable when set', () => {
-    const config = loadConfig(
+    const config = flatConfig(
       {
         PORT: '8080',
         HOST: '127.0.0.1',
@@ -170,9 +177,9 @@ describe('loadConfig', () => {
       queueTimeoutMs: 700,
       drainTimeoutMs: 900,
       auth: 'disabled',
-      apiTokens: ['old-token', 'new-token'],
+      apiToken: ['old-token', 'new-token'],
       apiTokenFile: path.join(CWD, 'secrets', 'token'),
-      metricsTokens: ['scrape-token'],
+      metricsToken: ['scrape-token'],
       rateLimitPerMin: 0,
       maxStreamsPerToken: 3,
       corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
@@ -184,18 +191,18 @@ describe('loadConfig', () => {
   });
 
   it('resolves relative directories against the given cwd, not process.cwd()', () => {
-    const config = loadConfig({ OCPM_WORKSPACE_ROOT: '../ws', OCPM_DATA_DIR: './d/e' }, '/a/b');
+    const config = flatConfig({ OCPM_WORKSPACE_ROOT: '../ws', OCPM_DATA_DIR: './d/e' }, '/a/b');
     assert.equal(config.workspaceRoot, path.resolve('/a/ws'));
     assert.equal(config.dataDir, path.resolve('/a/b/d/e'));
   });
 
   it('accepts the port bounds 0 and 65535', () => {
-    assert.equal(loadConfig({ PORT: '0' }, CWD).port, 0);
-    assert.equal(loadConfig({ PORT: '65535' }, CWD).port, 65535);
+    assert.equal(flatConfig({ PORT: '0' }, CWD).port, 0);
+    assert.equal(flatConfig({ PORT: '65535' }, CWD).port, 65535);
   });
 
   it('treats an empty string as unset', () => {
-    const config = loadConfig(
+    const config = flatConfig(
       {
         PORT: '',
         HOST: '',
@@ -231,18 +238,18 @@ describe('loadConfig', () => {
     ];
     for (const [raw, expected] of cases) {
       it(`reads OCPM_ABORT_ON_DISCONNECT=${raw} as ${String(expected)}`, () => {
-        assert.equal(loadConfig({ OCPM_ABORT_ON_DISCONNECT: raw }, CWD).abortOnDisconnect, expected);
+        assert.equal(flatConfig({ OCPM_ABORT_ON_DISCONNECT: raw }, CWD).abortOnDisconnect, expected);
       });
     }
   });
 
   describe('OCPM_CHILD_ENV_ALLOW', () => {
     it("parses 'A, B_*' into ['A', 'B_*']", () => {
-      assert.deepEqual(loadConfig({ OCPM_CHILD_ENV_ALLOW: 'A, B_*' }, CWD).childEnvAllow, ['A', 'B_*']);
+      assert.deepEqual(flatConfig({ OCPM_CHILD_ENV_ALLOW: 'A, B_*' }, CWD).childEnvAllow, ['A', 'B_*']);
     });
 
     it('drops empty items and surrounding spaces', () => {
-      assert.deepEqual(loadConfig({ OCPM_CHILD_ENV_ALLOW: ' ,FOO ,, _BAR1 ,' }, CWD).childEnvAllow, ['FOO', '_BAR1']);
+      assert.deepEqual(flatConfig({ OCPM_CHILD_ENV_ALLOW: ' ,FOO ,, _BAR1 ,' }, CWD).childEnvAllow, ['FOO', '_BAR1']);
     });
   });
 
@@ -298,7 +305,7 @@ describe('loadConfig', () => {
     });
 
     it('writes the message as "Invalid NAME: expected ..., got \\"value\\""', () => {
-      assert.throws(() => loadConfig({ PORT: '70000' }, CWD), {
+      assert.throws(() => flatConfig({ PORT: '70000' }, CWD), {
         message: 'Invalid PORT: expected a port number 0-65535, got "70000"',
       });
     });
@@ -306,10 +313,10 @@ describe('loadConfig', () => {
 });
 
 describe('CONFIG_VARIABLES', () => {
-  it('lists every variable with its default, in order', () => {
+  it('lists every variable with its default', () => {
     assert.deepEqual(
-      CONFIG_VARIABLES.map((v) => [v.name, v.fallback]),
-      [
+      Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.name, v.fallback])),
+      Object.fromEntries([
         ['PORT', '3000'],
         ['HOST', '0.0.0.0'],
         ['OCPM_OPENCODE_BIN', undefined],
@@ -329,7 +336,7 @@ describe('CONFIG_VARIABLES', () => {
         ['OCPM_QUEUE_TIMEOUT_MS', '300000'],
         ['OCPM_DRAIN_TIMEOUT_MS', '25000'],
         ['OCPM_MODE', 'auto'],
-        ['OCPM_POOL_SIZE', undefined],
+        ['OCPM_POOL_SIZE', '1; with isolation OCPM_MAX_CONCURRENT_TURNS'],
         ['OCPM_SERVER_START_TIMEOUT_MS', '60000'],
         ['OCPM_HEALTH_INTERVAL_MS', '10000'],
         ['OCPM_HEALTH_TIMEOUT_MS', '5000'],
@@ -346,9 +353,9 @@ describe('CONFIG_VARIABLES', () => {
         ['OCPM_SANDBOX_READ_PATHS', ''],
         ['OCPM_TOOL_ENV_ALLOW', ''],
         ['OCPM_AUTH', 'enabled'],
-        ['OCPM_API_TOKEN', undefined],
+        ['OCPM_API_TOKEN', ''],
         ['OCPM_API_TOKEN_FILE', undefined],
-        ['OCPM_METRICS_TOKEN', undefined],
+        ['OCPM_METRICS_TOKEN', ''],
         ['OCPM_RATE_LIMIT_PER_MIN', '300'],
         ['OCPM_MAX_STREAMS_PER_TOKEN', '50'],
         ['OCPM_CORS_ORIGINS', ''],
@@ -356,21 +363,56 @@ describe('CONFIG_VARIABLES', () => {
         ['OCPM_ALLOW_SHARED_WORKSPACES', 'false'],
         ['OCPM_LOG_LEVEL', 'info'],
         ['OCPM_LOG_FORMAT', 'json'],
-      ],
+      ]),
     );
   });
 
   it('never echoes a token in a configuration error', () => {
-    assert.throws(() => loadConfig({ OCPM_API_TOKEN: 'has space secret' }, CWD), (error: Error) => {
+    assert.throws(() => flatConfig({ OCPM_API_TOKEN: 'has space secret' }, CWD), (error: Error) => {
       assert.match(error.message, /OCPM_API_TOKEN/);
       assert.doesNotMatch(error.message, /secret/);
       return true;
     });
-    assert.throws(() => loadConfig({ OCPM_CORS_ORIGINS: 'javascript:alert(1)' }, CWD), /OCPM_CORS_ORIGINS/);
-    assert.throws(() => loadConfig({ OCPM_AUTH: 'off' }, CWD), /OCPM_AUTH/);
+    assert.throws(() => flatConfig({ OCPM_CORS_ORIGINS: 'javascript:alert(1)' }, CWD), /OCPM_CORS_ORIGINS/);
+    assert.throws(() => flatConfig({ OCPM_AUTH: 'off' }, CWD), /OCPM_AUTH/);
   });
 
   it('gives every variable a non-empty expectation text', () => {
     for (const v of CONFIG_VARIABLES) assert.ok(v.expected.length > 0, v.name);
+  });
+});
+
+describe('configuration sections', () => {
+  it('names each setting as its variable in camelCase without OCPM_, one name end to end', () => {
+    const camel = (name: string): string => name.replace(/^OCPM_/, '').toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    for (const v of CONFIG_VARIABLES) assert.equal(v.key, camel(v.name), `${v.name} reaches its consumer as ${v.section}.${v.key}`);
+  });
+
+  it('puts every variable in exactly one section, keys unique across sections', () => {
+    const config = loadConfig({}, CWD);
+    const keys = Object.values(config).flatMap((section) => Object.keys(section));
+    assert.equal(keys.length, CONFIG_VARIABLES.length);
+    assert.equal(new Set(keys).size, keys.length);
+    for (const v of CONFIG_VARIABLES) assert.ok(v.key in (config as unknown as Record<string, Record<string, unknown>>)[v.section]!, `${v.name} in ${v.section}`);
+  });
+
+  it('takes defaults from the table: configDefaults equals loading an empty environment', () => {
+    assert.deepEqual(configDefaults(CWD), loadConfig({}, CWD));
+  });
+
+  it('has typed defaults that the variable parsers accept as written in the doc', () => {
+    const defaults = flatten(configDefaults('/'));
+    for (const v of CONFIG_VARIABLES) {
+      if (v.fallback === undefined || v.fallback === '' || v.name === 'OCPM_POOL_SIZE') continue;
+      const parsed = flatConfig({ [v.name]: v.fallback }, '/');
+      assert.deepEqual(parsed[v.key], defaults[v.key], `${v.name}=${v.fallback}`);
+    }
+  });
+
+  it('hands a setting to its consumer under the same name', () => {
+    const config = loadConfig({ OCPM_RESTART_BACKOFF_MS: '1234', OCPM_MAX_CONCURRENT_TURNS: '7', OCPM_API_TOKEN: 'a,b' }, CWD);
+    assert.equal(config.pool.restartBackoffMs, 1234);
+    assert.equal(config.queue.maxConcurrentTurns, 7);
+    assert.deepEqual(config.auth.apiToken, ['a', 'b']);
   });
 });

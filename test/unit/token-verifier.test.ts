@@ -52,7 +52,7 @@ describe('token file', () => {
   it('picks up a rotated file on the next failed check', async () => {
     const file = path.join(temp.dir, 'token');
     await writeFile(file, 'first-token\n');
-    const auth = loadApiAuth({ auth: 'enabled', apiTokens: [], apiTokenFile: file, dataDir: temp.dir }, createSilentLogger(), 0);
+    const auth = loadApiAuth({ auth: 'enabled', apiToken: [], metricsToken: [], apiTokenFile: file, dataDir: temp.dir }, createSilentLogger(), 0);
     assert.ok(auth.verifier?.verify('first-token') !== undefined);
     await writeFile(file, 'second-token\n');
     // mtime resolution can hide a change made within the same tick: make it visible.
@@ -65,7 +65,7 @@ describe('token file', () => {
   it('keeps the current tokens when the file turns unreadable', async () => {
     const file = path.join(temp.dir, 'flaky');
     await writeFile(file, 'kept-token\n');
-    const auth = loadApiAuth({ auth: 'enabled', apiTokens: [], apiTokenFile: file, dataDir: temp.dir }, createSilentLogger(), 0);
+    const auth = loadApiAuth({ auth: 'enabled', apiToken: [], metricsToken: [], apiTokenFile: file, dataDir: temp.dir }, createSilentLogger(), 0);
     await writeFile(file, '\n');
     await utimes(file, new Date(), new Date(Date.now() + 4000));
     assert.equal(auth.refresh(), false);

@@ -8,13 +8,13 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 
 function scheduler(overrides: Partial<ConstructorParameters<typeof TurnScheduler>[0]> = {}) {
   const metrics = createMetrics({ collectDefault: false });
-  const s = new TurnScheduler({ maxConcurrent: 2, queueLimit: 10, sessionQueueLimit: 3, queueTimeoutMs: 60000, ...overrides }, metrics);
+  const s = new TurnScheduler({ maxConcurrentTurns: 2, queueLimit: 10, sessionQueueLimit: 3, queueTimeoutMs: 60000, ...overrides }, metrics);
   return { s, metrics };
 }
 
 describe('TurnScheduler', () => {
-  it('runs at most maxConcurrent turns, one per session, and starts waiters in FIFO order per session', async () => {
-    const { s } = scheduler({ maxConcurrent: 2 });
+  it('runs at most maxConcurrentTurns turns, one per session, and starts waiters in FIFO order per session', async () => {
+    const { s } = scheduler({ maxConcurrentTurns: 2 });
     const order: string[] = [];
     let running = 0;
     let peak = 0;
@@ -39,7 +39,7 @@ describe('TurnScheduler', () => {
   });
 
   it('refuses past the session queue limit and the global queue limit, with a Retry-After', async () => {
-    const { s, metrics } = scheduler({ maxConcurrent: 1, queueLimit: 2, sessionQueueLimit: 1 });
+    const { s, metrics } = scheduler({ maxConcurrentTurns: 1, queueLimit: 2, sessionQueueLimit: 1 });
     const release = await s.acquire('a');
     const queuedA = s.acquire('a');
     await assert.rejects(s.acquire('a'), (error: unknown) => error instanceof QueueRejectedError && error.code === 'session_queue_full' && error.retryAfterSeconds >= 1);
@@ -55,7 +55,7 @@ describe('TurnScheduler', () => {
   });
 
   it('drops a waiter that times out or is aborted, and the next one starts', async () => {
-    const { s, metrics } = scheduler({ maxConcurrent: 1, queueTimeoutMs: 50 });
+    const { s, metrics } = scheduler({ maxConcurrentTurns: 1, queueTimeoutMs: 50 });
     const release = await s.acquire('a');
     await assert.rejects(s.acquire('b'), (error: unknown) => error instanceof OcpmError && error.code === 'queue_timeout');
     const controller = new AbortController();

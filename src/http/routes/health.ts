@@ -16,14 +16,12 @@ export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: M
   });
 
   router.get('/readyz', (_req, res) => {
-    const reason = manager.notReadyReason();
-    if (reason === undefined) {
+    const rejection = manager.readiness();
+    if (rejection === undefined) {
       res.json({ status: 'ready' });
       return;
     }
-    const state = manager.getStats().state;
-    const code = state === 'unavailable' ? 'opencode_unavailable' : state === 'draining' || state === 'stopping' ? 'draining' : 'not_ready';
-    res.status(503).json({ status: 'not_ready', error: { code, message: reason } });
+    res.status(503).json({ status: 'not_ready', error: rejection });
   });
 
   router.get('/metrics', deps.metricsAuth, async (_req, res) => {

@@ -38,7 +38,7 @@ export interface SandboxOptions {
   /** The opencode executable the service runs (its directory becomes readable). */
   readonly opencodeBinary: string;
   /** OCPM_SANDBOX_READ_PATHS: more read-only paths (toolchains outside /usr, shared caches…). */
-  readonly extraReadPaths: readonly string[];
+  readonly sandboxReadPaths: readonly string[];
   /** OCPM_TOOL_ENV_ALLOW: more variables the agent's commands keep (NAME or PREFIX*). */
   readonly toolEnvAllow: readonly string[];
   /** The environment opencode children are built from (for the operator's opencode config file). */
@@ -93,7 +93,7 @@ export class SessionSandbox {
       ...(nodePrefix === '/usr' || nodePrefix === '/' ? [] : [path.join(nodePrefix, 'bin'), path.join(nodePrefix, 'lib'), path.join(nodePrefix, 'include')]),
       ...(this.configFile === undefined ? [] : [this.configFile]),
       ...(configDir === undefined || configDir === '' ? [] : [configDir]),
-      ...options.extraReadPaths,
+      ...options.sandboxReadPaths,
     ];
     this.toolEnv = [...TOOL_ENV, ...options.toolEnvAllow].join(',');
     this.shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh'].find((shell) => existsSync(shell)) ?? '/bin/sh';

@@ -1,7 +1,6 @@
 // One turn as one `opencode run --format json` process: the message on stdin (closed), the JSON event
 // lines folded into a result, and every way the run can fail mapped to an error with a stable code.
 import { RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
-import type { SessionRecord } from '../../store/session-registry.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle } from '../server/server-turn.js';
 import type { TurnInput, TurnResult } from '../turn.js';
@@ -12,7 +11,7 @@ export interface PerMessageTurnInput extends TurnInput<OpencodeEvent> {
   readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
 }
 
-export function runArgs(session: SessionRecord, model: string | undefined, agent: string | undefined): string[] {
+export function runArgs(session: PerMessageTurnInput['session'], model: string | undefined, agent: string | undefined): string[] {
   const args = ['run', '--format', 'json', '--dir', session.workspace];
   // A title saves opencode an LLM call per new session (facts doc, trap 8).
   if (session.opencodeSessionId === undefined) args.push('--title', sessionTitle(session.id));
@@ -25,13 +24,15 @@ export function runArgs(session: SessionRecord, model: string | undefined, agent
 export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omit<TurnResult, 'sessionId'>> {
   const { session } = input;
   const collector = new RunEventCollector();
+  let reported = session.opencodeSessionId;
   const result = await input.execute(runArgs(session, input.model, input.agent), input.message, (line) => {
     const event = collector.add(line);
     if (event === undefined) return;
     // Saved as soon as known: a crash mid-turn must not lose the conversation it started.
-    if (session.opencodeSessionId === undefined && collector.summary.opencodeSessionId !== undefined) {
-      session.opencodeSessionId = collector.summary.opencodeSessionId;
-      input.onSessionKnown?.();
+    const started = collector.summary.opencodeSessionId;
+    if (started !== undefined && started !== reported) {
+      reported = started;
+      input.onConversation(started);
     }
     input.onEvent?.(event);
   });
@@ -43,8 +44,6 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     durationMs: result.durationMs,
     stderrTail: result.stderrTail,
   };
-  // Even a turn that is ended early created (and stored) its opencode session: keep the conversation.
-  if (summary.opencodeSessionId !== undefined) session.opencodeSessionId = summary.opencodeSessionId;
   if (result.termination === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context);
   if (result.termination === 'stall') throw new TurnStalledError(input.stallTimeoutMs, context);
   if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);

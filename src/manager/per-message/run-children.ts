@@ -3,22 +3,14 @@
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ProcessStore } from '../../store/process-store.js';
-import { spawnTracked, type SandboxWrapper, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
+import { spawnTracked, type SpawnTrackedOptions, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 
-export interface RunChildOptions {
-  readonly file: string;
+/** One `opencode run` child: what to run where, and the spawn options a turn sets (declared once, in spawnTracked). */
+export interface RunChildOptions extends Pick<SpawnTrackedOptions, 'file' | 'args' | 'env' | 'stdin' | 'timeoutMs' | 'stallTimeoutMs' | 'signal' | 'onStdoutLine' | 'sandbox'> {
   readonly workspaceDir: string;
-  readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  readonly stdin?: string;
-  readonly timeoutMs: number;
-  readonly stallTimeoutMs?: number;
-  readonly signal?: AbortSignal;
   /** For logs only. */
   readonly sessionId?: string;
-  readonly onStdoutLine?: (line: string) => void;
-  readonly sandbox?: SandboxWrapper;
 }
 
 export class RunChildren {
@@ -42,20 +34,9 @@ export class RunChildren {
     const { logger, metrics } = this.deps;
     let child: TrackedChild;
     try {
-      child = await spawnTracked({
-        file: options.file,
-        args: options.args,
-        cwd: options.workspaceDir,
-        env: options.env,
-        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-        timeoutMs: options.timeoutMs,
-        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-        killGraceMs: this.deps.killGraceMs,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(options.onStdoutLine === undefined ? {} : { onStdoutLine: options.onStdoutLine }),
-        registry: { store: this.deps.processes, kind: 'run' },
-        ...(options.sandbox === undefined ? {} : { sandbox: options.sandbox }),
-      });
+      const { workspaceDir, sessionId, ...spawn } = options;
+      void sessionId; // logs only, not a spawn option
+      child = await spawnTracked({ ...spawn, cwd: workspaceDir, killGraceMs: this.deps.killGraceMs, registry: { store: this.deps.processes, kind: 'run' } });
     } catch (error) {
       metrics.spawns.inc({ kind: 'run', outcome: 'failed' });
       logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });

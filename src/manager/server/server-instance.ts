@@ -14,8 +14,8 @@ const LISTENING_LINE = /opencode server listening on (https?:\/\/\S+)/;
 const HEALTH_RETRY_MS = 100;
 
 /** `idle`: an isolated pool's slot that serves no session now (no process). */
-export type InstanceState = 'idle' | 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped' | 'failed';
-export const INSTANCE_STATES: readonly InstanceState[] = ['idle', 'starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'];
+export const INSTANCE_STATES = ['idle', 'starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
 
 export interface HealthResult {
   readonly ok: boolean;
@@ -30,7 +30,7 @@ export interface InstanceLaunch {
   readonly env: Readonly<Record<string, string>>;
   /** Isolated slots: runs the server in its session's sandbox (see spawnTracked). */
   readonly sandbox?: SandboxWrapper;
-  readonly startTimeoutMs: number;
+  readonly serverStartTimeoutMs: number;
   readonly healthTimeoutMs: number;
   readonly killGraceMs: number;
   readonly logger: Logger;
@@ -50,27 +50,22 @@ export class InstanceUnreachableError extends Error {
 export class ServerInstance {
   readonly password = randomBytes(24).toString('base64url');
   readonly startedAt = Date.now();
-  state: InstanceState = 'starting';
   client: OpencodeClient | undefined;
   events: EventHub | undefined;
   port: number | undefined;
-  activeTurns = 0;
-  /** Directories served, with the time each was last used. */
-  readonly directories = new Map<string, number>();
-  /** opencode sessions with a turn running now, with their directory (aborted before a stop). */
-  readonly busySessions = new Map<string, string>();
-  lastHealth: HealthResult | undefined;
-  consecutiveHealthFailures = 0;
-  rssBytes = 0;
-  /** Set the moment the process exits, before its tree is swept: no turn may be sent to it after. */
-  processExited = false;
-  /**
-   * Set when a turn's connection broke: the process may be dying before its exit is seen. The next
-   * turn goes here only after a health check passes.
-   */
-  suspect = false;
   /** Why a planned stop happened; turns that fail during it say so. */
   stopReason: string | undefined;
+  private currentState: InstanceState = 'starting';
+  private turns = 0;
+  /** Directories served, with the time each was last used. */
+  private readonly served = new Map<string, number>();
+  /** opencode sessions with a turn running now, with their directory (aborted before a stop). */
+  private readonly busy = new Map<string, string>();
+  private health: HealthResult | undefined;
+  private healthFailuresInARow = 0;
+  private rss = 0;
+  private exitedNow = false;
+  private suspected = false;
   private child: TrackedChild | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -83,13 +78,93 @@ export class ServerInstance {
     return this.child?.pid;
   }
 
+  get state(): InstanceState {
+    return this.currentState;
+  }
+
+  /** Turns running on this instance now. */
+  get activeTurns(): number {
+    return this.turns;
+  }
+
+  /** Directories served, with the time each was last used. */
+  get directories(): ReadonlyMap<string, number> {
+    return this.served;
+  }
+
+  get lastHealth(): HealthResult | undefined {
+    return this.health;
+  }
+
+  /** Counts a periodic probe's result; returns the failed probes in a row. */
+  recordProbe(health: HealthResult): number {
+    this.healthFailuresInARow = health.ok ? 0 : this.healthFailuresInARow + 1;
+    return this.healthFailuresInARow;
+  }
+
+  /** Resident bytes of the process tree, as last read. */
+  get rssBytes(): number {
+    return this.rss;
+  }
+
+  /** Set the moment the process exits, before its tree is swept: no turn may be sent to it after. */
+  get processExited(): boolean {
+    return this.exitedNow;
+  }
+
+  /**
+   * Set when a turn's connection broke: the process may be dying before its exit is seen. The next
+   * turn goes here only after a health check passes.
+   */
+  get suspect(): boolean {
+    return this.suspected;
+  }
+
+  markSuspect(): void {
+    this.suspected = true;
+  }
+
+  /** A turn starts on opencode session `id` in `directory`. */
+  beginTurn(id: string, directory: string): void {
+    this.turns += 1;
+    this.touchDirectory(directory);
+    this.busy.set(id, directory);
+  }
+
+  /** The turn moved to a new opencode session (its old one was gone). */
+  moveTurn(from: string, to: string, directory: string): void {
+    this.busy.delete(from);
+    this.busy.set(to, directory);
+  }
+
+  endTurn(id: string, directory: string): void {
+    this.busy.delete(id);
+    this.turns -= 1;
+    this.touchDirectory(directory);
+  }
+
+  /** Whether a running turn uses `directory`. */
+  isBusyIn(directory: string): boolean {
+    return [...this.busy.values()].includes(directory);
+  }
+
+  /** The directory was released from the server (idle, or its session deleted). */
+  forgetDirectory(directory: string): boolean {
+    return this.served.delete(directory);
+  }
+
+  /** The process exited on its own (not a planned stop). */
+  markExited(): void {
+    this.currentState = 'stopped';
+  }
+
   /** Resolves when the process exits (for whatever reason). */
   exited: Promise<TrackedResult> | undefined;
 
   /** Spawns and waits until ready; throws StartFailedError (the process is then gone). */
   async start(): Promise<void> {
     const { launch } = this;
-    const deadline = Date.now() + launch.startTimeoutMs;
+    const deadline = Date.now() + launch.serverStartTimeoutMs;
     let onListening!: (url: string) => void;
     const listening = new Promise<string>((resolve) => (onListening = resolve));
     const log = launch.logger;
@@ -117,7 +192,7 @@ export class ServerInstance {
     // Whatever ends the process, nothing may be sent to it any more, and its event stream must stop
     // reconnecting to a dead port.
     void child.exited.then(() => {
-      this.processExited = true;
+      this.exitedNow = true;
       this.events?.close();
     });
     try {
@@ -128,7 +203,7 @@ export class ServerInstance {
       await this.race(this.waitHealthy(deadline), child, deadline, 'a healthy /global/health');
       this.events = new EventHub(this.client, log);
       await this.race(this.events.whenConnected(), child, deadline, 'the event stream');
-      this.state = 'ready';
+      this.currentState = 'ready';
     } catch (error) {
       await this.kill();
       throw error;
@@ -139,7 +214,7 @@ export class ServerInstance {
   private async race<T>(promise: Promise<T>, child: TrackedChild, deadline: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StartFailedError(`opencode serve did not produce ${what} within ${this.launch.startTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(() => reject(new StartFailedError(`opencode serve did not produce ${what} within ${this.launch.serverStartTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
     });
     const exit = child.done.then((result) => {
       const tail = result.stderrTail.slice(-3).join(' | ');
@@ -163,7 +238,7 @@ export class ServerInstance {
     }
   }
 
-  /** One health probe, bounded by the health timeout. */
+  /** One health probe, bounded by the health timeout: a pass clears a broken connection's suspicion. */
   async checkHealth(): Promise<HealthResult> {
     const started = performance.now();
     let result: HealthResult;
@@ -174,17 +249,18 @@ export class ServerInstance {
     } catch (error) {
       result = { ok: false, latencyMs: performance.now() - started, failureClass: classifyHealthFailure(error) };
     }
-    this.lastHealth = result;
+    this.health = result;
+    if (result.ok) this.suspected = false;
     return result;
   }
 
   readMemory(): number {
-    this.rssBytes = this.child === undefined ? 0 : treeResidentBytes(this.child.identity);
-    return this.rssBytes;
+    this.rss = this.child === undefined ? 0 : treeResidentBytes(this.child.identity);
+    return this.rss;
   }
 
   touchDirectory(directory: string): void {
-    this.directories.set(directory, Date.now());
+    this.served.set(directory, Date.now());
   }
 
   /**
@@ -194,15 +270,13 @@ export class ServerInstance {
   stop(reason: string): Promise<void> {
     this.stopReason ??= reason;
     this.stopping ??= (async () => {
-      this.state = 'stopping';
+      this.currentState = 'stopping';
       const client = this.client;
       if (client !== undefined) {
-        await Promise.allSettled(
-          [...this.busySessions].map(([id, directory]) => client.abortSession(id, directory, this.launch.healthTimeoutMs)),
-        );
+        await Promise.allSettled([...this.busy].map(([id, directory]) => client.abortSession(id, directory, this.launch.healthTimeoutMs)));
       }
       await this.kill();
-      this.state = 'stopped';
+      this.currentState = 'stopped';
     })();
     return this.stopping;
   }

@@ -3,7 +3,6 @@
 // result. A 200 is not success: failed and aborted turns answer 200 with info.error (trap 5).
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import type { SessionRecord } from '../../store/session-registry.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
 import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
 import type { BusEvent } from './event-hub.js';
@@ -41,14 +40,13 @@ function statusOf(event: BusEvent): string | undefined {
   return event.type === 'session.status' && isRecord(status) && typeof status.type === 'string' ? status.type : undefined;
 }
 
-/** Creates the session's opencode session on the instance if it has none yet. */
-export async function ensureOpencodeSession(instance: ServerInstance, session: SessionRecord, timeoutMs: number): Promise<string> {
+/** The session's opencode session on the instance: its current one, or a new one created there. */
+export async function ensureOpencodeSession(instance: ServerInstance, session: ServerTurnInput['session'], timeoutMs: number): Promise<string> {
   if (session.opencodeSessionId !== undefined) return session.opencodeSessionId;
   const client = instance.client;
   if (client === undefined) throw new OcpmError('not_ready', 'The opencode server is not ready');
   const id = await client.createSession(session.workspace, sessionTitle(session.id), timeoutMs);
   instance.touchDirectory(session.workspace);
-  session.opencodeSessionId = id;
   return id;
 }
 
@@ -112,9 +110,8 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   const startedAt = Date.now();
   const context = (): RunFailureContext => ({ pid: instance.pid, exitCode: null, signal: null, durationMs: Date.now() - startedAt, stderrTail: [] });
 
-  const known = session.opencodeSessionId;
   let opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
-  if (known !== opencodeSessionId) input.onSessionKnown?.();
+  if (session.opencodeSessionId !== opencodeSessionId) input.onConversation(opencodeSessionId);
   const directory = session.workspace;
   const body = {
     parts: [{ type: 'text' as const, text: input.message }],
@@ -145,8 +142,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   input.signal.addEventListener('abort', onAbort, { once: true });
   if (input.signal.aborted) onAbort();
 
-  instance.activeTurns += 1;
-  instance.touchDirectory(directory);
+  instance.beginTurn(opencodeSessionId, directory);
   // /message can answer before the bus has delivered the turn's last parts: a streaming client gets
   // `done` only after the turn's idle event (or a short bound), so parts always precede it.
   let onIdle!: () => void;
@@ -161,7 +157,6 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     else if (status === 'idle' && sawBusy) onIdle();
   };
   let unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
-  instance.busySessions.set(opencodeSessionId, directory);
   try {
     let answer: MessageAnswer;
     try {
@@ -170,13 +165,12 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
       if (error instanceof OpencodeHttpError && error.status === 404 && ending === undefined) {
         // The instance's database no longer has this session (a wiped data dir): start a new one.
         input.logger.warn('opencode no longer knows this session; starting a new conversation', { sessionId: session.id });
-        instance.busySessions.delete(opencodeSessionId);
         unsubscribe?.();
-        session.opencodeSessionId = undefined;
-        opencodeSessionId = await ensureOpencodeSession(instance, session, input.createTimeoutMs);
-        input.onSessionKnown?.();
+        const lost = opencodeSessionId;
+        opencodeSessionId = await ensureOpencodeSession(instance, { ...session, opencodeSessionId: undefined }, input.createTimeoutMs);
+        instance.moveTurn(lost, opencodeSessionId, directory);
+        input.onConversation(opencodeSessionId);
         unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
-        instance.busySessions.set(opencodeSessionId, directory);
         answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
       } else {
         throw error;
@@ -209,7 +203,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   } catch (error) {
     if (error instanceof OcpmError) throw error;
     if (neverConnected(error) && ending === undefined) {
-      instance.suspect = true;
+      instance.markSuspect();
       throw error;
     }
     if (error instanceof OpencodeHttpError && ending === undefined && error.status < 502) {
@@ -218,7 +212,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     }
     throwIfEnded();
     // Not an answer from opencode but a broken connection: do not trust the instance until it answers a health check.
-    if (!(error instanceof OpencodeHttpError)) instance.suspect = true;
+    if (!(error instanceof OpencodeHttpError)) instance.markSuspect();
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     const why = instance.stopReason ?? `${error instanceof Error ? error.message : String(error)}${cause}`;
     throw new RunFailedError('opencode_failed', `The opencode server (serve-${instance.slot}) failed during the turn: ${why}`, context());
@@ -227,8 +221,6 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     clearTimeout(stallTimer);
     input.signal.removeEventListener('abort', onAbort);
     unsubscribe?.();
-    instance.busySessions.delete(opencodeSessionId);
-    instance.activeTurns -= 1;
-    instance.touchDirectory(directory);
+    instance.endTurn(opencodeSessionId, directory);
   }
 }

@@ -1,10 +1,8 @@
 // One pool position: a data dir that outlives the instances started in it, the instance running
 // there now, and the state turns wait on (a state change wakes them).
-import path from 'node:path';
-import type { SessionHome } from '../isolation/session-home.js';
-import { RestartPolicy } from './restart-policy.js';
+import type { SessionHome, SlotHome } from '../opencode-homes.js';
+import { RestartPolicy, type RestartPolicySettings } from './restart-policy.js';
 import type { ServerInstance, InstanceState } from './server-instance.js';
-import type { PoolSettings } from './server-pool.js';
 
 /** The one session an isolated slot serves: its instance is confined to that session's sandbox. */
 export interface Tenant {
@@ -39,16 +37,12 @@ export class Slot {
 
   constructor(
     readonly index: number,
-    readonly dir: string,
-    settings: PoolSettings,
+    readonly home: SlotHome,
+    restarts: RestartPolicySettings,
+    isolated: boolean,
   ) {
-    this.currentState = settings.sandbox === undefined ? 'starting' : 'idle';
-    this.policy = new RestartPolicy({
-      maxRestarts: settings.maxRestarts,
-      windowMs: settings.restartWindowMs,
-      backoffBaseMs: settings.backoffBaseMs,
-      backoffMaxMs: settings.backoffMaxMs,
-    });
+    this.currentState = isolated ? 'idle' : 'starting';
+    this.policy = new RestartPolicy(restarts);
   }
 
   get id(): string {
@@ -77,7 +71,7 @@ export class Slot {
    * tenant's own in an isolated pool.
    */
   get dataHome(): string {
-    return this.tenant?.home.data ?? path.join(this.dir, 'data');
+    return this.tenant?.home.data ?? this.home.data;
   }
 
   get ready(): ServerInstance | undefined {

@@ -1,0 +1,109 @@
+// Boot: clean up after a crashed previous run, find opencode and read what it can do, set up the
+// sessions' sandbox, choose the mode, and start the server pool. Never throws: a missing binary
+// leaves the manager `unavailable` with the reason.
+import { reapOrphans } from './process-tree/orphan-reaper.js';
+import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
+import { SessionSandbox } from './isolation/session-sandbox.js';
+import type { ManagerCore, Runtime } from './manager-core.js';
+import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
+import { ServerPool } from './server/server-pool.js';
+import type { TurnMode } from './turn.js';
+
+export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
+  const { settings, logger, metrics } = core;
+  await cleanUpAfterCrash(core);
+  let binary: OpencodeBinary;
+  try {
+    binary = await findOpencodeBinary({
+      explicit: settings.opencode.opencodeBin,
+      env: core.childEnv,
+      searchPath: core.sourceEnv,
+      cwd: process.cwd(),
+      processes: core.registry.processes,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    core.lifecycle.enter('unavailable', reason);
+    metrics.setBuildInfo({ version: core.serviceVersion, opencodeVersion: 'unavailable', mode: settings.opencode.mode });
+    logger.error('OpenCode process manager initialization failed', { reason });
+    return undefined;
+  }
+  const sandbox = createSandbox(core, binary);
+  const mode = chooseMode(core, binary);
+  metrics.setBuildInfo({ version: core.serviceVersion, opencodeVersion: binary.version, mode });
+  let pool: ServerPool | undefined;
+  if (mode === 'server') {
+    metrics.instanceMemoryLimit.set(settings.pool.maxInstanceRssMb * 1024 * 1024);
+    pool = new ServerPool(
+      settings.pool,
+      {
+        // One shared server by default; isolated, one server per turn that can run at once.
+        size: settings.pool.poolSize ?? (sandbox === undefined ? 1 : settings.queue.maxConcurrentTurns),
+        binary: binary.path,
+        dataDir: settings.storage.dataDir,
+        env: core.childEnv,
+        killGraceMs: settings.opencode.killGraceMs,
+        processes: core.registry.processes,
+        sandbox,
+      },
+      metrics,
+      logger,
+    );
+    await pool.start();
+    if (!pool.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
+  }
+  logger.info('OpenCode process manager initialized', {
+    version: binary.version,
+    binary: binary.path,
+    source: binary.source,
+    mode,
+    poolSize: pool?.slots.length ?? 0,
+    serverModeSupported: binary.supportsServe,
+  });
+  return { binary, mode, pool, sandbox };
+}
+
+/** Kills what a crashed previous run left (verified by /proc) and closes its interrupted turns. */
+async function cleanUpAfterCrash(core: ManagerCore): Promise<void> {
+  const { logger } = core;
+  const reaped = await reapOrphans(core.registry.processes, core.settings.opencode.killGraceMs);
+  if (reaped.killed > 0) {
+    core.metrics.orphansReaped.inc(reaped.killed);
+    logger.warn('Reaped processes left by a previous run of the service', { processes: reaped.killed, records: reaped.rows });
+  }
+  const interrupted = core.registry.turns.markInterrupted();
+  if (interrupted > 0) logger.warn('Turns interrupted by the previous stop were marked interrupted', { turns: interrupted });
+  logger.info('Registry loaded', { sessions: core.sessions.size });
+}
+
+function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbox | undefined {
+  const { isolation, logger, settings } = core;
+  if (!isolation.enforced) {
+    logger.warn("SESSIONS ARE NOT ISOLATED: every agent can read and write other sessions' workspaces and the service's data", { reason: isolation.reason });
+    return undefined;
+  }
+  logger.info('Sessions are isolated: each runs in a Landlock sandbox of its own', { mechanism: isolation.mechanism, landlockAbi: isolation.abi });
+  return new SessionSandbox({
+    launcher: SANDBOX_BINARY,
+    opencodeBinary: binary.path,
+    sandboxReadPaths: settings.isolation.sandboxReadPaths,
+    toolEnvAllow: settings.isolation.toolEnvAllow,
+    sourceEnv: core.sourceEnv,
+  });
+}
+
+function chooseMode(core: ManagerCore, binary: OpencodeBinary): TurnMode {
+  const { logger } = core;
+  const wanted = core.settings.opencode.mode;
+  if (wanted === 'per-message') {
+    logger.info('Per-message mode (OCPM_MODE=per-message): each message spawns its own OpenCode process');
+    return 'per-message';
+  }
+  if (binary.supportsServe) {
+    logger.info('OpenCode supports server mode (serve): messages go to a pool of persistent servers', { poolSize: core.settings.pool.poolSize });
+    return 'server';
+  }
+  if (wanted === 'server') logger.error('OCPM_MODE=server but this opencode has no serve command; using per-message mode');
+  else logger.info('OpenCode does not support server mode, will use per-session approach');
+  return 'per-message';
+}

@@ -1,0 +1,80 @@
+// What every part of the manager shares: its settings (whole configuration sections), logger,
+// metrics, registry, lifecycle, the `opencode run` children, and the runtime found at boot.
+import { configDefaults } from '../config/config.js';
+import { createSilentLogger, type Logger } from '../logging/logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { memoryRegistry, type Registry } from '../store/registry.js';
+import { SessionRegistry } from '../store/session-registry.js';
+import { buildChildEnv } from './child-env.js';
+import type { Isolation } from './isolation/isolation.js';
+import { resolveIsolation } from './isolation/isolation.js';
+import type { SessionSandbox } from './isolation/session-sandbox.js';
+import { Lifecycle } from './lifecycle.js';
+import type { ManagerOptions, ManagerSettings, PartialManagerSettings } from './manager-types.js';
+import type { OpencodeBinary } from './opencode-binary.js';
+import { RunChildren } from './per-message/run-children.js';
+import type { ServerPool } from './server/server-pool.js';
+import type { TurnMode } from './turn.js';
+
+/** What boot found and started: fixed until the manager stops. */
+export interface Runtime {
+  readonly binary: OpencodeBinary;
+  /** The mode OCPM_MODE resolved to. */
+  readonly mode: TurnMode;
+  /** Server mode only. */
+  readonly pool: ServerPool | undefined;
+  /** Set when isolation is enforced: every opencode child runs in its session's sandbox. */
+  readonly sandbox: SessionSandbox | undefined;
+}
+
+export interface ManagerCore {
+  readonly settings: ManagerSettings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly registry: Registry;
+  readonly sessions: SessionRegistry;
+  readonly children: RunChildren;
+  readonly lifecycle: Lifecycle;
+  readonly isolation: Isolation;
+  /** The environment children are built from, and the filtered one they get. */
+  readonly sourceEnv: NodeJS.ProcessEnv;
+  readonly childEnv: Readonly<Record<string, string>>;
+  readonly serviceVersion: string;
+  /** Undefined until boot found opencode (and for good when it did not). */
+  runtime: Runtime | undefined;
+}
+
+/** Each section the caller passes over the table's defaults. */
+export function withDefaults(partial: PartialManagerSettings): ManagerSettings {
+  const defaults = configDefaults();
+  return {
+    storage: { ...defaults.storage, ...partial.storage },
+    opencode: { ...defaults.opencode, ...partial.opencode },
+    turns: { ...defaults.turns, ...partial.turns },
+    queue: { ...defaults.queue, ...partial.queue },
+    pool: { ...defaults.pool, ...partial.pool },
+    isolation: { ...defaults.isolation, ...partial.isolation },
+  };
+}
+
+export function createCore(options: ManagerOptions): ManagerCore {
+  const settings = withDefaults(options.settings);
+  const logger = (options.logger ?? createSilentLogger()).child({ component: 'process-manager' });
+  const metrics = options.metrics ?? createMetrics();
+  const registry = options.registry ?? memoryRegistry();
+  const sourceEnv = options.env ?? process.env;
+  return {
+    settings,
+    logger,
+    metrics,
+    registry,
+    sessions: new SessionRegistry(registry.sessions),
+    children: new RunChildren({ logger, metrics, processes: registry.processes, killGraceMs: settings.opencode.killGraceMs }),
+    lifecycle: new Lifecycle(),
+    isolation: options.isolation ?? resolveIsolation(settings.isolation.isolation),
+    sourceEnv,
+    childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),
+    serviceVersion: options.serviceVersion ?? '0.0.0',
+    runtime: undefined,
+  };
+}

@@ -1,0 +1,65 @@
+// What the manager reports: the status document (GET /api/opencode/status) and the live gauges the
+// metrics read at scrape time.
+import type { ManagerCore } from './manager-core.js';
+import { MODE_DESCRIPTIONS, type ManagerStats } from './manager-types.js';
+
+/** The live numbers status and gauges read; the façade supplies them. */
+export interface LiveCounts {
+  readonly streams: number;
+  readonly lastActivity: number;
+  readonly queued: number;
+  readonly running: number;
+}
+
+function runningProcesses(core: ManagerCore): number {
+  return core.children.size + (core.runtime?.pool?.countByState().ready ?? 0);
+}
+
+export function buildStats(core: ManagerCore, live: LiveCounts, now: number): ManagerStats {
+  const { lifecycle, runtime, sessions } = core;
+  const pool = runtime?.pool;
+  const serverUp = pool?.canServe() ?? false;
+  const description = serverUp ? MODE_DESCRIPTIONS.server : pool === undefined ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
+  return {
+    available: runtime !== undefined && lifecycle.state !== 'unavailable',
+    version: runtime?.binary.version ?? null,
+    runningProcesses: runningProcesses(core),
+    activeStreams: live.streams,
+    processManager: {
+      isRunning: serverUp,
+      isReady: lifecycle.state === 'ready',
+      pendingRequests: lifecycle.pending,
+      activeSessions: sessions.countActive(core.settings.turns.sessionIdleMs, now),
+      lastActivity: live.lastActivity,
+      idleTime: Math.max(0, now - live.lastActivity),
+      mode: serverUp ? 'server' : 'per-session',
+      description,
+      ...(pool === undefined ? {} : { instances: pool.statusOf() }),
+    },
+    state: lifecycle.state,
+    draining: lifecycle.state === 'draining' || lifecycle.state === 'stopping',
+    queuedRequests: live.queued,
+    runningTurns: live.running,
+    sessions: sessions.size,
+    serverModeSupported: runtime?.binary.supportsServe ?? false,
+    configuredMode: runtime?.mode ?? null,
+    unavailableReason: lifecycle.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
+    isolation: { mechanism: core.isolation.mechanism, enforced: core.isolation.enforced },
+  };
+}
+
+/** Points the metrics' live gauges at the manager. */
+export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
+  const pool = (): NonNullable<ManagerCore['runtime']>['pool'] => core.runtime?.pool;
+  core.metrics.isolationEnforced.set(core.isolation.enforced ? 1 : 0);
+  core.metrics.bindGauges({
+    activeProcesses: () => runningProcesses(core),
+    activeStreams: () => live().streams,
+    pendingRequests: () => live().queued,
+    sessions: () => core.sessions.size,
+    activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),
+    serverInstances: () => pool()?.countByState() ?? {},
+    residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes()),
+    serverMemory: () => pool()?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],
+  });
+}

@@ -1,0 +1,202 @@
+// Keeps each slot's `opencode serve` alive: starts it (in its session's sandbox when isolated),
+// restarts it after an exit with capped backoff, marks a crash-looping slot failed and retries it
+// later, and on each probe checks health, releases idle directories, stops an idle isolated server
+// and replaces an instance that is unhealthy or whose process tree grew past the memory limit.
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../../logging/logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { prepareSessionHome } from '../opencode-homes.js';
+import { ServerInstance, type HealthResult } from './server-instance.js';
+import type { PoolConfig, PoolRuntime } from './server-pool.js';
+import type { Slot } from './slot.js';
+
+export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
+export type RestartReason = (typeof RESTART_REASONS)[number];
+
+export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
+export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
+
+export class PoolSupervisor {
+  private closed = false;
+  private readonly closeController = new AbortController();
+
+  constructor(
+    private readonly config: PoolConfig,
+    private readonly runtime: PoolRuntime,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    /** Isolated pools: stops a slot's server and frees the slot. */
+    private readonly vacate: (slot: Slot, why: string) => Promise<void>,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.closeController.abort();
+  }
+
+  async startSlot(slot: Slot): Promise<void> {
+    const { sandbox } = this.runtime;
+    const tenant = slot.tenant;
+    if (sandbox !== undefined && tenant === undefined) {
+      slot.state = 'idle';
+      return;
+    }
+    slot.state = 'starting';
+    slot.recyclePending = false;
+    if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
+    else await prepareSessionHome(tenant.home);
+    const confined = tenant !== undefined && sandbox !== undefined;
+    const instance = new ServerInstance(slot.index, {
+      binary: this.runtime.binary,
+      cwd: tenant?.workspace ?? slot.home.dir,
+      env: { ...this.runtime.env, ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }) },
+      sandbox: confined ? (file, args, tmpDir) => sandbox.wrap(file, args, { workspace: tenant.workspace, home: tenant.home, tmpDir }) : undefined,
+      serverStartTimeoutMs: this.config.serverStartTimeoutMs,
+      healthTimeoutMs: this.config.healthTimeoutMs,
+      killGraceMs: this.runtime.killGraceMs,
+      logger: this.logger,
+      processes: this.runtime.processes,
+    });
+    slot.instance = instance;
+    const started = performance.now();
+    try {
+      await instance.start();
+      this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
+    } catch (error) {
+      this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
+      if (slot.instance !== instance) return;
+      slot.lastError = describe(error);
+      this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
+      if (!this.closed) this.scheduleRestart(slot, 'start_failed');
+      return;
+    }
+    if (this.closed || slot.instance !== instance) {
+      // Shut down, or (isolated pools) the slot was freed or given away while this one started.
+      await instance.stop(this.closed ? 'the service is shutting down' : 'its slot was given to another session');
+      return;
+    }
+    this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
+    instance.readMemory();
+    slot.state = 'ready';
+    this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
+    void instance.exited?.then((result) => {
+      if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
+      instance.markExited();
+      slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
+      this.logger.error('Server instance exited unexpectedly', { instance: slot.id, pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) });
+      this.scheduleRestart(slot, 'exit');
+    });
+  }
+
+  /** Restarts a slot after its backoff, or marks it failed when it crash-loops. */
+  private scheduleRestart(slot: Slot, reason: RestartReason): void {
+    if (this.closed) return;
+    const tenant = slot.tenant;
+    const decision = slot.policy.next();
+    const later = (ms: number, then: () => void): void => {
+      // An isolated slot freed or given away meanwhile is not restarted for its old session.
+      void delay(ms, undefined, { signal: this.closeController.signal }).then(() => (slot.tenant === tenant ? then() : undefined), () => undefined);
+    };
+    if (decision.action === 'fail') {
+      slot.state = 'failed';
+      this.logger.error('Server instance failed: too many restarts; falling back to per-message mode for its sessions', {
+        instance: slot.id,
+        restarts: slot.policy.count(),
+        windowMs: this.config.restartWindowMs,
+        retryInMs: this.config.serverRetryMs,
+      });
+      later(this.config.serverRetryMs, () => {
+        slot.policy.reset();
+        this.restartNow(slot, 'retry');
+      });
+      return;
+    }
+    slot.state = 'backoff';
+    this.logger.warn('Restarting server instance', { instance: slot.id, reason, delayMs: decision.delayMs });
+    later(decision.delayMs, () => this.restartNow(slot, reason));
+  }
+
+  private restartNow(slot: Slot, reason: RestartReason): void {
+    if (this.closed) return;
+    slot.restarts += 1;
+    this.metrics.serverRestarts.inc({ reason });
+    void this.startSlot(slot);
+  }
+
+  /**
+   * Stops a live but unwanted instance (unhealthy or too big) and starts a new one: in-flight turns
+   * get up to restartDrainMs to finish, then they are aborted with the reason.
+   */
+  private async replace(slot: Slot, instance: ServerInstance, reason: RestartReason, why: string): Promise<void> {
+    slot.recyclePending = true;
+    // A wedged server is better bypassed per-message; a big one is better waited for.
+    slot.awaitingReplacement = reason === 'memory';
+    slot.lastError = why;
+    this.logger.warn('Replacing server instance', { instance: slot.id, reason, why, activeTurns: instance.activeTurns });
+    const deadline = Date.now() + this.config.restartDrainMs;
+    while (instance.activeTurns > 0 && Date.now() < deadline && !this.closed) {
+      await delay(Math.min(250, this.config.restartDrainMs));
+    }
+    await instance.stop(`the opencode server was restarted (${why})`);
+    this.scheduleRestart(slot, reason);
+  }
+
+  /** One health probe, counted in the metrics. */
+  async checkHealth(instance: ServerInstance): Promise<HealthResult> {
+    const health = await instance.checkHealth();
+    this.metrics.healthDuration.observe(health.latencyMs / 1000);
+    if (!health.ok) this.metrics.healthFailures.inc({ class: health.failureClass ?? 'error' });
+    return health;
+  }
+
+  async probe(slot: Slot, isolated: boolean): Promise<void> {
+    const instance = slot.instance;
+    if (slot.state !== 'ready' || instance === undefined || slot.recyclePending) return;
+    if (isolated && slot.leases === 0 && instance.activeTurns === 0 && Date.now() - slot.lastUsed > this.config.directoryIdleMs) {
+      // An isolated server serves one session: idle, it is stopped rather than its directory released.
+      await this.vacate(slot, 'its session was idle');
+      return;
+    }
+    const health = await this.checkHealth(instance);
+    const failures = instance.recordProbe(health);
+    if (!health.ok) {
+      this.logger.warn('Health check failed', { instance: slot.id, failureClass: health.failureClass, consecutive: failures });
+      if (failures >= this.config.healthFailures) {
+        await this.replace(slot, instance, 'health', `${failures} consecutive health check failures (${health.failureClass ?? 'error'})`);
+        return;
+      }
+    }
+    // Idle directories go first: what their release gives back may keep the instance under the limit.
+    const now = Date.now();
+    for (const [directory, lastUsed] of instance.directories) {
+      if (now - lastUsed > this.config.directoryIdleMs && !instance.isBusyIn(directory)) await this.releaseDirectory(slot, directory, 'idle');
+    }
+    const rss = instance.readMemory();
+    const limit = this.config.maxInstanceRssMb * 1024 * 1024;
+    if (limit > 0 && rss > limit) {
+      await this.replace(slot, instance, 'memory', `process tree resident memory ${Math.round(rss / 1048576)} MB above the limit`);
+    }
+  }
+
+  /** Releases a directory from the instance that serves it (idle, or a deleted session's workspace). */
+  async releaseDirectory(slot: Slot, directory: string, reason: DisposalReason): Promise<void> {
+    const instance = slot.instance;
+    if (instance?.client === undefined || !instance.forgetDirectory(directory)) return;
+    try {
+      await instance.client.disposeDirectory(directory, this.config.healthTimeoutMs);
+      this.metrics.directoryDisposals.inc({ reason });
+      this.logger.info('Directory released from server instance', { instance: slot.id, reason });
+    } catch (error) {
+      this.logger.warn('Directory release failed', { instance: slot.id, error: describe(error) });
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

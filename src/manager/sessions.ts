@@ -1,0 +1,89 @@
+// The sessions the web app registered, and the rules every entry point applies to them: one
+// workspace per session (none inside or around another's unless OCPM_ALLOW_SHARED_WORKSPACES), no
+// workspace change under a running turn; and what deleting and purging a session removes.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { OcpmError } from '../errors/errors.js';
+import type { SessionRecord } from '../store/session-registry.js';
+import type { ManagerCore } from './manager-core.js';
+import type { SessionView } from './manager-types.js';
+import { homeOf } from './placement.js';
+
+export class Sessions {
+  constructor(
+    private readonly core: ManagerCore,
+    private readonly isBusy: (sessionId: string) => boolean,
+  ) {}
+
+  /** Creates the session or moves it to `workspace`, after the workspace and busy checks. */
+  upsert(id: string, workspace: string): { session: SessionRecord; created: boolean } {
+    const { sessions, settings } = this.core;
+    if (this.isBusy(id) && sessions.get(id)?.workspace !== workspace) {
+      throw new OcpmError('session_busy', `Session ${id} is running a turn; its workspace cannot change now`);
+    }
+    if (!settings.storage.allowSharedWorkspaces) this.assertWorkspaceFree(id, workspace);
+    return sessions.upsert(id, workspace);
+  }
+
+  /** An agent in a directory can edit everything under it: overlapping workspaces are refused. */
+  private assertWorkspaceFree(id: string, workspace: string): void {
+    const overlaps = (a: string, b: string): boolean => a === b || a.startsWith(`${b}${path.sep}`) || b.startsWith(`${a}${path.sep}`);
+    const other = this.core.sessions.list().find((session) => session.id !== id && overlaps(session.workspace, workspace));
+    if (other !== undefined) {
+      throw new OcpmError('workspace_in_use', 'Another session uses this workspace, or one inside or around it (OCPM_ALLOW_SHARED_WORKSPACES=true allows it)');
+    }
+  }
+
+  view(session: SessionRecord): SessionView {
+    return {
+      id: session.id,
+      workspace: session.workspace,
+      opencodeSessionId: session.opencodeSessionId ?? null,
+      messageCount: session.messageCount,
+      createdAt: session.createdAt,
+      lastActivity: session.lastActivity,
+      busy: this.isBusy(session.id),
+    };
+  }
+
+  /** Forgets a session whose turns have ended, and frees what its server held for it. */
+  async remove(session: SessionRecord): Promise<void> {
+    const { sessions } = this.core;
+    const pool = this.core.runtime?.pool;
+    sessions.delete(session.id);
+    if (pool?.isolated === true) {
+      await pool.releaseSession(session.id);
+    } else if (pool !== undefined && session.slot !== undefined) {
+      pool.unpin(session.slot);
+      const stillUsed = sessions.list().some((other) => other.slot === session.slot && other.workspace === session.workspace);
+      if (!stillUsed) await pool.releaseDirectory(pool.slotFor(session.slot), session.workspace, 'session_deleted');
+    }
+  }
+
+  /**
+   * Deletes what a removed session left on disk: its workspace, its turn history and its opencode
+   * conversation (the whole session home when isolated; without isolation the conversation lives in
+   * a database shared with other sessions and only opencode's own delete is possible).
+   */
+  async purge(session: SessionRecord): Promise<void> {
+    const { core } = this;
+    core.registry.turns.deleteSession(session.id);
+    // A workspace another session still uses (OCPM_ALLOW_SHARED_WORKSPACES) stays.
+    if (core.sessions.list().some((other) => other.workspace === session.workspace)) {
+      core.logger.warn('Purge kept the workspace: another session uses it', { sessionId: session.id });
+    } else {
+      await rm(session.workspace, { recursive: true, force: true });
+    }
+    if (core.runtime?.sandbox !== undefined) {
+      await rm(homeOf(core, session).root, { recursive: true, force: true });
+      return;
+    }
+    const pool = core.runtime?.pool;
+    const instance = pool !== undefined && session.slot !== undefined ? pool.slotFor(session.slot).ready : undefined;
+    if (instance?.client !== undefined && session.opencodeSessionId !== undefined) {
+      await instance.client.deleteSession(session.opencodeSessionId, session.workspace, core.settings.pool.healthTimeoutMs).catch((error: unknown) => {
+        core.logger.warn("opencode could not delete the purged session's conversation", { sessionId: session.id, error: error instanceof Error ? error.message : String(error) });
+      });
+    }
+  }
+}

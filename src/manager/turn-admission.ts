@@ -1,0 +1,103 @@
+// Admission of messages: whether the manager takes one now (its state, the queue limits), the wait
+// for its turn, and the abort handles of every accepted message (waiting or running) per session, so
+// a delete, an abort call or a shutdown reaches each of them.
+import { OcpmError } from '../errors/errors.js';
+import type { ManagerCore } from './manager-core.js';
+import type { TurnOutcome } from './turn.js';
+import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
+
+interface RunningTurn {
+  readonly controller: AbortController;
+  readonly done: Promise<unknown>;
+}
+
+export class TurnAdmission {
+  readonly scheduler: TurnScheduler;
+  private readonly running = new Map<string, RunningTurn>();
+  private readonly accepted = new Map<string, Set<AbortController>>();
+
+  constructor(
+    private readonly core: ManagerCore,
+    /** Counts a message that was accepted but never ran (aborted or timed out while waiting). */
+    private readonly countUnrun: (outcome: TurnOutcome, acceptedAt: number) => void,
+  ) {
+    this.scheduler = new TurnScheduler(core.settings.queue, core.metrics);
+  }
+
+  /** Whether the session runs a turn now. */
+  isBusy(sessionId: string): boolean {
+    return this.running.has(sessionId);
+  }
+
+  /** Throws what admit() would throw before queueing (not ready, draining, queue full). */
+  assertCanAccept(sessionId: string): void {
+    const { lifecycle, metrics } = this.core;
+    if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
+    lifecycle.assertReady();
+    this.scheduler.assertCanQueue(sessionId);
+  }
+
+  /** Waits for the session's turn, then runs `turn` with a signal that every abort path reaches. */
+  async admit<T>(sessionId: string, callerSignal: AbortSignal | undefined, turn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.assertCanAccept(sessionId);
+    const controller = new AbortController();
+    const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (callerSignal?.aborted === true) onCallerAbort();
+    const controllers = this.accepted.get(sessionId) ?? new Set<AbortController>();
+    controllers.add(controller);
+    this.accepted.set(sessionId, controllers);
+    const leave = this.core.lifecycle.accept();
+    const acceptedAt = Date.now();
+    try {
+      let release: () => void;
+      try {
+        release = await this.scheduler.acquire(sessionId, controller.signal);
+      } catch (error) {
+        if (!(error instanceof QueueRejectedError) && error instanceof OcpmError) {
+          this.countUnrun(error.code === 'queue_timeout' ? 'timeout' : 'aborted', acceptedAt);
+        }
+        throw error;
+      }
+      const done = turn(controller.signal);
+      this.running.set(sessionId, { controller, done });
+      try {
+        return await done;
+      } finally {
+        release();
+        if (this.running.get(sessionId)?.done === done) this.running.delete(sessionId);
+      }
+    } finally {
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+      controllers.delete(controller);
+      if (controllers.size === 0 && this.accepted.get(sessionId) === controllers) this.accepted.delete(sessionId);
+      leave();
+    }
+  }
+
+  /** Aborts the session's running turn; false when it runs none. */
+  abortTurn(sessionId: string, reason: string): boolean {
+    const turn = this.running.get(sessionId);
+    if (turn === undefined) return false;
+    turn.controller.abort(new Error(reason));
+    return true;
+  }
+
+  /** Aborts the session's waiting messages and running turn, and waits for the turn to end. */
+  async abortSession(sessionId: string, reason: string): Promise<void> {
+    for (const controller of this.accepted.get(sessionId) ?? []) controller.abort(new Error(reason));
+    const turn = this.running.get(sessionId);
+    if (turn === undefined) return;
+    turn.controller.abort(new Error(reason));
+    await turn.done.catch(() => undefined);
+  }
+
+  /** Aborts every accepted message; resolves when the running turns have ended. */
+  async abortAll(reason: string): Promise<void> {
+    const turns = [...this.running.values()];
+    for (const controllers of this.accepted.values()) {
+      for (const controller of controllers) controller.abort(new Error(reason));
+    }
+    await Promise.allSettled(turns.map((turn) => turn.done));
+  }
+}

@@ -1,0 +1,194 @@
+// One turn of a session, once admitted: where it runs (its server instance, or per-message when no
+// instance can serve, or when the instance turns out dead before it took the message), what it
+// changes on the session (saved as soon as known), and its record: registry row, metrics, log line.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
+import type { SessionRecord } from '../store/session-registry.js';
+import { pathHider } from '../util/hide-host-paths.js';
+import type { ManagerCore } from './manager-core.js';
+import type { ExecuteOptions, StandaloneOptions } from './manager-types.js';
+import { prepareSessionHome } from './opencode-homes.js';
+import { DataHomeGate } from './per-message/data-home-gate.js';
+import { runPerMessageTurn } from './per-message/per-message-turn.js';
+import { dataHomeOf, homeOf, leaseServer, perMessageLaunch } from './placement.js';
+import type { TrackedResult } from './process-tree/spawn-tracked.js';
+import { InstanceUnreachableError } from './server/server-instance.js';
+import type { Lease } from './server/server-pool.js';
+import { runServerTurn } from './server/server-turn.js';
+import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
+import type { WarmUps } from './warm-up.js';
+
+/** Errors opencode prints when `--session` names a conversation its database does not have. */
+const UNKNOWN_SESSION_PATTERN = /session.*not\s*found|NotFoundError/i;
+
+type Standalone = (workspaceDir: string, args: readonly string[], options: StandaloneOptions) => Promise<TrackedResult>;
+
+export class TurnRunner {
+  private readonly dataHomeGate = new DataHomeGate();
+  private servingFallback = false;
+
+  constructor(
+    private readonly core: ManagerCore,
+    private readonly warmUps: WarmUps,
+    private readonly standalone: Standalone,
+    private readonly touch: (session: SessionRecord, at: number) => void,
+  ) {}
+
+  countTurn(mode: TurnMode, outcome: TurnOutcome, startedAt: number): void {
+    this.core.metrics.commands.inc({ mode, outcome });
+    this.core.metrics.commandDuration.observe({ mode, outcome }, (Date.now() - startedAt) / 1000);
+  }
+
+  async run(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
+    const { core } = this;
+    const startedAt = Date.now();
+    this.touch(session, startedAt);
+    session.lastMessageAt = startedAt;
+    session.messageCount += 1;
+    core.sessions.save(session);
+    const turnId = core.registry.turns.start(session.id, startedAt);
+    let mode: TurnMode = core.runtime?.mode ?? 'per-message';
+    let outcome: TurnOutcome = 'error';
+    let errorCode: string | undefined;
+    let lease: Lease | undefined;
+    try {
+      await this.warmUps.settled(session.id);
+      if (core.runtime?.sandbox !== undefined) await this.prepareIsolatedHome(session);
+      lease = await leaseServer(core, session, signal);
+      this.noteServing(lease !== undefined || core.runtime?.pool === undefined);
+      const routed = await this.route(session, message, options, signal, lease);
+      mode = routed.mode;
+      outcome = 'success';
+      core.registry.turns.finish(turnId, {
+        status: 'success',
+        mode,
+        durationMs: Date.now() - startedAt,
+        text: routed.text,
+        tokens: routed.tokens,
+        cost: routed.cost,
+        ...(routed.opencodeSessionId === undefined ? {} : { opencodeSessionId: routed.opencodeSessionId }),
+      });
+      return { sessionId: session.id, ...routed };
+    } catch (error) {
+      if (error instanceof RoutedError) mode = error.mode;
+      const cause = error instanceof RoutedError ? error.cause : error;
+      outcome = cause instanceof TurnTimeoutError || cause instanceof TurnStalledError ? 'timeout' : cause instanceof TurnAbortedError ? 'aborted' : 'error';
+      errorCode = cause instanceof OcpmError ? cause.code : 'internal_error';
+      if (mode === 'per-message' && session.opencodeSessionId !== undefined && cause instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(cause.message)) {
+        // opencode lost the conversation (its database was reset): start a new one next time.
+        session.opencodeSessionId = undefined;
+        core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
+      }
+      core.registry.turns.finish(turnId, {
+        status: outcome,
+        mode,
+        durationMs: Date.now() - startedAt,
+        error: cause instanceof OcpmError ? { code: cause.code, message: cause.message } : { code: 'internal_error', message: 'Internal error' },
+      });
+      throw cause;
+    } finally {
+      lease?.release();
+      this.countTurn(mode, outcome, startedAt);
+      // One line per turn in both modes (never the message text: it is the user's).
+      core.logger.info('Turn finished', { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt, ...(errorCode === undefined ? {} : { errorCode }) });
+      this.touch(session, Date.now());
+      core.sessions.save(session);
+    }
+  }
+
+  /** Runs the turn on the leased instance, or per-message; errors carry the mode they ran in. */
+  private async route(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal, lease: Lease | undefined): Promise<Omit<TurnResult, 'sessionId'>> {
+    const { core } = this;
+    const common = {
+      session: { id: session.id, workspace: session.workspace, opencodeSessionId: session.opencodeSessionId },
+      message,
+      model: options.model,
+      agent: options.agent,
+      signal,
+      timeoutMs: options.timeoutMs ?? core.settings.turns.turnTimeoutMs,
+      stallTimeoutMs: core.settings.turns.stallTimeoutMs,
+      onEvent: options.onEvent === undefined ? undefined : this.eventRelay(session, options.onEvent),
+      onConversation: (opencodeSessionId: string): void => {
+        session.opencodeSessionId = opencodeSessionId;
+        core.sessions.save(session);
+      },
+    };
+    const perMessage = async (): Promise<Omit<TurnResult, 'sessionId'>> => {
+      const dataHome = dataHomeOf(core, session);
+      const launch = perMessageLaunch(core, session);
+      try {
+        return await runPerMessageTurn({
+          ...common,
+          execute: (args, stdin, onStdoutLine) =>
+            this.dataHomeGate.run(dataHome, () =>
+              this.standalone(session.workspace, args, { stdin, timeoutMs: common.timeoutMs, stallTimeoutMs: common.stallTimeoutMs, signal, sessionId: session.id, onStdoutLine, ...launch }),
+            ),
+        });
+      } catch (error) {
+        throw new RoutedError('per-message', error);
+      }
+    };
+    if (lease === undefined) return perMessage();
+    try {
+      return await runServerTurn({
+        ...common,
+        instance: lease.instance,
+        abortGraceMs: core.settings.opencode.killGraceMs,
+        createTimeoutMs: core.settings.pool.serverStartTimeoutMs,
+        logger: core.logger,
+      });
+    } catch (error) {
+      if (!(error instanceof InstanceUnreachableError)) throw new RoutedError('server', error);
+      // The instance died before it took the message: run it per-message instead of failing it.
+      core.logger.warn('Server instance unreachable; running this message per-message', { sessionId: session.id, error: error.message });
+      return perMessage();
+    }
+  }
+
+  /**
+   * Isolation: the session's home exists before its opencode starts; a conversation that was kept in
+   * a shared data dir before isolation was turned on is not in it, so the session starts a new one.
+   */
+  private async prepareIsolatedHome(session: SessionRecord): Promise<void> {
+    const home = homeOf(this.core, session);
+    if (session.opencodeSessionId !== undefined && !existsSync(home.root)) {
+      this.core.logger.warn("The session's conversation is not in its isolated home (kept before isolation, or purged); it starts a new one", { sessionId: session.id });
+      session.opencodeSessionId = undefined;
+    }
+    await prepareSessionHome(home);
+  }
+
+  /**
+   * Events as the client sees them: paths relative to the session's workspace, host paths (the
+   * service's checkout and data dir, other workspaces, private TMPDIRs) hidden.
+   */
+  private eventRelay<E>(session: SessionRecord, onEvent: (event: E) => void): (event: E) => void {
+    const hidden = [this.core.settings.storage.dataDir, path.dirname(session.workspace), process.cwd(), path.join(os.tmpdir(), 'ocpm-child-')];
+    const hide = pathHider(session.workspace, hidden);
+    return (event) => onEvent(hide(event) as E);
+  }
+
+  /** Logs the switch between server mode and the per-message fallback, once per change. */
+  private noteServing(byServer: boolean): void {
+    if (this.core.runtime?.pool === undefined || byServer === !this.servingFallback) return;
+    this.servingFallback = !byServer;
+    if (this.servingFallback) this.core.logger.warn('No OpenCode server instance can serve: falling back to per-message mode');
+    else this.core.logger.info('OpenCode server instances serve again: leaving per-message fallback');
+  }
+
+  get fallingBack(): boolean {
+    return this.servingFallback;
+  }
+}
+
+/** A turn's failure with the mode it ran in (server, or per-message after a fallback). */
+class RoutedError extends Error {
+  constructor(
+    readonly mode: TurnMode,
+    override readonly cause: unknown,
+  ) {
+    super('turn failed');
+  }
+}
