@@ -5,6 +5,7 @@ import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { memoryRegistry, type Registry } from '../store/registry.js';
 import { SessionRegistry } from '../store/session-registry.js';
+import { Activity } from './activity.js';
 import { buildChildEnv } from './child-env.js';
 import type { Isolation } from './isolation/isolation.js';
 import { resolveIsolation } from './isolation/isolation.js';
@@ -35,6 +36,7 @@ export interface ManagerCore {
   readonly sessions: SessionRegistry;
   readonly children: RunChildren;
   readonly lifecycle: Lifecycle;
+  readonly activity: Activity;
   readonly isolation: Isolation;
   /** The environment children are built from, and the filtered one they get. */
   readonly sourceEnv: NodeJS.ProcessEnv;
@@ -71,6 +73,7 @@ export function createCore(options: ManagerOptions): ManagerCore {
     sessions: new SessionRegistry(registry.sessions),
     children: new RunChildren({ logger, metrics, processes: registry.processes, killGraceMs: settings.opencode.killGraceMs }),
     lifecycle: new Lifecycle(),
+    activity: new Activity(),
     isolation: options.isolation ?? resolveIsolation(settings.isolation.isolation),
     sourceEnv,
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),

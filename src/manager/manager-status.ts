@@ -5,8 +5,6 @@ import { MODE_DESCRIPTIONS, type ManagerStats } from './manager-types.js';
 
 /** The live numbers status and gauges read; the façade supplies them. */
 export interface LiveCounts {
-  readonly streams: number;
-  readonly lastActivity: number;
   readonly queued: number;
   readonly running: number;
 }
@@ -24,14 +22,14 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     available: runtime !== undefined && lifecycle.state !== 'unavailable',
     version: runtime?.binary.version ?? null,
     runningProcesses: runningProcesses(core),
-    activeStreams: live.streams,
+    activeStreams: core.activity.streams,
     processManager: {
       isRunning: serverUp,
       isReady: lifecycle.state === 'ready',
       pendingRequests: lifecycle.pending,
       activeSessions: sessions.countActive(core.settings.turns.sessionIdleMs, now),
-      lastActivity: live.lastActivity,
-      idleTime: Math.max(0, now - live.lastActivity),
+      lastActivity: core.activity.lastActivity,
+      idleTime: Math.max(0, now - core.activity.lastActivity),
       mode: serverUp ? 'server' : 'per-session',
       description,
       ...(pool === undefined ? {} : { instances: pool.statusOf() }),
@@ -54,7 +52,7 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
   core.metrics.isolationEnforced.set(core.isolation.enforced ? 1 : 0);
   core.metrics.bindGauges({
     activeProcesses: () => runningProcesses(core),
-    activeStreams: () => live().streams,
+    activeStreams: () => core.activity.streams,
     pendingRequests: () => live().queued,
     sessions: () => core.sessions.size,
     activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),

@@ -5,7 +5,6 @@ import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TurnRecord } from '../store/turn-store.js';
-import type { SessionRecord } from '../store/session-registry.js';
 import { boot } from './boot.js';
 import type { Isolation } from './isolation/isolation.js';
 import { createCore, type ManagerCore } from './manager-core.js';
@@ -37,16 +36,17 @@ export class OpencodeProcessManager {
   private readonly sessions: Sessions;
   private readonly warmUps: WarmUps;
   private readonly runner: TurnRunner;
-  private streams = 0;
-  private lastActivity = Date.now();
   private readonly killAllOnExit = (): void => this.killAllNow();
 
   constructor(options: ManagerOptions) {
     this.core = createCore(options);
     this.metrics = this.core.metrics;
     this.isolation = this.core.isolation;
-    this.runner = new TurnRunner(this.core, (this.warmUps = new WarmUps(this.core)), (dir, args, opts) => this.executeStandalone(dir, args, opts), (session, at) => this.touch(session, at));
-    this.admission = new TurnAdmission(this.core, (outcome, acceptedAt) => this.runner.countTurn(this.core.runtime?.mode ?? 'per-message', outcome, acceptedAt));
+    this.warmUps = new WarmUps(this.core);
+    const standalone = (dir: string, args: readonly string[], opts: StandaloneOptions): Promise<TrackedResult> => this.executeStandalone(dir, args, opts);
+    this.runner = new TurnRunner(this.core, this.warmUps, standalone);
+    // A message aborted or timed out while it waited counts as a turn that did not run.
+    this.admission = new TurnAdmission(this.core, (outcome, at) => this.runner.countTurn(this.core.runtime?.mode ?? 'per-message', outcome, at));
     this.sessions = new Sessions(this.core, (id) => this.admission.isBusy(id));
     bindGauges(this.core, () => this.live());
   }
@@ -100,9 +100,9 @@ export class OpencodeProcessManager {
     return this.core.lifecycle.state === 'ready';
   }
 
-  /** Why the manager cannot take messages, or undefined when it can. */
+  /** Why the manager cannot take messages (the message of readiness()), or undefined when it can. */
   notReadyReason(): string | undefined {
-    return this.core.lifecycle.rejection()?.message;
+    return this.readiness()?.message;
   }
 
   /** The error code and message for /readyz and refused messages (undefined: ready). */
@@ -131,10 +131,7 @@ export class OpencodeProcessManager {
     return this.core.sessions.list().map((session) => this.sessions.view(session));
   }
 
-  /**
-   * Removes a session, aborting its waiting messages and running turn and waiting for it to end.
-   * `purge` also deletes its workspace, its opencode conversation and its turn history.
-   */
+  /** Removes a session once its messages are aborted and its turn ended; `purge` also deletes its workspace, conversation and history. */
   async deleteSession(id: string, options: { purge?: boolean } = {}): Promise<boolean> {
     const session = this.core.sessions.get(id);
     if (session === undefined) return false;
@@ -153,12 +150,7 @@ export class OpencodeProcessManager {
 
   /** Counts an open client stream for status and metrics; call the returned function when it closes. */
   trackStream(): () => void {
-    this.streams += 1;
-    let open = true;
-    return () => {
-      if (open) this.streams -= 1;
-      open = false;
-    };
+    return this.core.activity.trackStream();
   }
 
   /** Throws what executeInSession would throw before queueing, so HTTP can answer before it opens a stream. */
@@ -166,11 +158,7 @@ export class OpencodeProcessManager {
     this.admission.assertCanAccept(sessionId);
   }
 
-  /**
-   * Runs one message in a session, continuing its opencode conversation; waits its turn first. A
-   * session not registered yet (or in another workspace) is registered under the same rules as
-   * registerSession.
-   */
+  /** Runs one message in a session (registered, or moved, under registerSession's rules); waits its turn first. */
   async executeInSession(sessionId: string, workspaceDir: string, message: string, options: ExecuteOptions = {}): Promise<TurnResult> {
     this.admission.assertCanAccept(sessionId);
     const { session } = this.sessions.upsert(sessionId, workspaceDir);
@@ -197,11 +185,6 @@ export class OpencodeProcessManager {
 
   private live(): LiveCounts {
     const { scheduler } = this.admission;
-    return { streams: this.streams, lastActivity: this.lastActivity, queued: scheduler.waiting, running: scheduler.running };
-  }
-
-  private touch(session: SessionRecord, at: number): void {
-    session.lastActivity = at;
-    this.lastActivity = at;
+    return { queued: scheduler.waiting, running: scheduler.running };
   }
 }

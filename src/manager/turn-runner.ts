@@ -33,7 +33,6 @@ export class TurnRunner {
     private readonly core: ManagerCore,
     private readonly warmUps: WarmUps,
     private readonly standalone: Standalone,
-    private readonly touch: (session: SessionRecord, at: number) => void,
   ) {}
 
   countTurn(mode: TurnMode, outcome: TurnOutcome, startedAt: number): void {
@@ -44,7 +43,7 @@ export class TurnRunner {
   async run(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
     const { core } = this;
     const startedAt = Date.now();
-    this.touch(session, startedAt);
+    this.core.activity.touch(session, startedAt);
     session.lastMessageAt = startedAt;
     session.messageCount += 1;
     core.sessions.save(session);
@@ -93,7 +92,7 @@ export class TurnRunner {
       this.countTurn(mode, outcome, startedAt);
       // One line per turn in both modes (never the message text: it is the user's).
       core.logger.info('Turn finished', { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt, ...(errorCode === undefined ? {} : { errorCode }) });
-      this.touch(session, Date.now());
+      this.core.activity.touch(session, Date.now());
       core.sessions.save(session);
     }
   }
