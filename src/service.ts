@@ -54,7 +54,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     metrics,
     registry,
     serviceVersion: SERVICE_VERSION,
-    ...(options.env === undefined ? {} : { env: options.env }),
+    env: options.env,
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
   const app = createApp({

@@ -59,11 +59,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
 
     const controller = new AbortController();
     abortOnClientGone(res, controller, deps.abortOnDisconnect);
-    const options = {
-      signal: controller.signal,
-      ...(body.model === undefined ? {} : { model: body.model }),
-      ...(body.agent === undefined ? {} : { agent: body.agent }),
-    };
+    const options = { signal: controller.signal, model: body.model, agent: body.agent };
 
     if (!wantsEventStream(req)) {
       const turn = await manager.executeInSession(id, session.workspace, body.text, options);

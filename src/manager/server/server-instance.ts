@@ -175,9 +175,9 @@ export class ServerInstance {
       args: ['serve', '--hostname', '127.0.0.1', '--port', String(port)],
       cwd: launch.cwd,
       env: { ...launch.env, OPENCODE_SERVER_PASSWORD: this.password },
-      ...(launch.sandbox === undefined ? {} : { sandbox: launch.sandbox }),
+      sandbox: launch.sandbox,
       killGraceMs: launch.killGraceMs,
-      ...(launch.processes === undefined ? {} : { registry: { store: launch.processes, kind: 'serve' as const } }),
+      registry: launch.processes === undefined ? undefined : { store: launch.processes, kind: 'serve' },
       onStdoutLine: (line) => {
         const match = LISTENING_LINE.exec(line);
         if (match?.[1] !== undefined) onListening(match[1]);
