@@ -22,5 +22,5 @@ export function withConfigTable(doc: string): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const doc = await readFile(CONFIG_DOC, 'utf8');
   await writeFile(CONFIG_DOC, withConfigTable(doc));
-  console.log(`wrote the configuration table of ${path.relative(ROOT, CONFIG_DOC)}`);
+  process.stdout.write(`wrote the configuration table of ${path.relative(ROOT, CONFIG_DOC)}\n`);
 }
