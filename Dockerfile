@@ -1,6 +1,6 @@
 # opencode-process-manager image: build stage compiles TypeScript and the native SQLite module; the
 # runtime stage holds production dependencies only (opencode-ai brings the opencode binary).
-# Build: podman/docker build -t opencode-process-manager . (README "Deploying" has the local recipe).
+# Build: podman/docker build -t opencode-process-manager . (docs/deployment.md has the local recipe).
 
 FROM node:24-bookworm-slim AS build
 ENV npm_config_update_notifier=false

@@ -13,7 +13,7 @@ export const RULE_FILE = path.join(ROOT, 'k8s', 'base', 'prometheusrule.yaml');
 const HEADER = [
   '# GENERATED from grafana/alerts.yml by `npm run k8s:rules`: edit the rules there, then re-run.',
   '# prometheus-operator loads it; the namespace and the labels its ruleSelector wants are set by',
-  '# kustomize (README "Deploying").',
+  '# kustomize (docs/deployment.md).',
 ].join('\n');
 
 /** The PrometheusRule document for the rule file's text; throws when it has no rule groups. */

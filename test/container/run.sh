@@ -4,7 +4,7 @@
 #  1. With the fake opencode (mounted, never baked into the image): waits for /readyz, checks PID 1,
 #     the user, the HEALTHCHECK, sends a message, checks /metrics, then sends SIGTERM while a turn
 #     runs: the turn must finish (drain), the exit code be 0, the stop take less than the drain bound.
-#  2. With the image's own opencode binary (no model needed to start), run plainly as the README's
+#  2. With the image's own opencode binary (no model needed to start), run plainly as docs/deployment.md's
 #     `docker run` does (named volumes, writable root): /readyz in server mode, nothing in the
 #     service user's home it cannot write, then SIGTERM when idle: exit 0, quickly.
 #  3. Isolation: the image's opencode against the stub model on the host; session A's agent runs
