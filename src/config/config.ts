@@ -69,7 +69,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: VariableName; section: Sect
 export function configTableMarkdown(): string {
   const lines = ['| Variable | Default | Description |', '| --- | --- | --- |'];
   for (const v of CONFIG_VARIABLES) {
-    const fallback = v.fallback === undefined ? '—' : v.fallback === '' ? '(empty)' : `\`${v.fallback}\``;
+    const fallback = v.fallback === undefined || v.fallback === '' ? '—' : `\`${v.fallback}\``;
     lines.push(`| \`${v.name}\` | ${fallback} | ${v.doc} |`);
   }
   return lines.join('\n');

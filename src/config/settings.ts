@@ -81,7 +81,7 @@ export const SETTINGS = {
   HOST: setting('http', 'host', text, '0.0.0.0', 'a host or address to bind', 'Address to bind.'),
   OCPM_MAX_BODY_BYTES: setting('http', 'maxBodyBytes', integer(1024), 1048576, 'an integer number of bytes >= 1024', 'Largest request body (`payload_too_large` above it).'),
   OCPM_MAX_MESSAGE_CHARS: setting('http', 'maxMessageChars', integer(1), 200000, 'an integer number of characters >= 1', 'Longest message `text`.'),
-  OCPM_ABORT_ON_DISCONNECT: setting('http', 'abortOnDisconnect', boolean, true, 'true or false', 'A client that disconnects before its answer aborts the turn.'),
+  OCPM_ABORT_ON_DISCONNECT: setting('http', 'abortOnDisconnect', boolean, true, 'true or false', 'A client that disconnects before its answer aborts the turn; `false` lets the turn finish and keeps its answer in the turn history.'),
   OCPM_RATE_LIMIT_PER_MIN: setting('http', 'rateLimitPerMin', integer(0), 300, 'an integer number of messages per minute per token (0 = off)', 'Message submissions per token per minute; past it, 429 `rate_limited` with `Retry-After`. `0` turns it off.'),
   OCPM_MAX_STREAMS_PER_TOKEN: setting('http', 'maxStreamsPerToken', integer(1, 100000), 50, 'an integer 1-100000', 'SSE streams one token may have open; past it, 429 `too_many_streams`.'),
   OCPM_CORS_ORIGINS: setting('http', 'corsOrigins', originList, [], 'a comma-separated list of origins like https://app.example.com, or *', 'Origins (`https://app.example.com`, comma-separated, or `*`) allowed to call the API from a browser; CORS is closed when empty.'),
@@ -92,7 +92,7 @@ export const SETTINGS = {
   OCPM_METRICS_TOKEN: setting('auth', 'metricsToken', tokenList, [], 'a comma-separated list of tokens for /metrics', 'When set, `/metrics` needs `Authorization: Bearer` with one of these (comma-separated); otherwise it is open.', { secret: true }),
 
   OCPM_WORKSPACE_ROOT: setting('storage', 'workspaceRoot', text, './workspaces', 'a directory path', 'Every workspace must resolve inside this directory (created at boot).', { isPath: true }),
-  OCPM_DATA_DIR: setting('storage', 'dataDir', text, './data', 'a directory path', 'The service\'s own state: the registry, opencode data dirs and session homes (created at boot).', { isPath: true }),
+  OCPM_DATA_DIR: setting('storage', 'dataDir', text, './data', 'a directory path', 'The service\'s own state: registry, generated API token, opencode data dirs and session homes (created at boot).', { isPath: true }),
   OCPM_AUTO_CREATE_WORKSPACES: setting('storage', 'autoCreateWorkspaces', boolean, false, 'true or false', 'A `PUT /api/sessions/:id` without a workspace gets (and creates) `<root>/<session id>`.'),
   OCPM_ALLOW_SHARED_WORKSPACES: setting('storage', 'allowSharedWorkspaces', boolean, false, 'true or false', 'Allow two sessions to use the same workspace (or one inside the other).'),
 
@@ -111,7 +111,7 @@ export const SETTINGS = {
   OCPM_SESSION_QUEUE_LIMIT: setting('queue', 'sessionQueueLimit', integer(0, 10000), 8, 'an integer 0-10000', 'Messages one session may have waiting behind its running turn; past it, 429 `session_queue_full`.'),
   OCPM_QUEUE_TIMEOUT_MS: setting('queue', 'queueTimeoutMs', integer(100), 300000, ms(100), 'Longest wait in the queue before a message is dropped (`queue_timeout`).'),
 
-  OCPM_POOL_SIZE: setting('pool', 'poolSize', integer(1, 64).optional(), undefined, 'an integer 1-64 (default: 1; with isolation, OCPM_MAX_CONCURRENT_TURNS)', 'Server instances (pool slots). Without isolation each serves many sessions and has its own opencode data dir; with isolation each serves one session at a time.', { fallbackText: '1; with isolation OCPM_MAX_CONCURRENT_TURNS' }),
+  OCPM_POOL_SIZE: setting('pool', 'poolSize', integer(1, 64).optional(), undefined, 'an integer 1-64 (default: 1; with isolation, OCPM_MAX_CONCURRENT_TURNS)', 'Server instances (pool slots), 1-64. Unset: `1`, or `OCPM_MAX_CONCURRENT_TURNS` with isolation, where each slot serves one session at a time.'),
   OCPM_SERVER_START_TIMEOUT_MS: setting('pool', 'serverStartTimeoutMs', integer(1000), 60000, ms(1000), 'Longest wait for an instance\'s listening line and first healthy `/global/health`.'),
   OCPM_HEALTH_INTERVAL_MS: setting('pool', 'healthIntervalMs', integer(100), 10000, ms(100), 'How often each instance is probed (health, memory, idle directories).'),
   OCPM_HEALTH_TIMEOUT_MS: setting('pool', 'healthTimeoutMs', integer(100), 5000, ms(100), 'Bound of one health probe (and of abort and dispose calls).'),
@@ -122,12 +122,12 @@ export const SETTINGS = {
   OCPM_RESTART_BACKOFF_MAX_MS: setting('pool', 'restartBackoffMaxMs', integer(0), 30000, ms(0), 'Cap of the restart delay.'),
   OCPM_RESTART_DRAIN_MS: setting('pool', 'restartDrainMs', integer(0), 30000, ms(0), 'How long a planned restart (unhealthy, too big) waits for the instance\'s turns before aborting them.'),
   OCPM_SERVER_RETRY_MS: setting('pool', 'serverRetryMs', integer(1000), 60000, ms(1000), 'How long a `failed` instance waits before server mode is tried again (its sessions run per-message meanwhile).'),
-  OCPM_MAX_INSTANCE_RSS_MB: setting('pool', 'maxInstanceRssMb', integer(0), 3072, 'an integer number of MB (0 = no limit)', 'Resident memory of an instance\'s whole process tree above which it is recycled (drained first; new turns wait for the new instance); `0` disables.'),
-  OCPM_DIRECTORY_IDLE_MS: setting('pool', 'directoryIdleMs', integer(1000), 1800000, ms(1000), 'A workspace unused this long is released from its instance (`POST /instance/dispose`); an isolated instance unused this long is stopped.'),
+  OCPM_MAX_INSTANCE_RSS_MB: setting('pool', 'maxInstanceRssMb', integer(0), 3072, 'an integer number of MB (0 = no limit)', 'Resident memory of an instance\'s whole process tree above which it is recycled (drained first); `0` disables. Size it at ~315 MB + ~70–90 MB per workspace one instance serves at once.'),
+  OCPM_DIRECTORY_IDLE_MS: setting('pool', 'directoryIdleMs', integer(1000), 1800000, ms(1000), 'A workspace unused this long is released from its instance (`POST /instance/dispose`); with isolation the session\'s server stops and frees its slot.'),
 
-  OCPM_ISOLATION: setting('isolation', 'isolation', z.enum(['auto', 'required', 'off']), 'auto', 'auto, required or off', '`auto`: every session\'s opencode runs in a Landlock sandbox of its own wherever the kernel can; `required`: refuse to start otherwise; `off`: no sandbox (warned at boot).'),
+  OCPM_ISOLATION: setting('isolation', 'isolation', z.enum(['auto', 'required', 'off']), 'auto', 'auto, required or off', '`auto`: every session\'s opencode runs in a Landlock sandbox of its own wherever the kernel can (Linux 6.12+); `required`: refuse to start otherwise; `off`: no sandbox (warned at boot).'),
   OCPM_SANDBOX_READ_PATHS: setting('isolation', 'sandboxReadPaths', pathList, [], 'a comma-separated list of absolute paths', 'More read-only paths inside every sandbox (comma-separated, absolute), for toolchains outside `/usr` and `/opt`.'),
-  OCPM_TOOL_ENV_ALLOW: setting('isolation', 'toolEnvAllow', nameList, [], NAMES, 'More variables the agent\'s commands keep (`NAME` or `PREFIX*`). Provider keys reach commands only when listed here.'),
+  OCPM_TOOL_ENV_ALLOW: setting('isolation', 'toolEnvAllow', nameList, [], NAMES, 'More variables the agent\'s commands keep in the sandbox (`NAME` or `PREFIX*`). Provider keys reach commands only when listed here.'),
 
   OCPM_LOG_LEVEL: setting('log', 'logLevel', z.enum(LOG_LEVELS), 'info', `one of ${LOG_LEVELS.join(', ')}`, '`error`, `warn`, `info`, `http`, `verbose`, `debug`, `silly`.'),
   OCPM_LOG_FORMAT: setting('log', 'logFormat', z.enum(['json', 'pretty']), 'json', 'json or pretty', '`json` (one JSON object per line on stdout) or `pretty`.'),

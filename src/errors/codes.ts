@@ -1,4 +1,4 @@
-// Every error code the service can answer with, its HTTP status and what it means. The README's
+// Every error code the service can answer with, its HTTP status and what it means. docs/api.md's
 // error table is checked against this list by a test, so a new code cannot go undocumented.
 export const ERROR_CODES = {
   invalid_request: { status: 400, description: 'A body, parameter or query failed validation.' },

@@ -336,7 +336,7 @@ describe('CONFIG_VARIABLES', () => {
         ['OCPM_QUEUE_TIMEOUT_MS', '300000'],
         ['OCPM_DRAIN_TIMEOUT_MS', '25000'],
         ['OCPM_MODE', 'auto'],
-        ['OCPM_POOL_SIZE', '1; with isolation OCPM_MAX_CONCURRENT_TURNS'],
+        ['OCPM_POOL_SIZE', undefined],
         ['OCPM_SERVER_START_TIMEOUT_MS', '60000'],
         ['OCPM_HEALTH_INTERVAL_MS', '10000'],
         ['OCPM_HEALTH_TIMEOUT_MS', '5000'],

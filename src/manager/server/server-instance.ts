@@ -50,11 +50,8 @@ export class InstanceUnreachableError extends Error {
 export class ServerInstance {
   readonly password = randomBytes(24).toString('base64url');
   readonly startedAt = Date.now();
-  client: OpencodeClient | undefined;
-  events: EventHub | undefined;
-  port: number | undefined;
-  /** Why a planned stop happened; turns that fail during it say so. */
-  stopReason: string | undefined;
+  private api: { readonly client: OpencodeClient; readonly events: EventHub; readonly port: number } | undefined;
+  private plannedStopReason: string | undefined;
   private currentState: InstanceState = 'starting';
   private turns = 0;
   /** Directories served, with the time each was last used. */
@@ -66,6 +63,8 @@ export class ServerInstance {
   private rss = 0;
   private exitedNow = false;
   private suspected = false;
+  /** The client between the listening line and a connected event stream (health checks only). */
+  private listening: OpencodeClient | undefined;
   private child: TrackedChild | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -76,6 +75,25 @@ export class ServerInstance {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** The HTTP client of the server once it listens. */
+  get client(): OpencodeClient | undefined {
+    return this.api?.client ?? this.listening;
+  }
+
+  /** Its bus events, once connected. */
+  get events(): EventHub | undefined {
+    return this.api?.events;
+  }
+
+  get port(): number | undefined {
+    return this.api?.port;
+  }
+
+  /** Why a planned stop happened; turns that fail during it say so. */
+  get stopReason(): string | undefined {
+    return this.plannedStopReason;
   }
 
   get state(): InstanceState {
@@ -198,11 +216,12 @@ export class ServerInstance {
     try {
       // Nothing may be sent before the listening line: earlier requests hang forever (trap 3).
       const url = await this.race(listening, child, deadline, 'the listening line');
-      this.port = Number(new URL(url).port);
-      this.client = new OpencodeClient(url, this.password);
+      const client = new OpencodeClient(url, this.password);
+      this.listening = client;
       await this.race(this.waitHealthy(deadline), child, deadline, 'a healthy /global/health');
-      this.events = new EventHub(this.client, log);
-      await this.race(this.events.whenConnected(), child, deadline, 'the event stream');
+      const events = new EventHub(client, log);
+      this.api = { client, events, port: Number(new URL(url).port) };
+      await this.race(events.whenConnected(), child, deadline, 'the event stream');
       this.currentState = 'ready';
     } catch (error) {
       await this.kill();
@@ -268,7 +287,7 @@ export class ServerInstance {
    * SIGTERM, then SIGKILL whatever of the tree is left.
    */
   stop(reason: string): Promise<void> {
-    this.stopReason ??= reason;
+    this.plannedStopReason ??= reason;
     this.stopping ??= (async () => {
       this.currentState = 'stopping';
       const client = this.client;
