@@ -165,6 +165,37 @@ describe('EventHub', () => {
     return { server, hub, log, upstream: await server.upstream(1) };
   }
 
+  describe('listener faults', () => {
+    it('a second call of an old unsubscribe leaves a newer listener of the same session alone', bounded, async () => {
+      const { hub, upstream } = await setup();
+      const old = new Recorder();
+      const unsubscribeOld = hub.subscribe('ses_a', old.listener);
+      unsubscribeOld();
+      const fresh = new Recorder();
+      hub.subscribe('ses_a', fresh.listener);
+      unsubscribeOld();
+      upstream.send({ type: 'session.idle', properties: { sessionID: 'ses_a' } });
+      await flush(hub, upstream);
+      assert.equal(fresh.events.length, 1);
+      assert.equal(old.events.length, 0);
+    });
+
+    it('a listener that throws neither starves the others nor cuts the stream', bounded, async () => {
+      const { server, hub, log, upstream } = await setup();
+      hub.subscribe('ses_a', () => {
+        throw new Error('listener bug');
+      });
+      const other = new Recorder();
+      hub.subscribe('ses_a', other.listener);
+      upstream.send({ type: 'session.idle', properties: { sessionID: 'ses_a' } });
+      upstream.send({ type: 'session.idle', properties: { sessionID: 'ses_a' } });
+      await flush(hub, upstream);
+      assert.equal(other.events.length, 2);
+      assert.equal(log.matching(INTERRUPTED).length, 0);
+      assert.equal(server.upstreams.length, 1, 'no reconnect');
+    });
+  });
+
   describe('connecting', () => {
     it('opens GET /global/event with the instance password, and says when it is connected', bounded, async () => {
       const server = await new SseServer().listen();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RestartPolicy, type RestartDecision, type RestartPolicySettings } from '../../src/manager/server/restart-policy.js';
 
-const settings: RestartPolicySettings = { maxRestarts: 3, windowMs: 10_000, backoffBaseMs: 100, backoffMaxMs: 1_000 };
+const settings: RestartPolicySettings = { maxRestarts: 3, restartWindowMs: 10_000, restartBackoffMs: 100, restartBackoffMaxMs: 1_000 };
 
 function policy(overrides: Partial<RestartPolicySettings> = {}): RestartPolicy {
   return new RestartPolicy({ ...settings, ...overrides });
@@ -16,14 +16,14 @@ function delayOf(decision: RestartDecision): number {
 }
 
 describe('RestartPolicy', () => {
-  it('doubles the delay from backoffBaseMs with each restart in the window, up to backoffMaxMs', () => {
+  it('doubles the delay from restartBackoffMs with each restart in the window, up to restartBackoffMaxMs', () => {
     const p = policy({ maxRestarts: 100 });
     const delays = Array.from({ length: 7 }, (_, i) => delayOf(p.next(i)));
     assert.deepEqual(delays, [100, 200, 400, 800, 1_000, 1_000, 1_000]);
   });
 
   it('keeps the delay at the cap however many restarts the window holds', () => {
-    const p = policy({ maxRestarts: 2_000, windowMs: 1_000_000 });
+    const p = policy({ maxRestarts: 2_000, restartWindowMs: 1_000_000 });
     let last = 0;
     for (let i = 0; i < 1_500; i += 1) last = delayOf(p.next(i));
     assert.equal(last, 1_000);
@@ -40,7 +40,7 @@ describe('RestartPolicy', () => {
     assert.equal(p.count(9_999), 3, 'a refused restart is not counted');
   });
 
-  it('slides the window: a restart stops counting once it is windowMs old', () => {
+  it('slides the window: a restart stops counting once it is restartWindowMs old', () => {
     const p = policy();
     p.next(0);
     p.next(1_000);
@@ -93,7 +93,7 @@ describe('RestartPolicy', () => {
     assert.deepEqual(p.next(), { action: 'fail' });
     assert.equal(p.count(), 3);
     t.mock.timers.tick(5_000);
-    assert.equal(p.count(), 2, 'the first restart is now windowMs old');
+    assert.equal(p.count(), 2, 'the first restart is now restartWindowMs old');
     assert.equal(delayOf(p.next()), 400);
   });
 });

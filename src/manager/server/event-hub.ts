@@ -73,7 +73,8 @@ export class EventHub {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.listeners.delete(opencodeSessionId);
+      // Only its own set: a second call after a new subscription must not drop the new listeners.
+      if (set.size === 0 && this.listeners.get(opencodeSessionId) === set) this.listeners.delete(opencodeSessionId);
     };
   }
 
@@ -110,6 +111,13 @@ export class EventHub {
     if (event === undefined) return;
     const id = sessionIdOf(event);
     if (id === undefined) return;
-    for (const listener of this.listeners.get(id) ?? []) listener(event);
+    for (const listener of this.listeners.get(id) ?? []) {
+      // One listener's bug must not cut the stream every other session's turn reads.
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.warn('A bus event listener threw; the event stream goes on', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
   }
 }
