@@ -5,9 +5,6 @@ import { OcpmError } from '../errors/errors.js';
 import type { Config } from '../config/config.js';
 import type { Metrics } from '../metrics/metrics.js';
 
-/** Why a message was refused or dropped before it started (`draining`: by admission, at shutdown). */
-export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining'] as const;
-
 /** The queue section of the configuration. */
 export type SchedulerSettings = Config['queue'];
 

@@ -1,7 +1,7 @@
 // The server pool: instances by state and memory, starts, restarts, health probes, directory
 // releases and (isolated pools) evictions.
 import client from 'prom-client';
-import { DISPOSAL_REASONS, RESTART_REASONS } from '../manager/server/pool-supervisor.js';
+import { DISPOSAL_REASONS, RESTART_REASONS } from '../manager/server/pool-config.js';
 import { HEALTH_FAILURE_CLASSES } from '../manager/server/opencode-client.js';
 import { INSTANCE_STATES } from '../manager/server/server-instance.js';
 import type { MetricScope } from './metric-kit.js';

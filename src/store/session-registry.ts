@@ -1,20 +1,8 @@
 // Sessions the web app registered: its id -> workspace, the opencode session that carries the
 // conversation, and activity. Kept in memory for the hot path, written through to the store.
-import { MemorySessionStore, type SessionStore } from './session-store.js';
+import { MemorySessionStore, type SessionRecord, type SessionStore } from './session-store.js';
 
-export interface SessionRecord {
-  readonly id: string;
-  workspace: string;
-  /** Set by the first run that reported one; later runs pass it with --session. */
-  opencodeSessionId: string | undefined;
-  messageCount: number;
-  readonly createdAt: number;
-  lastActivity: number;
-  /** When the last message started; undefined until the first one. */
-  lastMessageAt: number | undefined;
-  /** The pool slot the session is pinned to (its opencode data dir); undefined until first use. */
-  slot: number | undefined;
-}
+export type { SessionRecord } from './session-store.js';
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, SessionRecord>();

@@ -1,6 +1,19 @@
 // Persists session records: the manager writes each change through, and loads them all at boot.
 import type { Db } from './database.js';
-import type { SessionRecord } from './session-registry.js';
+
+export interface SessionRecord {
+  readonly id: string;
+  workspace: string;
+  /** Set by the first run that reported one; later runs pass it with --session. */
+  opencodeSessionId: string | undefined;
+  messageCount: number;
+  readonly createdAt: number;
+  lastActivity: number;
+  /** When the last message started; undefined until the first one. */
+  lastMessageAt: number | undefined;
+  /** The pool slot the session is pinned to (its opencode data dir); undefined until first use. */
+  slot: number | undefined;
+}
 
 interface SessionRow {
   id: string;

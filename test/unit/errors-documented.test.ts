@@ -99,7 +99,7 @@ describe('docs/configuration.md configuration table', () => {
   }
 
   it('has no row for a variable src/config/config.ts does not read', () => {
-    const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
+    const known = new Set<string>(CONFIG_VARIABLES.map((v) => v.name));
     const stale = [...rows.keys()].filter((name) => !known.has(name));
     assert.deepEqual(stale, [], 'docs/configuration.md rows for unknown variables');
   });

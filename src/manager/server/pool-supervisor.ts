@@ -8,14 +8,8 @@ import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { prepareSessionHome } from '../opencode-homes.js';
 import { ServerInstance, type HealthResult } from './server-instance.js';
-import type { PoolConfig, PoolRuntime } from './server-pool.js';
+import type { DisposalReason, PoolConfig, PoolRuntime, RestartReason } from './pool-config.js';
 import type { Slot } from './slot.js';
-
-export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
-export type RestartReason = (typeof RESTART_REASONS)[number];
-
-export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
-export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
 
 export class PoolSupervisor {
   private closed = false;

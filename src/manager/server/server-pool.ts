@@ -3,39 +3,17 @@
 // pin each session to a slot; isolated pools give each slot to one session at a time. Turns acquire a
 // slot's instance here, waiting (bounded) while it starts or is replaced.
 import { redactPaths } from '../../util/redact.js';
-import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { ProcessStore } from '../../store/process-store.js';
-import type { SessionSandbox } from '../isolation/session-sandbox.js';
 import { slotHome, type SessionHome } from '../opencode-homes.js';
-import { PoolSupervisor, type DisposalReason } from './pool-supervisor.js';
+import type { DisposalReason, PoolConfig, PoolRuntime } from './pool-config.js';
+import { PoolSupervisor } from './pool-supervisor.js';
 import type { HealthResult, InstanceState, ServerInstance } from './server-instance.js';
 import { chooseIsolatedSlot, chooseSharedSlot } from './slot-choice.js';
 import { Slot, type Tenant } from './slot.js';
 
 export { Slot, type Tenant } from './slot.js';
-export { RESTART_REASONS, type RestartReason } from './pool-supervisor.js';
-
-/** The pool section of the configuration. */
-export type PoolConfig = Config['pool'];
-
-/** What the pool runs and where, settled at boot. */
-export interface PoolRuntime {
-  /** Slots: OCPM_POOL_SIZE or its default. */
-  readonly size: number;
-  readonly binary: string;
-  readonly dataDir: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly killGraceMs: number;
-  /** Where server processes are recorded while they live. */
-  readonly processes?: ProcessStore | undefined;
-  /**
-   * Isolated pool: each slot serves one session at a time, its instance confined to that session's
-   * sandbox and home; slots start idle and are given to sessions on demand (least recently used first).
-   */
-  readonly sandbox?: SessionSandbox | undefined;
-}
+export { RESTART_REASONS, type PoolConfig, type PoolRuntime, type RestartReason } from './pool-config.js';
 
 /** A turn's hold on an instance: while held, an isolated pool does not give the slot away. */
 export interface Lease {

@@ -1,0 +1,32 @@
+// What a server pool is given: the pool section of the configuration, what boot settled (binary,
+// size, environment, sandbox), and the fixed sets of reasons its restarts and releases are counted by.
+import type { Config } from '../../config/config.js';
+import type { ProcessStore } from '../../store/process-store.js';
+import type { SessionSandbox } from '../isolation/session-sandbox.js';
+
+export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
+export type RestartReason = (typeof RESTART_REASONS)[number];
+
+export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
+export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
+
+/** The pool section of the configuration. */
+export type PoolConfig = Config['pool'];
+
+/** What the pool runs and where, settled at boot. */
+export interface PoolRuntime {
+  /** Slots: OCPM_POOL_SIZE or its default. */
+  readonly size: number;
+  readonly binary: string;
+  readonly dataDir: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly killGraceMs: number;
+  /** Where server processes are recorded while they live. */
+  readonly processes?: ProcessStore | undefined;
+  /**
+   * Isolated pool: each slot serves one session at a time, its instance confined to that session's
+   * sandbox and home; slots start idle and are given to sessions on demand (least recently used first).
+   */
+  readonly sandbox?: SessionSandbox | undefined;
+}
+
