@@ -1,0 +1,59 @@
+// Slot: one pool position whose data dir outlives its instances, whose state changes wake waiting
+// turns, and whose data dir is its tenant's own in an isolated pool.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { configDefaults } from '../../src/config/config.js';
+import { sessionHome, slotHome } from '../../src/manager/opencode-homes.js';
+import { Slot } from '../../src/manager/server/slot.js';
+
+const slot = (isolated = false): Slot => new Slot(3, slotHome('/data', 3), configDefaults('/').pool, isolated);
+
+describe('Slot', () => {
+  it('starts idle in an isolated pool and starting in a shared one', () => {
+    assert.equal(slot(true).state, 'idle');
+    assert.equal(slot(false).state, 'starting');
+    assert.equal(slot().id, 'serve-3');
+  });
+
+  it('keeps its data dir under OCPM_DATA_DIR/opencode/slot-N, the one per-message runs of its sessions use too', () => {
+    assert.equal(slot().dataHome, '/data/opencode/slot-3/data');
+    assert.equal(slot().home.dir, '/data/opencode/slot-3');
+  });
+
+  it('uses its tenant session\'s own data dir while it serves one (isolated)', () => {
+    const s = slot(true);
+    const home = sessionHome('/data', 'ses-1');
+    s.tenant = { sessionId: 'ses-1', workspace: '/ws/1', home };
+    assert.equal(s.dataHome, home.data);
+    s.tenant = undefined;
+    assert.equal(s.dataHome, '/data/opencode/slot-3/data');
+  });
+
+  it('wakes every waiter at its next state change, and only then', async () => {
+    const s = slot();
+    let woken = 0;
+    const waits = [s.nextChange().then(() => (woken += 1)), s.nextChange().then(() => (woken += 1))];
+    await Promise.resolve();
+    assert.equal(woken, 0);
+    s.state = 'backoff';
+    await Promise.all(waits);
+    assert.equal(woken, 2);
+  });
+
+  it('stops waiting for a memory replacement once the slot is ready, failed or stopped', () => {
+    for (const end of ['ready', 'failed', 'stopped'] as const) {
+      const s = slot();
+      s.awaitingReplacement = true;
+      s.state = 'starting';
+      assert.equal(s.awaitingReplacement, true);
+      s.state = end;
+      assert.equal(s.awaitingReplacement, false, end);
+    }
+  });
+
+  it('has no ready instance without one', () => {
+    const s = slot();
+    s.state = 'ready';
+    assert.equal(s.ready, undefined);
+  });
+});
