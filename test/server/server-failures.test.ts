@@ -162,17 +162,43 @@ describe('server mode, a broken connection and then a failing health check', () 
 // A crash loop, once for each restart reason, each driven by a fault knob of the fake so that which
 // reason is counted never depends on timing: crashes after the instance was ready are `exit`,
 // failures before it got ready are `start_failed`.
+const CRASH_LOOP_ENV = { OCPM_MODE: 'server', OCPM_MAX_RESTARTS: '2', OCPM_RESTART_BACKOFF_MS: '10', OCPM_SERVER_RETRY_MS: '600000' };
+
+/** Waits until the only instance is `failed`, checks the status says per-message fallback after 2 restarts. */
+async function failedWithFallback(svc: TestService): Promise<void> {
+  const status = await waitFor('the instance to be marked failed', async () => {
+    const body = (await call(`${svc.url}/api/opencode/status`, 'GET')).body;
+    return body.processManager.instances[0].state === 'failed' ? body : undefined;
+  });
+  assert.equal(status.processManager.mode, 'per-session');
+  assert.equal(status.processManager.isRunning, false);
+  assert.match(status.processManager.description, /fallback/);
+  assert.equal(status.processManager.instances[0].restarts, 2);
+}
+
+/** Logged when a message is sent per-message because no instance can take it. */
+const fellBack = (svc: TestService): boolean => svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode');
+
+/** The restart reasons and serve spawns in /metrics, each exactly. */
+async function assertRestarts(svc: TestService, expected: { exit: number; start_failed: number; started: number; failed: number }): Promise<void> {
+  const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+  assert.deepEqual(
+    {
+      exit: sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }),
+      start_failed: sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }),
+      started: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }),
+      failed: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }),
+    },
+    expected,
+  );
+  assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
+}
+
 describe('server mode, an instance that crashes on every turn', () => {
   let svc: TestService;
   before(async () => {
-    svc = await startTestService({
-      OCPM_MODE: 'server',
-      OCPM_MAX_RESTARTS: '2',
-      OCPM_RESTART_BACKOFF_MS: '10',
-      OCPM_SERVER_RETRY_MS: '600000',
-      // Each server SIGKILLs itself mid-turn on its first message: strictly after it was ready.
-      FAKE_OPENCODE_SERVE_CRASH_AFTER_MESSAGES: '1',
-    });
+    // Each server SIGKILLs itself mid-turn on its first message: strictly after it was ready.
+    svc = await startTestService({ ...CRASH_LOOP_ENV, FAKE_OPENCODE_SERVE_CRASH_AFTER_MESSAGES: '1' });
   });
   after(async () => {
     await svc.close();
@@ -193,40 +219,22 @@ describe('server mode, an instance that crashes on every turn', () => {
       assert.equal(crashed.status, 502, JSON.stringify(crashed.body));
       assert.equal(crashed.body.error.code, 'opencode_failed');
     }
-    const status = await waitFor('the instance to be marked failed', async () => {
-      const body = (await call(url('/api/opencode/status'), 'GET')).body;
-      return body.processManager.instances[0].state === 'failed' ? body : undefined;
-    });
-    assert.equal(status.processManager.mode, 'per-session');
-    assert.equal(status.processManager.isRunning, false);
-    assert.match(status.processManager.description, /fallback/);
-    assert.equal(status.processManager.instances[0].restarts, 2);
-    const metrics = (await call(url('/metrics'), 'GET')).body as string;
-    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }), 2);
-    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }), 0);
-    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 3);
-    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }), 0);
-    assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
+    await failedWithFallback(svc);
+    await assertRestarts(svc, { exit: 2, start_failed: 0, started: 3, failed: 0 });
     const next = await call(url('/api/sessions/f/messages'), 'POST', { text: 'four' });
     assert.equal(next.status, 200, JSON.stringify(next.body));
     assert.equal(next.body.mode, 'per-message');
     // The crashed turns' messages were stored before each crash: the conversation goes on from them.
     assert.equal(next.body.text, 'fake reply #4 [model=default] [agent=build]: four');
-    assert.ok(svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode'));
+    assert.ok(fellBack(svc));
   });
 });
 
 describe('server mode, an instance that never starts', () => {
   let svc: TestService;
   before(async () => {
-    svc = await startTestService({
-      OCPM_MODE: 'server',
-      OCPM_MAX_RESTARTS: '2',
-      OCPM_RESTART_BACKOFF_MS: '10',
-      OCPM_SERVER_RETRY_MS: '600000',
-      // Every start fails the way a taken port does: exit 1 before the listening line.
-      FAKE_OPENCODE_SERVE_BUSY_PORT: '1',
-    });
+    // Every start fails the way a taken port does: exit 1 before the listening line.
+    svc = await startTestService({ ...CRASH_LOOP_ENV, FAKE_OPENCODE_SERVE_BUSY_PORT: '1' });
   });
   after(async () => {
     await svc.close();
@@ -235,27 +243,16 @@ describe('server mode, an instance that never starts', () => {
 
   it('restarts it for `start_failed` up to OCPM_MAX_RESTARTS, marks it failed, and sessions run per-message without losing the conversation', async () => {
     await call(url('/api/sessions/f'), 'PUT', { workspace: 'f' });
-    const status = await waitFor('the instance to be marked failed', async () => {
-      const body = (await call(url('/api/opencode/status'), 'GET')).body;
-      return body.processManager.instances[0].state === 'failed' ? body : undefined;
-    });
-    assert.equal(status.processManager.mode, 'per-session');
-    assert.equal(status.processManager.isRunning, false);
-    assert.match(status.processManager.description, /fallback/);
-    assert.equal(status.processManager.instances[0].restarts, 2);
+    await failedWithFallback(svc);
+    await assertRestarts(svc, { exit: 0, start_failed: 2, started: 0, failed: 3 });
     const one = await call(url('/api/sessions/f/messages'), 'POST', { text: 'one' });
     assert.equal(one.status, 200, JSON.stringify(one.body));
     assert.equal(one.body.mode, 'per-message');
     const two = await call(url('/api/sessions/f/messages'), 'POST', { text: 'two' });
     assert.equal(two.body.text, 'fake reply #2 [model=default] [agent=build]: two');
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
-    assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
-    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }), 2);
-    assert.equal(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }), 0);
-    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }), 3);
-    assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 0);
     assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode: 'per-message', outcome: 'success' }), 2);
-    assert.ok(svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode'));
+    assert.ok(fellBack(svc));
   });
 });
 
