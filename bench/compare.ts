@@ -4,19 +4,23 @@
 // Usage: npm run bench:compare -- [--sessions 1,5] [--followups 3]
 //        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
-import { startStubLlm } from '../test/fixtures/stub-llm/server.mjs';
+import { startStubLlm, type StubLlm } from '../test/fixtures/stub-llm/server.mjs';
 import { OFFLINE_DEFAULTS } from '../src/manager/child-env.js';
 import { findFreePort } from '../src/util/free-port.js';
-import { percentile, waitForLine } from './child-lines.js';
-import { ROOT, startServiceChild } from './service-child.js';
+import { stopChild, waitForLine } from '../test/helpers/child-process.js';
+import { PROJECT_ROOT } from '../test/helpers/fixtures.js';
+import { callOk } from '../test/helpers/http.js';
+import { sumBy } from '../test/helpers/metrics-text.js';
+import { processTable, processTree, processesMatching, rssKb } from '../test/helpers/processes.js';
+import { realOpencodeHome } from '../test/helpers/real-opencode.js';
+import { startReadyService } from '../test/helpers/service-binary.js';
+import { percentile, writeResults } from './results.js';
 
-const OPENCODE_BIN = path.join(ROOT, 'node_modules', '.bin', 'opencode'); // what the service resolves too
+const OPENCODE_BIN = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'opencode'); // what the service resolves too
 const REQUEST_TIMEOUT_MS = 300_000; // bounds every call: a wedged opencode must fail the run, not hang it
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
@@ -70,29 +74,6 @@ function stats(ms: number[]): Stats {
 }
 
 // ---------------------------------------------------------------- /proc
-interface Proc { ppid: number; rssKb: number; zombie: boolean }
-function readProcs(): Map<number, Proc> {
-  const procs = new Map<number, Proc>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      const field = (name: string): string => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? '0';
-      procs.set(Number(entry), { ppid: Number(field('PPid')), rssKb: Number(field('VmRSS')), zombie: field('State') === 'Z' });
-    } catch { /* it ended while we looked */ }
-  }
-  return procs;
-}
-
-/** The root and every live descendant, found by walking PPid links down from the root. */
-function tree(root: number, procs = readProcs()): number[] {
-  const pids = [root];
-  for (let i = 0; i < pids.length; i++) {
-    for (const [pid, p] of procs) if (p.ppid === pids[i] && !p.zombie) pids.push(pid);
-  }
-  return pids.filter((pid) => procs.has(pid));
-}
-
 /**
  * Samples the tree's summed VmRSS every 200 ms; stop() gives the peak in MB, and the peak of the root
  * process alone (the service's own Node process, or the bare serve).
@@ -101,9 +82,9 @@ function rssSampler(root: number): { stop: () => { tree: number; root: number } 
   let peakKb = 0;
   let rootPeakKb = 0;
   const sample = (): void => {
-    const procs = readProcs();
-    peakKb = Math.max(peakKb, tree(root, procs).reduce((sum, pid) => sum + (procs.get(pid)?.rssKb ?? 0), 0));
-    rootPeakKb = Math.max(rootPeakKb, procs.get(root)?.rssKb ?? 0);
+    const table = processTable();
+    peakKb = Math.max(peakKb, processTree(root, table).reduce((sum, pid) => sum + rssKb(pid), 0));
+    rootPeakKb = Math.max(rootPeakKb, table.has(root) ? rssKb(root) : 0);
   };
   sample();
   const timer = setInterval(sample, 200);
@@ -116,41 +97,28 @@ function rssSampler(root: number): { stop: () => { tree: number; root: number } 
  * temp dir, so the environment is the marker (and other engineers' test runs are not counted).
  */
 function opencodeLeft(marker: string): number[] {
-  const procs = readProcs();
-  return [...procs.keys()].filter((pid) => {
-    try {
-      if (procs.get(pid)?.zombie === true) return false;
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('opencode') && readFileSync(`/proc/${pid}/environ`, 'utf8').includes(marker);
-    } catch { return false; }
-  });
+  return processesMatching({ cmdline: 'opencode', environ: marker }).map((p) => p.pid);
 }
 
 // ---------------------------------------------------------------- children
 
 /** The opencode environment of the e2e tests: a private HOME/XDG tree and the stub model's config. */
-function opencodeEnv(tmp: string, baseURL: string): Record<string, string> {
+async function opencodeEnv(tmp: string, stub: StubLlm): Promise<Record<string, string>> {
   const home = path.join(tmp, 'home');
-  mkdirSync(home, { recursive: true });
-  return {
-    PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_CACHE_HOME: `${home}/.cache`,
-    XDG_STATE_HOME: `${home}/.local/state`, XDG_DATA_HOME: `${home}/.local/share`,
-    OPENCODE_CONFIG_CONTENT: JSON.stringify(stubOpencodeConfig(baseURL)),
-    ...args.opencodeEnv,
-  };
+  return { PATH: process.env.PATH ?? '', ...(await realOpencodeHome(stub, home)), XDG_DATA_HOME: `${home}/.local/share`, ...args.opencodeEnv };
 }
 
 async function startService(mode: 'per-message' | 'server' | 'server-shared', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
   const modeEnv = mode === 'server-shared' ? { OCPM_MODE: 'server', OCPM_ISOLATION: 'off', OCPM_POOL_SIZE: '1' } : { OCPM_MODE: mode };
   // The service as production runs it: the compiled build (npm run bench:compare builds it first).
-  return startServiceChild({
-    nodeArgs: ['dist/main.js'],
-    env: {
+  return startReadyService(
+    {
       ...env, ...modeEnv, PORT: '0', HOST: '127.0.0.1', OCPM_LOG_LEVEL: 'info',
       OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
       OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
     },
-    ...(args.logDir === undefined ? {} : { logFile: path.join(args.logDir, `${mode}-N${n}.log`) }),
-  });
+    { nodeArgs: ['dist/main.js'], ...(args.logDir === undefined ? {} : { logFile: path.join(args.logDir, `${mode}-N${n}.log`) }) },
+  );
 }
 
 
@@ -170,28 +138,16 @@ async function startDirect(env: Record<string, string>, password: string): Promi
 
 /** SIGTERM the root and wait for its exit (SIGKILL after 30 s); then SIGKILL anything of ours left. */
 async function stopTree(child: ChildProcess, marker: string): Promise<number[]> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await stopChild(child);
   const left = opencodeLeft(marker);
   for (const pid of left) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   return left;
 }
 
 // ---------------------------------------------------------------- clients
-async function http<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-  const res = await fetch(url, {
-    method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
+/** A 2xx answer's body; every call is bounded. No header: the service runs with OCPM_AUTH=disabled. */
+function http<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  return callOk<T>(url, method, body, { authorization: '', ...headers }, AbortSignal.timeout(REQUEST_TIMEOUT_MS));
 }
 
 /** One API per contestant: register (returns ms until a message can go out warm), then send. */
@@ -263,13 +219,12 @@ async function runRounds(client: Client, ids: string[]): Promise<{ first: number
 }
 
 function spawnsStarted(metrics: string): number {
-  return metrics.split('\n').filter((l) => l.startsWith('opencode_manager_process_spawns_total{') && l.includes('outcome="started"'))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  return sumBy(metrics, 'opencode_manager_process_spawns_total', 'outcome').started ?? 0;
 }
 
-async function runScenario(mode: Mode, n: number, baseURL: string): Promise<Scenario> {
+async function runScenario(mode: Mode, n: number, stub: StubLlm): Promise<Scenario> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `ocpm-compare-${mode}-`));
-  const env = opencodeEnv(tmp, baseURL);
+  const env = await opencodeEnv(tmp, stub);
   const ids = Array.from({ length: n }, (_, i) => `s${i}`);
   const password = `bench-${process.pid}-${Date.now()}`;
   let child: ChildProcess | undefined;
@@ -288,7 +243,7 @@ async function runScenario(mode: Mode, n: number, baseURL: string): Promise<Scen
     const rounds = await runRounds(client, ids);
     const { tree: peakRssMb, root: rootPeakRssMb } = rss.stop();
     // The bare serve was spawned once, by us; the service counts its own spawns.
-    const spawns = mode === 'direct' ? 1 : spawnsStarted(await (await fetch(`${base}/metrics`)).text());
+    const spawns = mode === 'direct' ? 1 : spawnsStarted(await http<string>(`${base}/metrics`, 'GET'));
     const messages = n * (args.followups + 1);
     const leftoverPids = await stopTree(child, tmp);
     child = undefined;
@@ -346,7 +301,7 @@ function markdown(results: Scenario[], d: Record<number, Record<string, number>>
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
+  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
   if (args.logDir !== undefined) mkdirSync(args.logDir, { recursive: true });
   if (Object.keys(args.opencodeEnv).length > 0) out(`opencode settings in every scenario: ${JSON.stringify(args.opencodeEnv)}`);
   const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
@@ -355,7 +310,7 @@ async function main(): Promise<void> {
     for (const n of args.sessions) {
       for (const mode of MODES.filter((m) => args.modes.includes(m))) {
         out(`- N=${n} ${mode}…`);
-        const r = await runScenario(mode, n, stub.baseURL);
+        const r = await runScenario(mode, n, stub);
         out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB (root ${r.rootPeakRssMb} MB), spawns ${r.spawns}, failed ${r.failed.length}`);
         results.push(r);
       }
@@ -365,14 +320,10 @@ async function main(): Promise<void> {
   }
   const d = derived(results);
   const table = markdown(results, d);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `compare-${stamp}.json`), `${JSON.stringify({ args, opencodeBin: OPENCODE_BIN, cpus: os.cpus().length, results, derived: d }, null, 2)}\n`);
-  appendFileSync(path.join(dir, `compare-${stamp}.md`), `${table}\n`);
+  const files = writeResults('compare', new Date(), { args, opencodeBin: OPENCODE_BIN, cpus: os.cpus().length, results, derived: d }, table);
   out();
   out(table);
-  out(`results: bench/results/compare-${stamp}.json and .md`);
+  out(`results: ${files.json} and ${files.markdown}`);
   const bad = results.filter((r) => r.failed.length + r.wrongAnswers.length + r.leftoverPids.length > 0);
   for (const r of bad) out(`PROBLEM N=${r.sessions} ${r.mode}: ${JSON.stringify({ failed: r.failed, wrong: r.wrongAnswers, leftoverPids: r.leftoverPids })}`);
   process.exitCode = bad.length > 0 ? 1 : 0;

@@ -5,12 +5,18 @@
 //        [--connections 10] [--mode server|per-message] [--lag-window 5] [--cpu-prof DIR]   (bench/README.md)
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { FAKE_BIN, ROOT, fakeProcesses, rssMb, startServiceChild, stopServiceChild, sumBy, type ServiceChild } from './service-child.js';
+import { FAKE_OPENCODE } from '../test/helpers/fixtures.js';
+import { call, openEventStream } from '../test/helpers/http.js';
+import { series, sumBy } from '../test/helpers/metrics-text.js';
+import { cpuMs, fakeOpencodeProcesses, rssMb } from '../test/helpers/processes.js';
+import { startReadyService, stopService, type ReadyService } from '../test/helpers/service-binary.js';
+import { waitFor } from '../test/helpers/wait-for.js';
+import { benchCli } from './cli.js';
+import { writeResults } from './results.js';
 
 const ELD_RESOLUTION_MS = 10; // the sampling period of the lag histogram; prom-client uses the same
 const WARMUP_S = 2; // an unmeasured autocannon run before each measured one (JIT, connection set-up)
@@ -18,10 +24,6 @@ const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
 const USAGE = 'usage: node --import tsx bench/endpoints.ts [--sessions 1000] [--streams 100] [--duration 10]\n' +
   '         [--connections 10] [--mode server|per-message] [--lag-window 5] [--cpu-prof DIR]   (see bench/README.md)\n';
-function usage(code: number): never {
-  (code === 0 ? process.stdout : process.stderr).write(USAGE);
-  process.exit(code);
-}
 const OPTIONS = {
   sessions: { type: 'string', default: '1000' },
   streams: { type: 'string', default: '100' },
@@ -32,10 +34,7 @@ const OPTIONS = {
   'cpu-prof': { type: 'string' }, // the service writes a V8 CPU profile of the whole run into DIR
   help: { type: 'boolean' },
 } as const;
-let parsed;
-try { parsed = parseArgs({ options: OPTIONS }); } catch { usage(2); }
-const opts = parsed.values;
-if (opts.help === true) usage(0);
+const { opts, usage } = benchCli(USAGE, OPTIONS);
 const args = {
   sessions: Number(opts.sessions), streams: Number(opts.streams), durationS: Number(opts.duration),
   connections: Number(opts.connections), mode: opts.mode, lagWindowS: Number(opts['lag-window']),
@@ -92,7 +91,7 @@ function eldClient(child: ChildProcess): { reset: () => Promise<void>; read: () 
 }
 
 // ---------------------------------------------------------------- the service
-function startService(tmp: string, token: string): Promise<ServiceChild> {
+function startService(tmp: string, token: string): Promise<ReadyService> {
   if (args.mode === 'per-message') {
     // The manager lets only one `opencode run` go in a data home without opencode.db (the real CLI
     // creates it on its first run, and concurrent first runs race on its migrations); the fake never
@@ -103,53 +102,40 @@ function startService(tmp: string, token: string): Promise<ServiceChild> {
     writeFileSync(db, '');
   }
   const profile = args.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args.cpuProfDir];
-  return startServiceChild({
-    nodeArgs: [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'],
-    ipc: true,
-    env: {
-      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode, OCPM_POOL_SIZE: '1',
+  return startReadyService(
+    {
+      // One shared data home and, in server mode, one serve for every session (what this measures):
+      // session isolation gives each session its own sandboxed serve, so it is off here.
+      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_ISOLATION: 'off', OCPM_MODE: args.mode, OCPM_POOL_SIZE: '1',
       OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
       OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_API_TOKEN: token, OCPM_RATE_LIMIT_PER_MIN: '0',
       OCPM_MAX_CONCURRENT_TURNS: String(args.streams), OCPM_MAX_STREAMS_PER_TOKEN: String(args.streams * 2), OCPM_QUEUE_LIMIT: String(args.streams),
       OCPM_STALL_TIMEOUT_MS: '0', OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '2000', OCPM_LOG_LEVEL: 'info',
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
+      HOME: process.env.HOME ?? os.homedir(),
     },
-  });
-}
-
-// ---------------------------------------------------------------- /proc
-/** utime + stime of one process in ms (clock ticks are 10 ms on Linux). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch { return 0; }
+    { nodeArgs: [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'], ipc: true },
+  );
 }
 
 // ---------------------------------------------------------------- HTTP
-async function call<T>(base: string, token: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: T; text: string }> {
-  const res = await fetch(base + route, {
-    method, signal: AbortSignal.timeout(60_000),
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, json: json as T, text };
+/** One authenticated call, bounded at 60 s: a wedged service fails the run instead of hanging it. */
+async function api<T>(base: string, token: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await call(base + route, method, body, { authorization: `Bearer ${token}` }, AbortSignal.timeout(60_000));
+  return { status: response.status, body: response.body as T };
 }
 
 interface Status { sessions: number; runningTurns: number; queuedRequests: number; activeStreams: number; processManager: { mode: string; pendingRequests: number } }
 
 /** Polls the status until `done` accepts it; a bound, never a fixed sleep. */
 async function waitForStatus(base: string, token: string, what: string, done: (s: Status) => boolean, timeoutMs = 60_000): Promise<Status> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = (await call<Status>(base, token, 'GET', '/api/opencode/status')).json;
-    if (done(s)) return s;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs / 1000} s (status ${JSON.stringify(s)})`);
-    await new Promise((r) => setTimeout(r, 100));
+  let last: Status | undefined;
+  try {
+    return await waitFor(what, async () => {
+      last = (await api<Status>(base, token, 'GET', '/api/opencode/status')).body;
+      return done(last) ? last : undefined;
+    }, timeoutMs, 100);
+  } catch (error) {
+    throw new Error(`${String(error)} (last status ${JSON.stringify(last)})`);
   }
 }
 
@@ -160,8 +146,8 @@ async function registerSessions(base: string, token: string, n: number, concurre
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < n) {
       const id = `bench-${next++}`;
-      const res = await call(base, token, 'PUT', `/api/sessions/${id}`, { workspace: id });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT ${id}: ${res.status} ${res.text.slice(0, 300)}`);
+      const res = await api(base, token, 'PUT', `/api/sessions/${id}`, { workspace: id });
+      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT ${id}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     }
   }));
   return Date.now() - started;
@@ -169,14 +155,10 @@ async function registerSessions(base: string, token: string, n: number, concurre
 
 /** Server mode opens each session's opencode session in the background after PUT: wait for all. */
 async function waitWarm(base: string, token: string, n: number): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const { json } = await call<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions');
-    const warm = json.sessions.filter((s) => s.opencodeSessionId !== null).length;
-    if (warm >= n) return;
-    if (Date.now() > deadline) throw new Error(`only ${warm} of ${n} sessions warmed up within 120 s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await waitFor(`all ${n} sessions to warm up`, async () => {
+    const { body } = await api<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions');
+    return body.sessions.filter((s) => s.opencodeSessionId !== null).length >= n;
+  }, 120_000, 250);
 }
 
 // ---------------------------------------------------------------- load
@@ -200,7 +182,7 @@ function cannon(url: string, connections: number, durationS: number, headers: Re
 }
 
 /** A warm-up run, then the measured run with every 2xx response time and the service's CPU and lag. */
-async function measureLoad(what: string, service: ServiceChild, eld: ReturnType<typeof eldClient>, route: string, connections: number, headers: Record<string, string> = {}): Promise<Load> {
+async function measureLoad(what: string, service: ReadyService, eld: ReturnType<typeof eldClient>, route: string, connections: number, headers: Record<string, string> = {}): Promise<Load> {
   const url = service.base + route;
   await cannon(url, connections, WARMUP_S, headers);
   const times: number[] = [];
@@ -227,30 +209,16 @@ async function measureLoad(what: string, service: ServiceChild, eld: ReturnType<
 }
 
 // ---------------------------------------------------------------- SSE streams
-interface Stream { id: string; status: number; events: string[]; done: Promise<void> }
+interface Stream { id: string; events: string[]; done: Promise<void> }
 
 /** Opens a `#fake hang` turn as an SSE stream; `done` resolves when the service ends the stream. */
 async function openStream(base: string, token: string, id: string): Promise<Stream> {
-  const res = await fetch(`${base}/api/sessions/${id}/messages`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify({ text: `#fake hang\nbench stream ${id}` }),
-  });
-  const stream: Stream = { id, status: res.status, events: [], done: Promise.resolve() };
-  if (res.status !== 200 || res.body === null) {
-    throw new Error(`SSE ${id}: ${res.status} ${(await res.text()).slice(0, 300)}`);
-  }
-  const body = res.body;
+  const events = await openEventStream(`${base}/api/sessions/${id}/messages`, { text: `#fake hang\nbench stream ${id}` }, { headers: { authorization: `Bearer ${token}` } })
+    .catch((error: unknown) => { throw new Error(`SSE ${id}: ${String(error).slice(0, 300)}`); });
+  const stream: Stream = { id, events: [], done: Promise.resolve() };
   stream.done = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const name = /^event: (.*)$/m.exec(buffer.slice(0, end))?.[1];
-        if (name !== undefined) stream.events.push(name === 'error' ? `error ${/"code":"([^"]*)"/.exec(buffer.slice(0, end))?.[1] ?? '?'}` : name);
-        buffer = buffer.slice(end + 2);
-      }
+    for await (const { event, data } of events) {
+      stream.events.push(event === 'error' ? `error ${(data as { error?: { code?: string } }).error?.code ?? '?'}` : event);
     }
   })();
   return stream;
@@ -261,8 +229,8 @@ async function openStream(base: string, token: string, id: string): Promise<Stre
 function promLag(metricsText: string): Record<string, number> {
   const found: Record<string, number> = {};
   for (const name of ['nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds']) {
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText);
-    if (m !== null) found[name] = Number(m[1]);
+    const value = series(metricsText, name)[0]?.value;
+    if (value !== undefined) found[name] = value;
   }
   return found;
 }
@@ -270,8 +238,8 @@ function promLag(metricsText: string): Record<string, number> {
 // ---------------------------------------------------------------- the run
 interface LagPhase { what: string; lag: Lag; promClient: Record<string, number>; serviceCpuPct: number; durationMs: number }
 
-async function lagWindow(what: string, service: ServiceChild, token: string, eld: ReturnType<typeof eldClient>, body: () => Promise<void>): Promise<LagPhase> {
-  await call(service.base, token, 'GET', '/metrics'); // prom-client resets its lag histogram on every scrape
+async function lagWindow(what: string, service: ReadyService, token: string, eld: ReturnType<typeof eldClient>, body: () => Promise<void>): Promise<LagPhase> {
+  await api(service.base, token, 'GET', '/metrics'); // prom-client resets its lag histogram on every scrape
   await eld.reset();
   const cpu0 = cpuMs(service.pid);
   const t0 = Date.now();
@@ -279,14 +247,14 @@ async function lagWindow(what: string, service: ServiceChild, token: string, eld
   const durationMs = Date.now() - t0;
   const lag = await eld.read();
   const serviceCpuPct = Math.round(((cpuMs(service.pid) - cpu0) / durationMs) * 100);
-  const promClient = promLag((await call(service.base, token, 'GET', '/metrics')).text);
+  const promClient = promLag((await api<string>(service.base, token, 'GET', '/metrics')).body);
   out(`  lag, ${what}: p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms (${lag.samples} samples), service CPU ${serviceCpuPct} %`);
   return { what, lag, promClient, serviceCpuPct, durationMs };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function run(service: ServiceChild, token: string, tmp: string) {
+async function run(service: ReadyService, token: string, tmp: string) {
   const { base } = service;
   const eld = eldClient(service.child);
   const rss = { start: round1(rssMb(service.pid)), end: 0 };
@@ -297,8 +265,8 @@ async function run(service: ServiceChild, token: string, tmp: string) {
   const registered = await waitForStatus(base, token, 'sessions registered', (s) => s.sessions === args.sessions);
   out(`  ${args.sessions} sessions in ${registerMs} ms; status mode ${registered.processManager.mode}`);
   if (args.mode === 'server' && registered.processManager.mode !== 'server') throw new Error(`server mode is not up: ${JSON.stringify(registered)}`);
-  const metricsText0 = (await call(base, token, 'GET', '/metrics')).text;
-  const statusBytes = (await call(base, token, 'GET', '/api/opencode/status')).text.length;
+  const metricsText0 = (await api<string>(base, token, 'GET', '/metrics')).body;
+  const statusBytes = JSON.stringify((await api(base, token, 'GET', '/api/opencode/status')).body).length;
 
   const lags: LagPhase[] = [];
   const loads: Load[] = [];
@@ -320,10 +288,10 @@ async function run(service: ServiceChild, token: string, tmp: string) {
   lags.push(await lagWindow(`${args.streams} streams open`, service, token, eld, () => sleep(args.lagWindowS * 1000)));
   loads.push(await measureLoad(`status, ${args.sessions} sessions, ${args.streams} streams open`, service, eld, '/api/opencode/status', args.connections));
   const stillOpen = await waitForStatus(base, token, 'streams still open', () => true);
-  const processesWithStreams = fakeProcesses(tmp).map((p) => p.pid).length;
+  const processesWithStreams = fakeOpencodeProcesses(tmp).length;
 
   out(`- aborting the ${args.streams} turns…`);
-  const aborts = await Promise.all(streams.map(async (s) => (await call(base, token, 'POST', `/api/sessions/${s.id}/abort`)).status));
+  const aborts = await Promise.all(streams.map(async (s) => (await api(base, token, 'POST', `/api/sessions/${s.id}/abort`)).status));
   const ended = await Promise.race([Promise.all(streams.map((s) => s.done)).then(() => true), sleep(30_000).then(() => false)]);
   if (!ended) throw new Error('the SSE streams did not end within 30 s of the aborts');
   await waitForStatus(base, token, 'turns ended', (s) => s.runningTurns === 0 && s.activeStreams === 0 && s.processManager.pendingRequests === 0);
@@ -332,7 +300,7 @@ async function run(service: ServiceChild, token: string, tmp: string) {
     const last = s.events.at(-1) ?? '(none)';
     lastEvents[last] = (lastEvents[last] ?? 0) + 1;
   }
-  const metricsText = (await call(base, token, 'GET', '/metrics')).text;
+  const metricsText = (await api<string>(base, token, 'GET', '/metrics')).body;
   rss.end = round1(rssMb(service.pid));
   return {
     registerMs, statusBytes, rssMb: rss, lags, loads,
@@ -409,29 +377,25 @@ async function main(): Promise<number> {
     measured = await run(service, token, tmp);
   } finally {
     // Always stopped, and waited for: a failed run does not leave the service (or its children) behind.
-    stopped = await stopServiceChild(service);
-    if (measured === undefined) out(`service stopped (${stopped.exitCode}); fake-opencode processes left: ${fakeProcesses(tmp).map((p) => p.pid).join(', ') || 'none'}`);
+    stopped = await stopService(service);
+    if (measured === undefined) out(`service stopped (${stopped.exitCode}); fake-opencode processes left: ${fakeOpencodeProcesses(tmp).map((p) => p.pid).join(', ') || 'none'}`);
   }
   return report(measured, service, tmp, startedAt, bootMs, stopped);
 }
 
-function report(m: Measured, service: ServiceChild, tmp: string, startedAt: Date, bootMs: number, stopped: { exitCode: number | string; shutdownMs: number }): number {
-  const leftover = fakeProcesses(tmp).map((p) => p.pid);
+function report(m: Measured, service: ReadyService, tmp: string, startedAt: Date, bootMs: number, stopped: { exitCode: number | string; shutdownMs: number }): number {
+  const leftover = fakeOpencodeProcesses(tmp).map((p) => p.pid);
   for (const pid of leftover) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   const table = rows(m);
   const md = markdown(m, table, stopped, leftover);
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
   const ok = leftover.length === 0 && stopped.exitCode === 0 && m.loads.every((l) => l.non2xx === 0 && l.errors === 0);
-  writeFileSync(path.join(dir, `endpoints-${stamp}.json`), `${JSON.stringify({
+  const files = writeResults('endpoints', startedAt, {
     args, startedAt: startedAt.toISOString(), cpus: os.cpus().length, loadAverage: os.loadavg(), targets: TARGETS, eldResolutionMs: ELD_RESOLUTION_MS,
     bootMs, ...m, table, service: { exitCode: stopped.exitCode, logProblems: Object.fromEntries(service.problems) }, leftoverPids: leftover, ok,
-  }, null, 2)}\n`);
-  appendFileSync(path.join(dir, `endpoints-${stamp}.md`), `${md}\n`);
+  }, md);
   out();
   out(md);
-  out(`results: bench/results/endpoints-${stamp}.json and .md`);
+  out(`results: ${files.json} and ${files.markdown}`);
   if (ok) rmSync(tmp, { recursive: true, force: true }); // kept after a bad run, for a look
   return ok ? 0 : 1;
 }

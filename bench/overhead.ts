@@ -6,17 +6,17 @@
 // Usage: node --import tsx bench/overhead.ts [--turns 300]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findFreePort } from '../src/util/free-port.js';
-import { percentile, waitForLine } from './child-lines.js';
+import { stopChild, waitForLine } from '../test/helpers/child-process.js';
+import { FAKE_OPENCODE, FAKE_OPENCODE_READ_PATHS, PROJECT_ROOT } from '../test/helpers/fixtures.js';
+import { callOk } from '../test/helpers/http.js';
+import { startReadyService } from '../test/helpers/service-binary.js';
+import { percentile, writeResults } from './results.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FAKE_BIN = path.join(ROOT, 'test', 'fixtures', 'fake-opencode', 'opencode');
 const WARMUP_TURNS = 20;
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
@@ -27,24 +27,9 @@ if (!Number.isInteger(TURNS) || TURNS < 10) {
   process.exit(2);
 }
 
-
-async function json<T>(url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const [code] = (await exited) as [number | null];
-  clearTimeout(timer);
-  return code;
-}
-
+/** A 2xx answer's body, with exactly the given authorization. */
+const json = <T>(url: string, method: string, body: unknown, auth: Record<string, string>): Promise<T> => callOk<T>(url, method, body, auth);
+const stop = async (child: ChildProcess): Promise<number | null> => (await stopChild(child, 10_000)).code;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ocpm-overhead-'));
 const children: ChildProcess[] = [];
@@ -54,7 +39,7 @@ try {
   // The floor: the fake serve alone, called as a client of opencode would.
   const password = randomBytes(16).toString('hex');
   const port = await findFreePort();
-  const direct = spawn(FAKE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
+  const direct = spawn(FAKE_OPENCODE, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'ignore'], env: { ...baseEnv, OPENCODE_SERVER_PASSWORD: password },
   });
   children.push(direct);
@@ -73,23 +58,17 @@ try {
   const token = randomBytes(16).toString('hex');
   const profile = process.env.OCPM_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.OCPM_BENCH_CPU_PROF}`];
   // The service as production runs it: the compiled build (`npm run build`), not tsx.
-  if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:overhead does)');
-  const service = spawn(process.execPath, [...profile, 'dist/main.js'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'],
-    env: {
-      ...baseEnv, PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: 'server', OCPM_API_TOKEN: token,
+  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:overhead does)');
+  const started = await startReadyService(
+    {
+      ...baseEnv, PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS, OCPM_MODE: 'server', OCPM_API_TOKEN: token,
       OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'), OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_LOG_LEVEL: 'info',
     },
-  });
+    { nodeArgs: [...profile, 'dist/main.js'] },
+  );
+  const service = started.child;
   children.push(service);
-  let servicePort: number | undefined;
-  await waitForLine(service, 'ready log line', (line) => {
-    const entry = JSON.parse(line) as { message?: string; port?: number };
-    if (entry.message === 'HTTP server listening') servicePort = entry.port;
-    return entry.message === 'OpenCode process manager initialized' ? true : undefined;
-  });
-  service.stdout?.resume();
-  const serviceBase = `http://127.0.0.1:${String(servicePort)}`;
+  const serviceBase = started.base;
   const bearer = { authorization: `Bearer ${token}` };
   await json(`${serviceBase}/api/sessions/overhead`, 'PUT', { workspace: 'overhead' }, bearer);
   const sendService = async (text: string): Promise<void> => {
@@ -148,11 +127,8 @@ try {
     `Target: overhead p50 < ${result.targetP50Ms} ms: **${result.overhead.p50 < result.targetP50Ms ? 'pass' : 'miss'}**. Service exit code after SIGTERM: ${String(result.serviceExit)}.`,
   ].join('\n');
   out(table);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'bench', 'results', `overhead-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(path.join(ROOT, 'bench', 'results', `overhead-${stamp}.md`), `${table}\n`);
-  out(`\nresults: bench/results/overhead-${stamp}.json and .md`);
+  const files = writeResults('overhead', new Date(), result, table);
+  out(`\nresults: ${files.json} and ${files.markdown}`);
 } finally {
   for (const child of children) await stop(child);
   rmSync(tmp, { recursive: true, force: true });

@@ -3,12 +3,18 @@
 // bounded, that it shuts down cleanly and that no fake-opencode process outlives it.
 // Usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]
 //        [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (bench/README.md)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { percentile } from './child-lines.js';
-import { FAKE_BIN, ROOT, fakeProcesses, rssMb, startServiceChild, stopServiceChild, sumBy, type ServiceChild } from './service-child.js';
+import { FAKE_OPENCODE, FAKE_OPENCODE_READ_PATHS } from '../test/helpers/fixtures.js';
+import { call, type JsonResponse } from '../test/helpers/http.js';
+import { sumBy } from '../test/helpers/metrics-text.js';
+import { fakeOpencodeProcesses, rssMb } from '../test/helpers/processes.js';
+import { mulberry32 } from '../test/helpers/random.js';
+import { startReadyService, stopService, type ReadyService } from '../test/helpers/service-binary.js';
+import { waitFor } from '../test/helpers/wait-for.js';
+import { benchCli } from './cli.js';
+import { percentile, writeResults } from './results.js';
 
 const OUTCOMES = ['success', 'error', 'timeout', 'aborted', 'other'] as const;
 type Outcome = (typeof OUTCOMES)[number];
@@ -17,10 +23,6 @@ const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
 const USAGE = 'usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]\n' +
   '         [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (see bench/README.md)\n';
-function usage(code: number): never {
-  (code === 0 ? process.stdout : process.stderr).write(USAGE);
-  process.exit(code);
-}
 const OPTIONS = {
   messages: { type: 'string', default: '2000' },
   sessions: { type: 'string', default: '50' },
@@ -32,27 +34,13 @@ const OPTIONS = {
   'log-file': { type: 'string' }, // keeps the service's stdout log lines, for an investigation
   help: { type: 'boolean' },
 } as const;
-let parsed;
-try { parsed = parseArgs({ options: OPTIONS }); } catch { usage(2); }
-const opts = parsed.values;
-if (opts.help === true) usage(0);
+const { opts, usage } = benchCli(USAGE, OPTIONS);
 const args = {
   messages: Number(opts.messages), sessions: Number(opts.sessions), concurrency: Number(opts.concurrency),
   mode: opts.mode, seed: Number(opts.seed), logLevel: opts['log-level'], logFile: opts['log-file'],
 };
 const positive = [args.messages, args.sessions, args.concurrency].every((n) => Number.isInteger(n) && n > 0);
 if (!['per-message', 'server'].includes(args.mode) || !positive || !Number.isInteger(args.seed)) usage(2);
-
-/** mulberry32: a tiny seeded PRNG, so a run's fault sequence can be replayed with --seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // The fault mix (weights in percent). Expected results are in bench/README.md; the check here does
 // not depend on them, only on the client and the metrics counting the same outcomes.
@@ -72,6 +60,7 @@ const FAULTS: Fault[] = [
 interface Planned { index: number; session: string; fault: Fault; text: string }
 interface Result { fault: string; outcome: Outcome; status: number | 'abort' | 'fetch-error'; code?: string; message?: string; ms: number }
 
+/** The messages and their faults, from the seeded PRNG: the same --seed replays the same run. */
 function plan(): Planned[] {
   const rand = mulberry32(args.seed);
   const total = FAULTS.reduce((sum, f) => sum + f.weight, 0);
@@ -83,38 +72,32 @@ function plan(): Planned[] {
 }
 
 // ---------------------------------------------------------------- the service
-function startService(tmp: string): Promise<ServiceChild> {
-  return startServiceChild({
-    nodeArgs: ['--import', 'tsx', 'src/main.ts'],
-    env: {
-      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_BIN, OCPM_MODE: args.mode,
+function startService(tmp: string): Promise<ReadyService> {
+  return startReadyService(
+    {
+      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS, OCPM_MODE: args.mode,
       OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
       OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_MAX_CONCURRENT_TURNS: '4', OCPM_QUEUE_LIMIT: '1000', OCPM_SESSION_QUEUE_LIMIT: '1000',
       OCPM_TURN_TIMEOUT_MS: '3000', OCPM_STALL_TIMEOUT_MS: '2000', OCPM_KILL_GRACE_MS: '200', OCPM_LOG_LEVEL: args.logLevel,
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(),
+      HOME: process.env.HOME ?? os.homedir(),
     },
-    ...(args.logFile === undefined ? {} : { logFile: args.logFile }),
-  });
+    args.logFile === undefined ? {} : { logFile: args.logFile },
+  );
 }
 
 /** Live fake-opencode processes of THIS run, counted by role. */
 function fakeProcessesByRole(marker: string): Record<string, number> {
   const roles: Record<string, number> = {};
-  for (const { role } of fakeProcesses(marker)) roles[role] = (roles[role] ?? 0) + 1;
+  for (const { role } of fakeOpencodeProcesses(marker)) roles[role] = (roles[role] ?? 0) + 1;
   return roles;
 }
 const totalOf = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 // ---------------------------------------------------------------- HTTP
 const jsonBody = (body: unknown): RequestInit => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-async function call(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(base + route, { method, ...(body === undefined ? {} : jsonBody(body)) });
-  const text = await res.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, json, text };
-}
+/** The service runs with OCPM_AUTH=disabled: no bearer token. */
+const NO_AUTH = { authorization: '' };
+const api = (base: string, method: string, route: string, body?: unknown): Promise<JsonResponse> => call(base + route, method, body, NO_AUTH);
 
 function classify(status: number, code: string | undefined): Outcome {
   if (status === 200) return 'success';
@@ -161,13 +144,10 @@ async function sendAll(base: string, planned: Planned[]): Promise<Result[]> {
 
 /** Client aborts end turns on the service after our fetch returned: wait until it counted them all. */
 async function waitIdle(base: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const status = (await call(base, 'GET', '/api/opencode/status')).json as { processManager?: { pendingRequests?: number } };
-    if (status.processManager?.pendingRequests === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the service still had pending messages 30 s after the last answer');
+  await waitFor('no pending messages (30 s after the last answer)', async () => {
+    const status = (await api(base, 'GET', '/api/opencode/status')).body as { processManager?: { pendingRequests?: number } };
+    return status.processManager?.pendingRequests === 0;
+  }, 30_000, 100);
 }
 
 // ---------------------------------------------------------------- main
@@ -178,15 +158,15 @@ interface Measured {
 }
 
 /** Runs the whole soak against a started service and stops it; throws only on a broken run. */
-async function measure(service: ServiceChild, tmp: string, bootMs: number): Promise<Measured> {
+async function measure(service: ReadyService, tmp: string, bootMs: number): Promise<Measured> {
   const base = service.base;
   const rss = { start: rssMb(service.pid), peak: 0, end: 0 };
   rss.peak = rss.start;
   const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, rssMb(service.pid))), 250);
   try {
     for (let i = 0; i < args.sessions; i++) {
-      const res = await call(base, 'PUT', `/api/sessions/soak-${i}`, { workspace: `soak-${i}` });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT session soak-${i}: ${res.status} ${res.text}`);
+      const res = await api(base, 'PUT', `/api/sessions/soak-${i}`, { workspace: `soak-${i}` });
+      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT session soak-${i}: ${res.status} ${JSON.stringify(res.body)}`);
     }
     const sendStart = Date.now();
     const results = await sendAll(base, plan());
@@ -194,15 +174,15 @@ async function measure(service: ServiceChild, tmp: string, bootMs: number): Prom
     await waitIdle(base);
     rss.end = rssMb(service.pid);
     rss.peak = Math.max(rss.peak, rss.end); // a short run can end between two samples
-    const metricsText = (await call(base, 'GET', '/metrics')).text;
-    const status = (await call(base, 'GET', '/api/opencode/status')).json;
+    const metricsText = (await api(base, 'GET', '/metrics')).body as string;
+    const status = (await api(base, 'GET', '/api/opencode/status')).body;
     const idleProcesses = fakeProcessesByRole(tmp); // server mode: the serve instances are expected here
     clearInterval(sampler);
-    const stopped = await stopServiceChild(service);
+    const stopped = await stopService(service);
     return { bootMs, sendMs, results, metricsText, status, rss, idleProcesses, leftover: fakeProcessesByRole(tmp), stopped };
   } finally {
     clearInterval(sampler);
-    await stopServiceChild(service); // a no-op after a clean stop; on an exception, never leave it running
+    await stopService(service); // a no-op after a clean stop; on an exception, never leave it running
   }
 }
 
@@ -241,10 +221,8 @@ async function main(): Promise<number> {
   const bootMs = Date.now() - startedAt;
   out(`service pid ${service.pid} on port ${service.port} (mode ${args.mode}) ready in ${bootMs} ms; temp dir ${tmp}`);
   const report = buildReport(await measure(service, tmp, bootMs), startedAt, service.problems);
-  const file = path.join(ROOT, 'bench', 'results', `soak-${args.mode}-${report.startedAt.replace(/[:.]/g, '-')}.json`);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  printSummary(report, file);
+  const files = writeResults(`soak-${args.mode}`, new Date(startedAt), report);
+  printSummary(report, files.json);
   rmSync(tmp, { recursive: true, force: true }); // kept when the run threw, for a look
   return report.ok ? 0 : 1;
 }
@@ -289,7 +267,7 @@ function printSummary(r: Report, file: string): void {
   out('| fault | results (HTTP status and error code: count) |\n|---|---|');
   for (const [fault, row] of Object.entries(r.byFault)) out(`| ${fault} | ${kv(row)} |`);
   for (const other of r.others.slice(0, 20)) out(`other: ${JSON.stringify(other)}`);
-  out(`\nresults: ${path.relative(ROOT, file)}`);
+  out(`\nresults: ${file}`);
 }
 
 main().then(

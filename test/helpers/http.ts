@@ -17,8 +17,9 @@ export interface JsonResponse<T = unknown> {
   readonly body: T;
 }
 
-export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<any>> {
-  const init: RequestInit = { method, headers: withAuth(headers) };
+/** One request; a JSON answer is parsed, any other is kept as text. `signal` bounds or cancels it. */
+export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<JsonResponse<any>> {
+  const init: RequestInit = { method, headers: withAuth(headers), ...(signal === undefined ? {} : { signal }) };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
@@ -30,24 +31,51 @@ export async function call(url: string, method: string, body?: unknown, headers:
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
+/** call() for a client that needs a 2xx: resolves with the body, rejects with the status and body otherwise. */
+export async function callOk<T = any>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
+  const response = await call(url, method, body, headers, signal);
+  if (response.status < 200 || response.status > 299) {
+    throw new Error(`${method} ${url}: ${response.status} ${(typeof response.body === 'string' ? response.body : JSON.stringify(response.body)).slice(0, 300)}`);
+  }
+  return response.body as T;
+}
+
 export interface SseEvent {
   readonly event: string;
   readonly data: any;
 }
 
-/** Opens an SSE POST and yields each event; abort the signal to disconnect. */
-export async function* streamEvents(url: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export interface EventStreamOptions {
+  readonly signal?: AbortSignal;
+  /** Extra headers; an `authorization` header replaces the test token (`''` sends none). */
+  readonly headers?: Record<string, string>;
+}
+
+/**
+ * POSTs `body` as JSON asking for an SSE stream and resolves once the stream is open (status 200 and
+ * `text/event-stream`; anything else rejects with the status and body), with a generator of its events
+ * as they arrive. Abort the signal to disconnect.
+ */
+export async function openEventStream(url: string, body: unknown, options: EventStreamOptions = {}): Promise<AsyncGenerator<SseEvent>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: withAuth({ 'content-type': 'application/json', accept: 'text/event-stream' }),
+    headers: withAuth({ 'content-type': 'application/json', accept: 'text/event-stream', ...options.headers }),
     body: JSON.stringify(body),
-    ...(signal === undefined ? {} : { signal }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   if (response.body === null) throw new Error(`no body, status ${response.status}`);
   if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
     throw new Error(`not a stream: ${response.status} ${await response.text()}`);
   }
-  for await (const message of parseSse(response.body)) {
-    yield { event: message.event, data: JSON.parse(message.data) as unknown };
-  }
+  const stream = response.body;
+  return (async function* events() {
+    for await (const message of parseSse(stream)) {
+      yield { event: message.event, data: JSON.parse(message.data) as unknown };
+    }
+  })();
+}
+
+/** Opens an SSE POST and yields each event; abort the signal to disconnect. */
+export async function* streamEvents(url: string, body: unknown, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+  yield* await openEventStream(url, body, signal === undefined ? {} : { signal });
 }

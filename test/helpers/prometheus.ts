@@ -2,10 +2,10 @@
 // temp data dir, 1 s scrapes of the given targets, optional rule files; stop() ends it and removes
 // the dir. Missing binaries fail loudly: CI installs them (.ci/run), and a skipped check proves nothing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findFreePort } from '../../src/util/free-port.js';
+import { stopChild } from './child-process.js';
 import { makeTempDir } from './fixtures.js';
 import { waitFor } from './wait-for.js';
 
@@ -53,16 +53,10 @@ export async function startPrometheus(options: { job: string; targets: string[];
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, 5000);
     await temp.remove();
   };
 

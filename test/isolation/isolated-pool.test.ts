@@ -4,8 +4,7 @@
 // they are off here: a sandbox would refuse them.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import path from 'node:path';
-import { FAKE_OPENCODE } from '../helpers/fixtures.js';
+import { FAKE_OPENCODE_READ_PATHS } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -27,10 +26,7 @@ describe('isolated server pool (fake opencode)', () => {
   };
 
   before(async () => {
-    // The fake is a Node script in this checkout: Node 24 must read the checkout's package.json (an
-    // unreadable one is an error to it), which OCPM_SANDBOX_READ_PATHS allows.
-    const packageJson = path.join(path.dirname(path.dirname(path.dirname(path.dirname(FAKE_OPENCODE)))), 'package.json');
-    svc = await startTestService({ OCPM_MODE: 'server', OCPM_ISOLATION: 'required', OCPM_POOL_SIZE: '2', FAKE_OPENCODE_RECORD_DIR: '', OCPM_SANDBOX_READ_PATHS: packageJson });
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_ISOLATION: 'required', OCPM_POOL_SIZE: '2', FAKE_OPENCODE_RECORD_DIR: '', OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS });
   });
   after(async () => svc?.close());
 

@@ -6,22 +6,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from '../helpers/http.js';
+import { mulberry32 } from '../helpers/random.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
 const REQUESTS = Number(process.env.OCPM_FUZZ_REQUESTS ?? 3000);
 const SEED = Number(process.env.OCPM_FUZZ_SEED ?? 20261128);
-
-/** mulberry32: a tiny deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = ['text', 'workspace', 'model', 'agent', '__proto__', 'constructor', 'limit', '', 'tExt', 'text\u0000'];
 const STRINGS = ['', ' ', 'hi', '--help', '-x', '../..', '/etc', 'a/b', 'provider/model', 'build', '\u0000', '\u202e', '\ud800', 'é', '%00', '${HOME}', '$(id)', '`id`', 'x'.repeat(300)];
@@ -65,7 +54,7 @@ describe('fuzzing the session and message routes', () => {
   });
 
   it(`answers ${REQUESTS} random requests with no 5xx and spawns only for accepted messages (seed ${SEED})`, async () => {
-    const random = prng(SEED);
+    const random = mulberry32(SEED);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
     const statuses = new Map<number, number>();
     let acceptedMessages = 0;

@@ -1,15 +1,47 @@
 // The OpenAPI document: valid OpenAPI 3.1, built from the routes' own schemas, and in step with the
-// app: every route the app has is documented, and every documented route answers (no 404).
+// app: every route the app has is documented, and every documented operation answers as documented
+// (a documented status, content type and body shape; 401 where it needs a token).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { call } from '../helpers/http.js';
+import { z } from 'zod';
+import { call, type JsonResponse } from '../helpers/http.js';
 import { routesOf } from '../helpers/express-routes.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+interface Reply {
+  description: string;
+  content?: Record<string, { schema: Record<string, unknown> }>;
+}
+
+interface Operation {
+  security: unknown[];
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, Reply>;
+}
 
 interface Document {
   openapi: string;
-  paths: Record<string, Record<string, { security: unknown[]; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>>;
+  paths: Record<string, Record<string, Operation>>;
+}
+
+/** Fails unless `response` is one of the operation's documented replies, with its content type and body shape. */
+function assertDocumented(doc: Document, method: string, path: string, response: JsonResponse): void {
+  const where = `${method.toUpperCase()} ${path} answered ${response.status}`;
+  const operation = doc.paths[path]?.[method];
+  assert.ok(operation !== undefined, `${method.toUpperCase()} ${path} is not documented`);
+  const reply = operation.responses[String(response.status)];
+  assert.ok(reply !== undefined, `${where}, which is not among its documented statuses ${Object.keys(operation.responses).join(', ')}: ${JSON.stringify(response.body)}`);
+  if (reply.content === undefined) {
+    if (response.status === 204) assert.equal(response.body, '', `${where} with a body`);
+    return;
+  }
+  const [mediaType, { schema }] = Object.entries(reply.content)[0] as [string, { schema: Record<string, unknown> }];
+  assert.ok((response.headers.get('content-type') ?? '').startsWith(mediaType), `${where} as ${response.headers.get('content-type')}, documented ${mediaType}`);
+  // The document's own JSON Schema, read back independently of the zod schemas it was built from.
+  const checked = z.fromJSONSchema(schema).safeParse(response.body);
+  assert.ok(checked.success, `${where} with a body that does not match the document: ${JSON.stringify(response.body)}\n${checked.error?.message}`);
 }
 
 describe('OpenAPI document', () => {
@@ -38,12 +70,43 @@ describe('OpenAPI document', () => {
     assert.deepEqual(fromDoc, fromApp);
   });
 
-  it('every documented route answers with something other than a route 404', async () => {
+  it('every documented operation answers with a documented status and body, and 401 without a token where it needs one', async () => {
+    const id = 'doc-probe';
+    const seen = new Set<string>();
+    const expect = async (method: string, path: string, status: number, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> => {
+      const response = await call(`${svc.url}${path.replace('{id}', id)}`, method.toUpperCase(), body, headers);
+      assertDocumented(doc, method, path, response);
+      assert.equal(response.status, status, `${method.toUpperCase()} ${path}: ${JSON.stringify(response.body)}`);
+      seen.add(`${method} ${path}`);
+      return response;
+    };
+    await expect('put', '/api/sessions/{id}', 201, { workspace: id });
+    await expect('put', '/api/sessions/{id}', 200, { workspace: id });
+    await expect('get', '/api/sessions', 200);
+    await expect('get', '/api/sessions/{id}', 200);
+    await expect('post', '/api/sessions/{id}/messages', 200, { text: 'hi' });
+    await expect('get', '/api/sessions/{id}/messages', 200);
+    await expect('post', '/api/sessions/{id}/abort', 409);
+    const running = call(`${svc.url}/api/sessions/${id}/messages`, 'POST', { text: '#fake hang\nto abort' });
+    await waitFor('the turn to run', async () => (await call(`${svc.url}/api/opencode/status`, 'GET')).body.runningTurns === 1);
+    await expect('post', '/api/sessions/{id}/abort', 202);
+    const aborted = await running;
+    assertDocumented(doc, 'post', '/api/sessions/{id}/messages', aborted);
+    assert.equal(aborted.status, 409);
+    await expect('get', '/api/opencode/status', 200);
+    await expect('get', '/api/openapi.json', 200);
+    await expect('get', '/livez', 200);
+    await expect('get', '/readyz', 200);
+    await expect('get', '/metrics', 200);
+    await expect('delete', '/api/sessions/{id}', 204);
+    await expect('get', '/api/sessions/{id}', 404);
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`));
+    assert.deepEqual([...seen].sort(), documented.sort(), 'an operation of the document is not exercised here');
     for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const method of Object.keys(ops)) {
-        const response = await call(`${svc.url}${path.replace('{id}', 'doc-probe')}`, method.toUpperCase(), method === 'put' ? { workspace: 'doc-probe' } : undefined);
-        const code = (response.body as { error?: { code?: string } }).error?.code;
-        assert.notEqual(code, 'not_found', `${method.toUpperCase()} ${path} is documented but the app has no such route`);
+      for (const [method, operation] of Object.entries(ops)) {
+        if (JSON.stringify(operation.security) !== JSON.stringify([{ bearer: [] }])) continue;
+        const body = method === 'put' ? { workspace: id } : method === 'post' ? {} : undefined;
+        await expect(method, path, 401, body, { authorization: '' });
       }
     }
   });

@@ -70,21 +70,38 @@ describe('server mode, a crash with messages queued behind it', () => {
     await svc.close();
   });
 
-  it('fails only the turns the server had taken; queued messages are not sent to the dead server', async () => {
+  it('fails only the turns the server had taken; each queued message runs exactly once and succeeds', async () => {
     const url = (p: string): string => `${svc.url}${p}`;
+    const serveMessages = (): Promise<Array<Record<string, any>>> => readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'));
     const ids = ['c0', 'c1', 'q0', 'q1', 'q2', 'q3', 'q4'];
     for (const id of ids) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
     await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
-    // c1 hangs until the crash ends it; c0's crash-after is the window in which the test sees both running
-    // (wide, because a loaded machine polls slowly).
-    const crashing = call(url('/api/sessions/c0/messages'), 'POST', { text: '#fake crash-after=2000\nboom' });
-    const inFlight = call(url('/api/sessions/c1/messages'), 'POST', { text: '#fake hang\nunlucky' });
-    await waitFor('both turns to run', async () => (await call(url('/api/opencode/status'), 'GET')).body.runningTurns === 2);
+    const dead = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+    // Two turns hang on the server, five messages queue behind them, and only then does the server die:
+    // each step waits for the state the previous one produces, so no timing decides the outcome.
+    const taken = ['c0', 'c1'].map((id) => call(url(`/api/sessions/${id}/messages`), 'POST', { text: `#fake hang\ntaken ${id}` }));
+    await waitFor('the server to take both turns', async () => (await serveMessages()).filter((m) => String(m.message).startsWith('taken')).length === 2);
     const queued = ['q0', 'q1', 'q2', 'q3', 'q4'].map((id) => call(url(`/api/sessions/${id}/messages`), 'POST', { text: `queued ${id}` }));
-    assert.equal((await crashing).status, 502);
-    assert.equal((await inFlight).status, 502);
-    for (const response of await Promise.all(queued)) {
+    await waitFor('five messages to queue', async () => {
+      const status = (await call(url('/api/opencode/status'), 'GET')).body;
+      return status.runningTurns === 2 && status.queuedRequests === 5;
+    });
+    process.kill(dead.pid as number, 'SIGKILL');
+    for (const response of await Promise.all(taken)) {
+      assert.equal(response.status, 502, JSON.stringify(response.body));
+      assert.equal(response.body.error.code, 'opencode_failed');
+    }
+    const answers = await Promise.all(queued);
+    for (const response of answers) {
       assert.equal(response.status, 200, `a queued message failed: ${JSON.stringify(response.body)}`);
+    }
+    const served = await serveMessages();
+    assert.deepEqual(served.filter((m) => m.pid === dead.pid).map((m) => String(m.message)).sort(), ['taken c0', 'taken c1'], 'the dead server had other turns than the two taken');
+    // Each queued message ran exactly once: on the restarted server, or per-message while it restarted.
+    const runs = await readJsonLines(path.join(svc.recordDir, 'runs.jsonl'));
+    for (const [i, id] of ['q0', 'q1', 'q2', 'q3', 'q4'].entries()) {
+      const where = [...served.filter((m) => m.message === `queued ${id}`).map(() => 'server'), ...runs.filter((r) => r.message === `queued ${id}`).map(() => 'per-message')];
+      assert.deepEqual(where, [answers[i]?.body.mode], `queued ${id} ran ${JSON.stringify(where)}`);
     }
   });
 });
@@ -142,42 +159,100 @@ describe('server mode, a broken connection and then a failing health check', () 
   });
 });
 
-describe('server mode, a crash-looping instance', () => {
+// A crash loop, once for each restart reason, each driven by a fault knob of the fake so that which
+// reason is counted never depends on timing: crashes after the instance was ready are `exit`,
+// failures before it got ready are `start_failed`.
+const CRASH_LOOP_ENV = { OCPM_MODE: 'server', OCPM_MAX_RESTARTS: '2', OCPM_RESTART_BACKOFF_MS: '10', OCPM_SERVER_RETRY_MS: '600000' };
+
+/** Waits until the only instance is `failed`, checks the status says per-message fallback after 2 restarts. */
+async function failedWithFallback(svc: TestService): Promise<void> {
+  const status = await waitFor('the instance to be marked failed', async () => {
+    const body = (await call(`${svc.url}/api/opencode/status`, 'GET')).body;
+    return body.processManager.instances[0].state === 'failed' ? body : undefined;
+  });
+  assert.equal(status.processManager.mode, 'per-session');
+  assert.equal(status.processManager.isRunning, false);
+  assert.match(status.processManager.description, /fallback/);
+  assert.equal(status.processManager.instances[0].restarts, 2);
+}
+
+/** Logged when a message is sent per-message because no instance can take it. */
+const fellBack = (svc: TestService): boolean => svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode');
+
+/** The restart reasons and serve spawns in /metrics, each exactly. */
+async function assertRestarts(svc: TestService, expected: { exit: number; start_failed: number; started: number; failed: number }): Promise<void> {
+  const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+  assert.deepEqual(
+    {
+      exit: sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }),
+      start_failed: sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }),
+      started: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }),
+      failed: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'failed' }),
+    },
+    expected,
+  );
+  assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
+}
+
+describe('server mode, an instance that crashes on every turn', () => {
   let svc: TestService;
   before(async () => {
-    svc = await startTestService({
-      OCPM_MODE: 'server',
-      OCPM_MAX_RESTARTS: '2',
-      OCPM_RESTART_BACKOFF_MS: '10',
-      OCPM_SERVER_RETRY_MS: '600000',
-      FAKE_OPENCODE_SERVE_EXIT_AFTER_MS: '300',
-    });
+    // Each server SIGKILLs itself mid-turn on its first message: strictly after it was ready.
+    svc = await startTestService({ ...CRASH_LOOP_ENV, FAKE_OPENCODE_SERVE_CRASH_AFTER_MESSAGES: '1' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+  const url = (p: string): string => `${svc.url}${p}`;
+  const instance0 = async () => (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
+
+  it('restarts it for `exit` up to OCPM_MAX_RESTARTS, marks it failed, and its session goes on per-message', async () => {
+    await call(url('/api/sessions/f'), 'PUT', { workspace: 'f' });
+    const pids: number[] = [];
+    for (const round of [1, 2, 3]) {
+      const ready = await waitFor(`instance ready for crash ${round}`, async () => {
+        const now = await instance0();
+        return now.state === 'ready' && !pids.includes(now.pid) ? now : undefined;
+      });
+      pids.push(ready.pid);
+      const crashed = await call(url('/api/sessions/f/messages'), 'POST', { text: `crash ${round}` });
+      assert.equal(crashed.status, 502, JSON.stringify(crashed.body));
+      assert.equal(crashed.body.error.code, 'opencode_failed');
+    }
+    await failedWithFallback(svc);
+    await assertRestarts(svc, { exit: 2, start_failed: 0, started: 3, failed: 0 });
+    const next = await call(url('/api/sessions/f/messages'), 'POST', { text: 'four' });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal(next.body.mode, 'per-message');
+    // The crashed turns' messages were stored before each crash: the conversation goes on from them.
+    assert.equal(next.body.text, 'fake reply #4 [model=default] [agent=build]: four');
+    assert.ok(fellBack(svc));
+  });
+});
+
+describe('server mode, an instance that never starts', () => {
+  let svc: TestService;
+  before(async () => {
+    // Every start fails the way a taken port does: exit 1 before the listening line.
+    svc = await startTestService({ ...CRASH_LOOP_ENV, FAKE_OPENCODE_SERVE_BUSY_PORT: '1' });
   });
   after(async () => {
     await svc.close();
   });
   const url = (p: string): string => `${svc.url}${p}`;
 
-  it('backs off, is marked failed, and its sessions fall back to per-message without losing the conversation', async () => {
+  it('restarts it for `start_failed` up to OCPM_MAX_RESTARTS, marks it failed, and sessions run per-message without losing the conversation', async () => {
     await call(url('/api/sessions/f'), 'PUT', { workspace: 'f' });
-    const status = await waitFor('the instance to be marked failed', async () => {
-      const body = (await call(url('/api/opencode/status'), 'GET')).body;
-      return body.processManager.instances[0].state === 'failed' ? body : undefined;
-    });
-    assert.equal(status.processManager.mode, 'per-session');
-    assert.equal(status.processManager.isRunning, false);
-    assert.match(status.processManager.description, /fallback/);
-    assert.equal(status.processManager.instances[0].restarts, 2);
+    await failedWithFallback(svc);
+    await assertRestarts(svc, { exit: 0, start_failed: 2, started: 0, failed: 3 });
     const one = await call(url('/api/sessions/f/messages'), 'POST', { text: 'one' });
     assert.equal(one.status, 200, JSON.stringify(one.body));
     assert.equal(one.body.mode, 'per-message');
     const two = await call(url('/api/sessions/f/messages'), 'POST', { text: 'two' });
     assert.equal(two.body.text, 'fake reply #2 [model=default] [agent=build]: two');
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
-    assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'failed' }), 1);
-    assert.ok(sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'exit' }) + sample(metrics, 'opencode_manager_server_restarts_total', { reason: 'start_failed' }) === 2);
     assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode: 'per-message', outcome: 'success' }), 2);
-    assert.ok(svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode'));
+    assert.ok(fellBack(svc));
   });
 });
 
