@@ -53,7 +53,9 @@ const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.f
 const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair));
 const badModes = args.modes.some((mode) => !MODES.includes(mode));
 if (badModes || !counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
-  process.stderr.write('usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,server-shared,direct] [--log-dir DIR]\n');
+  process.stderr.write(
+    'usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,server-shared,direct] [--log-dir DIR]\n',
+  );
   process.exit(2);
 }
 
@@ -63,10 +65,25 @@ if (badModes || !counts.every((n) => Number.isInteger(n) && n >= 0) || args.sess
  * isolation); per-message runs sandboxed as by default.
  */
 type Mode = 'per-message' | 'server' | 'server-shared' | 'direct';
-interface Stats { p50: number; p95: number; n: number }
+interface Stats {
+  p50: number;
+  p95: number;
+  n: number;
+}
 interface Scenario {
-  mode: Mode; sessions: number; messages: number; first: Stats; followup: Stats; warm: Stats | null;
-  peakRssMb: number; rootPeakRssMb: number; spawns: number; spawnsPer100: number; wrongAnswers: string[]; failed: string[]; leftoverPids: number[];
+  mode: Mode;
+  sessions: number;
+  messages: number;
+  first: Stats;
+  followup: Stats;
+  warm: Stats | null;
+  peakRssMb: number;
+  rootPeakRssMb: number;
+  spawns: number;
+  spawnsPer100: number;
+  wrongAnswers: string[];
+  failed: string[];
+  leftoverPids: number[];
 }
 
 function stats(ms: number[]): Stats {
@@ -83,12 +100,21 @@ function rssSampler(root: number): { stop: () => { tree: number; root: number } 
   let rootPeakKb = 0;
   const sample = (): void => {
     const table = processTable();
-    peakKb = Math.max(peakKb, processTree(root, table).reduce((sum, pid) => sum + rssKb(pid), 0));
+    peakKb = Math.max(
+      peakKb,
+      processTree(root, table).reduce((sum, pid) => sum + rssKb(pid), 0),
+    );
     rootPeakKb = Math.max(rootPeakKb, table.has(root) ? rssKb(root) : 0);
   };
   sample();
   const timer = setInterval(sample, 200);
-  return { stop: () => { clearInterval(timer); sample(); return { tree: Math.round(peakKb / 1024), root: Math.round(rootPeakKb / 1024) }; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return { tree: Math.round(peakKb / 1024), root: Math.round(rootPeakKb / 1024) };
+    },
+  };
 }
 
 /**
@@ -108,19 +134,32 @@ async function opencodeEnv(tmp: string, stub: StubLlm): Promise<Record<string, s
   return { PATH: process.env.PATH ?? '', ...(await realOpencodeHome(stub, home)), XDG_DATA_HOME: `${home}/.local/share`, ...args.opencodeEnv };
 }
 
-async function startService(mode: 'per-message' | 'server' | 'server-shared', n: number, tmp: string, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+async function startService(
+  mode: 'per-message' | 'server' | 'server-shared',
+  n: number,
+  tmp: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; base: string }> {
   const modeEnv = mode === 'server-shared' ? { OCPM_MODE: 'server', OCPM_ISOLATION: 'off', OCPM_POOL_SIZE: '1' } : { OCPM_MODE: mode };
   // The service as production runs it: the compiled build (npm run bench:compare builds it first).
   return startReadyService(
     {
-      ...env, ...modeEnv, PORT: '0', HOST: '127.0.0.1', OCPM_LOG_LEVEL: 'info',
-      OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
-      OCPM_MAX_CONCURRENT_TURNS: String(n), OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000',
+      ...env,
+      ...modeEnv,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_LOG_LEVEL: 'info',
+      OCPM_DATA_DIR: path.join(tmp, 'data'),
+      OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
+      OCPM_MAX_CONCURRENT_TURNS: String(n),
+      OCPM_AUTH: 'disabled',
+      OCPM_RATE_LIMIT_PER_MIN: '0',
+      OCPM_KILL_GRACE_MS: '2000',
+      OCPM_DRAIN_TIMEOUT_MS: '1000',
     },
     { nodeArgs: ['dist/main.js'], ...(args.logDir === undefined ? {} : { logFile: path.join(args.logDir, `${mode}-N${n}.log`) }) },
   );
 }
-
 
 async function startDirect(env: Record<string, string>, password: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await findFreePort();
@@ -140,7 +179,12 @@ async function startDirect(env: Record<string, string>, password: string): Promi
 async function stopTree(child: ChildProcess, marker: string): Promise<number[]> {
   await stopChild(child);
   const left = opencodeLeft(marker);
-  for (const pid of left) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  for (const pid of left)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   return left;
 }
 
@@ -151,7 +195,10 @@ function http<T>(url: string, method: string, body?: unknown, headers: Record<st
 }
 
 /** One API per contestant: register (returns ms until a message can go out warm), then send. */
-interface Client { register: (id: string) => Promise<number>; send: (id: string, text: string) => Promise<string> }
+interface Client {
+  register: (id: string) => Promise<number>;
+  send: (id: string, text: string) => Promise<string>;
+}
 
 function serviceClient(base: string, mode: 'per-message' | 'server' | 'server-shared'): Client {
   return {
@@ -190,7 +237,10 @@ function directClient(base: string, password: string, wsRoot: string): Client {
       const r = await http<Reply>(`${base}/session/${sid}/message?directory=${encodeURIComponent(dir)}`, 'POST', { parts: [{ type: 'text', text }] }, auth);
       // A failed or aborted turn is still a 200: the error is in info.
       if (r.info.error !== undefined) throw new Error(`turn failed: ${JSON.stringify(r.info.error).slice(0, 300)}`);
-      return r.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('');
+      return r.parts
+        .filter((p) => p.type === 'text')
+        .map((p) => p.text ?? '')
+        .join('');
     },
   };
 }
@@ -200,20 +250,27 @@ function directClient(base: string, password: string, wsRoot: string): Client {
  * turn is recorded and left out of the latencies: the run goes on, so a flaky mode still gets numbers.
  */
 async function runRounds(client: Client, ids: string[]): Promise<{ first: number[]; followup: number[]; wrong: string[]; failed: string[] }> {
-  const first: number[] = [], followup: number[] = [], wrong: string[] = [], failed: string[] = [];
+  const first: number[] = [],
+    followup: number[] = [],
+    wrong: string[] = [],
+    failed: string[] = [];
   for (let round = 1; round <= args.followups + 1; round++) {
-    await Promise.all(ids.map(async (id) => {
-      const started = Date.now();
-      let text: string;
-      try { text = await client.send(id, `round ${round} MARK:${id}-${round}`); } catch (error) {
-        failed.push(`${id} round ${round} after ${Date.now() - started} ms: ${String(error).slice(0, 300)}`);
-        return;
-      }
-      (round === 1 ? first : followup).push(Date.now() - started);
-      // The stub counts the user messages it was sent: a follow-up that lost its conversation shows.
-      const expected = `stub answer user_messages=${round} marker=${id}-${round}`;
-      if (text !== expected) wrong.push(`${id} round ${round}: ${text.slice(0, 120)}`);
-    }));
+    await Promise.all(
+      ids.map(async (id) => {
+        const started = Date.now();
+        let text: string;
+        try {
+          text = await client.send(id, `round ${round} MARK:${id}-${round}`);
+        } catch (error) {
+          failed.push(`${id} round ${round} after ${Date.now() - started} ms: ${String(error).slice(0, 300)}`);
+          return;
+        }
+        (round === 1 ? first : followup).push(Date.now() - started);
+        // The stub counts the user messages it was sent: a follow-up that lost its conversation shows.
+        const expected = `stub answer user_messages=${round} marker=${id}-${round}`;
+        if (text !== expected) wrong.push(`${id} round ${round}: ${text.slice(0, 120)}`);
+      }),
+    );
   }
   return { first, followup, wrong, failed };
 }
@@ -248,9 +305,19 @@ async function runScenario(mode: Mode, n: number, stub: StubLlm): Promise<Scenar
     const leftoverPids = await stopTree(child, tmp);
     child = undefined;
     return {
-      mode, sessions: n, messages, first: stats(rounds.first), followup: stats(rounds.followup),
-      warm: mode === 'per-message' ? null : stats(warm), peakRssMb, rootPeakRssMb, spawns,
-      spawnsPer100: Math.round((spawns / messages) * 1000) / 10, wrongAnswers: rounds.wrong, failed: rounds.failed, leftoverPids,
+      mode,
+      sessions: n,
+      messages,
+      first: stats(rounds.first),
+      followup: stats(rounds.followup),
+      warm: mode === 'per-message' ? null : stats(warm),
+      peakRssMb,
+      rootPeakRssMb,
+      spawns,
+      spawnsPer100: Math.round((spawns / messages) * 1000) / 10,
+      wrongAnswers: rounds.wrong,
+      failed: rounds.failed,
+      leftoverPids,
     };
   } finally {
     if (child !== undefined) await stopTree(child, tmp); // a failed scenario still leaves nothing behind
@@ -286,22 +353,38 @@ function derived(results: Scenario[]): Record<number, Record<string, number>> {
 }
 
 function markdown(results: Scenario[], d: Record<number, Record<string, number>>): string {
-  const rows = results.map((r) => `| ${r.sessions} | ${r.mode} | ${r.first.p50} | ${r.first.p95} | ${r.followup.p50} | ${r.followup.p95} | ` +
-    `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.rootPeakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`);
-  const lines = Object.entries(d).map(([n, v]) => `| ${n} | ${v.managerOverheadMsPerTurn ?? '–'} | ${v.perMessageOverServerFirstP50 ?? '–'} | ` +
-    `${v.perMessageOverServerFollowupP50 ?? '–'} | ${v.perMessageOverServerPeakRss ?? '–'} | ${v.isolatedOverSharedFirstP50 ?? '–'} | ${v.isolatedOverSharedFollowupP50 ?? '–'} | ${v.isolatedOverSharedPeakRss ?? '–'} |`);
+  const rows = results.map(
+    (r) =>
+      `| ${r.sessions} | ${r.mode} | ${r.first.p50} | ${r.first.p95} | ${r.followup.p50} | ${r.followup.p95} | ` +
+      `${r.warm === null ? '–' : `${r.warm.p50} / ${r.warm.p95}`} | ${r.peakRssMb} | ${r.rootPeakRssMb} | ${r.spawns} (${r.spawnsPer100}) | ${r.failed.length} | ${r.wrongAnswers.length} | ${r.leftoverPids.length} |`,
+  );
+  const lines = Object.entries(d).map(
+    ([n, v]) =>
+      `| ${n} | ${v.managerOverheadMsPerTurn ?? '–'} | ${v.perMessageOverServerFirstP50 ?? '–'} | ` +
+      `${v.perMessageOverServerFollowupP50 ?? '–'} | ${v.perMessageOverServerPeakRss ?? '–'} | ${v.isolatedOverSharedFirstP50 ?? '–'} | ${v.isolatedOverSharedFollowupP50 ?? '–'} | ${v.isolatedOverSharedPeakRss ?? '–'} |`,
+  );
   return [
-    `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token`
-      + (Object.keys(args.opencodeEnv).length === 0 ? '' : `, opencode env ${Object.entries(args.opencodeEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`), '',
+    `## compare: followups ${args.followups}, stub first token ${args.firstTokenMs} ms, ${args.latencyPerTokenMs} ms/token` +
+      (Object.keys(args.opencodeEnv).length === 0
+        ? ''
+        : `, opencode env ${Object.entries(args.opencodeEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`),
+    '',
     '| N | mode | first p50 ms | first p95 ms | follow-up p50 ms | follow-up p95 ms | PUT→warm p50 / p95 ms | peak RSS MB | of which root MB | spawns (per 100 msgs) | failed turns | wrong answers | leftover procs |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
     '| N | manager overhead ms/turn (server − direct follow-up p50) | per-message/server first p50 | per-message/server follow-up p50 | per-message/server peak RSS | isolated/shared first p50 | isolated/shared follow-up p50 | isolated/shared peak RSS |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|', ...lines, '',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...lines,
+    '',
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
+  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js')))
+    throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
   if (args.logDir !== undefined) mkdirSync(args.logDir, { recursive: true });
   if (Object.keys(args.opencodeEnv).length > 0) out(`opencode settings in every scenario: ${JSON.stringify(args.opencodeEnv)}`);
   const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
@@ -311,7 +394,9 @@ async function main(): Promise<void> {
       for (const mode of MODES.filter((m) => args.modes.includes(m))) {
         out(`- N=${n} ${mode}…`);
         const r = await runScenario(mode, n, stub);
-        out(`  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB (root ${r.rootPeakRssMb} MB), spawns ${r.spawns}, failed ${r.failed.length}`);
+        out(
+          `  first p50 ${r.first.p50} ms, follow-up p50 ${r.followup.p50} ms, peak RSS ${r.peakRssMb} MB (root ${r.rootPeakRssMb} MB), spawns ${r.spawns}, failed ${r.failed.length}`,
+        );
         results.push(r);
       }
     }

@@ -22,7 +22,8 @@ const ELD_RESOLUTION_MS = 10; // the sampling period of the lag histogram; prom-
 const WARMUP_S = 2; // an unmeasured autocannon run before each measured one (JIT, connection set-up)
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
-const USAGE = 'usage: node --import tsx bench/endpoints.ts [--sessions 1000] [--streams 100] [--duration 10]\n' +
+const USAGE =
+  'usage: node --import tsx bench/endpoints.ts [--sessions 1000] [--streams 100] [--duration 10]\n' +
   '         [--connections 10] [--mode server|per-message] [--lag-window 5] [--cpu-prof DIR]   (see bench/README.md)\n';
 const OPTIONS = {
   sessions: { type: 'string', default: '1000' },
@@ -36,8 +37,12 @@ const OPTIONS = {
 } as const;
 const { opts, usage } = benchCli(USAGE, OPTIONS);
 const args = {
-  sessions: Number(opts.sessions), streams: Number(opts.streams), durationS: Number(opts.duration),
-  connections: Number(opts.connections), mode: opts.mode, lagWindowS: Number(opts['lag-window']),
+  sessions: Number(opts.sessions),
+  streams: Number(opts.streams),
+  durationS: Number(opts.duration),
+  connections: Number(opts.connections),
+  mode: opts.mode,
+  lagWindowS: Number(opts['lag-window']),
   cpuProfDir: opts['cpu-prof'] === undefined ? undefined : path.resolve(opts['cpu-prof']),
 };
 const positive = [args.sessions, args.streams, args.durationS, args.connections, args.lagWindowS].every((n) => Number.isInteger(n) && n > 0);
@@ -63,26 +68,42 @@ process.channel?.unref();
 `;
 
 /** Lag in ms: the histogram's timer interval minus its period (what the loop was late by). */
-interface Lag { p50: number; p99: number; max: number; mean: number; samples: number }
-interface EldSnapshot { eldId: number; p50: number; p99: number; max: number; mean: number; count: number }
+interface Lag {
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+  samples: number;
+}
+interface EldSnapshot {
+  eldId: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+  count: number;
+}
 
 function eldClient(child: ChildProcess): { reset: () => Promise<void>; read: () => Promise<Lag> } {
   let nextId = 0;
-  const ask = (eld: 'reset' | 'read'): Promise<EldSnapshot> => new Promise((resolve, reject) => {
-    const id = nextId++;
-    const timer = setTimeout(() => reject(new Error(`no event-loop-lag answer from the service within 10 s (${eld})`)), 10_000);
-    const onMessage = (m: unknown): void => {
-      if (typeof m !== 'object' || m === null || (m as EldSnapshot).eldId !== id) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(m as EldSnapshot);
-    };
-    child.on('message', onMessage);
-    child.send({ eld, id });
-  });
+  const ask = (eld: 'reset' | 'read'): Promise<EldSnapshot> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`no event-loop-lag answer from the service within 10 s (${eld})`)), 10_000);
+      const onMessage = (m: unknown): void => {
+        if (typeof m !== 'object' || m === null || (m as EldSnapshot).eldId !== id) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m as EldSnapshot);
+      };
+      child.on('message', onMessage);
+      child.send({ eld, id });
+    });
   const lagMs = (ns: number): number => round2(Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS));
   return {
-    reset: async () => { await ask('reset'); },
+    reset: async () => {
+      await ask('reset');
+    },
     read: async () => {
       const s = await ask('read');
       return { p50: lagMs(s.p50), p99: lagMs(s.p99), max: lagMs(s.max), mean: lagMs(s.mean), samples: s.count };
@@ -106,11 +127,25 @@ function startService(tmp: string, token: string): Promise<ReadyService> {
     {
       // One shared data home and, in server mode, one serve for every session (what this measures):
       // session isolation gives each session its own sandboxed serve, so it is off here.
-      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_ISOLATION: 'off', OCPM_MODE: args.mode, OCPM_POOL_SIZE: '1',
-      OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_API_TOKEN: token, OCPM_RATE_LIMIT_PER_MIN: '0',
-      OCPM_MAX_CONCURRENT_TURNS: String(args.streams), OCPM_MAX_STREAMS_PER_TOKEN: String(args.streams * 2), OCPM_QUEUE_LIMIT: String(args.streams),
-      OCPM_STALL_TIMEOUT_MS: '0', OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '2000', OCPM_LOG_LEVEL: 'info',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_ISOLATION: 'off',
+      OCPM_MODE: args.mode,
+      OCPM_POOL_SIZE: '1',
+      OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'),
+      OCPM_DATA_DIR: path.join(tmp, 'data'),
+      XDG_DATA_HOME: path.join(tmp, 'xdg'),
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      OCPM_API_TOKEN: token,
+      OCPM_RATE_LIMIT_PER_MIN: '0',
+      OCPM_MAX_CONCURRENT_TURNS: String(args.streams),
+      OCPM_MAX_STREAMS_PER_TOKEN: String(args.streams * 2),
+      OCPM_QUEUE_LIMIT: String(args.streams),
+      OCPM_STALL_TIMEOUT_MS: '0',
+      OCPM_KILL_GRACE_MS: '500',
+      OCPM_DRAIN_TIMEOUT_MS: '2000',
+      OCPM_LOG_LEVEL: 'info',
       HOME: process.env.HOME ?? os.homedir(),
     },
     { nodeArgs: [...profile, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(ELD_PRELOAD)}`, 'src/main.ts'], ipc: true },
@@ -124,16 +159,27 @@ async function api<T>(base: string, token: string, method: string, route: string
   return { status: response.status, body: response.body as T };
 }
 
-interface Status { sessions: number; runningTurns: number; queuedRequests: number; activeStreams: number; processManager: { mode: string; pendingRequests: number } }
+interface Status {
+  sessions: number;
+  runningTurns: number;
+  queuedRequests: number;
+  activeStreams: number;
+  processManager: { mode: string; pendingRequests: number };
+}
 
 /** Polls the status until `done` accepts it; a bound, never a fixed sleep. */
 async function waitForStatus(base: string, token: string, what: string, done: (s: Status) => boolean, timeoutMs = 60_000): Promise<Status> {
   let last: Status | undefined;
   try {
-    return await waitFor(what, async () => {
-      last = (await api<Status>(base, token, 'GET', '/api/opencode/status')).body;
-      return done(last) ? last : undefined;
-    }, timeoutMs, 100);
+    return await waitFor(
+      what,
+      async () => {
+        last = (await api<Status>(base, token, 'GET', '/api/opencode/status')).body;
+        return done(last) ? last : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   } catch (error) {
     throw new Error(`${String(error)} (last status ${JSON.stringify(last)})`);
   }
@@ -143,34 +189,58 @@ async function waitForStatus(base: string, token: string, what: string, done: (s
 async function registerSessions(base: string, token: string, n: number, concurrency = 16): Promise<number> {
   const started = Date.now();
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const id = `bench-${next++}`;
-      const res = await api(base, token, 'PUT', `/api/sessions/${id}`, { workspace: id });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT ${id}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const id = `bench-${next++}`;
+        const res = await api(base, token, 'PUT', `/api/sessions/${id}`, { workspace: id });
+        if (res.status !== 201 && res.status !== 200) throw new Error(`PUT ${id}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      }
+    }),
+  );
   return Date.now() - started;
 }
 
 /** Server mode opens each session's opencode session in the background after PUT: wait for all. */
 async function waitWarm(base: string, token: string, n: number): Promise<void> {
-  await waitFor(`all ${n} sessions to warm up`, async () => {
-    const { body } = await api<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions');
-    return body.sessions.filter((s) => s.opencodeSessionId !== null).length >= n;
-  }, 120_000, 250);
+  await waitFor(
+    `all ${n} sessions to warm up`,
+    async () => {
+      const { body } = await api<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions');
+      return body.sessions.filter((s) => s.opencodeSessionId !== null).length >= n;
+    },
+    120_000,
+    250,
+  );
 }
 
 // ---------------------------------------------------------------- load
 interface Load {
-  what: string; url: string; connections: number; durationS: number; requests: number; rps: number;
-  latencyMs: { p50: number; p99: number; max: number; mean: number }; autocannonMs: { p50: number; p99: number; max: number };
-  bytesPerResponse: number; non2xx: number; errors: number; timeouts: number;
+  what: string;
+  url: string;
+  connections: number;
+  durationS: number;
+  requests: number;
+  rps: number;
+  latencyMs: { p50: number; p99: number; max: number; mean: number };
+  autocannonMs: { p50: number; p99: number; max: number };
+  bytesPerResponse: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
   /** The service's CPU time (user + system) over the wall time, and per request: the cost, less noisy than latency. */
-  serviceCpuPct: number; serviceCpuMsPerRequest: number; serviceLag: Lag;
+  serviceCpuPct: number;
+  serviceCpuMsPerRequest: number;
+  serviceLag: Lag;
 }
 
-function cannon(url: string, connections: number, durationS: number, headers: Record<string, string>, onResponse?: (ms: number, status: number) => void): Promise<autocannon.Result> {
+function cannon(
+  url: string,
+  connections: number,
+  durationS: number,
+  headers: Record<string, string>,
+  onResponse?: (ms: number, status: number) => void,
+): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon({ url, connections, duration: durationS, pipelining: 1, headers }, (error: Error | null, result) => {
       if (error !== null && error !== undefined) reject(error);
@@ -182,14 +252,23 @@ function cannon(url: string, connections: number, durationS: number, headers: Re
 }
 
 /** A warm-up run, then the measured run with every 2xx response time and the service's CPU and lag. */
-async function measureLoad(what: string, service: ReadyService, eld: ReturnType<typeof eldClient>, route: string, connections: number, headers: Record<string, string> = {}): Promise<Load> {
+async function measureLoad(
+  what: string,
+  service: ReadyService,
+  eld: ReturnType<typeof eldClient>,
+  route: string,
+  connections: number,
+  headers: Record<string, string> = {},
+): Promise<Load> {
   const url = service.base + route;
   await cannon(url, connections, WARMUP_S, headers);
   const times: number[] = [];
   await eld.reset();
   const cpu0 = cpuMs(service.pid);
   const t0 = Date.now();
-  const r = await cannon(url, connections, args.durationS, headers, (ms, status) => { if (status >= 200 && status < 300) times.push(ms); });
+  const r = await cannon(url, connections, args.durationS, headers, (ms, status) => {
+    if (status >= 200 && status < 300) times.push(ms);
+  });
   const wallMs = Date.now() - t0;
   const cpuUsedMs = cpuMs(service.pid) - cpu0;
   const serviceCpuPct = Math.round((cpuUsedMs / wallMs) * 100);
@@ -197,24 +276,44 @@ async function measureLoad(what: string, service: ReadyService, eld: ReturnType<
   times.sort((a, b) => a - b);
   const pct = (q: number): number => round2(times[Math.max(0, Math.ceil(q * times.length) - 1)] ?? NaN);
   const load: Load = {
-    what, url: route, connections, durationS: args.durationS, requests: r.requests.total, rps: Math.round(r.requests.total / r.duration),
+    what,
+    url: route,
+    connections,
+    durationS: args.durationS,
+    requests: r.requests.total,
+    rps: Math.round(r.requests.total / r.duration),
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: pct(1), mean: round2(times.reduce((a, b) => a + b, 0) / Math.max(1, times.length)) },
     autocannonMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
     bytesPerResponse: Math.round(r.throughput.total / Math.max(1, r.requests.total)),
-    non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
-    serviceCpuPct, serviceCpuMsPerRequest: round2(cpuUsedMs / Math.max(1, r.requests.total)), serviceLag,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    serviceCpuPct,
+    serviceCpuMsPerRequest: round2(cpuUsedMs / Math.max(1, r.requests.total)),
+    serviceLag,
   };
-  out(`  ${what}: ${load.rps} req/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, service CPU ${serviceCpuPct} % (${load.serviceCpuMsPerRequest} ms/request), non-2xx ${load.non2xx}, errors ${load.errors}`);
+  out(
+    `  ${what}: ${load.rps} req/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, service CPU ${serviceCpuPct} % (${load.serviceCpuMsPerRequest} ms/request), non-2xx ${load.non2xx}, errors ${load.errors}`,
+  );
   return load;
 }
 
 // ---------------------------------------------------------------- SSE streams
-interface Stream { id: string; events: string[]; done: Promise<void> }
+interface Stream {
+  id: string;
+  events: string[];
+  done: Promise<void>;
+}
 
 /** Opens a `#fake hang` turn as an SSE stream; `done` resolves when the service ends the stream. */
 async function openStream(base: string, token: string, id: string): Promise<Stream> {
-  const events = await openEventStream(`${base}/api/sessions/${id}/messages`, { text: `#fake hang\nbench stream ${id}` }, { headers: { authorization: `Bearer ${token}` } })
-    .catch((error: unknown) => { throw new Error(`SSE ${id}: ${String(error).slice(0, 300)}`); });
+  const events = await openEventStream(
+    `${base}/api/sessions/${id}/messages`,
+    { text: `#fake hang\nbench stream ${id}` },
+    { headers: { authorization: `Bearer ${token}` } },
+  ).catch((error: unknown) => {
+    throw new Error(`SSE ${id}: ${String(error).slice(0, 300)}`);
+  });
   const stream: Stream = { id, events: [], done: Promise.resolve() };
   stream.done = (async () => {
     for await (const { event, data } of events) {
@@ -236,7 +335,13 @@ function promLag(metricsText: string): Record<string, number> {
 }
 
 // ---------------------------------------------------------------- the run
-interface LagPhase { what: string; lag: Lag; promClient: Record<string, number>; serviceCpuPct: number; durationMs: number }
+interface LagPhase {
+  what: string;
+  lag: Lag;
+  promClient: Record<string, number>;
+  serviceCpuPct: number;
+  durationMs: number;
+}
 
 async function lagWindow(what: string, service: ReadyService, token: string, eld: ReturnType<typeof eldClient>, body: () => Promise<void>): Promise<LagPhase> {
   await api(service.base, token, 'GET', '/metrics'); // prom-client resets its lag histogram on every scrape
@@ -280,10 +385,12 @@ async function run(service: ReadyService, token: string, tmp: string) {
 
   out(`- opening ${args.streams} SSE streams (#fake hang)…`);
   let streams: Stream[] = [];
-  lags.push(await lagWindow(`opening ${args.streams} streams`, service, token, eld, async () => {
-    streams = await Promise.all(Array.from({ length: args.streams }, (_, i) => openStream(base, token, `bench-${i}`)));
-    await waitForStatus(base, token, `${args.streams} turns running`, (s) => s.runningTurns === args.streams && s.activeStreams === args.streams);
-  }));
+  lags.push(
+    await lagWindow(`opening ${args.streams} streams`, service, token, eld, async () => {
+      streams = await Promise.all(Array.from({ length: args.streams }, (_, i) => openStream(base, token, `bench-${i}`)));
+      await waitForStatus(base, token, `${args.streams} turns running`, (s) => s.runningTurns === args.streams && s.activeStreams === args.streams);
+    }),
+  );
   const held = await waitForStatus(base, token, 'streams held', () => true);
   lags.push(await lagWindow(`${args.streams} streams open`, service, token, eld, () => sleep(args.lagWindowS * 1000)));
   loads.push(await measureLoad(`status, ${args.sessions} sessions, ${args.streams} streams open`, service, eld, '/api/opencode/status', args.connections));
@@ -303,11 +410,19 @@ async function run(service: ReadyService, token: string, tmp: string) {
   const metricsText = (await api<string>(base, token, 'GET', '/metrics')).body;
   rss.end = round1(rssMb(service.pid));
   return {
-    registerMs, statusBytes, rssMb: rss, lags, loads,
+    registerMs,
+    statusBytes,
+    rssMb: rss,
+    lags,
+    loads,
     streams: {
-      opened: streams.length, runningWhileHeld: held.runningTurns, activeStreamsWhileHeld: held.activeStreams,
-      runningAfterStatusLoad: stillOpen.runningTurns, fakeProcessesWhileOpen: processesWithStreams,
-      abortStatuses: countBy(aborts.map(String)), lastEvents,
+      opened: streams.length,
+      runningWhileHeld: held.runningTurns,
+      activeStreamsWhileHeld: held.activeStreams,
+      runningAfterStatusLoad: stillOpen.runningTurns,
+      fakeProcessesWhileOpen: processesWithStreams,
+      abortStatuses: countBy(aborts.map(String)),
+      lastEvents,
     },
     promLagNames: Object.keys(promLag(metricsText0)),
     commandsByMode: sumBy(metricsText, 'opencode_manager_commands_total', 'mode'),
@@ -326,12 +441,18 @@ const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 // ---------------------------------------------------------------- report
 type Measured = Awaited<ReturnType<typeof run>>;
-interface Row { what: string; measured: string; target: string; verdict: 'pass' | 'miss' | '–' }
+interface Row {
+  what: string;
+  measured: string;
+  target: string;
+  verdict: 'pass' | 'miss' | '–';
+}
 
 function rows(m: Measured): Row[] {
   const loadRow = (l: Load, targetMs: number | undefined): Row => {
     const clean = l.non2xx === 0 && l.errors === 0;
-    const measured = `${l.rps} req/s; p50 ${l.latencyMs.p50} ms, **p99 ${l.latencyMs.p99} ms**, max ${l.latencyMs.max} ms (${l.connections} conn.); ` +
+    const measured =
+      `${l.rps} req/s; p50 ${l.latencyMs.p50} ms, **p99 ${l.latencyMs.p99} ms**, max ${l.latencyMs.max} ms (${l.connections} conn.); ` +
       `service CPU ${l.serviceCpuPct} %, ${l.serviceCpuMsPerRequest} ms/req${clean ? '' : `; **${l.non2xx} non-2xx, ${l.errors} errors**`}`;
     if (targetMs === undefined) return { what: l.what, measured, target: '–', verdict: '–' };
     return { what: l.what, measured, target: `p99 < ${targetMs} ms`, verdict: clean && l.latencyMs.p99 < targetMs ? 'pass' : 'miss' };
@@ -339,27 +460,38 @@ function rows(m: Measured): Row[] {
   const lagRow = (p: LagPhase): Row => ({
     what: `event-loop lag, ${p.what}`,
     measured: `p50 ${p.lag.p50} ms, p99 ${p.lag.p99} ms, max ${p.lag.max} ms (service CPU ${p.serviceCpuPct} %)`,
-    target: 'none (reported)', verdict: '–',
+    target: 'none (reported)',
+    verdict: '–',
   });
   const [status, status1, metrics1, metricsN, statusStreams] = m.loads as [Load, Load, Load, Load, Load];
   const [idle, opening, open] = m.lags as [LagPhase, LagPhase, LagPhase];
   return [
-    loadRow(status, TARGETS.statusP99Ms), loadRow(status1, undefined), loadRow(metrics1, TARGETS.metricsP99Ms), loadRow(metricsN, undefined),
-    lagRow(idle), lagRow(opening), lagRow(open), loadRow(statusStreams, TARGETS.statusP99Ms),
+    loadRow(status, TARGETS.statusP99Ms),
+    loadRow(status1, undefined),
+    loadRow(metrics1, TARGETS.metricsP99Ms),
+    loadRow(metricsN, undefined),
+    lagRow(idle),
+    lagRow(opening),
+    lagRow(open),
+    loadRow(statusStreams, TARGETS.statusP99Ms),
   ];
 }
 
 function markdown(m: Measured, table: Row[], stopped: { exitCode: number | string; shutdownMs: number }, leftover: number[]): string {
   return [
-    `## endpoints: ${args.sessions} sessions, ${args.streams} SSE streams, ${args.mode} mode, ${args.durationS} s per load run, ${os.cpus().length} CPUs`, '',
-    '| what | measured | target | pass/miss |', '|---|---|---|---|',
-    ...table.map((r) => `| ${r.what} | ${r.measured} | ${r.target} | ${r.verdict === 'miss' ? '**miss**' : r.verdict} |`), '',
+    `## endpoints: ${args.sessions} sessions, ${args.streams} SSE streams, ${args.mode} mode, ${args.durationS} s per load run, ${os.cpus().length} CPUs`,
+    '',
+    '| what | measured | target | pass/miss |',
+    '|---|---|---|---|',
+    ...table.map((r) => `| ${r.what} | ${r.measured} | ${r.target} | ${r.verdict === 'miss' ? '**miss**' : r.verdict} |`),
+    '',
     `- latency is the client's (autocannon, keep-alive, pipelining 1, on the same 2-core machine as the service); ` +
       `lag is measured inside the service (monitorEventLoopDelay, ${ELD_RESOLUTION_MS} ms period subtracted)`,
     `- service RSS ${m.rssMb.start} → ${m.rssMb.end} MB; status body ${m.statusBytes} bytes; /metrics body ${m.loads[2]?.bytesPerResponse ?? 0} bytes`,
     `- streams: ${m.streams.runningWhileHeld} turns running while held, ${m.streams.fakeProcessesWhileOpen} fake-opencode processes; ` +
       `aborts ${JSON.stringify(m.streams.abortStatuses)}; last SSE event ${JSON.stringify(m.streams.lastEvents)}; turns by mode ${JSON.stringify(m.commandsByMode)}`,
-    `- shutdown: exit code ${stopped.exitCode} after ${stopped.shutdownMs} ms; fake-opencode processes left: ${leftover.length}`, '',
+    `- shutdown: exit code ${stopped.exitCode} after ${stopped.shutdownMs} ms; fake-opencode processes left: ${leftover.length}`,
+    '',
   ].join('\n');
 }
 
@@ -378,21 +510,55 @@ async function main(): Promise<number> {
   } finally {
     // Always stopped, and waited for: a failed run does not leave the service (or its children) behind.
     stopped = await stopService(service);
-    if (measured === undefined) out(`service stopped (${stopped.exitCode}); fake-opencode processes left: ${fakeOpencodeProcesses(tmp).map((p) => p.pid).join(', ') || 'none'}`);
+    if (measured === undefined)
+      out(
+        `service stopped (${stopped.exitCode}); fake-opencode processes left: ${
+          fakeOpencodeProcesses(tmp)
+            .map((p) => p.pid)
+            .join(', ') || 'none'
+        }`,
+      );
   }
   return report(measured, service, tmp, startedAt, bootMs, stopped);
 }
 
-function report(m: Measured, service: ReadyService, tmp: string, startedAt: Date, bootMs: number, stopped: { exitCode: number | string; shutdownMs: number }): number {
+function report(
+  m: Measured,
+  service: ReadyService,
+  tmp: string,
+  startedAt: Date,
+  bootMs: number,
+  stopped: { exitCode: number | string; shutdownMs: number },
+): number {
   const leftover = fakeOpencodeProcesses(tmp).map((p) => p.pid);
-  for (const pid of leftover) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  for (const pid of leftover)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   const table = rows(m);
   const md = markdown(m, table, stopped, leftover);
   const ok = leftover.length === 0 && stopped.exitCode === 0 && m.loads.every((l) => l.non2xx === 0 && l.errors === 0);
-  const files = writeResults('endpoints', startedAt, {
-    args, startedAt: startedAt.toISOString(), cpus: os.cpus().length, loadAverage: os.loadavg(), targets: TARGETS, eldResolutionMs: ELD_RESOLUTION_MS,
-    bootMs, ...m, table, service: { exitCode: stopped.exitCode, logProblems: Object.fromEntries(service.problems) }, leftoverPids: leftover, ok,
-  }, md);
+  const files = writeResults(
+    'endpoints',
+    startedAt,
+    {
+      args,
+      startedAt: startedAt.toISOString(),
+      cpus: os.cpus().length,
+      loadAverage: os.loadavg(),
+      targets: TARGETS,
+      eldResolutionMs: ELD_RESOLUTION_MS,
+      bootMs,
+      ...m,
+      table,
+      service: { exitCode: stopped.exitCode, logProblems: Object.fromEntries(service.problems) },
+      leftoverPids: leftover,
+      ok,
+    },
+    md,
+  );
   out();
   out(md);
   out(`results: ${files.json} and ${files.markdown}`);

@@ -40,7 +40,8 @@ try {
   const password = randomBytes(16).toString('hex');
   const port = await findFreePort();
   const direct = spawn(FAKE_OPENCODE, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'ignore'], env: { ...baseEnv, OPENCODE_SERVER_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...baseEnv, OPENCODE_SERVER_PASSWORD: password },
   });
   children.push(direct);
   await waitForLine(direct, 'listening line', (line) => (line.includes('listening on') ? true : undefined), 60_000);
@@ -58,11 +59,21 @@ try {
   const token = randomBytes(16).toString('hex');
   const profile = process.env.OCPM_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.OCPM_BENCH_CPU_PROF}`];
   // The service as production runs it: the compiled build (`npm run build`), not tsx.
-  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:overhead does)');
+  if (!existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js')))
+    throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:overhead does)');
   const started = await startReadyService(
     {
-      ...baseEnv, PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS, OCPM_MODE: 'server', OCPM_API_TOKEN: token,
-      OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'), OCPM_DATA_DIR: path.join(tmp, 'data'), OCPM_LOG_LEVEL: 'info',
+      ...baseEnv,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS,
+      OCPM_MODE: 'server',
+      OCPM_API_TOKEN: token,
+      OCPM_RATE_LIMIT_PER_MIN: '0',
+      OCPM_WORKSPACE_ROOT: path.join(tmp, 'ws'),
+      OCPM_DATA_DIR: path.join(tmp, 'data'),
+      OCPM_LOG_LEVEL: 'info',
     },
     { nodeArgs: [...profile, 'dist/main.js'] },
   );
@@ -97,9 +108,10 @@ try {
   for (let i = 0; i < TURNS; i += 1) {
     hopMs.push(await timed(sendHop, ''));
     // Alternate who goes first, so neither side always meets a warmer cache.
-    const [d, s] = i % 2 === 0
-      ? [await timed(sendDirect, `turn ${i}`), await timed(sendService, `turn ${i}`)]
-      : [await timed(sendService, `turn ${i}`), await timed(sendDirect, `turn ${i}`)].reverse() as [number, number];
+    const [d, s] =
+      i % 2 === 0
+        ? [await timed(sendDirect, `turn ${i}`), await timed(sendService, `turn ${i}`)]
+        : ([await timed(sendService, `turn ${i}`), await timed(sendDirect, `turn ${i}`)].reverse() as [number, number]);
     directMs.push(d);
     serviceMs.push(s);
     differences.push(s - d);

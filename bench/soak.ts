@@ -21,7 +21,8 @@ type Outcome = (typeof OUTCOMES)[number];
 const TIMEOUT_CODES = new Set(['turn_timeout', 'stall_timeout', 'queue_timeout']);
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
-const USAGE = 'usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]\n' +
+const USAGE =
+  'usage: node --import tsx bench/soak.ts [--messages 2000] [--sessions 50] [--concurrency 16]\n' +
   '         [--mode per-message|server] [--seed 1] [--log-level info] [--log-file PATH]   (see bench/README.md)\n';
 const OPTIONS = {
   messages: { type: 'string', default: '2000' },
@@ -36,15 +37,25 @@ const OPTIONS = {
 } as const;
 const { opts, usage } = benchCli(USAGE, OPTIONS);
 const args = {
-  messages: Number(opts.messages), sessions: Number(opts.sessions), concurrency: Number(opts.concurrency),
-  mode: opts.mode, seed: Number(opts.seed), logLevel: opts['log-level'], logFile: opts['log-file'],
+  messages: Number(opts.messages),
+  sessions: Number(opts.sessions),
+  concurrency: Number(opts.concurrency),
+  mode: opts.mode,
+  seed: Number(opts.seed),
+  logLevel: opts['log-level'],
+  logFile: opts['log-file'],
 };
 const positive = [args.messages, args.sessions, args.concurrency].every((n) => Number.isInteger(n) && n > 0);
 if (!['per-message', 'server'].includes(args.mode) || !positive || !Number.isInteger(args.seed)) usage(2);
 
 // The fault mix (weights in percent). Expected results are in bench/README.md; the check here does
 // not depend on them, only on the client and the metrics counting the same outcomes.
-interface Fault { name: string; weight: number; directive: (rand: () => number) => string; abortAfterMs?: number }
+interface Fault {
+  name: string;
+  weight: number;
+  directive: (rand: () => number) => string;
+  abortAfterMs?: number;
+}
 const FAULTS: Fault[] = [
   { name: 'ok', weight: 70, directive: (rand) => `delay=${Math.floor(rand() * 31)}` },
   { name: 'exit=3', weight: 4, directive: () => 'exit=3' },
@@ -57,8 +68,20 @@ const FAULTS: Fault[] = [
   { name: 'client-abort', weight: 2, directive: () => 'delay=500', abortAfterMs: 50 },
 ];
 
-interface Planned { index: number; session: string; fault: Fault; text: string }
-interface Result { fault: string; outcome: Outcome; status: number | 'abort' | 'fetch-error'; code?: string; message?: string; ms: number }
+interface Planned {
+  index: number;
+  session: string;
+  fault: Fault;
+  text: string;
+}
+interface Result {
+  fault: string;
+  outcome: Outcome;
+  status: number | 'abort' | 'fetch-error';
+  code?: string;
+  message?: string;
+  ms: number;
+}
 
 /** The messages and their faults, from the seeded PRNG: the same --seed replays the same run. */
 function plan(): Planned[] {
@@ -75,10 +98,24 @@ function plan(): Planned[] {
 function startService(tmp: string): Promise<ReadyService> {
   return startReadyService(
     {
-      PORT: '0', HOST: '127.0.0.1', OCPM_OPENCODE_BIN: FAKE_OPENCODE, OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS, OCPM_MODE: args.mode,
-      OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'), OCPM_DATA_DIR: path.join(tmp, 'data'), XDG_DATA_HOME: path.join(tmp, 'xdg'),
-      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*', OCPM_AUTH: 'disabled', OCPM_RATE_LIMIT_PER_MIN: '0', OCPM_MAX_CONCURRENT_TURNS: '4', OCPM_QUEUE_LIMIT: '1000', OCPM_SESSION_QUEUE_LIMIT: '1000',
-      OCPM_TURN_TIMEOUT_MS: '3000', OCPM_STALL_TIMEOUT_MS: '2000', OCPM_KILL_GRACE_MS: '200', OCPM_LOG_LEVEL: args.logLevel,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+      OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS,
+      OCPM_MODE: args.mode,
+      OCPM_WORKSPACE_ROOT: path.join(tmp, 'workspaces'),
+      OCPM_DATA_DIR: path.join(tmp, 'data'),
+      XDG_DATA_HOME: path.join(tmp, 'xdg'),
+      OCPM_CHILD_ENV_ALLOW: 'FAKE_OPENCODE_*',
+      OCPM_AUTH: 'disabled',
+      OCPM_RATE_LIMIT_PER_MIN: '0',
+      OCPM_MAX_CONCURRENT_TURNS: '4',
+      OCPM_QUEUE_LIMIT: '1000',
+      OCPM_SESSION_QUEUE_LIMIT: '1000',
+      OCPM_TURN_TIMEOUT_MS: '3000',
+      OCPM_STALL_TIMEOUT_MS: '2000',
+      OCPM_KILL_GRACE_MS: '200',
+      OCPM_LOG_LEVEL: args.logLevel,
       HOME: process.env.HOME ?? os.homedir(),
     },
     args.logFile === undefined ? {} : { logFile: args.logFile },
@@ -144,17 +181,28 @@ async function sendAll(base: string, planned: Planned[]): Promise<Result[]> {
 
 /** Client aborts end turns on the service after our fetch returned: wait until it counted them all. */
 async function waitIdle(base: string): Promise<void> {
-  await waitFor('no pending messages (30 s after the last answer)', async () => {
-    const status = (await api(base, 'GET', '/api/opencode/status')).body as { processManager?: { pendingRequests?: number } };
-    return status.processManager?.pendingRequests === 0;
-  }, 30_000, 100);
+  await waitFor(
+    'no pending messages (30 s after the last answer)',
+    async () => {
+      const status = (await api(base, 'GET', '/api/opencode/status')).body as { processManager?: { pendingRequests?: number } };
+      return status.processManager?.pendingRequests === 0;
+    },
+    30_000,
+    100,
+  );
 }
 
 // ---------------------------------------------------------------- main
 interface Measured {
-  bootMs: number; sendMs: number; results: Result[]; metricsText: string; status: unknown;
-  rss: { start: number; peak: number; end: number }; idleProcesses: Record<string, number>;
-  leftover: Record<string, number>; stopped: { exitCode: number | string; shutdownMs: number };
+  bootMs: number;
+  sendMs: number;
+  results: Result[];
+  metricsText: string;
+  status: unknown;
+  rss: { start: number; peak: number; end: number };
+  idleProcesses: Record<string, number>;
+  leftover: Record<string, number>;
+  stopped: { exitCode: number | string; shutdownMs: number };
 }
 
 /** Runs the whole soak against a started service and stops it; throws only on a broken run. */
@@ -194,12 +242,19 @@ function buildReport(m: Measured, startedAt: number, problems: Map<string, numbe
   const latencies = m.results.map((r) => r.ms).sort((a, b) => a - b);
   const spawnsBy = (label: string): Record<string, number> => sumBy(m.metricsText, 'opencode_manager_process_spawns_total', label);
   const report = {
-    args, startedAt: new Date(startedAt).toISOString(), bootMs: m.bootMs, sendMs: m.sendMs,
+    args,
+    startedAt: new Date(startedAt).toISOString(),
+    bootMs: m.bootMs,
+    sendMs: m.sendMs,
     messagesPerSecond: round(args.messages / (m.sendMs / 1000)),
     latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), max: latencies.at(-1) ?? 0 },
     counts,
-    totals: { client: m.results.length, metrics: metricsTotal, expected: args.messages,
-      agree: m.results.length === args.messages && metricsTotal === args.messages },
+    totals: {
+      client: m.results.length,
+      metrics: metricsTotal,
+      expected: args.messages,
+      agree: m.results.length === args.messages && metricsTotal === args.messages,
+    },
     commandsByMode: sumBy(m.metricsText, 'opencode_manager_commands_total', 'mode'),
     spawns: { byKind: spawnsBy('kind'), byOutcome: spawnsBy('outcome') },
     byFault: byFault(m.results),
@@ -252,7 +307,10 @@ function byFault(results: Result[]): Record<string, Record<string, number>> {
 }
 
 function printSummary(r: Report, file: string): void {
-  const kv = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const kv = (o: Record<string, number>): string =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
   const { mode, messages, sessions, concurrency, seed } = r.args;
   out(`\n## Soak ${mode}: ${messages} messages, ${sessions} sessions, concurrency ${concurrency}, seed ${seed}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
   const { p50, p95, max } = r.latencyMs;

@@ -15,17 +15,38 @@ export const START_MARKER = '<!-- bench-table:start -->';
 export const END_MARKER = '<!-- bench-table:end -->';
 
 // What the table reads of each result file. Every field is optional: older files lack some.
-interface Pair { p50?: number; p95?: number }
-interface OverheadJson { turns?: number; direct?: Pair; service?: Pair; overhead?: Pair; hop?: Pair; targetP50Ms?: number }
+interface Pair {
+  p50?: number;
+  p95?: number;
+}
+interface OverheadJson {
+  turns?: number;
+  direct?: Pair;
+  service?: Pair;
+  overhead?: Pair;
+  hop?: Pair;
+  targetP50Ms?: number;
+}
 interface EndpointsJson {
   args?: { sessions?: number; streams?: number; mode?: string; durationS?: number };
   table?: Array<{ what?: string; measured?: string; target?: string; verdict?: string }>;
 }
 interface CompareScenario {
-  mode?: string; sessions?: number; first?: Pair; followup?: Pair; peakRssMb?: number; spawnsPer100?: number;
-  failed?: unknown[]; wrongAnswers?: unknown[]; leftoverPids?: unknown[];
+  mode?: string;
+  sessions?: number;
+  first?: Pair;
+  followup?: Pair;
+  peakRssMb?: number;
+  spawnsPer100?: number;
+  failed?: unknown[];
+  wrongAnswers?: unknown[];
+  leftoverPids?: unknown[];
 }
-interface CompareJson { args?: { followups?: number; firstTokenMs?: number }; results?: CompareScenario[]; derived?: Record<string, Record<string, number | undefined>> }
+interface CompareJson {
+  args?: { followups?: number; firstTokenMs?: number };
+  results?: CompareScenario[];
+  derived?: Record<string, Record<string, number | undefined>>;
+}
 
 export interface LatestResult<T> {
   readonly file: string;
@@ -47,7 +68,11 @@ const RESULT_FILE = /^(compare|overhead|endpoints)-(\d{4}-\d\d-\d\d)T(\d\d)-(\d\
 /** The newest result file of each kind in `dir` (the ISO times in the names sort in time order). */
 export function latestResults(dir: string): LatestResults {
   const latest: LatestResults = {};
-  const names = existsSync(dir) ? readdirSync(dir).filter((name) => RESULT_FILE.test(name)).sort() : [];
+  const names = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((name) => RESULT_FILE.test(name))
+        .sort()
+    : [];
   for (const name of names) {
     const [, kind, day, h, m, s, ms] = RESULT_FILE.exec(name) as unknown as [string, Kind, string, string, string, string, string];
     // Read as the shape the table expects; a field an older file lacks shows as –.
@@ -70,7 +95,8 @@ interface Section {
   readonly source: string;
 }
 
-const cell = (value: string | number | undefined | null): string => (value === undefined || value === null || value === '' ? '–' : String(value).replace(/\|/g, '\\|').replace(/\n/g, ' '));
+const cell = (value: string | number | undefined | null): string =>
+  value === undefined || value === null || value === '' ? '–' : String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const sourceOf = (benchmark: string, result: LatestResult<unknown>, what: string): string =>
   `${benchmark}: \`bench/results/${result.file}\`, ${result.at.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${what}`;
 
@@ -78,9 +104,19 @@ function overheadSection(result: LatestResult<OverheadJson>): Section {
   const r = result.json;
   const verdict = typeof r.overhead?.p50 === 'number' && typeof r.targetP50Ms === 'number' ? (r.overhead.p50 < r.targetP50Ms ? 'pass' : '**miss**') : '–';
   const rows = [
-    { benchmark: 'overhead', figure: 'manager overhead per server-mode turn, p50 / p95', value: `${cell(r.overhead?.p50)} / ${cell(r.overhead?.p95)} ms`, target: `p50 < ${cell(r.targetP50Ms)} ms: ${verdict}` },
+    {
+      benchmark: 'overhead',
+      figure: 'manager overhead per server-mode turn, p50 / p95',
+      value: `${cell(r.overhead?.p50)} / ${cell(r.overhead?.p95)} ms`,
+      target: `p50 < ${cell(r.targetP50Ms)} ms: ${verdict}`,
+    },
     { benchmark: 'overhead', figure: 'of which the extra HTTP hop, p50 / p95', value: `${cell(r.hop?.p50)} / ${cell(r.hop?.p95)} ms`, target: '–' },
-    { benchmark: 'overhead', figure: 'turn: direct to opencode serve / through the service, p50', value: `${cell(r.direct?.p50)} / ${cell(r.service?.p50)} ms`, target: '–' },
+    {
+      benchmark: 'overhead',
+      figure: 'turn: direct to opencode serve / through the service, p50',
+      value: `${cell(r.direct?.p50)} / ${cell(r.service?.p50)} ms`,
+      target: '–',
+    },
   ];
   return { rows, source: sourceOf('overhead', result, `${cell(r.turns)} interleaved turns`) };
 }
@@ -94,7 +130,14 @@ function endpointsSection(result: LatestResult<EndpointsJson>): Section {
     value: cell(row.measured),
     target: row.verdict === 'pass' || row.verdict === 'miss' ? `${cell(row.target)}: ${row.verdict === 'miss' ? '**miss**' : 'pass'}` : cell(row.target),
   }));
-  return { rows, source: sourceOf('endpoints', result, `${cell(a.sessions)} sessions, ${cell(a.streams)} SSE streams, ${cell(a.mode)} mode, ${cell(a.durationS)} s per load run`) };
+  return {
+    rows,
+    source: sourceOf(
+      'endpoints',
+      result,
+      `${cell(a.sessions)} sessions, ${cell(a.streams)} SSE streams, ${cell(a.mode)} mode, ${cell(a.durationS)} s per load run`,
+    ),
+  };
 }
 
 function compareSection(result: LatestResult<CompareJson>): Section {
@@ -110,9 +153,17 @@ function compareSection(result: LatestResult<CompareJson>): Section {
   });
   for (const [n, d] of Object.entries(r.derived ?? {})) {
     if (d.managerOverheadMsPerTurn === undefined) continue;
-    rows.push({ benchmark: 'compare', figure: `N=${n}: manager overhead per turn (server − direct follow-up p50)`, value: `${cell(d.managerOverheadMsPerTurn)} ms`, target: '–' });
+    rows.push({
+      benchmark: 'compare',
+      figure: `N=${n}: manager overhead per turn (server − direct follow-up p50)`,
+      value: `${cell(d.managerOverheadMsPerTurn)} ms`,
+      target: '–',
+    });
   }
-  return { rows, source: sourceOf('compare', result, `real opencode, ${cell(r.args?.followups)} follow-ups, stub model first token ${cell(r.args?.firstTokenMs)} ms`) };
+  return {
+    rows,
+    source: sourceOf('compare', result, `real opencode, ${cell(r.args?.followups)} follow-ups, stub model first token ${cell(r.args?.firstTokenMs)} ms`),
+  };
 }
 
 /** The markdown table of the figures in `results`, then the runs they come from; a note instead when there are none. */

@@ -18,9 +18,9 @@ export class ConfigError extends Error {
 
 type Row = SettingsTable[VariableName];
 type SectionOf<S extends SectionName> = {
-  readonly [N in VariableName as SettingsTable[N]['section'] extends S ? SettingsTable[N]['key'] : never]: SettingsTable[N]['fallback'] extends readonly string[]
-    ? readonly string[]
-    : SettingsTable[N]['fallback'];
+  readonly [
+    N in VariableName as SettingsTable[N]['section'] extends S ? SettingsTable[N]['key'] : never
+  ]: SettingsTable[N]['fallback'] extends readonly string[] ? readonly string[] : SettingsTable[N]['fallback'];
 };
 
 /** The whole configuration: one section per consumer, each key named as in the settings table. */
@@ -62,8 +62,14 @@ function fallbackText(row: Row): string | undefined {
 }
 
 /** The documented variables with their defaults, section and key. */
-export const CONFIG_VARIABLES: ReadonlyArray<{ name: VariableName; section: SectionName; key: string; fallback: string | undefined; expected: string; doc: string }> =
-  ROWS.map(([name, row]) => ({ name, section: row.section, key: row.key, fallback: fallbackText(row), expected: row.expected, doc: row.doc }));
+export const CONFIG_VARIABLES: ReadonlyArray<{
+  name: VariableName;
+  section: SectionName;
+  key: string;
+  fallback: string | undefined;
+  expected: string;
+  doc: string;
+}> = ROWS.map(([name, row]) => ({ name, section: row.section, key: row.key, fallback: fallbackText(row), expected: row.expected, doc: row.doc }));
 
 /** The configuration doc's table, generated from the settings table. */
 export function configTableMarkdown(): string {

@@ -35,21 +35,30 @@ export class RunFailedError extends OcpmError {
 
 export class TurnTimeoutError extends OcpmError {
   override readonly name = 'TurnTimeoutError';
-  constructor(readonly timeoutMs: number, readonly context: RunFailureContext) {
+  constructor(
+    readonly timeoutMs: number,
+    readonly context: RunFailureContext,
+  ) {
     super('turn_timeout', `opencode did not finish within ${timeoutMs} ms (pid ${context.pid ?? '?'}); it and its descendants were killed`);
   }
 }
 
 export class TurnStalledError extends OcpmError {
   override readonly name = 'TurnStalledError';
-  constructor(readonly stallMs: number, readonly context: RunFailureContext) {
+  constructor(
+    readonly stallMs: number,
+    readonly context: RunFailureContext,
+  ) {
     super('stall_timeout', `opencode produced no output or event for ${stallMs} ms (pid ${context.pid ?? '?'}); the turn was ended`);
   }
 }
 
 export class TurnAbortedError extends OcpmError {
   override readonly name = 'TurnAbortedError';
-  constructor(readonly reason: string, readonly context: RunFailureContext | undefined) {
+  constructor(
+    readonly reason: string,
+    readonly context: RunFailureContext | undefined,
+  ) {
     super('aborted', `The turn was aborted: ${reason}`);
   }
 }

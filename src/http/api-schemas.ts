@@ -9,14 +9,16 @@ export const errorResponseSchema = z.object({
   }),
 });
 
-export const sessionResponseSchema = z.object({
-  id: z.string(),
-  workspace: z.string().describe('The real path of the workspace'),
-  opencodeSessionId: z.string().nullable(),
-  messageCount: z.number().int(),
-  createdAt: z.number().describe('ms since the epoch'),
-  lastActivity: z.number().describe('ms since the epoch'),
-}).loose();
+export const sessionResponseSchema = z
+  .object({
+    id: z.string(),
+    workspace: z.string().describe('The real path of the workspace'),
+    opencodeSessionId: z.string().nullable(),
+    messageCount: z.number().int(),
+    createdAt: z.number().describe('ms since the epoch'),
+    lastActivity: z.number().describe('ms since the epoch'),
+  })
+  .loose();
 
 export const sessionListResponseSchema = z.object({ sessions: z.array(sessionResponseSchema) });
 
@@ -37,21 +39,25 @@ export const turnListResponseSchema = z.object({
 
 export const abortResponseSchema = z.object({ sessionId: z.string(), aborting: z.literal(true) });
 
-export const statusResponseSchema = z.object({
-  available: z.boolean(),
-  version: z.string().nullable(),
-  runningProcesses: z.number().int(),
-  activeStreams: z.number().int(),
-  processManager: z.object({
-    isRunning: z.boolean(),
-    isReady: z.boolean(),
-    pendingRequests: z.number().int(),
-    activeSessions: z.number().int(),
-    lastActivity: z.number(),
-    idleTime: z.number(),
-    mode: z.enum(['server', 'per-session']),
-    description: z.string(),
-  }).loose(),
-}).loose();
+export const statusResponseSchema = z
+  .object({
+    available: z.boolean(),
+    version: z.string().nullable(),
+    runningProcesses: z.number().int(),
+    activeStreams: z.number().int(),
+    processManager: z
+      .object({
+        isRunning: z.boolean(),
+        isReady: z.boolean(),
+        pendingRequests: z.number().int(),
+        activeSessions: z.number().int(),
+        lastActivity: z.number(),
+        idleTime: z.number(),
+        mode: z.enum(['server', 'per-session']),
+        description: z.string(),
+      })
+      .loose(),
+  })
+  .loose();
 
 export const probeResponseSchema = z.object({ status: z.string() }).loose();

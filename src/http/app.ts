@@ -46,7 +46,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(helmet());
   app.use(requestMetrics(deps.metrics));
   app.use(corsPolicy(http.corsOrigins));
-  app.use('/api', requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)));
+  app.use(
+    '/api',
+    requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)),
+  );
   // Any body must be JSON in UTF-8 (415 otherwise), checked before the parser reads it.
   app.use(requireJsonBody);
   app.use(express.json({ limit: http.maxBodyBytes, strict: true }));
@@ -56,13 +59,15 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(healthRoutes({ manager: deps.manager, metrics: deps.metrics, metricsAuth: requireMetricsToken(deps.metricsVerifier) }));
   app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
-  app.use(messageRoutes({
-    manager: deps.manager,
-    maxMessageChars: http.maxMessageChars,
-    abortOnDisconnect: http.abortOnDisconnect,
-    submissionLimit: messageRateLimit(http.rateLimitPerMin),
-    streamLimiter: new StreamLimiter(http.maxStreamsPerToken),
-  }));
+  app.use(
+    messageRoutes({
+      manager: deps.manager,
+      maxMessageChars: http.maxMessageChars,
+      abortOnDisconnect: http.abortOnDisconnect,
+      submissionLimit: messageRateLimit(http.rateLimitPerMin),
+      streamLimiter: new StreamLimiter(http.maxStreamsPerToken),
+    }),
+  );
   app.use(notFoundHandler);
   app.use(createErrorHandler(deps.logger.child({ component: 'http' })));
   return app;

@@ -3,10 +3,24 @@
 import { z } from 'zod';
 import { SERVICE_VERSION } from '../version.js';
 import {
-  abortResponseSchema, errorResponseSchema, probeResponseSchema, sessionListResponseSchema, sessionResponseSchema,
-  statusResponseSchema, turnListResponseSchema, turnResponseSchema,
+  abortResponseSchema,
+  errorResponseSchema,
+  probeResponseSchema,
+  sessionListResponseSchema,
+  sessionResponseSchema,
+  statusResponseSchema,
+  turnListResponseSchema,
+  turnResponseSchema,
 } from './api-schemas.js';
-import { deleteSessionQuerySchema, listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, putSessionBodySchema, sessionParamsSchema } from './validation.js';
+import {
+  deleteSessionQuerySchema,
+  listTurnsQuerySchema,
+  messageBodySchema,
+  noBodySchema,
+  noQuerySchema,
+  putSessionBodySchema,
+  sessionParamsSchema,
+} from './validation.js';
 
 type Method = 'get' | 'put' | 'post' | 'delete';
 
@@ -35,29 +49,111 @@ const failure = (description: string): Reply => json(description, errorResponseS
 export function apiOperations(maxMessageChars: number): ApiOperation[] {
   const sessionParams = sessionParamsSchema;
   return [
-    { method: 'put', path: '/api/sessions/:id', summary: 'Register or update a session and its workspace', security: 'api', params: sessionParams, query: noQuerySchema, body: putSessionBodySchema,
-      replies: { 200: json('Updated', sessionResponseSchema), 201: json('Created', sessionResponseSchema), 400: failure('Invalid id, body or workspace'), 409: failure('Busy, or workspace used by another session') } },
-    { method: 'get', path: '/api/sessions', summary: 'List sessions', security: 'api', query: noQuerySchema, replies: { 200: json('The sessions', sessionListResponseSchema) } },
-    { method: 'get', path: '/api/sessions/:id', summary: 'One session', security: 'api', params: sessionParams, query: noQuerySchema,
-      replies: { 200: json('The session', sessionResponseSchema), 404: failure('No such session') } },
-    { method: 'delete', path: '/api/sessions/:id', summary: 'Delete a session (aborts its turn; purge=true also deletes its workspace and conversation)', security: 'api', params: sessionParams, query: deleteSessionQuerySchema, body: noBodySchema,
-      replies: { 204: { description: 'Deleted' }, 404: failure('No such session') } },
-    { method: 'post', path: '/api/sessions/:id/messages', summary: 'Send a message; JSON answer, or an SSE stream (part, done, error) with Accept: text/event-stream', security: 'api',
-      params: sessionParams, query: noQuerySchema, body: messageBodySchema(maxMessageChars),
+    {
+      method: 'put',
+      path: '/api/sessions/:id',
+      summary: 'Register or update a session and its workspace',
+      security: 'api',
+      params: sessionParams,
+      query: noQuerySchema,
+      body: putSessionBodySchema,
+      replies: {
+        200: json('Updated', sessionResponseSchema),
+        201: json('Created', sessionResponseSchema),
+        400: failure('Invalid id, body or workspace'),
+        409: failure('Busy, or workspace used by another session'),
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/sessions',
+      summary: 'List sessions',
+      security: 'api',
+      query: noQuerySchema,
+      replies: { 200: json('The sessions', sessionListResponseSchema) },
+    },
+    {
+      method: 'get',
+      path: '/api/sessions/:id',
+      summary: 'One session',
+      security: 'api',
+      params: sessionParams,
+      query: noQuerySchema,
+      replies: { 200: json('The session', sessionResponseSchema), 404: failure('No such session') },
+    },
+    {
+      method: 'delete',
+      path: '/api/sessions/:id',
+      summary: 'Delete a session (aborts its turn; purge=true also deletes its workspace and conversation)',
+      security: 'api',
+      params: sessionParams,
+      query: deleteSessionQuerySchema,
+      body: noBodySchema,
+      replies: { 204: { description: 'Deleted' }, 404: failure('No such session') },
+    },
+    {
+      method: 'post',
+      path: '/api/sessions/:id/messages',
+      summary: 'Send a message; JSON answer, or an SSE stream (part, done, error) with Accept: text/event-stream',
+      security: 'api',
+      params: sessionParams,
+      query: noQuerySchema,
+      body: messageBodySchema(maxMessageChars),
       replies: {
         200: { description: 'The finished turn (JSON), or an SSE stream of part/done/error events', schema: turnResponseSchema },
-        400: failure('Invalid body'), 404: failure('No such session'), 409: failure('Aborted'), 413: failure('Body too large'), 415: failure('Not JSON'),
-        429: failure('Rate limit, queue full or too many streams (Retry-After)'), 502: failure('opencode failed'), 503: failure('Not ready or draining'), 504: failure('Timeout'),
-      } },
-    { method: 'get', path: '/api/sessions/:id/messages', summary: 'Past turns of a session, newest first', security: 'api', params: sessionParams, query: listTurnsQuerySchema,
-      replies: { 200: json('The turns', turnListResponseSchema), 404: failure('No such session') } },
-    { method: 'post', path: '/api/sessions/:id/abort', summary: 'Abort the running turn', security: 'api', params: sessionParams, query: noQuerySchema, body: noBodySchema,
-      replies: { 202: json('Aborting', abortResponseSchema), 404: failure('No such session'), 409: failure('No turn running') } },
-    { method: 'get', path: '/api/opencode/status', summary: 'Manager status (open: no secrets, paths or session ids)', security: 'none', replies: { 200: json('Status', statusResponseSchema) } },
+        400: failure('Invalid body'),
+        404: failure('No such session'),
+        409: failure('Aborted'),
+        413: failure('Body too large'),
+        415: failure('Not JSON'),
+        429: failure('Rate limit, queue full or too many streams (Retry-After)'),
+        502: failure('opencode failed'),
+        503: failure('Not ready or draining'),
+        504: failure('Timeout'),
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/sessions/:id/messages',
+      summary: 'Past turns of a session, newest first',
+      security: 'api',
+      params: sessionParams,
+      query: listTurnsQuerySchema,
+      replies: { 200: json('The turns', turnListResponseSchema), 404: failure('No such session') },
+    },
+    {
+      method: 'post',
+      path: '/api/sessions/:id/abort',
+      summary: 'Abort the running turn',
+      security: 'api',
+      params: sessionParams,
+      query: noQuerySchema,
+      body: noBodySchema,
+      replies: { 202: json('Aborting', abortResponseSchema), 404: failure('No such session'), 409: failure('No turn running') },
+    },
+    {
+      method: 'get',
+      path: '/api/opencode/status',
+      summary: 'Manager status (open: no secrets, paths or session ids)',
+      security: 'none',
+      replies: { 200: json('Status', statusResponseSchema) },
+    },
     { method: 'get', path: '/api/openapi.json', summary: 'This document', security: 'api', replies: { 200: { description: 'OpenAPI 3.1 document' } } },
     { method: 'get', path: '/livez', summary: 'Liveness probe', security: 'none', replies: { 200: json('Alive', probeResponseSchema) } },
-    { method: 'get', path: '/readyz', summary: 'Readiness probe', security: 'none', replies: { 200: json('Ready', probeResponseSchema), 503: json('Not ready or draining', probeResponseSchema) } },
-    { method: 'get', path: '/metrics', summary: 'Prometheus metrics (behind OCPM_METRICS_TOKEN when set)', security: 'metrics', replies: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
+    {
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness probe',
+      security: 'none',
+      replies: { 200: json('Ready', probeResponseSchema), 503: json('Not ready or draining', probeResponseSchema) },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (behind OCPM_METRICS_TOKEN when set)',
+      security: 'metrics',
+      replies: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } },
+    },
   ];
 }
 
@@ -69,7 +165,10 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
 
 function parameters(operation: ApiOperation): unknown[] {
   const list: unknown[] = [];
-  for (const [where, schema] of [['path', operation.params], ['query', operation.query]] as const) {
+  for (const [where, schema] of [
+    ['path', operation.params],
+    ['query', operation.query],
+  ] as const) {
     if (schema === undefined) continue;
     for (const [name, field] of Object.entries(schema.shape)) {
       list.push({ name, in: where, required: where === 'path' || !field.safeParse(undefined).success, schema: jsonSchema(field) });
@@ -82,9 +181,12 @@ function responses(operation: ApiOperation): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const standard: Record<number, Reply> = operation.security === 'none' ? {} : { 401: failure('Missing or wrong bearer token') };
   for (const [status, reply] of Object.entries({ ...standard, ...operation.replies })) {
-    const content = reply.schema !== undefined
-      ? { [reply.contentType ?? 'application/json']: { schema: jsonSchema(reply.schema) } }
-      : reply.contentType !== undefined ? { [reply.contentType]: { schema: { type: 'string' } } } : undefined;
+    const content =
+      reply.schema !== undefined
+        ? { [reply.contentType ?? 'application/json']: { schema: jsonSchema(reply.schema) } }
+        : reply.contentType !== undefined
+          ? { [reply.contentType]: { schema: { type: 'string' } } }
+          : undefined;
     out[status] = content === undefined ? { description: reply.description } : { description: reply.description, content };
   }
   return out;
@@ -94,10 +196,13 @@ export function buildOpenApiDocument(maxMessageChars: number): Record<string, un
   const paths: Record<string, Record<string, unknown>> = {};
   for (const operation of apiOperations(maxMessageChars)) {
     const key = operation.path.replace(/:([A-Za-z]+)/g, '{$1}');
-    const body = operation.body === undefined ? undefined : {
-      required: !operation.body.safeParse(undefined).success,
-      content: { 'application/json': { schema: jsonSchema(operation.body) } },
-    };
+    const body =
+      operation.body === undefined
+        ? undefined
+        : {
+            required: !operation.body.safeParse(undefined).success,
+            content: { 'application/json': { schema: jsonSchema(operation.body) } },
+          };
     paths[key] ??= {};
     paths[key][operation.method] = {
       summary: operation.summary,
@@ -110,7 +215,11 @@ export function buildOpenApiDocument(maxMessageChars: number): Record<string, un
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'opencode-process-manager', version: SERVICE_VERSION, description: 'Runs OpenCode for the sessions of a web app. Every error is { "error": { "code", "message" } }.' },
+    info: {
+      title: 'opencode-process-manager',
+      version: SERVICE_VERSION,
+      description: 'Runs OpenCode for the sessions of a web app. Every error is { "error": { "code", "message" } }.',
+    },
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'OCPM_API_TOKEN, OCPM_API_TOKEN_FILE, or the generated OCPM_DATA_DIR/api-token' },

@@ -23,19 +23,26 @@ export const noBodySchema = z.strictObject({}).optional();
 
 export function messageBodySchema(maxMessageChars: number) {
   return z.strictObject({
-    text: z.string().min(1, 'must not be empty').max(maxMessageChars, `must be at most ${maxMessageChars} characters`)
+    text: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(maxMessageChars, `must be at most ${maxMessageChars} characters`)
       .refine((text) => text.trim() !== '', 'must not be blank'),
     // A leading letter or digit: these become argv values, and a leading '-' would read as a flag.
-    model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9._:/@+-]+$/, 'must look like provider/model').max(256).optional(),
-    agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a plain agent name').optional(),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9._:/@+-]+$/, 'must look like provider/model')
+      .max(256)
+      .optional(),
+    agent: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a plain agent name')
+      .optional(),
   });
 }
 
 export const deleteSessionQuerySchema = z.strictObject({
-  purge: z
-    .enum(['true', 'false'])
-    .optional()
-    .describe('true: also delete the workspace directory, the opencode conversation and the turn history'),
+  purge: z.enum(['true', 'false']).optional().describe('true: also delete the workspace directory, the opencode conversation and the turn history'),
 });
 
 export const listTurnsQuerySchema = z.strictObject({

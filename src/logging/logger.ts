@@ -39,10 +39,7 @@ export function createLogger(options: LoggerOptions): Logger {
           }),
         )
       : winston.format.combine(redactSecrets(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json());
-  const transport =
-    options.stream === undefined
-      ? new winston.transports.Console()
-      : new winston.transports.Stream({ stream: options.stream });
+  const transport = options.stream === undefined ? new winston.transports.Console() : new winston.transports.Stream({ stream: options.stream });
   return winston.createLogger({ level: options.level, format, transports: [transport] });
 }
 

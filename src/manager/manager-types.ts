@@ -56,7 +56,6 @@ export interface SessionView {
   readonly busy: boolean;
 }
 
-
 export interface ManagerStats {
   available: boolean;
   version: string | null;

@@ -38,8 +38,12 @@ function nodeModulesCandidates(): Candidate[] {
   const require = createRequire(import.meta.url);
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const arch = process.arch;
-  const packages = [`opencode-${platform}-${arch}`, `opencode-${platform}-${arch}-baseline`,
-    `opencode-${platform}-${arch}-musl`, `opencode-${platform}-${arch}-baseline-musl`];
+  const packages = [
+    `opencode-${platform}-${arch}`,
+    `opencode-${platform}-${arch}-baseline`,
+    `opencode-${platform}-${arch}-musl`,
+    `opencode-${platform}-${arch}-baseline-musl`,
+  ];
   const found: Candidate[] = [];
   for (const name of packages) {
     try {
@@ -68,7 +72,12 @@ function pathCandidates(env: NodeJS.ProcessEnv): Candidate[] {
 async function runProbe(file: string, args: string[], env: Record<string, string>, cwd: string, processes?: ProcessStore) {
   const lines: string[] = [];
   const child = await spawnTracked({
-    file, args, cwd, env, timeoutMs: PROBE_TIMEOUT_MS, killGraceMs: 1000,
+    file,
+    args,
+    cwd,
+    env,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    killGraceMs: 1000,
     onStdoutLine: (line) => lines.push(line),
     ...(processes === undefined ? {} : { registry: { store: processes, kind: 'probe' as const } }),
   });
@@ -98,9 +107,10 @@ export async function findOpencodeBinary(options: {
   cwd: string;
   processes?: ProcessStore;
 }): Promise<OpencodeBinary> {
-  const candidates: Candidate[] = options.explicit !== undefined
-    ? [{ path: options.explicit, source: 'OCPM_OPENCODE_BIN' }]
-    : [...nodeModulesCandidates(), ...pathCandidates(options.searchPath)];
+  const candidates: Candidate[] =
+    options.explicit !== undefined
+      ? [{ path: options.explicit, source: 'OCPM_OPENCODE_BIN' }]
+      : [...nodeModulesCandidates(), ...pathCandidates(options.searchPath)];
   const reasons: string[] = [];
   for (const candidate of candidates) {
     if (!isExecutable(candidate.path)) {

@@ -82,7 +82,10 @@ export class Sessions {
     const instance = pool !== undefined && session.slot !== undefined ? pool.slotFor(session.slot).ready : undefined;
     if (instance?.client !== undefined && session.opencodeSessionId !== undefined) {
       await instance.client.deleteSession(session.opencodeSessionId, session.workspace, core.settings.pool.healthTimeoutMs).catch((error: unknown) => {
-        core.logger.warn("opencode could not delete the purged session's conversation", { sessionId: session.id, error: error instanceof Error ? error.message : String(error) });
+        core.logger.warn("opencode could not delete the purged session's conversation", {
+          sessionId: session.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
       });
     }
   }

@@ -91,14 +91,26 @@ export class TurnRunner {
       lease?.release();
       this.countTurn(mode, outcome, startedAt);
       // One line per turn in both modes (never the message text: it is the user's).
-      core.logger.info('Turn finished', { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt, ...(errorCode === undefined ? {} : { errorCode }) });
+      core.logger.info('Turn finished', {
+        sessionId: session.id,
+        mode,
+        outcome,
+        durationMs: Date.now() - startedAt,
+        ...(errorCode === undefined ? {} : { errorCode }),
+      });
       this.core.activity.touch(session, Date.now());
       core.sessions.save(session);
     }
   }
 
   /** Runs the turn on the leased instance, or per-message; errors carry the mode they ran in. */
-  private async route(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal, lease: Lease | undefined): Promise<Omit<TurnResult, 'sessionId'>> {
+  private async route(
+    session: SessionRecord,
+    message: string,
+    options: ExecuteOptions,
+    signal: AbortSignal,
+    lease: Lease | undefined,
+  ): Promise<Omit<TurnResult, 'sessionId'>> {
     const { core } = this;
     const common = {
       session: { id: session.id, workspace: session.workspace, opencodeSessionId: session.opencodeSessionId },
@@ -122,7 +134,15 @@ export class TurnRunner {
           ...common,
           execute: (args, stdin, onStdoutLine) =>
             this.dataHomeGate.run(dataHome, () =>
-              this.standalone(session.workspace, args, { stdin, timeoutMs: common.timeoutMs, stallTimeoutMs: common.stallTimeoutMs, signal, sessionId: session.id, onStdoutLine, ...launch }),
+              this.standalone(session.workspace, args, {
+                stdin,
+                timeoutMs: common.timeoutMs,
+                stallTimeoutMs: common.stallTimeoutMs,
+                signal,
+                sessionId: session.id,
+                onStdoutLine,
+                ...launch,
+              }),
             ),
         });
       } catch (error) {
@@ -153,7 +173,9 @@ export class TurnRunner {
   private async prepareIsolatedHome(session: SessionRecord): Promise<void> {
     const home = homeOf(this.core, session);
     if (session.opencodeSessionId !== undefined && !existsSync(home.root)) {
-      this.core.logger.warn("The session's conversation is not in its isolated home (kept before isolation, or purged); it starts a new one", { sessionId: session.id });
+      this.core.logger.warn("The session's conversation is not in its isolated home (kept before isolation, or purged); it starts a new one", {
+        sessionId: session.id,
+      });
       session.opencodeSessionId = undefined;
     }
     await prepareSessionHome(home);

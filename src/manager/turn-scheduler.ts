@@ -18,7 +18,11 @@ interface Waiter {
 /** A rejection that tells the client when to come back (Retry-After). */
 export class QueueRejectedError extends OcpmError {
   override readonly name = 'QueueRejectedError';
-  constructor(code: 'queue_full' | 'session_queue_full', message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    code: 'queue_full' | 'session_queue_full',
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(code, message);
   }
 }
@@ -55,7 +59,11 @@ export class TurnScheduler {
     if (this.canStartNow(sessionId)) return;
     if (this.waitingFor(sessionId) >= this.settings.sessionQueueLimit) {
       this.metrics.rejected.inc({ reason: 'session_queue_full' });
-      throw new QueueRejectedError('session_queue_full', `Session ${sessionId} already has ${this.settings.sessionQueueLimit} messages waiting`, this.retryAfterSeconds());
+      throw new QueueRejectedError(
+        'session_queue_full',
+        `Session ${sessionId} already has ${this.settings.sessionQueueLimit} messages waiting`,
+        this.retryAfterSeconds(),
+      );
     }
     if (this.waiters.length >= this.settings.queueLimit) {
       this.metrics.rejected.inc({ reason: 'queue_full' });
@@ -117,7 +125,7 @@ export class TurnScheduler {
 
   /** Starts the oldest waiters whose session is free, while there is capacity. */
   private dispatch(): void {
-    for (let i = 0; i < this.waiters.length && this.runningSessions.size < this.settings.maxConcurrentTurns; ) {
+    for (let i = 0; i < this.waiters.length && this.runningSessions.size < this.settings.maxConcurrentTurns;) {
       const waiter = this.waiters[i]!;
       if (this.runningSessions.has(waiter.sessionId)) {
         i += 1;

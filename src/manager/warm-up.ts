@@ -52,7 +52,9 @@ export class WarmUps {
     const { logger } = this.core;
     const done = warming
       .then(() => logger.debug('Session warmed up', { sessionId: session.id }))
-      .catch((error: unknown) => logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }))
+      .catch((error: unknown) =>
+        logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }),
+      )
       .finally(() => this.running.delete(session.id));
     this.running.set(session.id, done);
   }

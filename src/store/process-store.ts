@@ -38,9 +38,7 @@ export class SqliteProcessStore implements ProcessStore {
   private readonly delete;
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare(
-      'INSERT OR REPLACE INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.insert = db.prepare('INSERT OR REPLACE INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.delete = db.prepare('DELETE FROM processes WHERE process_id = ?');
   }
 

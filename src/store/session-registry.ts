@@ -29,7 +29,16 @@ export class SessionRegistry {
       this.store.save(existing);
       return { session: existing, created: false };
     }
-    const session: SessionRecord = { id, workspace, opencodeSessionId: undefined, messageCount: 0, createdAt: now, lastActivity: now, lastMessageAt: undefined, slot: undefined };
+    const session: SessionRecord = {
+      id,
+      workspace,
+      opencodeSessionId: undefined,
+      messageCount: 0,
+      createdAt: now,
+      lastActivity: now,
+      lastMessageAt: undefined,
+      slot: undefined,
+    };
     this.sessions.set(id, session);
     this.store.save(session);
     return { session, created: true };

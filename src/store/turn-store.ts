@@ -94,8 +94,19 @@ export class SqliteTurnStore implements TurnStore {
          AND id NOT IN (SELECT id FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?) ORDER BY id DESC LIMIT ?)`,
     );
     this.finishTx = db.transaction((id: number, f: TurnFinish) => {
-      this.update.run(f.status, f.mode, Date.now(), f.durationMs, f.text ?? null, f.error?.code ?? null, f.error?.message ?? null,
-        f.tokens === undefined ? null : JSON.stringify(f.tokens), f.cost ?? null, f.opencodeSessionId ?? null, id);
+      this.update.run(
+        f.status,
+        f.mode,
+        Date.now(),
+        f.durationMs,
+        f.text ?? null,
+        f.error?.code ?? null,
+        f.error?.message ?? null,
+        f.tokens === undefined ? null : JSON.stringify(f.tokens),
+        f.cost ?? null,
+        f.opencodeSessionId ?? null,
+        id,
+      );
       this.trim.run(id, id, KEEP_PER_SESSION);
     });
   }
@@ -115,7 +126,9 @@ export class SqliteTurnStore implements TurnStore {
 
   markInterrupted(): number {
     return this.db
-      .prepare("UPDATE turns SET status = 'interrupted', error_code = 'interrupted', error_message = 'The service stopped during the turn' WHERE status = 'running'")
+      .prepare(
+        "UPDATE turns SET status = 'interrupted', error_code = 'interrupted', error_message = 'The service stopped during the turn' WHERE status = 'running'",
+      )
       .run().changes;
   }
 
@@ -130,17 +143,44 @@ export class MemoryTurnStore implements TurnStore {
   private readonly turns: Array<TurnRecord & { status: TurnStatus }> = [];
   start(sessionId: string, startedAt: number): number {
     const id = this.turns.length + 1;
-    this.turns.push({ id, sessionId, status: 'running', mode: null, startedAt, finishedAt: null, durationMs: null, text: null, error: null, tokens: null, cost: null, opencodeSessionId: null });
+    this.turns.push({
+      id,
+      sessionId,
+      status: 'running',
+      mode: null,
+      startedAt,
+      finishedAt: null,
+      durationMs: null,
+      text: null,
+      error: null,
+      tokens: null,
+      cost: null,
+      opencodeSessionId: null,
+    });
     return id;
   }
   finish(id: number, f: TurnFinish): void {
     const at = this.turns.findIndex((t) => t.id === id);
     const turn = this.turns[at];
     if (turn === undefined) return;
-    this.turns[at] = { ...turn, status: f.status, mode: f.mode, finishedAt: Date.now(), durationMs: f.durationMs, text: f.text ?? null, error: f.error ?? null, tokens: f.tokens ?? null, cost: f.cost ?? null, opencodeSessionId: f.opencodeSessionId ?? null };
+    this.turns[at] = {
+      ...turn,
+      status: f.status,
+      mode: f.mode,
+      finishedAt: Date.now(),
+      durationMs: f.durationMs,
+      text: f.text ?? null,
+      error: f.error ?? null,
+      tokens: f.tokens ?? null,
+      cost: f.cost ?? null,
+      opencodeSessionId: f.opencodeSessionId ?? null,
+    };
   }
   list(sessionId: string, limit: number): TurnRecord[] {
-    return this.turns.filter((t) => t.sessionId === sessionId).reverse().slice(0, limit);
+    return this.turns
+      .filter((t) => t.sessionId === sessionId)
+      .reverse()
+      .slice(0, limit);
   }
   markInterrupted(): number {
     return 0;

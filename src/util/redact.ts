@@ -27,7 +27,10 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redactFields(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = isSecretKey(key) && item !== undefined && item !== null && typeof item !== 'number' && typeof item !== 'boolean' ? REDACTED : redactFields(item, depth + 1);
+    out[key] =
+      isSecretKey(key) && item !== undefined && item !== null && typeof item !== 'number' && typeof item !== 'boolean'
+        ? REDACTED
+        : redactFields(item, depth + 1);
   }
   return out;
 }

@@ -50,13 +50,41 @@ async function send(session: string, text: string): Promise<string> {
 
 try {
   // Host network: the container reaches the stub on the host's loopback; nothing is published.
-  podman('run', '-d', '--name', name, '--network=host', '--read-only', '--tmpfs', '/tmp:rw,exec,mode=1777', '-v', `${name}-home:/home/node`,
-    '-v', `${name}-workspaces:/workspaces`, '-v', `${name}-data:/data`, '--cap-drop=all', '--security-opt=no-new-privileges',
-    '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', '-e', `OCPM_API_TOKEN=${secrets.token}`, '-e', 'OCPM_ISOLATION=required',
-    '-e', `OPENCODE_CONFIG_CONTENT=${config}`, image);
+  podman(
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network=host',
+    '--read-only',
+    '--tmpfs',
+    '/tmp:rw,exec,mode=1777',
+    '-v',
+    `${name}-home:/home/node`,
+    '-v',
+    `${name}-workspaces:/workspaces`,
+    '-v',
+    `${name}-data:/data`,
+    '--cap-drop=all',
+    '--security-opt=no-new-privileges',
+    '-e',
+    `PORT=${port}`,
+    '-e',
+    'HOST=127.0.0.1',
+    '-e',
+    `OCPM_API_TOKEN=${secrets.token}`,
+    '-e',
+    'OCPM_ISOLATION=required',
+    '-e',
+    `OPENCODE_CONFIG_CONTENT=${config}`,
+    image,
+  );
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline || podman('inspect', name, '--format', '{{.State.Running}}') !== 'true') {
       throw new Error(`the container never got ready:\n${spawnSync('podman', ['logs', name], { encoding: 'utf8' }).stdout.slice(-3000)}`);
@@ -85,7 +113,9 @@ try {
     if (leaked.length > 0 || !ran) failed += 1;
     say(`${leaked.length > 0 ? 'LEAK' : ran ? 'blocked' : 'NO TOOL OUTPUT'}: ${attack.name}${leaked.length > 0 ? ` (${answer.slice(0, 500)})` : ''}`);
   }
-  const planted = podman('exec', name, 'ls', '/workspaces/b').split('\n').filter((file) => PLANTED_FILES.includes(file));
+  const planted = podman('exec', name, 'ls', '/workspaces/b')
+    .split('\n')
+    .filter((file) => PLANTED_FILES.includes(file));
   if (planted.length > 0) {
     failed += 1;
     say(`PLANTED in B's workspace: ${planted.join(', ')}`);

@@ -49,7 +49,10 @@ export function crossCheckProblems(docs: Doc[]): string[] {
 
   // Ports: the container's, the image's EXPOSE, the app's default and the ConfigMap's agree.
   check(http?.containerPort === appPort, `${where}: containerPort ${http?.containerPort} is not the app default ${appPort}`);
-  check(exposedPorts().includes(http?.containerPort), `${where}: containerPort ${http?.containerPort} is not EXPOSEd by the Dockerfile (${exposedPorts().join(',')})`);
+  check(
+    exposedPorts().includes(http?.containerPort),
+    `${where}: containerPort ${http?.containerPort} is not EXPOSEd by the Dockerfile (${exposedPorts().join(',')})`,
+  );
 
   // ConfigMaps: only variables src/config/config.ts knows, with values it accepts.
   const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
@@ -65,7 +68,11 @@ export function crossCheckProblems(docs: Doc[]): string[] {
     if (data.PORT !== undefined) check(Number(data.PORT) === http?.containerPort, `${docName(cm)}: PORT ${data.PORT} is not the containerPort`);
   }
   for (const ref of (container.envFrom ?? []) as Doc[]) {
-    if (ref.configMapRef !== undefined) check(configMaps.some((c) => c.metadata.name === ref.configMapRef.name), `${where}: envFrom ConfigMap ${ref.configMapRef.name} is not rendered`);
+    if (ref.configMapRef !== undefined)
+      check(
+        configMaps.some((c) => c.metadata.name === ref.configMapRef.name),
+        `${where}: envFrom ConfigMap ${ref.configMapRef.name} is not rendered`,
+      );
   }
   for (const env of (container.env ?? []) as Doc[]) {
     const name = String(env.name);
@@ -82,7 +89,10 @@ export function crossCheckProblems(docs: Doc[]): string[] {
     check(matches(svc.spec.selector, podLabels), `${docName(svc)}: selector does not match the pod labels`);
     for (const p of svc.spec.ports as Doc[]) {
       const target = p.targetPort as string | number;
-      check(ports.some((c) => c.name === target || c.containerPort === target), `${docName(svc)}: targetPort ${target} is not a container port`);
+      check(
+        ports.some((c) => c.name === target || c.containerPort === target),
+        `${docName(svc)}: targetPort ${target} is not a container port`,
+      );
     }
   }
   for (const kind of ['PodDisruptionBudget', 'NetworkPolicy']) {
@@ -94,14 +104,21 @@ export function crossCheckProblems(docs: Doc[]): string[] {
   check(matches(sts.spec.selector?.matchLabels, podLabels), `${where}: selector does not match its pod template`);
   for (const np of docs.filter((d) => d.kind === 'NetworkPolicy')) {
     for (const rule of (np.spec.ingress ?? []) as Doc[]) {
-      for (const p of (rule.ports ?? []) as Doc[]) check(ports.some((c) => c.name === p.port || c.containerPort === p.port), `${docName(np)}: port ${p.port} is not a container port`);
+      for (const p of (rule.ports ?? []) as Doc[])
+        check(
+          ports.some((c) => c.name === p.port || c.containerPort === p.port),
+          `${docName(np)}: port ${p.port} is not a container port`,
+        );
     }
   }
   for (const sm of docs.filter((d) => d.kind === 'ServiceMonitor')) {
     const selected = docs.filter((d) => d.kind === 'Service' && matches(sm.spec.selector?.matchLabels, d.metadata.labels));
     check(selected.length === 1, `${docName(sm)}: selects ${selected.length} Services (one, or every pod is scraped twice)`);
     for (const e of sm.spec.endpoints as Doc[]) {
-      check(selected.every((s) => (s.spec.ports as Doc[]).some((p) => p.name === e.port)), `${docName(sm)}: port ${e.port} is not a port of the Service`);
+      check(
+        selected.every((s) => (s.spec.ports as Doc[]).some((p) => p.name === e.port)),
+        `${docName(sm)}: port ${e.port} is not a port of the Service`,
+      );
       check(e.path === '/metrics', `${docName(sm)}: scrapes ${e.path}, not /metrics`);
     }
   }
@@ -111,7 +128,10 @@ export function crossCheckProblems(docs: Doc[]): string[] {
         const backend = p.backend.service as Doc;
         const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === backend.name);
         check(svc !== undefined, `${docName(ing)}: backend Service ${backend.name} is not rendered`);
-        check((svc?.spec.ports as Doc[] | undefined)?.some((x) => x.name === backend.port.name || x.port === backend.port.number) === true, `${docName(ing)}: backend port is not a port of ${backend.name}`);
+        check(
+          (svc?.spec.ports as Doc[] | undefined)?.some((x) => x.name === backend.port.name || x.port === backend.port.number) === true,
+          `${docName(ing)}: backend port is not a port of ${backend.name}`,
+        );
       }
     }
   }
@@ -128,7 +148,10 @@ export function crossCheckProblems(docs: Doc[]): string[] {
   const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : NaN;
   check(Number.isFinite(preStopMs) && preStopMs > 0, `${where}: preStop must be a sleep (endpoints drop the pod before the drain starts)`);
   const graceMs = Number(pod.spec.terminationGracePeriodSeconds) * 1000;
-  check(graceMs > preStopMs + drainMs + 2 * killMs, `${where}: terminationGracePeriodSeconds ${graceMs / 1000} s must exceed preStop + drain + 2 x kill grace (${(preStopMs + drainMs + 2 * killMs) / 1000} s)`);
+  check(
+    graceMs > preStopMs + drainMs + 2 * killMs,
+    `${where}: terminationGracePeriodSeconds ${graceMs / 1000} s must exceed preStop + drain + 2 x kill grace (${(preStopMs + drainMs + 2 * killMs) / 1000} s)`,
+  );
 
   // Locked down: non-root (the image's uid), no escalation, read-only root, no capabilities, seccomp.
   const psc = (pod.spec.securityContext ?? {}) as Doc;
@@ -148,6 +171,9 @@ export function crossCheckProblems(docs: Doc[]): string[] {
   }
   const tokenFile = ((container.env ?? []) as Doc[]).find((e) => e.name === 'OCPM_API_TOKEN_FILE')?.value as string | undefined;
   const secretVolumes = new Set(((pod.spec.volumes ?? []) as Doc[]).filter((v) => v.secret !== undefined).map((v) => v.name as string));
-  check(tokenFile !== undefined && mounts.some((m) => secretVolumes.has(m.name) && tokenFile.startsWith(`${m.mountPath}/`)), `${where}: OCPM_API_TOKEN_FILE must point into a mounted Secret`);
+  check(
+    tokenFile !== undefined && mounts.some((m) => secretVolumes.has(m.name) && tokenFile.startsWith(`${m.mountPath}/`)),
+    `${where}: OCPM_API_TOKEN_FILE must point into a mounted Secret`,
+  );
   return problems;
 }

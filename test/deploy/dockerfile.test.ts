@@ -33,7 +33,10 @@ describe('Dockerfile', () => {
   it('builds in one stage and runs from node:24-bookworm-slim in another', () => {
     assert.equal(argumentsOf(runtimeStage(), 'FROM')[0]?.[0], 'node:24-bookworm-slim');
     assert.equal((readDockerfile().match(/^FROM /gm) ?? []).length, 2, 'a build stage and a runtime stage');
-    assert.ok(!runtimeStage().some((i) => i.getKeyword() === 'RUN' && /npm (ci|install)\b/.test(i.getTextContent())), 'no npm install in the runtime stage: production node_modules come from the build stage');
+    assert.ok(
+      !runtimeStage().some((i) => i.getKeyword() === 'RUN' && /npm (ci|install)\b/.test(i.getTextContent())),
+      'no npm install in the runtime stage: production node_modules come from the build stage',
+    );
   });
 
   it('runs as a numeric non-root user', () => {
@@ -45,7 +48,9 @@ describe('Dockerfile', () => {
   });
 
   it('starts the service under tini', () => {
-    const entrypoint = runtimeStage().filter((i) => i.getKeyword() === 'ENTRYPOINT').at(-1);
+    const entrypoint = runtimeStage()
+      .filter((i) => i.getKeyword() === 'ENTRYPOINT')
+      .at(-1);
     assert.deepEqual(JSON.parse(entrypoint?.getArgumentsContent() ?? 'null'), ['/usr/bin/tini', '--']);
   });
 

@@ -17,7 +17,9 @@ import { kubectlAvailable, render, type Renderer } from './render.js';
 const KUSTOMIZATIONS = ['k8s/base', 'k8s/overlays/scaled'];
 const RENDERER: Renderer = kubectlAvailable() ? 'kubectl' : 'builtin';
 if (RENDERER === 'builtin') {
-  process.stderr.write('\n*** kubectl is NOT installed: k8s/ is rendered with the built-in kustomize subset (test/deploy/kustomize-subset.ts), not kubectl kustomize ***\n\n');
+  process.stderr.write(
+    '\n*** kubectl is NOT installed: k8s/ is rendered with the built-in kustomize subset (test/deploy/kustomize-subset.ts), not kubectl kustomize ***\n\n',
+  );
 }
 const rendered = new Map(KUSTOMIZATIONS.map((dir) => [dir, render(path.join(PROJECT_ROOT, dir), RENDERER)]));
 const docsOf = (dir: string): Doc[] => structuredClone(rendered.get(dir) ?? []);
@@ -108,7 +110,9 @@ describe('k8s manifests', () => {
   });
 
   it('passes yamllint', { skip: spawnSync('yamllint', ['--version']).error !== undefined && 'yamllint is not installed (apt-get install yamllint)' }, () => {
-    execFileSync('yamllint', ['--strict', '-c', path.join(PROJECT_ROOT, 'k8s', '.yamllint.yaml'), '-f', 'parsable', path.join(PROJECT_ROOT, 'k8s')], { encoding: 'utf8' });
+    execFileSync('yamllint', ['--strict', '-c', path.join(PROJECT_ROOT, 'k8s', '.yamllint.yaml'), '-f', 'parsable', path.join(PROJECT_ROOT, 'k8s')], {
+      encoding: 'utf8',
+    });
   });
 
   describe('against the running app', () => {

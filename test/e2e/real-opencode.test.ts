@@ -11,7 +11,13 @@ import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 async function realOpencodeEnv(stub: StubLlm, home: string): Promise<Record<string, string>> {
-  return { ...(await realOpencodeHome(stub, home)), OCPM_ISOLATION: 'required', OCPM_OPENCODE_BIN: '', OCPM_KILL_GRACE_MS: '2000', OCPM_DRAIN_TIMEOUT_MS: '1000' };
+  return {
+    ...(await realOpencodeHome(stub, home)),
+    OCPM_ISOLATION: 'required',
+    OCPM_OPENCODE_BIN: '',
+    OCPM_KILL_GRACE_MS: '2000',
+    OCPM_DRAIN_TIMEOUT_MS: '1000',
+  };
 }
 
 /** Failures print what opencode said. */

@@ -146,11 +146,18 @@ describe('stub LLM TOOL: triggers over HTTP (no opencode)', () => {
 
   const bashTool = {
     type: 'function',
-    function: { name: 'bash', parameters: { type: 'object', properties: { command: { type: 'string' }, timeout: { type: 'integer' } }, required: ['command', 'timeout'] } },
+    function: {
+      name: 'bash',
+      parameters: { type: 'object', properties: { command: { type: 'string' }, timeout: { type: 'integer' } }, required: ['command', 'timeout'] },
+    },
   };
 
   async function complete(body: Record<string, unknown>): Promise<{ status: number; text: string }> {
-    const res = await fetch(`${stub.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${stub.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, text: await res.text() };
   }
 
@@ -180,7 +187,11 @@ describe('stub LLM TOOL: triggers over HTTP (no opencode)', () => {
     assert.equal(chunks.at(-1).choices[0].finish_reason, 'tool_calls');
     const callId = chunks[0].choices[0].delta.tool_calls[0].id;
     const result = 'cat: /nope: Permission denied\n';
-    const messages = [user, { role: 'assistant', content: '', tool_calls: [{ id: callId, type: 'function', function: { name: 'bash', arguments: args } }] }, { role: 'tool', tool_call_id: callId, content: result }];
+    const messages = [
+      user,
+      { role: 'assistant', content: '', tool_calls: [{ id: callId, type: 'function', function: { name: 'bash', arguments: args } }] },
+      { role: 'tool', tool_call_id: callId, content: result },
+    ];
     const second = await complete({ model: 'stub-model', stream: true, messages, tools: [bashTool] });
     const text = second.text
       .split('\n\n')

@@ -18,7 +18,13 @@ export interface JsonResponse<T = unknown> {
 }
 
 /** One request; a JSON answer is parsed, any other is kept as text. `signal` bounds or cancels it. */
-export async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<JsonResponse<any>> {
+export async function call(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<JsonResponse<any>> {
   const init: RequestInit = { method, headers: withAuth(headers), ...(signal === undefined ? {} : { signal }) };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -35,7 +41,9 @@ export async function call(url: string, method: string, body?: unknown, headers:
 export async function callOk<T = any>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
   const response = await call(url, method, body, headers, signal);
   if (response.status < 200 || response.status > 299) {
-    throw new Error(`${method} ${url}: ${response.status} ${(typeof response.body === 'string' ? response.body : JSON.stringify(response.body)).slice(0, 300)}`);
+    throw new Error(
+      `${method} ${url}: ${response.status} ${(typeof response.body === 'string' ? response.body : JSON.stringify(response.body)).slice(0, 300)}`,
+    );
   }
   return response.body as T;
 }

@@ -31,17 +31,48 @@ export function attacks(t: AttackTargets): Attack[] {
     { name: 'cat another workspace (relative)', message: bash(`cat ${t.victimRelative}/${t.victimFile}`) },
     { name: 'head, sh -c, python3 -c', message: bash(`head ${victim}; sh -c "cat ${victim}"; python3 -c "print(open('${victim}').read())"`) },
     { name: 'list another workspace and the workspace root', message: bash(`ls -la ${t.victimWorkspace} ${t.victimWorkspace}/..`) },
-    { name: 'symlink planted in the own workspace', message: bash(`ln -sf ${victim} link-out; cat link-out; ln -sf ${t.victimWorkspace} dir-out; cat dir-out/${t.victimFile}`) },
-    { name: 'write into another workspace', message: bash(`echo planted > ${t.victimWorkspace}/planted.txt; echo planted > ${t.victimRelative}/planted-rel.txt; ls ${t.victimWorkspace}`) },
-    { name: 'data dir: api token, registry, logs', message: bash(`ls -la ${t.dataDir}; cat ${t.dataDir}/api-token; grep -a -r -h . ${t.dataDir} | head -c 4000`) },
-    { name: "other sessions' opencode databases", message: bash(`find ${t.dataDir}/opencode -name 'opencode.db*' | head; for f in ${t.dataDir}/opencode/*/*/data/opencode/opencode.db* ${t.dataDir}/opencode/*/data/opencode/opencode.db*; do grep -a -o 'VICTIM-WORDS[A-Za-z0-9-]*' "$f"; done`) },
+    {
+      name: 'symlink planted in the own workspace',
+      message: bash(`ln -sf ${victim} link-out; cat link-out; ln -sf ${t.victimWorkspace} dir-out; cat dir-out/${t.victimFile}`),
+    },
+    {
+      name: 'write into another workspace',
+      message: bash(`echo planted > ${t.victimWorkspace}/planted.txt; echo planted > ${t.victimRelative}/planted-rel.txt; ls ${t.victimWorkspace}`),
+    },
+    {
+      name: 'data dir: api token, registry, logs',
+      message: bash(`ls -la ${t.dataDir}; cat ${t.dataDir}/api-token; grep -a -r -h . ${t.dataDir} | head -c 4000`),
+    },
+    {
+      name: "other sessions' opencode databases",
+      message: bash(
+        `find ${t.dataDir}/opencode -name 'opencode.db*' | head; for f in ${t.dataDir}/opencode/*/*/data/opencode/opencode.db* ${t.dataDir}/opencode/*/data/opencode/opencode.db*; do grep -a -o 'VICTIM-WORDS[A-Za-z0-9-]*' "$f"; done`,
+      ),
+    },
     { name: 'own environment', message: bash('env; cat /proc/self/environ | tr "\\0" "\\n"') },
-    { name: "opencode's environment (parent processes)", message: bash('for p in $PPID $(ps -o ppid= -p $PPID); do tr "\\0" "\\n" < /proc/$p/environ; done; cat /proc/*/environ | tr "\\0" "\\n" | head -c 8000') },
-    { name: "the service's and another process's environment", message: bash(`tr "\\0" "\\n" < /proc/${t.servicePid}/environ; tr "\\0" "\\n" < /proc/${t.canaryPid}/environ`) },
-    { name: 'signal the service and other processes', message: bash(`kill -STOP ${t.canaryPid}; kill -9 ${t.servicePid}; kill -9 ${t.canaryPid}; echo signals-sent`) },
-    { name: 'ptrace another process', message: bash(`python3 -c "import ctypes; l=ctypes.CDLL(None); print('ptrace', l.ptrace(16, ${t.canaryPid}, 0, 0))"; cat /proc/${t.canaryPid}/mem 2>&1 | head -c 100`) },
+    {
+      name: "opencode's environment (parent processes)",
+      message: bash('for p in $PPID $(ps -o ppid= -p $PPID); do tr "\\0" "\\n" < /proc/$p/environ; done; cat /proc/*/environ | tr "\\0" "\\n" | head -c 8000'),
+    },
+    {
+      name: "the service's and another process's environment",
+      message: bash(`tr "\\0" "\\n" < /proc/${t.servicePid}/environ; tr "\\0" "\\n" < /proc/${t.canaryPid}/environ`),
+    },
+    {
+      name: 'signal the service and other processes',
+      message: bash(`kill -STOP ${t.canaryPid}; kill -9 ${t.servicePid}; kill -9 ${t.canaryPid}; echo signals-sent`),
+    },
+    {
+      name: 'ptrace another process',
+      message: bash(
+        `python3 -c "import ctypes; l=ctypes.CDLL(None); print('ptrace', l.ptrace(16, ${t.canaryPid}, 0, 0))"; cat /proc/${t.canaryPid}/mem 2>&1 | head -c 100`,
+      ),
+    },
     { name: "opencode's read tool on another workspace", message: toolMessage('read', victim) },
-    { name: "opencode's write tool into another workspace", message: toolMessage('write', { filePath: `${t.victimWorkspace}/planted-by-tool.txt`, content: 'planted' }) },
+    {
+      name: "opencode's write tool into another workspace",
+      message: toolMessage('write', { filePath: `${t.victimWorkspace}/planted-by-tool.txt`, content: 'planted' }),
+    },
     { name: "opencode's read tool on the data dir", message: toolMessage('read', `${t.dataDir}/api-token`) },
   ];
 }
@@ -49,7 +80,11 @@ export function attacks(t: AttackTargets): Attack[] {
 /** Legitimate work in the own workspace that must still succeed, with what its answer must contain. */
 export function legitimateWork(ownWorkspace: string): Array<Attack & { expect: string }> {
   return [
-    { name: 'shell work in the own workspace', message: bash('mkdir -p src && echo own-content > src/own.txt && cat src/own.txt && git init -q . && echo git-ok'), expect: 'own-content' },
+    {
+      name: 'shell work in the own workspace',
+      message: bash('mkdir -p src && echo own-content > src/own.txt && cat src/own.txt && git init -q . && echo git-ok'),
+      expect: 'own-content',
+    },
     { name: 'private TMPDIR', message: bash('echo tmp-ok > "$TMPDIR/t" && cat "$TMPDIR/t"'), expect: 'tmp-ok' },
     { name: "opencode's read tool in the own workspace", message: toolMessage('read', `${ownWorkspace}/src/own.txt`), expect: 'own-content' },
   ];

@@ -3,5 +3,9 @@ import { readFile } from 'node:fs/promises';
 
 export async function readJsonLines(file: string): Promise<Array<Record<string, any>>> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
+  return text
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, any>);
 }

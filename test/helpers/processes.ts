@@ -32,7 +32,10 @@ export function isPidLive(pid: number): boolean {
 
 /** Every pid in /proc but this process's own. */
 function allPids(): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== process.pid);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
 }
 
 function readText(file: string): string | undefined {

@@ -66,7 +66,8 @@ export async function startPrometheus(options: { job: string; targets: string[];
     if (body.status !== 'success' || body.data === undefined) throw new Error(`Prometheus rejected ${form.query}: ${body.errorType}: ${body.error}`);
     const { resultType, result } = body.data;
     if (resultType === 'matrix') return result as PromSeries[];
-    if (resultType === 'vector') return result.map((r: { metric: Record<string, string>; value: [number, string] }) => ({ metric: r.metric, values: [r.value] }));
+    if (resultType === 'vector')
+      return result.map((r: { metric: Record<string, string>; value: [number, string] }) => ({ metric: r.metric, values: [r.value] }));
     return [{ metric: {}, values: [result as unknown as [number, string]] }];
   };
 

@@ -59,7 +59,10 @@ describe('messages API', () => {
     await register('env');
     const response = await send('env', { text: 'check env' });
     assert.equal(response.status, 200);
-    const runs = (await readFile(path.join(svc.recordDir, 'runs.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const runs = (await readFile(path.join(svc.recordDir, 'runs.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, any>);
     const run = runs.find((r) => r.message === 'check env');
     assert.ok(run !== undefined);
     const workspace = path.join(svc.workspaceRoot, 'env');
@@ -136,7 +139,10 @@ describe('messages API', () => {
     const names = events.map((event) => event.event);
     assert.equal(names.at(-1), 'done');
     assert.ok(names.indexOf('part') < names.indexOf('done'));
-    assert.deepEqual(events.filter((e) => e.event === 'part').map((e) => e.data.type), ['step_start', 'text', 'step_finish']);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'part').map((e) => e.data.type),
+      ['step_start', 'text', 'step_finish'],
+    );
     assert.equal(events.at(-1)?.data.text, 'fake reply #1 [model=default] [agent=build]: streamed');
   });
 

@@ -25,13 +25,17 @@ describe('scheduling, 10 sessions at concurrency 4', () => {
     for (const id of [...sessions, 'warm']) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
     // The first run in a fresh data dir goes alone (it creates opencode's database): one finished turn first.
     assert.equal((await call(url('/api/sessions/warm/messages'), 'POST', { text: 'warm up' })).status, 200);
-    const spawnsTotal = async (): Promise<number> => sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' });
+    const spawnsTotal = async (): Promise<number> =>
+      sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' });
     const spawnsBefore = await spawnsTotal();
     const spawned = async (): Promise<number> => (await spawnsTotal()) - spawnsBefore;
     // Every turn hangs until it is aborted, so the state below stays put until the test changes it.
     const answers = new Map(sessions.map((id) => [id, call(url(`/api/sessions/${id}/messages`), 'POST', { text: `#fake hang\nheld ${id}` })]));
     const started = async (): Promise<string[]> =>
-      (await readJsonLines(path.join(svc.recordDir, 'runs.jsonl'))).map((run) => String(run.message)).filter((m) => m.startsWith('held ')).map((m) => m.slice(5));
+      (await readJsonLines(path.join(svc.recordDir, 'runs.jsonl')))
+        .map((run) => String(run.message))
+        .filter((m) => m.startsWith('held '))
+        .map((m) => m.slice(5));
     /** Waits until every message is running or queued and every running turn's fake has started, then reads that state. */
     const settled = async (messages: number) =>
       waitFor(`${messages} messages running or queued`, async () => {
@@ -66,7 +70,8 @@ describe('scheduling, 10 sessions at concurrency 4', () => {
     const before = (await call(url('/metrics'), 'GET')).body as string;
     const sends = [];
     for (let m = 0; m < 5; m += 1) {
-      for (const id of sessions) sends.push(call(url(`/api/sessions/${id}/messages`), 'POST', { text: `#fake delay=40\n${id}-m${m}` }).then((r) => ({ id, m, r })));
+      for (const id of sessions)
+        sends.push(call(url(`/api/sessions/${id}/messages`), 'POST', { text: `#fake delay=40\n${id}-m${m}` }).then((r) => ({ id, m, r })));
     }
     const results = await Promise.all(sends);
     for (const { id, m, r } of results) {
@@ -76,7 +81,10 @@ describe('scheduling, 10 sessions at concurrency 4', () => {
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
     const delta = (name: string, labels: Record<string, string> = {}): number => sample(metrics, name, labels) - sample(before, name, labels);
     assert.equal(delta('opencode_manager_commands_total', { mode: 'per-message', outcome: 'success' }), 50);
-    const total = ['success', 'error', 'timeout', 'aborted'].reduce((sum, outcome) => sum + delta('opencode_manager_commands_total', { mode: 'per-message', outcome }), 0);
+    const total = ['success', 'error', 'timeout', 'aborted'].reduce(
+      (sum, outcome) => sum + delta('opencode_manager_commands_total', { mode: 'per-message', outcome }),
+      0,
+    );
     assert.equal(total, 50);
     assert.equal(delta('opencode_manager_queue_wait_seconds_count'), 50);
     assert.equal(sample(metrics, 'opencode_manager_pending_requests'), 0);
@@ -117,7 +125,11 @@ describe('scheduling, queue limits', () => {
     assert.equal(full.status, 429);
     assert.equal(full.body.error.code, 'queue_full');
     assert.ok(Number(full.headers.get('retry-after')) >= 1);
-    const sseFull = await fetch(url('/api/sessions/c/messages'), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${TEST_API_TOKEN}` }, body: JSON.stringify({ text: 'no room' }) });
+    const sseFull = await fetch(url('/api/sessions/c/messages'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${TEST_API_TOKEN}` },
+      body: JSON.stringify({ text: 'no room' }),
+    });
     assert.equal(sseFull.status, 429, 'a refused stream must be a plain 429, not an event stream');
     await sseFull.body?.cancel();
     assert.equal((await call(url('/api/sessions/a/abort'), 'POST')).status, 202);

@@ -15,7 +15,6 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 
-
 describe('the service binary', () => {
   let temp: { dir: string; remove: () => Promise<void> };
   const tag = `FAKE_OPENCODE_TEST_TAG=${randomUUID()}`;
@@ -43,7 +42,9 @@ describe('the service binary', () => {
   });
 
   it('stops on SIGTERM mid-turn with exit code 0 and no opencode process left', async () => {
-    const { child, lines } = startBinary(serviceEnv('sigterm', { OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '300', OCPM_MODE: 'per-message', XDG_DATA_HOME: `${temp.dir}/xdg` }));
+    const { child, lines } = startBinary(
+      serviceEnv('sigterm', { OCPM_KILL_GRACE_MS: '500', OCPM_DRAIN_TIMEOUT_MS: '300', OCPM_MODE: 'per-message', XDG_DATA_HOME: `${temp.dir}/xdg` }),
+    );
     const exited = once(child, 'exit');
     const listening = await waitForLog(lines, 'HTTP server listening');
     await waitForLog(lines, 'OpenCode process manager initialized');
@@ -123,7 +124,14 @@ describe('the service binary', () => {
     await stream.return(undefined).catch(() => undefined);
     const orphans = pidsWithEnv(tag);
     assert.ok(orphans.length >= 2, 'the crash should have left opencode and its grandchild behind');
-    const orphanTmp = orphans.map((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('TMPDIR='))?.slice(7)).find((dir) => dir !== undefined);
+    const orphanTmp = orphans
+      .map((pid) =>
+        readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .find((e) => e.startsWith('TMPDIR='))
+          ?.slice(7),
+      )
+      .find((dir) => dir !== undefined);
     assert.ok(orphanTmp !== undefined && existsSync(orphanTmp), 'the orphan should have its private TMPDIR');
 
     // A recorded pid that now belongs to another process (different start time) must survive.
@@ -131,8 +139,15 @@ describe('the service binary', () => {
     let second: ReturnType<typeof startBinary> | undefined;
     try {
       const db = new Database(path.join(env.OCPM_DATA_DIR!, 'registry.sqlite'));
-      db.prepare('INSERT INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(randomUUID(), stranger.pid, stranger.pid, 1, 'opencode run --format json', 'run', Date.now());
+      db.prepare('INSERT INTO processes (process_id, pid, pgid, start_time, cmdline, kind, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        randomUUID(),
+        stranger.pid,
+        stranger.pid,
+        1,
+        'opencode run --format json',
+        'run',
+        Date.now(),
+      );
       db.close();
 
       second = startBinary(env);
@@ -142,7 +157,9 @@ describe('the service binary', () => {
       assert.ok(Number(reaped.processes) >= 2);
       await waitForLog(second.lines, 'OpenCode process manager initialized');
       // The second service and its own children (tsx's esbuild service) are not orphans.
-      const left = pidsWithEnv(tag).filter((pid) => pid !== second?.child.pid && parentOf(pid) !== second?.child.pid).map((pid) => `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`);
+      const left = pidsWithEnv(tag)
+        .filter((pid) => pid !== second?.child.pid && parentOf(pid) !== second?.child.pid)
+        .map((pid) => `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`);
       assert.deepEqual(left, [], 'orphans of the crashed run are still alive');
       assert.ok(isPidLive(stranger.pid!), 'a process that merely reused a recorded pid was killed');
       assert.equal(existsSync(orphanTmp), false, "the orphan's private TMPDIR was left behind");
@@ -189,7 +206,13 @@ describe('the service binary', () => {
     const dataDir = `${temp.dir}/data5`;
     await mkdir(dataDir, { recursive: true });
     await writeFile(path.join(dataDir, 'registry.sqlite'), 'not a database '.repeat(500));
-    const { child, lines } = startBinary({ PORT: '0', HOST: '127.0.0.1', OCPM_DATA_DIR: dataDir, OCPM_WORKSPACE_ROOT: `${temp.dir}/ws5`, OCPM_OPENCODE_BIN: FAKE_OPENCODE });
+    const { child, lines } = startBinary({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCPM_DATA_DIR: dataDir,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/ws5`,
+      OCPM_OPENCODE_BIN: FAKE_OPENCODE,
+    });
     const exited = once(child, 'exit');
     const entry = await waitForLog(lines, 'The registry database is unusable; not starting');
     assert.match(String(entry.error), /registry\.sqlite cannot be used.*move the file aside/);

@@ -105,7 +105,15 @@ describe('session API', () => {
 
   it('validates message bodies', async () => {
     await call(url('/api/sessions/delta'), 'PUT', { workspace: 'delta' });
-    for (const body of [{}, { text: '' }, { text: '   ' }, { text: 5 }, { text: 'hi', model: 'no-slash' }, { text: 'hi', agent: '--evil' }, { text: 'hi', extra: true }]) {
+    for (const body of [
+      {},
+      { text: '' },
+      { text: '   ' },
+      { text: 5 },
+      { text: 'hi', model: 'no-slash' },
+      { text: 'hi', agent: '--evil' },
+      { text: 'hi', extra: true },
+    ]) {
       const response = await call(url('/api/sessions/delta/messages'), 'POST', body);
       assert.equal(response.status, 400, `body ${JSON.stringify(body)} was accepted`);
       assert.equal(response.body.error.code, 'invalid_request');

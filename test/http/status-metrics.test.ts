@@ -34,7 +34,10 @@ describe('status and metrics', () => {
     assert.equal(body.runningProcesses, 0);
     assert.equal(body.activeStreams, 0);
     const pm = body.processManager;
-    assert.deepEqual(Object.keys(pm).sort(), ['activeSessions', 'description', 'idleTime', 'isReady', 'isRunning', 'lastActivity', 'mode', 'pendingRequests'].sort());
+    assert.deepEqual(
+      Object.keys(pm).sort(),
+      ['activeSessions', 'description', 'idleTime', 'isReady', 'isRunning', 'lastActivity', 'mode', 'pendingRequests'].sort(),
+    );
     assert.equal(pm.isRunning, false);
     assert.equal(pm.isReady, true);
     assert.equal(pm.pendingRequests, 0);
@@ -58,14 +61,18 @@ describe('status and metrics', () => {
     await call(url('/api/sessions/count'), 'PUT', { workspace: 'count' });
     const before = await call(url('/metrics'), 'GET');
     const total = (text: string): number =>
-      ['success', 'error', 'timeout', 'aborted'].reduce((sum, outcome) => sum + sample(text, 'opencode_manager_commands_total', { mode: 'per-message', outcome }), 0);
+      ['success', 'error', 'timeout', 'aborted'].reduce(
+        (sum, outcome) => sum + sample(text, 'opencode_manager_commands_total', { mode: 'per-message', outcome }),
+        0,
+      );
     const texts = ['ok one', '#fake exit=2\nx', 'ok two', '#fake silent\nx', '#fake hang\nx'];
     for (const text of texts) await call(url('/api/sessions/count/messages'), 'POST', { text });
     const afterText = (await call(url('/metrics'), 'GET')).body as string;
     const beforeText = before.body as string;
     assert.equal(total(afterText) - total(beforeText), texts.length);
     const delta = (outcome: string): number =>
-      sample(afterText, 'opencode_manager_commands_total', { mode: 'per-message', outcome }) - sample(beforeText, 'opencode_manager_commands_total', { mode: 'per-message', outcome });
+      sample(afterText, 'opencode_manager_commands_total', { mode: 'per-message', outcome }) -
+      sample(beforeText, 'opencode_manager_commands_total', { mode: 'per-message', outcome });
     assert.equal(delta('success'), 2);
     assert.equal(delta('error'), 2);
     assert.equal(delta('timeout'), 1);
@@ -79,7 +86,13 @@ describe('status and metrics', () => {
         sample(beforeText, 'opencode_manager_command_duration_seconds_count', { mode: 'per-message', outcome: 'success' }),
       2,
     );
-    for (const name of ['opencode_manager_active_processes', 'opencode_manager_active_streams', 'opencode_manager_pending_requests', 'opencode_manager_sessions', 'opencode_manager_active_sessions']) {
+    for (const name of [
+      'opencode_manager_active_processes',
+      'opencode_manager_active_streams',
+      'opencode_manager_pending_requests',
+      'opencode_manager_sessions',
+      'opencode_manager_active_sessions',
+    ]) {
       assert.match(afterText, new RegExp(`^${name} \\d+$`, 'm'), name);
     }
     assert.ok(sample(afterText, 'opencode_manager_sessions') >= 1);

@@ -26,7 +26,13 @@ describe('isolated server pool (fake opencode)', () => {
   };
 
   before(async () => {
-    svc = await startTestService({ OCPM_MODE: 'server', OCPM_ISOLATION: 'required', OCPM_POOL_SIZE: '2', FAKE_OPENCODE_RECORD_DIR: '', OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS });
+    svc = await startTestService({
+      OCPM_MODE: 'server',
+      OCPM_ISOLATION: 'required',
+      OCPM_POOL_SIZE: '2',
+      FAKE_OPENCODE_RECORD_DIR: '',
+      OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS,
+    });
   });
   after(async () => svc?.close());
 
@@ -34,19 +40,28 @@ describe('isolated server pool (fake opencode)', () => {
     const status = (await call(url('/api/opencode/status'), 'GET')).body;
     assert.deepEqual(status.isolation, { mechanism: 'landlock', enforced: true });
     assert.equal(status.processManager.mode, 'server');
-    assert.deepEqual((await instances()).map((i) => i.state), ['idle', 'idle']);
+    assert.deepEqual(
+      (await instances()).map((i) => i.state),
+      ['idle', 'idle'],
+    );
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
     assert.equal(sample(metrics, 'opencode_manager_server_instances', { state: 'idle' }), 2);
   });
 
   it('gives each session its own server, and its conversation continues there', async () => {
     for (const id of ['a', 'b']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
-    assert.deepEqual([(await send('a', 'one')).text, (await send('a', 'two')).text].map((t) => t.slice(0, 13)), ['fake reply #1', 'fake reply #2']);
+    assert.deepEqual(
+      [(await send('a', 'one')).text, (await send('a', 'two')).text].map((t) => t.slice(0, 13)),
+      ['fake reply #1', 'fake reply #2'],
+    );
     const b = await send('b', 'one');
     assert.equal(b.mode, 'server');
     assert.match(b.text, /^fake reply #1 /);
     const live = await instances();
-    assert.deepEqual(live.map((i) => i.state), ['ready', 'ready']);
+    assert.deepEqual(
+      live.map((i) => i.state),
+      ['ready', 'ready'],
+    );
     assert.notEqual(live[0]?.pid, live[1]?.pid);
   });
 
@@ -64,6 +79,9 @@ describe('isolated server pool (fake opencode)', () => {
     for (const id of ['a', 'b', 'c']) assert.equal((await call(url(`/api/sessions/${id}`), 'DELETE')).status, 204);
     const after = await instances();
     assert.ok(after.filter((i) => i.state === 'idle').length > before);
-    assert.deepEqual(after.map((i) => i.state), ['idle', 'idle']);
+    assert.deepEqual(
+      after.map((i) => i.state),
+      ['idle', 'idle'],
+    );
   });
 });

@@ -44,7 +44,10 @@ for (const mode of ['per-message', 'server'] as const) {
       temp = await makeTempDir(`isolation-${mode}`);
       const home = await realOpencodeHome(stub, `${temp.dir}/home`);
       // Every permission approved, and a provider key that must not reach the agent's commands.
-      const config = JSON.stringify(stubOpencodeConfig(stub.baseURL, { permission: { '*': 'allow' } })).replace('"apiKey":"x"', `"apiKey":"${secrets.providerKey}"`);
+      const config = JSON.stringify(stubOpencodeConfig(stub.baseURL, { permission: { '*': 'allow' } })).replace(
+        '"apiKey":"x"',
+        `"apiKey":"${secrets.providerKey}"`,
+      );
       svc = await startTestService({
         ...home,
         OPENCODE_CONFIG_CONTENT: config,

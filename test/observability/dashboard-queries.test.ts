@@ -111,7 +111,10 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
   it('the data source and job/instance variables exist, and no panel hard-codes a data source uid', () => {
     const list = dashboard.templating.list as Array<Record<string, any>>;
     assert.ok(list.some((v) => v.type === 'datasource' && v.name === 'datasource' && v.query === 'prometheus'));
-    assert.deepEqual(queryVariables(dashboard).map((v) => v.name), ['job', 'instance']);
+    assert.deepEqual(
+      queryVariables(dashboard).map((v) => v.name),
+      ['job', 'instance'],
+    );
     const uids = [...JSON.stringify(dashboard).matchAll(/"uid":\s*"([^"]*)"/g)].map((m) => m[1]);
     const dataSourceUids = uids.filter((uid) => uid !== dashboard.uid && uid !== '-- Grafana --');
     assert.ok(dataSourceUids.length > 0 && dataSourceUids.every((uid) => uid === '${datasource}'), `hard-coded data source uid: ${dataSourceUids.join(', ')}`);
@@ -153,7 +156,9 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
       const all = body.data.groups.flatMap((g) => g.rules);
       return all.length > 0 && all.every((r) => r.lastEvaluation !== '0001-01-01T00:00:00Z') ? all : undefined;
     });
-    const names = (parseYaml(await readFile(ALERTS, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert));
+    const names = (parseYaml(await readFile(ALERTS, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) =>
+      g.rules.map((r) => r.alert),
+    );
     assert.deepEqual(rules.map((r) => r.name).sort(), [...names].sort());
     for (const rule of rules) assert.equal(rule.health, 'ok', `${rule.name}: ${rule.lastError}`);
   });
@@ -162,10 +167,17 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     const alerts = await readFile(ALERTS, 'utf8');
     const tests = await readFile(path.join(PROJECT_ROOT, 'grafana', 'alerts.test.yml'), 'utf8');
     const exprs = (parseYaml(alerts) as { groups: Array<{ rules: Array<{ expr: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.expr));
-    const seriesNames = (parseYaml(tests) as { tests: Array<{ input_series: Array<{ series: string }> }> }).tests.flatMap((t) => t.input_series.map((s) => s.series.split('{')[0] as string));
+    const seriesNames = (parseYaml(tests) as { tests: Array<{ input_series: Array<{ series: string }> }> }).tests.flatMap((t) =>
+      t.input_series.map((s) => s.series.split('{')[0] as string),
+    );
     // Metric names in the expressions: what is left once strings, label matchers, grouping clauses
     // and function calls are removed, minus the operators.
-    const stripped = exprs.map((expr) => expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, '').replace(/\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)/g, ''));
+    const stripped = exprs.map((expr) =>
+      expr
+        .replace(/"[^"]*"/g, '""')
+        .replace(/\{[^}]*\}/g, '')
+        .replace(/\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)/g, ''),
+    );
     const words = stripped.flatMap((expr) => [...expr.matchAll(/\b([a-z_][a-z0-9_]*)\b(?!\s*\()/g)].map((m) => m[1] as string));
     const operators = new Set(['and', 'or', 'unless', 'bool', 'offset', 'group_left', 'group_right']);
     const names = new Set([...words.filter((w) => !operators.has(w)), ...seriesNames]);

@@ -48,13 +48,19 @@ describe('promtool', () => {
     const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of alerts) {
       const own = cases.filter((c) => c.alertname === alert);
-      assert.ok(own.some((c) => (c.exp_alerts ?? []).length > 0), `${alert} has no unit test where it fires`);
-      assert.ok(own.some((c) => (c.exp_alerts ?? []).length === 0), `${alert} has no unit test where it stays quiet`);
+      assert.ok(
+        own.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${alert} has no unit test where it fires`,
+      );
+      assert.ok(
+        own.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${alert} has no unit test where it stays quiet`,
+      );
     }
     assert.deepEqual([...new Set(cases.map((c) => c.alertname))].sort(), [...alerts].sort(), 'a unit test names an alert that does not exist');
   });
 
-  it('check metrics: the running service\'s /metrics passes, but for the _total gauges of prom-client defaults', async () => {
+  it("check metrics: the running service's /metrics passes, but for the _total gauges of prom-client defaults", async () => {
     // A live service after a few turns, so every histogram and labelled series has samples to lint.
     const svc = await startTestService({ OCPM_API_TOKEN: TOKEN, OCPM_MODE: 'server' });
     let text: string;
@@ -75,7 +81,10 @@ describe('promtool', () => {
       ),
     );
     const { status, output } = promtool(['check', 'metrics'], text);
-    const problems = output.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    const problems = output
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
     const unexpected = problems.filter((line) => !allowed.has(line));
     assert.deepEqual(unexpected, [], `promtool check metrics found problems in our metrics:\n${output}`);
     // promtool exits 3 for lint problems only; any other non-zero status is a parse failure.

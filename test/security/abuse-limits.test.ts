@@ -31,7 +31,6 @@ describe('message rate limit', () => {
     // Other routes are not rate limited.
     assert.equal((await call(url('/api/sessions/rate'), 'GET')).status, 200);
   });
-
 });
 
 describe('SSE stream cap', () => {
@@ -74,7 +73,10 @@ describe('CORS', () => {
     try {
       const response = await call(`${closed.url}/api/sessions`, 'GET', undefined, { origin: 'https://evil.example' });
       assert.equal(response.headers.get('access-control-allow-origin'), null);
-      const preflight = await fetch(`${closed.url}/api/sessions`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+      const preflight = await fetch(`${closed.url}/api/sessions`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+      });
       assert.equal(preflight.headers.get('access-control-allow-origin'), null);
       await preflight.body?.cancel();
     } finally {
@@ -87,7 +89,11 @@ describe('CORS', () => {
     try {
       const preflight = await fetch(`${open.url}/api/sessions/x/messages`, {
         method: 'OPTIONS',
-        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type',
+        },
       });
       assert.equal(preflight.status, 204);
       assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example.com');
@@ -109,7 +115,12 @@ describe('workspace ownership', () => {
     try {
       const put = (id: string, workspace: string) => call(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace });
       assert.equal((await put('owner', 'team/app')).status, 201);
-      for (const [id, workspace] of [['same', 'team/app'], ['inner', 'team/app/src'], ['outer', 'team'], ['absolute', path.join(svc.workspaceRoot, 'team/app')]] as const) {
+      for (const [id, workspace] of [
+        ['same', 'team/app'],
+        ['inner', 'team/app/src'],
+        ['outer', 'team'],
+        ['absolute', path.join(svc.workspaceRoot, 'team/app')],
+      ] as const) {
         const response = await put(id, workspace);
         assert.equal(response.status, 409, `${id}: ${workspace}`);
         assert.equal(response.body.error.code, 'workspace_in_use');

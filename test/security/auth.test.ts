@@ -14,7 +14,9 @@ import { startTestService, type TestService } from '../helpers/test-service.js';
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** Every route that needs the API token, with a concrete path. */
-const protectedRoutes = apiOperations(100).filter((op) => op.security === 'api').map((op) => ({ method: op.method.toUpperCase(), path: op.path.replace(':id', 'auth-probe') }));
+const protectedRoutes = apiOperations(100)
+  .filter((op) => op.security === 'api')
+  .map((op) => ({ method: op.method.toUpperCase(), path: op.path.replace(':id', 'auth-probe') }));
 
 describe('API authentication', () => {
   let svc: TestService;
@@ -41,7 +43,12 @@ describe('API authentication', () => {
     ];
     for (const route of protectedRoutes) {
       for (const [name, headers] of wrong) {
-        const response = await call(url(route.path), route.method, route.method === 'PUT' || route.method === 'POST' ? { text: 'x', workspace: 'x' } : undefined, headers);
+        const response = await call(
+          url(route.path),
+          route.method,
+          route.method === 'PUT' || route.method === 'POST' ? { text: 'x', workspace: 'x' } : undefined,
+          headers,
+        );
         assert.equal(response.status, 401, `${route.method} ${route.path} with ${name}`);
         assert.equal(response.body.error.code, 'unauthorized');
         assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer\b/);
@@ -81,7 +88,8 @@ describe('API authentication', () => {
     assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: 'private-ws-9c1d' })).status, 201);
     assert.equal((await call(url(`/api/sessions/${id}/messages`), 'POST', { text: 'hi' })).status, 200);
     const text = JSON.stringify((await call(url('/api/opencode/status'), 'GET', undefined, { authorization: '' })).body);
-    for (const secret of [id, 'private-ws-9c1d', TEST_API_TOKEN, 'scrape-token-123', svc.workspaceRoot]) assert.ok(!text.includes(secret), `status shows ${secret}`);
+    for (const secret of [id, 'private-ws-9c1d', TEST_API_TOKEN, 'scrape-token-123', svc.workspaceRoot])
+      assert.ok(!text.includes(secret), `status shows ${secret}`);
     assert.doesNotMatch(text, /"\/[^"]*\//, 'status shows a path');
   });
 });

@@ -13,19 +13,52 @@ const REQUESTS = Number(process.env.OCPM_FUZZ_REQUESTS ?? 3000);
 const SEED = Number(process.env.OCPM_FUZZ_SEED ?? 20261128);
 
 const KEYS = ['text', 'workspace', 'model', 'agent', '__proto__', 'constructor', 'limit', '', 'tExt', 'text\u0000'];
-const STRINGS = ['', ' ', 'hi', '--help', '-x', '../..', '/etc', 'a/b', 'provider/model', 'build', '\u0000', '\u202e', '\ud800', 'é', '%00', '${HOME}', '$(id)', '`id`', 'x'.repeat(300)];
-const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/vnd.api+json', ''];
+const STRINGS = [
+  '',
+  ' ',
+  'hi',
+  '--help',
+  '-x',
+  '../..',
+  '/etc',
+  'a/b',
+  'provider/model',
+  'build',
+  '\u0000',
+  '\u202e',
+  '\ud800',
+  'é',
+  '%00',
+  '${HOME}',
+  '$(id)',
+  '`id`',
+  'x'.repeat(300),
+];
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/json; charset=latin1',
+  'application/vnd.api+json',
+  '',
+];
 const IDS = ['fz', 'fz', 'fz', 'other', 'nope', 'a%2Fb', '%E0%A4', '..%2F', 'x'.repeat(129), '%C3%A9', 'a%0d%0ab'];
 
 function randomValue(random: () => number, depth: number): unknown {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   switch (Math.floor(random() * (depth > 3 ? 5 : 7))) {
-    case 0: return null;
-    case 1: return random() < 0.5;
-    case 2: return pick([0, -1, 1.5, 1e308, Number.MAX_SAFE_INTEGER]);
+    case 0:
+      return null;
+    case 1:
+      return random() < 0.5;
+    case 2:
+      return pick([0, -1, 1.5, 1e308, Number.MAX_SAFE_INTEGER]);
     case 3:
-    case 4: return pick(STRINGS);
-    case 5: return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth + 1));
+    case 4:
+      return pick(STRINGS);
+    case 5:
+      return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth + 1));
     default: {
       const out: Record<string, unknown> = {};
       for (let i = Math.floor(random() * 4); i > 0; i -= 1) out[pick(KEYS)] = randomValue(random, depth + 1);

@@ -26,7 +26,14 @@ const deepArray = (depth: number): string => '['.repeat(depth) + ']'.repeat(dept
 const deepObject = (depth: number): string => `{"text":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
 
 function workspaceCases(outside: string, root: () => string): Case[] {
-  const put = (name: string, workspace: unknown, status = 400, code = 'invalid_workspace'): Case => ({ name: `workspace ${name}`, method: 'PUT', path: '/api/sessions/ws-case', body: { workspace }, status, code });
+  const put = (name: string, workspace: unknown, status = 400, code = 'invalid_workspace'): Case => ({
+    name: `workspace ${name}`,
+    method: 'PUT',
+    path: '/api/sessions/ws-case',
+    body: { workspace },
+    status,
+    code,
+  });
   return [
     put('../ escape', '../outside'),
     put('bare ..', '..'),
@@ -51,13 +58,36 @@ function workspaceCases(outside: string, root: () => string): Case[] {
     put('null', null, 400, 'invalid_request'),
     put('an array', ['a'], 400, 'invalid_request'),
     put('an object', { path: 'a' }, 400, 'invalid_request'),
-    { name: 'workspace: the root by its absolute path', method: 'PUT', path: '/api/sessions/ws-case', get body() { return { workspace: root() }; }, status: 400, code: 'invalid_workspace' },
-    { name: 'no workspace without OCPM_AUTO_CREATE_WORKSPACES', method: 'PUT', path: '/api/sessions/ws-case', body: {}, status: 400, code: 'invalid_workspace' },
+    {
+      name: 'workspace: the root by its absolute path',
+      method: 'PUT',
+      path: '/api/sessions/ws-case',
+      get body() {
+        return { workspace: root() };
+      },
+      status: 400,
+      code: 'invalid_workspace',
+    },
+    {
+      name: 'no workspace without OCPM_AUTO_CREATE_WORKSPACES',
+      method: 'PUT',
+      path: '/api/sessions/ws-case',
+      body: {},
+      status: 400,
+      code: 'invalid_workspace',
+    },
   ];
 }
 
 const idCases: Case[] = [
-  { name: 'id with CRLF header injection', method: 'PUT', path: '/api/sessions/a%0d%0aSet-Cookie:%20x=y', body: { workspace: 'w' }, status: 400, code: 'invalid_request' },
+  {
+    name: 'id with CRLF header injection',
+    method: 'PUT',
+    path: '/api/sessions/a%0d%0aSet-Cookie:%20x=y',
+    body: { workspace: 'w' },
+    status: 400,
+    code: 'invalid_request',
+  },
   { name: 'id of 129 characters', method: 'GET', path: `/api/sessions/${'a'.repeat(129)}`, status: 400, code: 'invalid_request' },
   { name: 'id with a non-ASCII letter', method: 'GET', path: '/api/sessions/%C3%A9', status: 400, code: 'invalid_request' },
   { name: 'id with a fullwidth letter', method: 'GET', path: '/api/sessions/%EF%BC%A1', status: 400, code: 'invalid_request' },
@@ -73,7 +103,14 @@ const idCases: Case[] = [
 
 const msg = '/api/sessions/target/messages';
 const bodyCases: Case[] = [
-  { name: 'body over OCPM_MAX_BODY_BYTES', method: 'POST', path: msg, raw: JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }), status: 413, code: 'payload_too_large' },
+  {
+    name: 'body over OCPM_MAX_BODY_BYTES',
+    method: 'POST',
+    path: msg,
+    raw: JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }),
+    status: 413,
+    code: 'payload_too_large',
+  },
   { name: 'deeply nested arrays', method: 'POST', path: msg, raw: deepArray(100_000), status: 400, code: 'invalid_request' },
   { name: 'deeply nested objects', method: 'POST', path: msg, raw: deepObject(20_000), status: 400, code: 'invalid_request' },
   { name: 'truncated JSON', method: 'POST', path: msg, raw: '{"text":', status: 400, code: 'invalid_json' },
@@ -90,20 +127,83 @@ const bodyCases: Case[] = [
   { name: 'text over the limit', method: 'POST', path: msg, body: { text: 'x'.repeat(MAX_CHARS + 1) }, status: 400, code: 'invalid_request' },
   { name: 'unknown field', method: 'POST', path: msg, body: { text: 'hi', priority: 'high' }, status: 400, code: 'invalid_request' },
   { name: '__proto__ pollution', method: 'POST', path: msg, raw: '{"text":"hi","__proto__":{"polluted":true}}', status: 400, code: 'invalid_request' },
-  { name: 'constructor.prototype pollution', method: 'POST', path: msg, raw: '{"text":"hi","constructor":{"prototype":{"polluted":true}}}', status: 400, code: 'invalid_request' },
+  {
+    name: 'constructor.prototype pollution',
+    method: 'POST',
+    path: msg,
+    raw: '{"text":"hi","constructor":{"prototype":{"polluted":true}}}',
+    status: 400,
+    code: 'invalid_request',
+  },
   { name: 'duplicate key, last one wrong', method: 'POST', path: msg, raw: '{"text":"hi","text":5}', status: 400, code: 'invalid_request' },
   { name: 'model that reads as a flag', method: 'POST', path: msg, body: { text: 'hi', model: '--model=a/b' }, status: 400, code: 'invalid_request' },
   { name: 'model starting with -', method: 'POST', path: msg, body: { text: 'hi', model: '-a/b' }, status: 400, code: 'invalid_request' },
   { name: 'model with a newline', method: 'POST', path: msg, body: { text: 'hi', model: 'a/b\n--x' }, status: 400, code: 'invalid_request' },
   { name: 'agent that reads as a flag', method: 'POST', path: msg, body: { text: 'hi', agent: '--agent' }, status: 400, code: 'invalid_request' },
   { name: 'agent with a space', method: 'POST', path: msg, body: { text: 'hi', agent: 'build --yolo' }, status: 400, code: 'invalid_request' },
-  { name: 'text/plain body', method: 'POST', path: msg, raw: '{"text":"hi"}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'form body', method: 'POST', path: msg, raw: 'text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'multipart body', method: 'POST', path: msg, raw: '--b\r\n\r\nhi\r\n--b--', headers: { 'content-type': 'multipart/form-data; boundary=b' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'JSON in UTF-16', method: 'POST', path: msg, raw: '{"text":"hi"}', headers: { 'content-type': 'application/json; charset=utf-16' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'unknown content-encoding', method: 'POST', path: msg, raw: '{"text":"hi"}', headers: { 'content-encoding': 'x-evil' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'corrupt gzip body', method: 'POST', path: msg, raw: 'not gzip at all', headers: { 'content-encoding': 'gzip' }, status: 400, code: 'invalid_request' },
-  { name: 'PUT body as text/plain', method: 'PUT', path: '/api/sessions/target', raw: '{"workspace":"t"}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
+  {
+    name: 'text/plain body',
+    method: 'POST',
+    path: msg,
+    raw: '{"text":"hi"}',
+    headers: { 'content-type': 'text/plain' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'form body',
+    method: 'POST',
+    path: msg,
+    raw: 'text=hi',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'multipart body',
+    method: 'POST',
+    path: msg,
+    raw: '--b\r\n\r\nhi\r\n--b--',
+    headers: { 'content-type': 'multipart/form-data; boundary=b' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'JSON in UTF-16',
+    method: 'POST',
+    path: msg,
+    raw: '{"text":"hi"}',
+    headers: { 'content-type': 'application/json; charset=utf-16' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'unknown content-encoding',
+    method: 'POST',
+    path: msg,
+    raw: '{"text":"hi"}',
+    headers: { 'content-encoding': 'x-evil' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'corrupt gzip body',
+    method: 'POST',
+    path: msg,
+    raw: 'not gzip at all',
+    headers: { 'content-encoding': 'gzip' },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'PUT body as text/plain',
+    method: 'PUT',
+    path: '/api/sessions/target',
+    raw: '{"workspace":"t"}',
+    headers: { 'content-type': 'text/plain' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
   { name: 'abort with a body', method: 'POST', path: '/api/sessions/target/abort', body: { force: true }, status: 400, code: 'invalid_request' },
   { name: 'delete with a body', method: 'DELETE', path: '/api/sessions/target', body: { cascade: true }, status: 400, code: 'invalid_request' },
 ];
@@ -124,8 +224,22 @@ const tokenCases: Case[] = [
   { name: 'no token', method: 'GET', path: '/api/sessions', headers: { authorization: '' }, status: 401, code: 'unauthorized' },
   { name: 'empty bearer', method: 'POST', path: msg, body: { text: 'hi' }, headers: { authorization: 'Bearer' }, status: 401, code: 'unauthorized' },
   { name: 'wrong token', method: 'POST', path: msg, body: { text: 'hi' }, headers: { authorization: 'Bearer wrong' }, status: 401, code: 'unauthorized' },
-  { name: 'token with a zero-width space', method: 'GET', path: '/api/sessions', headers: { authorization: `Bearer ${TEST_API_TOKEN}\u200b`.replace('\u200b', '%E2%80%8B') }, status: 401, code: 'unauthorized' },
-  { name: 'token in the query string', method: 'GET', path: `/api/sessions?access_token=${TEST_API_TOKEN}`, headers: { authorization: '' }, status: 401, code: 'unauthorized' },
+  {
+    name: 'token with a zero-width space',
+    method: 'GET',
+    path: '/api/sessions',
+    headers: { authorization: `Bearer ${TEST_API_TOKEN}\u200b`.replace('\u200b', '%E2%80%8B') },
+    status: 401,
+    code: 'unauthorized',
+  },
+  {
+    name: 'token in the query string',
+    method: 'GET',
+    path: `/api/sessions?access_token=${TEST_API_TOKEN}`,
+    headers: { authorization: '' },
+    status: 401,
+    code: 'unauthorized',
+  },
 ];
 
 describe('hostile input', () => {

@@ -33,26 +33,57 @@ describe('log redaction', () => {
     assert.equal((await call(url('/api/sessions'), 'GET', undefined, { authorization: `Bearer ${WRONG_TOKEN}` })).status, 401);
     assert.equal((await call(url('/metrics'), 'GET', undefined, { authorization: 'Bearer metrics-secret-token-42' })).status, 200);
 
-    const servers = (await readFile(path.join(svc.recordDir, 'servers.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { hostname: string; envNames: string[]; opencodeEnv: Record<string, string> });
+    const servers = (await readFile(path.join(svc.recordDir, 'servers.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { hostname: string; envNames: string[]; opencodeEnv: Record<string, string> });
     const password = servers[0]?.opencodeEnv.OPENCODE_SERVER_PASSWORD;
     assert.ok(password !== undefined && password.length >= 16, 'the instance has no password');
     // The instance is reachable from this host only, and never sees the service's own settings or tokens.
     assert.equal(servers[0]?.hostname, '127.0.0.1');
-    assert.deepEqual(servers[0]?.envNames.filter((name) => name.startsWith('OCPM_')), ['OCPM_PROCESS_MARK'], 'only our process marker (not a secret) may start with OCPM_');
+    assert.deepEqual(
+      servers[0]?.envNames.filter((name) => name.startsWith('OCPM_')),
+      ['OCPM_PROCESS_MARK'],
+      'only our process marker (not a secret) may start with OCPM_',
+    );
 
     const logged = svc.logs.map((line) => JSON.stringify(line)).join('\n');
     const turns = svc.logs.filter((line) => line.message === 'Turn finished');
-    assert.deepEqual(turns.map((line) => [line.mode, line.outcome]), [['server', 'success'], ['server', 'success'], ['server', 'error']], 'each turn is logged once, at info');
-    for (const [what, secret] of [['API token', TEST_API_TOKEN], ['wrong token', WRONG_TOKEN], ['metrics token', 'metrics-secret-token-42'], ['instance password', password], ['message text', MARKER]] as const) {
+    assert.deepEqual(
+      turns.map((line) => [line.mode, line.outcome]),
+      [
+        ['server', 'success'],
+        ['server', 'success'],
+        ['server', 'error'],
+      ],
+      'each turn is logged once, at info',
+    );
+    for (const [what, secret] of [
+      ['API token', TEST_API_TOKEN],
+      ['wrong token', WRONG_TOKEN],
+      ['metrics token', 'metrics-secret-token-42'],
+      ['instance password', password],
+      ['message text', MARKER],
+    ] as const) {
       assert.ok(!logged.includes(secret), `the ${what} reached the log`);
     }
   });
 
   it('masks secret-named fields and bearer credentials even when code passes them', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString()); done(); } });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
     const logger = createLogger({ level: 'info', format: 'json', stream: sink });
-    logger.info('request failed: Authorization: Bearer leaked-token-1', { authorization: 'Bearer leaked-token-2', apiKey: 'leaked-key', nested: { password: 'leaked-pass', note: 'Basic bGVha2Vk' }, count: 3 });
+    logger.info('request failed: Authorization: Bearer leaked-token-1', {
+      authorization: 'Bearer leaked-token-2',
+      apiKey: 'leaked-key',
+      nested: { password: 'leaked-pass', note: 'Basic bGVha2Vk' },
+      count: 3,
+    });
     const text = lines.join('');
     assert.doesNotMatch(text, /leaked-token|leaked-key|leaked-pass|bGVha2Vk/);
     assert.match(text, /"count":3/);

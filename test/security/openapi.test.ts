@@ -32,7 +32,10 @@ function assertDocumented(doc: Document, method: string, path: string, response:
   const operation = doc.paths[path]?.[method];
   assert.ok(operation !== undefined, `${method.toUpperCase()} ${path} is not documented`);
   const reply = operation.responses[String(response.status)];
-  assert.ok(reply !== undefined, `${where}, which is not among its documented statuses ${Object.keys(operation.responses).join(', ')}: ${JSON.stringify(response.body)}`);
+  assert.ok(
+    reply !== undefined,
+    `${where}, which is not among its documented statuses ${Object.keys(operation.responses).join(', ')}: ${JSON.stringify(response.body)}`,
+  );
   if (reply.content === undefined) {
     if (response.status === 204) assert.equal(response.body, '', `${where} with a body`);
     return;
@@ -59,13 +62,17 @@ describe('OpenAPI document', () => {
 
   it('is a valid OpenAPI 3.1 document', async () => {
     assert.equal(doc.openapi, '3.1.0');
-    const result = await new Validator().validate(doc as unknown as Parameters<Validator["validate"]>[0]);
+    const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     assert.deepEqual(result, { valid: true });
   });
 
   it('documents every route the app has, and nothing it does not have', () => {
-    const fromApp = routesOf(svc.service.server).map((r) => `${r.method.toUpperCase()} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`).sort();
-    const fromDoc = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`)).sort();
+    const fromApp = routesOf(svc.service.server)
+      .map((r) => `${r.method.toUpperCase()} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`)
+      .sort();
+    const fromDoc = Object.entries(doc.paths)
+      .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
     assert.ok(fromApp.length >= 10, `only ${fromApp.length} routes found: the router walk is broken`);
     assert.deepEqual(fromDoc, fromApp);
   });

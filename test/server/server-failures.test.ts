@@ -75,7 +75,9 @@ describe('server mode, a crash with messages queued behind it', () => {
     const serveMessages = (): Promise<Array<Record<string, any>>> => readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'));
     const ids = ['c0', 'c1', 'q0', 'q1', 'q2', 'q3', 'q4'];
     for (const id of ids) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
-    await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
+    await waitFor('warm-ups to finish', async () =>
+      (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null),
+    );
     const dead = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
     // Two turns hang on the server, five messages queue behind them, and only then does the server die:
     // each step waits for the state the previous one produces, so no timing decides the outcome.
@@ -96,11 +98,21 @@ describe('server mode, a crash with messages queued behind it', () => {
       assert.equal(response.status, 200, `a queued message failed: ${JSON.stringify(response.body)}`);
     }
     const served = await serveMessages();
-    assert.deepEqual(served.filter((m) => m.pid === dead.pid).map((m) => String(m.message)).sort(), ['taken c0', 'taken c1'], 'the dead server had other turns than the two taken');
+    assert.deepEqual(
+      served
+        .filter((m) => m.pid === dead.pid)
+        .map((m) => String(m.message))
+        .sort(),
+      ['taken c0', 'taken c1'],
+      'the dead server had other turns than the two taken',
+    );
     // Each queued message ran exactly once: on the restarted server, or per-message while it restarted.
     const runs = await readJsonLines(path.join(svc.recordDir, 'runs.jsonl'));
     for (const [i, id] of ['q0', 'q1', 'q2', 'q3', 'q4'].entries()) {
-      const where = [...served.filter((m) => m.message === `queued ${id}`).map(() => 'server'), ...runs.filter((r) => r.message === `queued ${id}`).map(() => 'per-message')];
+      const where = [
+        ...served.filter((m) => m.message === `queued ${id}`).map(() => 'server'),
+        ...runs.filter((r) => r.message === `queued ${id}`).map(() => 'per-message'),
+      ];
       assert.deepEqual(where, [answers[i]?.body.mode], `queued ${id} ran ${JSON.stringify(where)}`);
     }
   });
@@ -177,7 +189,8 @@ async function failedWithFallback(svc: TestService): Promise<void> {
 }
 
 /** Logged when a message is sent per-message because no instance can take it. */
-const fellBack = (svc: TestService): boolean => svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode');
+const fellBack = (svc: TestService): boolean =>
+  svc.logs.some((line) => line.message === 'No OpenCode server instance can serve: falling back to per-message mode');
 
 /** The restart reasons and serve spawns in /metrics, each exactly. */
 async function assertRestarts(svc: TestService, expected: { exit: number; start_failed: number; started: number; failed: number }): Promise<void> {
@@ -322,7 +335,9 @@ describe('server mode, recovery after failed', () => {
     await writeFile(flag, '');
     // A wrapper that makes the fake server crash while the flag file exists (exec keeps the pid).
     const wrapper = path.join(temp.dir, 'opencode');
-    await writeFile(wrapper, `#!/bin/sh\n[ -f "$FAKE_OPENCODE_FLAG_FILE" ] && export FAKE_OPENCODE_SERVE_EXIT_AFTER_MS=200\nexec "${FAKE_OPENCODE}" "$@"\n`, { mode: 0o755 });
+    await writeFile(wrapper, `#!/bin/sh\n[ -f "$FAKE_OPENCODE_FLAG_FILE" ] && export FAKE_OPENCODE_SERVE_EXIT_AFTER_MS=200\nexec "${FAKE_OPENCODE}" "$@"\n`, {
+      mode: 0o755,
+    });
     svc = await startTestService({
       OCPM_MODE: 'server',
       OCPM_OPENCODE_BIN: wrapper,

@@ -45,7 +45,13 @@ describe('server mode, pool of one', () => {
   it('serves many messages from one server process, continuing each conversation', async () => {
     for (const id of ['a', 'b']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
     const answers = [];
-    for (const [id, text] of [['a', 'one'], ['b', 'uno'], ['a', 'two'], ['b', 'dos'], ['a', 'three']] as const) {
+    for (const [id, text] of [
+      ['a', 'one'],
+      ['b', 'uno'],
+      ['a', 'two'],
+      ['b', 'dos'],
+      ['a', 'three'],
+    ] as const) {
       const response = await send(id, { text });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.mode, 'server');
@@ -76,7 +82,10 @@ describe('server mode, pool of one', () => {
     const requests = await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'));
     const create = requests.find((r) => r.method === 'POST' && r.path === '/session' && r.directory === path.join(svc.workspaceRoot, 'warm'));
     assert.ok(create !== undefined, 'no POST /session for the warmed directory');
-    assert.ok(requests.every((r) => r.authOk === true), 'a request was sent without the instance password');
+    assert.ok(
+      requests.every((r) => r.authOk === true),
+      'a request was sent without the instance password',
+    );
     const response = await send('warm', { text: 'first' });
     assert.equal(response.body.opencodeSessionId, warmed);
   });
@@ -153,16 +162,28 @@ describe('server mode, pool of three', () => {
     assert.equal(ports.size, 3);
     for (const id of ['p1', 'p2', 'p3', 'p1']) assert.equal((await call(url(`/api/sessions/${id}/messages`), 'POST', { text: id })).status, 200);
     const messages = await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'));
-    const serverOf = (dir: string): Set<number> => new Set(messages.filter((m) => m.directory === path.join(svc.workspaceRoot, dir)).map((m) => m.pid as number));
+    const serverOf = (dir: string): Set<number> =>
+      new Set(messages.filter((m) => m.directory === path.join(svc.workspaceRoot, dir)).map((m) => m.pid as number));
     assert.equal(serverOf('p1').size, 1, 'p1 moved between instances');
     assert.equal(new Set([...serverOf('p1'), ...serverOf('p2'), ...serverOf('p3')]).size, 3);
     const metrics = (await call(url('/metrics'), 'GET')).body as string;
     assert.equal(sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' }), 3);
     // Each instance's tree is its own series, matching the status; together they are the serve total.
-    const perServer = status.processManager.instances.map((i: { id: string }) => sample(metrics, 'opencode_manager_server_instance_resident_memory_bytes', { server: i.id }));
-    assert.deepEqual(status.processManager.instances.map((i: { id: string }) => i.id), ['serve-0', 'serve-1', 'serve-2']);
-    assert.ok(perServer.every((bytes: number) => bytes > 1_000_000), `per-server memory: ${perServer.join(', ')}`);
+    const perServer = status.processManager.instances.map((i: { id: string }) =>
+      sample(metrics, 'opencode_manager_server_instance_resident_memory_bytes', { server: i.id }),
+    );
+    assert.deepEqual(
+      status.processManager.instances.map((i: { id: string }) => i.id),
+      ['serve-0', 'serve-1', 'serve-2'],
+    );
+    assert.ok(
+      perServer.every((bytes: number) => bytes > 1_000_000),
+      `per-server memory: ${perServer.join(', ')}`,
+    );
     const total = sample(metrics, 'opencode_manager_process_resident_memory_bytes', { kind: 'serve' });
-    assert.equal(perServer.reduce((a: number, b: number) => a + b, 0), total);
+    assert.equal(
+      perServer.reduce((a: number, b: number) => a + b, 0),
+      total,
+    );
   });
 });

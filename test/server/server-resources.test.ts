@@ -84,13 +84,16 @@ describe('server mode, a memory recycle under load', () => {
   it('makes new turns wait for the new instance instead of running per-message', async () => {
     const url = (p: string): string => `${svc.url}${p}`;
     for (const id of ['busy', 'grow', 'late']) await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id });
-    await waitFor('warm-ups to finish', async () => (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null));
+    await waitFor('warm-ups to finish', async () =>
+      (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null),
+    );
     // A turn that never ends holds the drain open, so the recycle is caught in the middle.
     const hanging = call(url('/api/sessions/busy/messages'), 'POST', { text: '#fake hang\nholds the drain' });
     await waitFor('the server to take the hanging message', async () =>
       (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).some((m) => String(m.message).includes('holds the drain')),
     );
-    const draining = async (): Promise<boolean> => /above the limit/.test(String((await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0].lastError));
+    const draining = async (): Promise<boolean> =>
+      /above the limit/.test(String((await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0].lastError));
     for (let i = 0; i < 8 && !(await draining()); i += 1) {
       assert.equal((await call(url('/api/sessions/grow/messages'), 'POST', { text: `grow ${i}` })).status, 200);
     }

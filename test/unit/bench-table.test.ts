@@ -8,8 +8,24 @@ import { after, before, describe, it } from 'node:test';
 import { END_MARKER, START_MARKER, latestResults, renderTable, writeTable } from '../../bench/write-table.js';
 import { PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
 
-const OVERHEAD_OLD = { turns: 100, direct: { p50: 1, p95: 2 }, service: { p50: 3, p95: 4 }, overhead: { p50: 9.99, p95: 20 }, hop: { p50: 1, p95: 1 }, targetP50Ms: 5, serviceExit: 0 };
-const OVERHEAD_NEW = { turns: 300, direct: { p50: 1.5, p95: 2.5 }, service: { p50: 4.25, p95: 6 }, overhead: { p50: 2.75, p95: 3.5 }, hop: { p50: 0.5, p95: 0.75 }, targetP50Ms: 5, serviceExit: 0 };
+const OVERHEAD_OLD = {
+  turns: 100,
+  direct: { p50: 1, p95: 2 },
+  service: { p50: 3, p95: 4 },
+  overhead: { p50: 9.99, p95: 20 },
+  hop: { p50: 1, p95: 1 },
+  targetP50Ms: 5,
+  serviceExit: 0,
+};
+const OVERHEAD_NEW = {
+  turns: 300,
+  direct: { p50: 1.5, p95: 2.5 },
+  service: { p50: 4.25, p95: 6 },
+  overhead: { p50: 2.75, p95: 3.5 },
+  hop: { p50: 0.5, p95: 0.75 },
+  targetP50Ms: 5,
+  serviceExit: 0,
+};
 const ENDPOINTS = {
   args: { sessions: 1000, streams: 100, durationS: 10, mode: 'server' },
   table: [
@@ -20,8 +36,28 @@ const ENDPOINTS = {
 const COMPARE = {
   args: { followups: 3, firstTokenMs: 100 },
   results: [
-    { mode: 'server', sessions: 5, first: { p50: 1200 }, followup: { p50: 800 }, peakRssMb: 640, spawnsPer100: 5, failed: [], wrongAnswers: [], leftoverPids: [] },
-    { mode: 'per-message', sessions: 5, first: { p50: 3100 }, followup: { p50: 2900 }, peakRssMb: 900, spawnsPer100: 100, failed: ['x'], wrongAnswers: [], leftoverPids: [] },
+    {
+      mode: 'server',
+      sessions: 5,
+      first: { p50: 1200 },
+      followup: { p50: 800 },
+      peakRssMb: 640,
+      spawnsPer100: 5,
+      failed: [],
+      wrongAnswers: [],
+      leftoverPids: [],
+    },
+    {
+      mode: 'per-message',
+      sessions: 5,
+      first: { p50: 3100 },
+      followup: { p50: 2900 },
+      peakRssMb: 900,
+      spawnsPer100: 100,
+      failed: ['x'],
+      wrongAnswers: [],
+      leftoverPids: [],
+    },
   ],
   derived: { 5: { managerOverheadMsPerTurn: 12 } },
 };
@@ -112,7 +148,10 @@ describe('bench/write-table', () => {
     const file = path.join(temp.dir, 'cli.md');
     await writeFile(file, 'no markers\n');
     const run = () =>
-      spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'write-table.ts'), file, '--results', results], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'write-table.ts'), file, '--results', results], {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+      });
     const refused = run();
     assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /bench table NOT written: .*cli\.md was left as it is: it has no <!-- bench-table:start --> line/);

@@ -31,7 +31,7 @@ function expectConfigError(env: NodeJS.ProcessEnv, variable: string, expectedPar
 }
 
 describe('loadConfig', () => {
-  it('uses the table\'s defaults when nothing is set (the generated docs/configuration.md shows them all)', () => {
+  it("uses the table's defaults when nothing is set (the generated docs/configuration.md shows them all)", () => {
     const config = loadConfig({}, CWD);
     assert.equal(config.http.port, 3000);
     assert.equal(config.storage.workspaceRoot, path.join(CWD, 'workspaces'));
@@ -275,11 +275,14 @@ describe('loadConfig', () => {
 
 describe('CONFIG_VARIABLES', () => {
   it('never echoes a token in a configuration error', () => {
-    assert.throws(() => flatConfig({ OCPM_API_TOKEN: 'has space secret' }, CWD), (error: Error) => {
-      assert.match(error.message, /OCPM_API_TOKEN/);
-      assert.doesNotMatch(error.message, /secret/);
-      return true;
-    });
+    assert.throws(
+      () => flatConfig({ OCPM_API_TOKEN: 'has space secret' }, CWD),
+      (error: Error) => {
+        assert.match(error.message, /OCPM_API_TOKEN/);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      },
+    );
     assert.throws(() => flatConfig({ OCPM_CORS_ORIGINS: 'javascript:alert(1)' }, CWD), /OCPM_CORS_ORIGINS/);
     assert.throws(() => flatConfig({ OCPM_AUTH: 'off' }, CWD), /OCPM_AUTH/);
   });
@@ -291,7 +294,11 @@ describe('CONFIG_VARIABLES', () => {
 
 describe('configuration sections', () => {
   it('names each setting as its variable in camelCase without OCPM_, one name end to end', () => {
-    const camel = (name: string): string => name.replace(/^OCPM_/, '').toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const camel = (name: string): string =>
+      name
+        .replace(/^OCPM_/, '')
+        .toLowerCase()
+        .replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
     for (const v of CONFIG_VARIABLES) assert.equal(v.key, camel(v.name), `${v.name} reaches its consumer as ${v.section}.${v.key}`);
   });
 
@@ -300,7 +307,8 @@ describe('configuration sections', () => {
     const keys = Object.values(config).flatMap((section) => Object.keys(section));
     assert.equal(keys.length, CONFIG_VARIABLES.length);
     assert.equal(new Set(keys).size, keys.length);
-    for (const v of CONFIG_VARIABLES) assert.ok(v.key in (config as unknown as Record<string, Record<string, unknown>>)[v.section]!, `${v.name} in ${v.section}`);
+    for (const v of CONFIG_VARIABLES)
+      assert.ok(v.key in (config as unknown as Record<string, Record<string, unknown>>)[v.section]!, `${v.name} in ${v.section}`);
   });
 
   it('takes defaults from the table: configDefaults equals loading an empty environment', () => {

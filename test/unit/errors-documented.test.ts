@@ -32,7 +32,12 @@ function section(text: string, title: string, file: string): string[] {
 
 /** The cells of a `| a | b | c |` row, trimmed (no escaped pipes in these tables). */
 function cells(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((cell) => cell.trim());
 }
 
 describe('docs/api.md error table', () => {

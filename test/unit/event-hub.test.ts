@@ -261,7 +261,9 @@ describe('EventHub', () => {
       const a = new Recorder();
       hub.subscribe('ses_a', a.listener);
       upstream.write(`data: ${JSON.stringify({ type: 'session.idle', properties: { sessionID: 'ses_a' } })}\n\n`);
-      upstream.write(`data: ${JSON.stringify({ directory: '/x', payload: { type: 'session.error', properties: { sessionID: 'ses_a', error: { name: 'E' } } } })}\n\n`);
+      upstream.write(
+        `data: ${JSON.stringify({ directory: '/x', payload: { type: 'session.error', properties: { sessionID: 'ses_a', error: { name: 'E' } } } })}\n\n`,
+      );
       await a.waitFor(2);
       assert.deepEqual(a.events, [
         { type: 'session.idle', properties: { sessionID: 'ses_a' } },
@@ -270,7 +272,7 @@ describe('EventHub', () => {
       assert.equal('directory' in a.events[1]!, false);
     });
 
-    it('does not take an id from a non-session event\'s info.id', bounded, async () => {
+    it("does not take an id from a non-session event's info.id", bounded, async () => {
       const { hub, upstream } = await setup();
       const a = new Recorder();
       hub.subscribe('msg_1', a.listener);
@@ -335,7 +337,9 @@ describe('EventHub', () => {
       upstream.write(bytes.subarray(inEmoji, bytes.length - 1));
       upstream.write(bytes.subarray(bytes.length - 1));
       upstream.write('event: message\r\ndata: {"type":"session.idle",\r\ndata: "properties":{"sessionID":"ses_a"}}\r\n\r\n');
-      upstream.write('data: {"type":"session.status","properties":{"sessionID":"ses_a"}}\n\ndata: {"type":"session.compacted","properties":{"sessionID":"ses_a"}}\n\n');
+      upstream.write(
+        'data: {"type":"session.status","properties":{"sessionID":"ses_a"}}\n\ndata: {"type":"session.compacted","properties":{"sessionID":"ses_a"}}\n\n',
+      );
       await a.waitFor(4);
       assert.deepEqual(
         a.events.map((e) => e.type),
@@ -346,7 +350,7 @@ describe('EventHub', () => {
   });
 
   describe('subscribe and unsubscribe', () => {
-    it('stops delivering to a listener once it unsubscribes; the session\'s other listeners keep theirs', bounded, async () => {
+    it("stops delivering to a listener once it unsubscribes; the session's other listeners keep theirs", bounded, async () => {
       const { hub, upstream } = await setup();
       const first = new Recorder();
       const second = new Recorder();
@@ -400,7 +404,7 @@ describe('EventHub', () => {
   });
 
   describe('reconnecting', () => {
-    it('reconnects when the stream ends, and the same subscribers get the new stream\'s events', bounded, async () => {
+    it("reconnects when the stream ends, and the same subscribers get the new stream's events", bounded, async () => {
       const { server, hub, upstream } = await setup();
       const a = new Recorder();
       hub.subscribe('ses_a', a.listener);

@@ -27,11 +27,17 @@ describe('stateRejection', () => {
 describe('Lifecycle', () => {
   it('throws the rejection of its state as an OcpmError, and nothing when ready', () => {
     const lifecycle = new Lifecycle();
-    assert.throws(() => lifecycle.assertReady(), (error: unknown) => error instanceof OcpmError && error.code === 'not_ready');
+    assert.throws(
+      () => lifecycle.assertReady(),
+      (error: unknown) => error instanceof OcpmError && error.code === 'not_ready',
+    );
     lifecycle.enter('ready');
     lifecycle.assertReady();
     lifecycle.enter('draining');
-    assert.throws(() => lifecycle.assertReady(), (error: unknown) => error instanceof OcpmError && error.code === 'draining');
+    assert.throws(
+      () => lifecycle.assertReady(),
+      (error: unknown) => error instanceof OcpmError && error.code === 'draining',
+    );
     assert.equal(lifecycle.shuttingDown, true);
   });
 

@@ -51,7 +51,7 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.equal(manager.getSession('s1')?.messageCount, 2);
     });
 
-    it('refuses, in executeInSession as in registerSession, a workspace inside another session\'s', async () => {
+    it("refuses, in executeInSession as in registerSession, a workspace inside another session's", async () => {
       assert.throws(() => manager.registerSession('s2', workspace('a/inner')), isCode('workspace_in_use'));
       await assert.rejects(manager.executeInSession('s2', workspace('a/inner'), 'hi'), isCode('workspace_in_use'));
       assert.equal(manager.getSession('s2'), undefined);
@@ -75,7 +75,11 @@ describe('the manager, draining', () => {
     const temp = await makeTempDir('manager-drain');
     await mkdir(path.join(temp.dir, 'ws'), { recursive: true });
     const manager = new OpencodeProcessManager({
-      settings: { storage: { dataDir: path.join(temp.dir, 'data') }, opencode: { opencodeBin: FAKE_OPENCODE, mode: 'per-message' }, isolation: { isolation: 'off' } },
+      settings: {
+        storage: { dataDir: path.join(temp.dir, 'data') },
+        opencode: { opencodeBin: FAKE_OPENCODE, mode: 'per-message' },
+        isolation: { isolation: 'off' },
+      },
     });
     await manager.start();
     const started = Promise.withResolvers<void>();

@@ -53,7 +53,12 @@ describe('SQLite registry', () => {
     const registry = openSqliteRegistry(path.join(temp.dir, 'b'));
     for (let i = 0; i < 105; i += 1) {
       const id = registry.turns.start('s', i);
-      registry.turns.finish(id, i % 2 === 0 ? { status: 'success', mode: 'server', durationMs: i, text: `answer ${i}`, tokens: { total: i }, cost: 0 } : { status: 'error', mode: 'per-message', durationMs: i, error: { code: 'opencode_failed', message: 'boom' } });
+      registry.turns.finish(
+        id,
+        i % 2 === 0
+          ? { status: 'success', mode: 'server', durationMs: i, text: `answer ${i}`, tokens: { total: i }, cost: 0 }
+          : { status: 'error', mode: 'per-message', durationMs: i, error: { code: 'opencode_failed', message: 'boom' } },
+      );
     }
     const all = registry.turns.list('s', 1000);
     assert.equal(all.length, 100);
@@ -70,11 +75,14 @@ describe('SQLite registry', () => {
     registry.close();
     const file = path.join(dir, REGISTRY_FILE);
     await writeFile(file, 'this is not a database, just text that is long enough to be read as one'.repeat(100));
-    assert.throws(() => openSqliteRegistry(dir), (error: unknown) => {
-      assert.ok(error instanceof RegistryError);
-      assert.match(error.message, /registry\.sqlite cannot be used/);
-      assert.match(error.message, /move the file aside/);
-      return true;
-    });
+    assert.throws(
+      () => openSqliteRegistry(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof RegistryError);
+        assert.match(error.message, /registry\.sqlite cannot be used/);
+        assert.match(error.message, /move the file aside/);
+        return true;
+      },
+    );
   });
 });

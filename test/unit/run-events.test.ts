@@ -18,7 +18,11 @@ const ERROR =
 const TOOL_SESSION = 'ses_ddc78ad84ffePcmyctLph1KXfm';
 
 /** A step_finish of the tool turn, same shape as the captured one, other numbers. */
-function stepFinish(reason: string, tokens: { total: number; input: number; output: number; reasoning: number; write: number; read: number }, cost: number): string {
+function stepFinish(
+  reason: string,
+  tokens: { total: number; input: number; output: number; reasoning: number; write: number; read: number },
+  cost: number,
+): string {
   return JSON.stringify({
     type: 'step_finish',
     timestamp: 1795892404900,
@@ -29,7 +33,13 @@ function stepFinish(reason: string, tokens: { total: number; input: number; outp
       messageID: 'msg_223875a320016s3XN2JF5nFw8i',
       sessionID: TOOL_SESSION,
       type: 'step-finish',
-      tokens: { total: tokens.total, input: tokens.input, output: tokens.output, reasoning: tokens.reasoning, cache: { write: tokens.write, read: tokens.read } },
+      tokens: {
+        total: tokens.total,
+        input: tokens.input,
+        output: tokens.output,
+        reasoning: tokens.reasoning,
+        cache: { write: tokens.write, read: tokens.read },
+      },
       cost,
     },
   });

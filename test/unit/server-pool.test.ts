@@ -56,7 +56,10 @@ describe('ServerPool', () => {
   it('starts every slot with its own process and data dir, and spreads new sessions over them', async () => {
     const { pool } = await startPool(2);
     const status = pool.statusOf();
-    assert.deepEqual(status.map((s) => s.state), ['ready', 'ready']);
+    assert.deepEqual(
+      status.map((s) => s.state),
+      ['ready', 'ready'],
+    );
     assert.notEqual(status[0]!.pid, status[1]!.pid);
     assert.notEqual(pool.slots[0]!.dataHome, pool.slots[1]!.dataHome);
     assert.deepEqual([pool.pickSlot().index, pool.pickSlot().index, pool.pickSlot().index], [0, 1, 0]);
@@ -87,7 +90,11 @@ describe('ServerPool', () => {
   });
 
   it('replaces an instance after OCPM_HEALTH_FAILURES failed probes in a row', async () => {
-    const { pool, metrics } = await startPool(1, { healthIntervalMs: 100, healthFailures: 2, restartBackoffMs: 0 }, { FAKE_OPENCODE_SERVE_HEALTH_FAIL_AFTER: '1' });
+    const { pool, metrics } = await startPool(
+      1,
+      { healthIntervalMs: 100, healthFailures: 2, restartBackoffMs: 0 },
+      { FAKE_OPENCODE_SERVE_HEALTH_FAIL_AFTER: '1' },
+    );
     const slot = pool.slots[0]!;
     const firstPid = slot.instance!.pid!;
     await reach(slot, 'backoff');
@@ -102,6 +109,9 @@ describe('ServerPool', () => {
     const pids = pool.statusOf().map((s) => s.pid!);
     await pool.stop();
     assert.deepEqual(pids.filter(alive), []);
-    assert.deepEqual(pool.statusOf().map((s) => s.state), ['stopped', 'stopped']);
+    assert.deepEqual(
+      pool.statusOf().map((s) => s.state),
+      ['stopped', 'stopped'],
+    );
   });
 });

@@ -20,7 +20,7 @@ describe('Slot', () => {
     assert.equal(slot().home.dir, '/data/opencode/slot-3');
   });
 
-  it('uses its tenant session\'s own data dir while it serves one (isolated)', () => {
+  it("uses its tenant session's own data dir while it serves one (isolated)", () => {
     const s = slot(true);
     const home = sessionHome('/data', 'ses-1');
     s.tenant = { sessionId: 'ses-1', workspace: '/ws/1', home };

@@ -8,7 +8,10 @@ import { spawnTracked, type SpawnTrackedOptions } from '../../src/manager/proces
 import { FAKE_OPENCODE, makeTempDir } from '../helpers/fixtures.js';
 import { isPidLive, pidsWithEnv } from '../helpers/processes.js';
 
-interface Event { type: string; part?: { text?: string; state?: { metadata?: { grandchildPid?: number } } } }
+interface Event {
+  type: string;
+  part?: { text?: string; state?: { metadata?: { grandchildPid?: number } } };
+}
 
 describe('spawnTracked', () => {
   let workspace: string;
@@ -61,7 +64,7 @@ describe('spawnTracked', () => {
     });
     await child.done;
     assert.ok(tmpdir?.includes('ocpm-child-'), `unexpected TMPDIR ${String(tmpdir)}`);
-    assert.equal(existsSync(tmpdir ?? ""), false, 'the private TMPDIR was left behind');
+    assert.equal(existsSync(tmpdir ?? ''), false, 'the private TMPDIR was left behind');
   });
 
   it('keeps only a bounded tail of stderr', async () => {

@@ -42,10 +42,16 @@ describe('TurnScheduler', () => {
     const { s, metrics } = scheduler({ maxConcurrentTurns: 1, queueLimit: 2, sessionQueueLimit: 1 });
     const release = await s.acquire('a');
     const queuedA = s.acquire('a');
-    await assert.rejects(s.acquire('a'), (error: unknown) => error instanceof QueueRejectedError && error.code === 'session_queue_full' && error.retryAfterSeconds >= 1);
+    await assert.rejects(
+      s.acquire('a'),
+      (error: unknown) => error instanceof QueueRejectedError && error.code === 'session_queue_full' && error.retryAfterSeconds >= 1,
+    );
     const queuedB = s.acquire('b');
     await assert.rejects(s.acquire('c'), (error: unknown) => error instanceof QueueRejectedError && error.code === 'queue_full');
-    assert.throws(() => s.assertCanQueue('d'), (error: unknown) => error instanceof QueueRejectedError && error.code === 'queue_full');
+    assert.throws(
+      () => s.assertCanQueue('d'),
+      (error: unknown) => error instanceof QueueRejectedError && error.code === 'queue_full',
+    );
     release();
     (await queuedA)();
     (await queuedB)();

@@ -31,8 +31,7 @@ function turnBody(turn: TurnResult) {
 }
 
 function wantsEventStream(req: Request): boolean {
-  return req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream' &&
-    (req.get('accept') ?? '').includes('text/event-stream');
+  return req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream' && (req.get('accept') ?? '').includes('text/event-stream');
 }
 
 /** Aborts the turn when the client goes away before the response is complete. */

@@ -32,7 +32,8 @@ export function probeLandlock(binary = SANDBOX_BINARY): LandlockProbe {
   if (!(abi >= REQUIRED_LANDLOCK_ABI)) {
     return {
       abi: Number.isFinite(abi) ? abi : 0,
-      unavailable: abi > 0 ? `the kernel's Landlock ABI ${abi} is older than ${REQUIRED_LANDLOCK_ABI} (Linux 6.12)` : 'the kernel has no Landlock (or it is disabled)',
+      unavailable:
+        abi > 0 ? `the kernel's Landlock ABI ${abi} is older than ${REQUIRED_LANDLOCK_ABI} (Linux 6.12)` : 'the kernel has no Landlock (or it is disabled)',
     };
   }
   return { abi, unavailable: undefined };

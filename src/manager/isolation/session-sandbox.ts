@@ -20,16 +20,52 @@ import type { SessionHome } from './session-home.js';
  * /proc/<pid>/environ of a same-user process is not stopped by it (measured on Linux 6.18).
  */
 export const SYSTEM_READ_PATHS = [
-  '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/sys',
-  '/proc/self', '/proc/version', '/proc/cpuinfo', '/proc/meminfo', '/proc/stat', '/proc/loadavg', '/proc/uptime',
-  '/proc/filesystems', '/proc/sys/vm', '/proc/sys/kernel',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/etc',
+  '/opt',
+  '/sys',
+  '/proc/self',
+  '/proc/version',
+  '/proc/cpuinfo',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/loadavg',
+  '/proc/uptime',
+  '/proc/filesystems',
+  '/proc/sys/vm',
+  '/proc/sys/kernel',
 ];
 
 /** Variables the agent's commands keep (besides the operator's OCPM_TOOL_ENV_ALLOW). */
 const TOOL_ENV = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'LC_*', 'TZ', 'TERM', 'COLORTERM', 'TMPDIR', 'PWD',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE', 'SSL_CERT_DIR', PROCESS_MARK_VARIABLE,
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'LC_*',
+  'TZ',
+  'TERM',
+  'COLORTERM',
+  'TMPDIR',
+  'PWD',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  PROCESS_MARK_VARIABLE,
 ];
 
 export interface SandboxOptions {

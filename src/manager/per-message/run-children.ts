@@ -7,7 +7,10 @@ import { spawnTracked, type SpawnTrackedOptions, type TrackedChild, type Tracked
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 
 /** One `opencode run` child: what to run where, and the spawn options a turn sets (declared once, in spawnTracked). */
-export interface RunChildOptions extends Pick<SpawnTrackedOptions, 'file' | 'args' | 'env' | 'stdin' | 'timeoutMs' | 'stallTimeoutMs' | 'signal' | 'onStdoutLine' | 'sandbox'> {
+export interface RunChildOptions extends Pick<
+  SpawnTrackedOptions,
+  'file' | 'args' | 'env' | 'stdin' | 'timeoutMs' | 'stallTimeoutMs' | 'signal' | 'onStdoutLine' | 'sandbox'
+> {
   readonly workspaceDir: string;
   /** For logs only. */
   readonly sessionId?: string;
@@ -16,9 +19,7 @@ export interface RunChildOptions extends Pick<SpawnTrackedOptions, 'file' | 'arg
 export class RunChildren {
   private readonly children = new Map<string, TrackedChild>();
 
-  constructor(
-    private readonly deps: { logger: Logger; metrics: Metrics; processes: ProcessStore; killGraceMs: number },
-  ) {}
+  constructor(private readonly deps: { logger: Logger; metrics: Metrics; processes: ProcessStore; killGraceMs: number }) {}
 
   get size(): number {
     return this.children.size;

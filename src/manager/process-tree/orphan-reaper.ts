@@ -19,10 +19,7 @@ export async function reapOrphans(store: ProcessStore, graceMs: number): Promise
   for (const row of rows) {
     const info = readProcInfo(row.pid);
     const sameProcess = isAlive(info) && info.startTime === row.startTime && readCmdline(row.pid) === row.cmdline;
-    const result = await killTree(
-      { rootPid: row.pid, marker: `${PROCESS_MARK_VARIABLE}=${row.processId}`, rootAlive: () => sameProcess },
-      graceMs,
-    );
+    const result = await killTree({ rootPid: row.pid, marker: `${PROCESS_MARK_VARIABLE}=${row.processId}`, rootAlive: () => sameProcess }, graceMs);
     killed += result.found;
     await rm(childTmpDir(row.processId), { recursive: true, force: true });
     store.remove(row.processId);

@@ -41,9 +41,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
-  const signals = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-    (s): s is AbortSignal => s !== undefined,
-  );
+  const signals = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter((s): s is AbortSignal => s !== undefined);
   if (signals.length === 0) return undefined;
   return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
 }

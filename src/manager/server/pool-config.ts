@@ -29,4 +29,3 @@ export interface PoolRuntime {
    */
   readonly sandbox?: SessionSandbox | undefined;
 }
-

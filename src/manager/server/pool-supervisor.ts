@@ -82,7 +82,13 @@ export class PoolSupervisor {
       if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
       instance.markExited();
       slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
-      this.logger.error('Server instance exited unexpectedly', { instance: slot.id, pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) });
+      this.logger.error('Server instance exited unexpectedly', {
+        instance: slot.id,
+        pid: result.pid,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        stderrTail: result.stderrTail.slice(-5),
+      });
       this.scheduleRestart(slot, 'exit');
     });
   }
@@ -94,7 +100,10 @@ export class PoolSupervisor {
     const decision = slot.policy.next();
     const later = (ms: number, then: () => void): void => {
       // An isolated slot freed or given away meanwhile is not restarted for its old session.
-      void delay(ms, undefined, { signal: this.closeController.signal }).then(() => (slot.tenant === tenant ? then() : undefined), () => undefined);
+      void delay(ms, undefined, { signal: this.closeController.signal }).then(
+        () => (slot.tenant === tenant ? then() : undefined),
+        () => undefined,
+      );
     };
     if (decision.action === 'fail') {
       slot.state = 'failed';
@@ -168,7 +177,7 @@ export class PoolSupervisor {
     // Idle directories go first: what their release gives back may keep the instance under the limit.
     const now = Date.now();
     for (const [directory, lastUsed] of instance.directories) {
-      if (now - lastUsed > this.config.directoryIdleMs && !instance.isBusyIn(directory)) await this.releaseDirectory(slot, directory, 'idle');
+      if (now - lastUsed > this.config.directoryIdleMs && !instance.work.isBusyIn(directory)) await this.releaseDirectory(slot, directory, 'idle');
     }
     const rss = instance.readMemory();
     const limit = this.config.maxInstanceRssMb * 1024 * 1024;
@@ -180,7 +189,7 @@ export class PoolSupervisor {
   /** Releases a directory from the instance that serves it (idle, or a deleted session's workspace). */
   async releaseDirectory(slot: Slot, directory: string, reason: DisposalReason): Promise<void> {
     const instance = slot.instance;
-    if (instance?.client === undefined || !instance.forgetDirectory(directory)) return;
+    if (instance?.client === undefined || !instance.work.forget(directory)) return;
     try {
       await instance.client.disposeDirectory(directory, this.config.healthTimeoutMs);
       this.metrics.directoryDisposals.inc({ reason });

@@ -8,6 +8,7 @@ import { spawnTracked, type SandboxWrapper, type TrackedChild, type TrackedResul
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 import { findFreePort } from '../../util/free-port.js';
 import { EventHub } from './event-hub.js';
+import { InstanceWork } from './instance-work.js';
 import { OpencodeClient, classifyHealthFailure, type HealthFailureClass } from './opencode-client.js';
 
 const LISTENING_LINE = /opencode server listening on (https?:\/\/\S+)/;
@@ -53,11 +54,8 @@ export class ServerInstance {
   private api: { readonly client: OpencodeClient; readonly events: EventHub; readonly port: number } | undefined;
   private plannedStopReason: string | undefined;
   private currentState: InstanceState = 'starting';
-  private turns = 0;
-  /** Directories served, with the time each was last used. */
-  private readonly served = new Map<string, number>();
-  /** opencode sessions with a turn running now, with their directory (aborted before a stop). */
-  private readonly busy = new Map<string, string>();
+  /** Its running turns and served directories. */
+  readonly work = new InstanceWork();
   private health: HealthResult | undefined;
   private healthFailuresInARow = 0;
   private rss = 0;
@@ -102,12 +100,12 @@ export class ServerInstance {
 
   /** Turns running on this instance now. */
   get activeTurns(): number {
-    return this.turns;
+    return this.work.active;
   }
 
   /** Directories served, with the time each was last used. */
   get directories(): ReadonlyMap<string, number> {
-    return this.served;
+    return this.work.directories;
   }
 
   get lastHealth(): HealthResult | undefined {
@@ -140,35 +138,6 @@ export class ServerInstance {
 
   markSuspect(): void {
     this.suspected = true;
-  }
-
-  /** A turn starts on opencode session `id` in `directory`. */
-  beginTurn(id: string, directory: string): void {
-    this.turns += 1;
-    this.touchDirectory(directory);
-    this.busy.set(id, directory);
-  }
-
-  /** The turn moved to a new opencode session (its old one was gone). */
-  moveTurn(from: string, to: string, directory: string): void {
-    this.busy.delete(from);
-    this.busy.set(to, directory);
-  }
-
-  endTurn(id: string, directory: string): void {
-    this.busy.delete(id);
-    this.turns -= 1;
-    this.touchDirectory(directory);
-  }
-
-  /** Whether a running turn uses `directory`. */
-  isBusyIn(directory: string): boolean {
-    return [...this.busy.values()].includes(directory);
-  }
-
-  /** The directory was released from the server (idle, or its session deleted). */
-  forgetDirectory(directory: string): boolean {
-    return this.served.delete(directory);
   }
 
   /** The process exited on its own (not a planned stop). */
@@ -233,11 +202,16 @@ export class ServerInstance {
   private async race<T>(promise: Promise<T>, child: TrackedChild, deadline: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StartFailedError(`opencode serve did not produce ${what} within ${this.launch.serverStartTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => reject(new StartFailedError(`opencode serve did not produce ${what} within ${this.launch.serverStartTimeoutMs} ms`)),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     const exit = child.done.then((result) => {
       const tail = result.stderrTail.slice(-3).join(' | ');
-      throw new StartFailedError(`opencode serve exited before ${what} (code ${String(result.exitCode)}, signal ${String(result.signal)})${tail === '' ? '' : `: ${tail}`}`);
+      throw new StartFailedError(
+        `opencode serve exited before ${what} (code ${String(result.exitCode)}, signal ${String(result.signal)})${tail === '' ? '' : `: ${tail}`}`,
+      );
     });
     try {
       return await Promise.race([promise, timeout, exit]);
@@ -278,10 +252,6 @@ export class ServerInstance {
     return this.rss;
   }
 
-  touchDirectory(directory: string): void {
-    this.served.set(directory, Date.now());
-  }
-
   /**
    * Planned stop: abort busy sessions through the API (which also ends their tool processes), then
    * SIGTERM, then SIGKILL whatever of the tree is left.
@@ -292,7 +262,7 @@ export class ServerInstance {
       this.currentState = 'stopping';
       const client = this.client;
       if (client !== undefined) {
-        await Promise.allSettled([...this.busy].map(([id, directory]) => client.abortSession(id, directory, this.launch.healthTimeoutMs)));
+        await Promise.allSettled([...this.work.busySessions].map(([id, directory]) => client.abortSession(id, directory, this.launch.healthTimeoutMs)));
       }
       await this.kill();
       this.currentState = 'stopped';

@@ -138,7 +138,7 @@ export class ServerPool {
     const previous = slot.instance;
     if (slot.tenant !== undefined) {
       this.metrics.serverEvictions.inc();
-      this.logger.info('Server slot given to another session; its previous session\'s server stops', { instance: slot.id });
+      this.logger.info("Server slot given to another session; its previous session's server stops", { instance: slot.id });
     }
     slot.tenant = tenant;
     slot.instance = undefined;
@@ -210,7 +210,10 @@ export class ServerPool {
     if (!instance.suspect) return instance;
     const health = await this.supervisor.checkHealth(instance);
     if (!health.ok) {
-      this.logger.warn('Health check after a broken connection failed; this turn runs per-message', { instance: `serve-${instance.slot}`, failureClass: health.failureClass });
+      this.logger.warn('Health check after a broken connection failed; this turn runs per-message', {
+        instance: `serve-${instance.slot}`,
+        failureClass: health.failureClass,
+      });
       return undefined;
     }
     return instance.processExited || instance.state !== 'ready' ? undefined : instance;

@@ -1,7 +1,15 @@
 // One turn on a server instance: make sure the session has an opencode session there (created with a
 // title, which saves an LLM call), POST its message, stream its bus events, and turn the answer into a
 // result. A 200 is not success: failed and aborted turns answer 200 with info.error (trap 5).
-import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import {
+  OcpmError,
+  RunFailedError,
+  TurnAbortedError,
+  TurnStalledError,
+  TurnTimeoutError,
+  describeAbortReason,
+  type RunFailureContext,
+} from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
 import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
@@ -46,7 +54,7 @@ export async function ensureOpencodeSession(instance: ServerInstance, session: S
   const client = instance.client;
   if (client === undefined) throw new OcpmError('not_ready', 'The opencode server is not ready');
   const id = await client.createSession(session.workspace, sessionTitle(session.id), timeoutMs);
-  instance.touchDirectory(session.workspace);
+  instance.work.touch(session.workspace);
   return id;
 }
 
@@ -142,7 +150,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   input.signal.addEventListener('abort', onAbort, { once: true });
   if (input.signal.aborted) onAbort();
 
-  instance.beginTurn(opencodeSessionId, directory);
+  instance.work.begin(opencodeSessionId, directory);
   // /message can answer before the bus has delivered the turn's last parts: a streaming client gets
   // `done` only after the turn's idle event (or a short bound), so parts always precede it.
   let onIdle!: () => void;
@@ -168,7 +176,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
         unsubscribe?.();
         const lost = opencodeSessionId;
         opencodeSessionId = await ensureOpencodeSession(instance, { ...session, opencodeSessionId: undefined }, input.createTimeoutMs);
-        instance.moveTurn(lost, opencodeSessionId, directory);
+        instance.work.move(lost, opencodeSessionId, directory);
         input.onConversation(opencodeSessionId);
         unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
         answer = await client.sendMessage(opencodeSessionId, directory, body, http.signal);
@@ -221,6 +229,6 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     clearTimeout(stallTimer);
     input.signal.removeEventListener('abort', onAbort);
     unsubscribe?.();
-    instance.endTurn(opencodeSessionId, directory);
+    instance.work.end(opencodeSessionId, directory);
   }
 }
