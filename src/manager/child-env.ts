@@ -2,6 +2,19 @@
 // proxies, provider credentials, OPENCODE_* settings), never the service's own secrets, plus the
 // settings that keep opencode offline and quiet unless the operator set them otherwise.
 
+/** Proxies and CA certificates: every process that reaches the network needs them. */
+export const NETWORK_VARIABLES = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+] as const;
+
 /** Exact names passed through. */
 const ALLOWED_NAMES = new Set([
   'HOME',
@@ -14,15 +27,7 @@ const ALLOWED_NAMES = new Set([
   'TZ',
   'TERM',
   'COLORTERM',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
+  ...NETWORK_VARIABLES,
   'GITHUB_TOKEN',
   'GH_TOKEN',
 ]);

@@ -9,6 +9,7 @@
 //    anything outside their own sandbox; /proc shows neither of them other processes.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { NETWORK_VARIABLES } from '../child-env.js';
 import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
 import type { SessionHome } from './session-home.js';
 
@@ -56,15 +57,7 @@ const TOOL_ENV = [
   'COLORTERM',
   'TMPDIR',
   'PWD',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
+  ...NETWORK_VARIABLES,
   PROCESS_MARK_VARIABLE,
 ];
 
