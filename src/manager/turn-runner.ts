@@ -198,10 +198,6 @@ export class TurnRunner {
     if (this.servingFallback) this.core.logger.warn('No OpenCode server instance can serve: falling back to per-message mode');
     else this.core.logger.info('OpenCode server instances serve again: leaving per-message fallback');
   }
-
-  get fallingBack(): boolean {
-    return this.servingFallback;
-  }
 }
 
 /** A turn's failure with the mode it ran in (server, or per-message after a fallback). */
