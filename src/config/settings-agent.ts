@@ -45,6 +45,22 @@ export const AGENT_SETTINGS = {
     ms(100),
     'Longest turn; then opencode and every descendant are killed (`turn_timeout`).',
   ),
+  OCPM_PERMISSION_POLICY: setting(
+    'turns',
+    'permissionPolicy',
+    z.enum(['ask', 'allow', 'deny']),
+    'ask',
+    'ask, allow or deny',
+    "`ask`: opencode's permission requests and questions are forwarded to the client (per-message mode cannot forward: it acts as `deny` there); `allow`: permissions are approved once automatically; `deny`: rejected automatically. Questions are rejected under `allow` and `deny`.",
+  ),
+  OCPM_PERMISSION_TIMEOUT_MS: setting(
+    'turns',
+    'permissionTimeoutMs',
+    integer(100),
+    120000,
+    ms(100),
+    'How long a forwarded permission request or question waits for an answer; then it is rejected, the model is told the user did not answer, and the turn goes on.',
+  ),
   OCPM_STALL_TIMEOUT_MS: setting(
     'turns',
     'stallTimeoutMs',

@@ -58,6 +58,8 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),
     serverInstances: () => pool()?.countByState() ?? {},
     residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes()),
+    sessionsWaitingOnUser: () => 0,
+    oldestUserWaitSeconds: () => 0,
     serverMemory: () => pool()?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],
   });
 }

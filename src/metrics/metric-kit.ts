@@ -15,6 +15,10 @@ export interface GaugeSources {
   residentMemory(kind: 'run' | 'serve'): number;
   /** Resident bytes of each server instance's process tree by pool slot (`serve-0`, …), as last measured. */
   serverMemory(): ReadonlyArray<{ server: string; bytes: number }>;
+  /** Sessions with at least one pending permission request or question. */
+  sessionsWaitingOnUser(): number;
+  /** Seconds since the oldest pending request was asked (0 when none). */
+  oldestUserWaitSeconds(): number;
 }
 
 /** Where each metric module registers, and the sources its live gauges read (undefined until bound). */

@@ -7,13 +7,15 @@ import { createPoolMetrics } from './pool-metrics.js';
 import { createProcessMetrics } from './process-metrics.js';
 import { createServiceMetrics } from './service-metrics.js';
 import { createTurnMetrics } from './turn-metrics.js';
+import { createUserRequestMetrics } from './user-request-metrics.js';
 
 export type { GaugeSources } from './metric-kit.js';
 
 export type Metrics = { readonly registry: client.Registry } & ReturnType<typeof createTurnMetrics> &
   ReturnType<typeof createPoolMetrics> &
   ReturnType<typeof createProcessMetrics> &
-  ReturnType<typeof createServiceMetrics> & {
+  ReturnType<typeof createServiceMetrics> &
+  ReturnType<typeof createUserRequestMetrics> & {
     /** Points the live gauges at their sources (the manager, once it exists). */
     bindGauges(sources: GaugeSources): void;
   };
@@ -29,6 +31,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}): Metri
     ...createTurnMetrics(scope),
     ...createServiceMetrics(scope),
     ...createPoolMetrics(scope),
+    ...createUserRequestMetrics(scope),
     bindGauges(next) {
       sources = next;
     },
