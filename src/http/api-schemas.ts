@@ -17,6 +17,8 @@ export const sessionResponseSchema = z
     messageCount: z.number().int(),
     createdAt: z.number().describe('ms since the epoch'),
     lastActivity: z.number().describe('ms since the epoch'),
+    waitingOnUser: z.boolean().describe("True while the session's turn waits on a person's answer"),
+    pendingRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
   })
   .loose();
 
@@ -61,3 +63,35 @@ export const statusResponseSchema = z
   .loose();
 
 export const probeResponseSchema = z.object({ status: z.string() }).loose();
+
+const expiresAt = z.string().describe('ISO time at which an unanswered request is rejected');
+
+export const permissionRequestSchema = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  permission: z.string().describe("opencode's permission key: bash, edit, external_directory, …"),
+  patterns: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  expiresAt,
+});
+
+export const questionRequestSchema = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  questions: z.array(
+    z.object({
+      question: z.string(),
+      header: z.string(),
+      options: z.array(z.object({ label: z.string(), description: z.string() })),
+      multiple: z.boolean(),
+      custom: z.boolean().describe('A typed answer is allowed'),
+    }),
+  ),
+  expiresAt,
+});
+
+export const pendingResponseSchema = z.object({ permissions: z.array(permissionRequestSchema), questions: z.array(questionRequestSchema) });
+
+export const permissionAnswerResponseSchema = z.object({ id: z.string(), reply: z.enum(['once', 'always', 'reject']) });
+
+export const questionAnswerResponseSchema = z.object({ id: z.string(), reply: z.enum(['answered', 'reject']) });

@@ -19,6 +19,7 @@ import { requireJsonBody } from './require-json.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { userRequestRoutes } from './routes/user-requests.js';
 
 export interface AppDeps {
   readonly manager: OpencodeProcessManager;
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(healthRoutes({ manager: deps.manager, metrics: deps.metrics, metricsAuth: requireMetricsToken(deps.metricsVerifier) }));
   app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
+  app.use(userRequestRoutes(deps.manager));
   app.use(
     messageRoutes({
       manager: deps.manager,

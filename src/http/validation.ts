@@ -15,6 +15,27 @@ export const putSessionBodySchema = z.strictObject({
     .describe('Directory relative to OCPM_WORKSPACE_ROOT (or absolute inside it). Optional when OCPM_AUTO_CREATE_WORKSPACES=true: then <root>/<session id>.'),
 });
 
+export const requestParamsSchema = z.object({
+  id: sessionIdSchema,
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match [A-Za-z0-9_-]{1,128}'),
+});
+
+export const permissionReplyBodySchema = z.strictObject({
+  reply: z.enum(['once', 'always', 'reject']).describe('once: allow this call; always: allow calls like it for the rest of the session; reject: refuse it'),
+  message: z.string().max(2000).optional().describe('With reject: told to the model, for example what to do instead'),
+});
+
+export const questionReplyBodySchema = z.union([
+  z.strictObject({
+    answers: z
+      .array(z.array(z.string().max(4000)).max(50))
+      .min(1)
+      .max(20)
+      .describe('One list per question, in order: the chosen option labels, or the typed answer'),
+  }),
+  z.strictObject({ reject: z.literal(true).describe('Decline to answer') }),
+]);
+
 /** Routes that take no query parameters refuse any. */
 export const noQuerySchema = z.strictObject({});
 

@@ -15,6 +15,7 @@ import type { OpencodeBinary } from './opencode-binary.js';
 import { RunChildren } from './per-message/run-children.js';
 import type { ServerPool } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
+import { UserRequests } from './user-requests/user-requests.js';
 
 /** What boot found and started: fixed until the manager stops. */
 export interface Runtime {
@@ -36,6 +37,8 @@ export interface ManagerCore {
   readonly children: RunChildren;
   readonly lifecycle: Lifecycle;
   readonly activity: Activity;
+  /** Permission requests and questions of running turns that wait on a person. */
+  readonly userRequests: UserRequests;
   readonly isolation: Isolation;
   /** The environment children are built from, and the filtered one they get. */
   readonly sourceEnv: NodeJS.ProcessEnv;
@@ -73,6 +76,7 @@ export function createCore(options: ManagerOptions): ManagerCore {
     children: new RunChildren({ logger, metrics, processes: registry.processes, killGraceMs: settings.opencode.killGraceMs }),
     lifecycle: new Lifecycle(),
     activity: new Activity(),
+    userRequests: new UserRequests(metrics, logger),
     isolation: options.isolation ?? resolveIsolation(settings.isolation.isolation),
     sourceEnv,
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),

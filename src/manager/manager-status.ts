@@ -38,6 +38,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     draining: lifecycle.state === 'draining' || lifecycle.state === 'stopping',
     queuedRequests: live.queued,
     runningTurns: live.running,
+    sessionsWaitingOnUser: core.userRequests.sessionsWaiting(),
     sessions: sessions.size,
     serverModeSupported: runtime?.binary.supportsServe ?? false,
     configuredMode: runtime?.mode ?? null,
@@ -58,8 +59,8 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),
     serverInstances: () => pool()?.countByState() ?? {},
     residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes()),
-    sessionsWaitingOnUser: () => 0,
-    oldestUserWaitSeconds: () => 0,
+    sessionsWaitingOnUser: () => core.userRequests.sessionsWaiting(),
+    oldestUserWaitSeconds: () => core.userRequests.oldestWaitSeconds(),
     serverMemory: () => pool()?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],
   });
 }

@@ -10,6 +10,7 @@ import type { TurnMode } from './turn.js';
 import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
 import type { ManagerState } from './lifecycle.js';
+import type { UserRequestEvent } from './user-requests/user-request.js';
 
 export type { ManagerState } from './lifecycle.js';
 
@@ -41,6 +42,8 @@ export interface ExecuteOptions {
   readonly timeoutMs?: number;
   /** Every opencode event as it arrives: `run` JSON lines, or bus events `{ type, properties }` in server mode. */
   readonly onEvent?: (event: OpencodeEvent | BusEvent) => void;
+  /** Each permission request and question of the turn forwarded to the client, and how each ended. */
+  readonly onUserRequest?: (event: UserRequestEvent) => void;
 }
 
 /** Options of one standalone opencode child (RunChildOptions without what the manager fills in). */
@@ -54,6 +57,10 @@ export interface SessionView {
   readonly createdAt: number;
   readonly lastActivity: number;
   readonly busy: boolean;
+  /** True while the session's turn waits on a person (a permission request or question is pending). */
+  readonly waitingOnUser: boolean;
+  /** Permission requests and questions of the session that wait for an answer. */
+  readonly pendingRequests: number;
 }
 
 export interface ManagerStats {
@@ -81,6 +88,8 @@ export interface ManagerStats {
   queuedRequests: number;
   /** Turns running now. */
   runningTurns: number;
+  /** Sessions whose turn waits on a person's answer to a permission request or question. */
+  sessionsWaitingOnUser: number;
   sessions: number;
   serverModeSupported: boolean;
   /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */

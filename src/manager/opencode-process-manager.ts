@@ -14,6 +14,7 @@ import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { Sessions } from './sessions.js';
 import { TurnAdmission } from './turn-admission.js';
 import { TurnRunner } from './turn-runner.js';
+import type { PendingRequests, PermissionReply } from './user-requests/user-request.js';
 import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
 
@@ -146,6 +147,21 @@ export class OpencodeProcessManager {
   /** Aborts the session's running turn; false when it runs none. */
   abortTurn(id: string, reason = 'abort requested'): boolean {
     return this.admission.abortTurn(id, reason);
+  }
+
+  /** The permission requests and questions of the session's turn that wait for a person's answer. */
+  pendingRequests(id: string): PendingRequests {
+    return this.core.userRequests.list(id);
+  }
+
+  /** A person's reply to a pending permission request (404 unknown, 409 already answered). */
+  async answerPermission(id: string, requestId: string, reply: PermissionReply, message?: string): Promise<void> {
+    await this.core.userRequests.answerPermission(id, requestId, reply, message);
+  }
+
+  /** A person's answers to a pending question, or its rejection (404 unknown, 409 already answered). */
+  async answerQuestion(id: string, requestId: string, answer: { answers: readonly (readonly string[])[] } | { reject: true }): Promise<void> {
+    await this.core.userRequests.answerQuestion(id, requestId, answer);
   }
 
   /** Counts an open client stream for status and metrics; call the returned function when it closes. */

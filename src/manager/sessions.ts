@@ -43,6 +43,8 @@ export class Sessions {
       createdAt: session.createdAt,
       lastActivity: session.lastActivity,
       busy: this.isBusy(session.id),
+      waitingOnUser: this.core.userRequests.countFor(session.id) > 0,
+      pendingRequests: this.core.userRequests.countFor(session.id),
     };
   }
 

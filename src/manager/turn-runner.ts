@@ -51,6 +51,7 @@ export class TurnRunner {
     let mode: TurnMode = core.runtime?.mode ?? 'per-message';
     let outcome: TurnOutcome = 'error';
     let errorCode: string | undefined;
+    let failureReason: string | undefined;
     let lease: Lease | undefined;
     try {
       await this.warmUps.settled(session.id);
@@ -75,6 +76,7 @@ export class TurnRunner {
       const cause = error instanceof RoutedError ? error.cause : error;
       outcome = cause instanceof TurnTimeoutError || cause instanceof TurnStalledError ? 'timeout' : cause instanceof TurnAbortedError ? 'aborted' : 'error';
       errorCode = cause instanceof OcpmError ? cause.code : 'internal_error';
+      failureReason = cause instanceof Error ? cause.message : String(cause);
       if (mode === 'per-message' && session.opencodeSessionId !== undefined && cause instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(cause.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
         session.opencodeSessionId = undefined;
@@ -90,14 +92,10 @@ export class TurnRunner {
     } finally {
       lease?.release();
       this.countTurn(mode, outcome, startedAt);
-      // One line per turn in both modes (never the message text: it is the user's).
-      core.logger.info('Turn finished', {
-        sessionId: session.id,
-        mode,
-        outcome,
-        durationMs: Date.now() - startedAt,
-        ...(errorCode === undefined ? {} : { errorCode }),
-      });
+      // One line per turn in both modes (never the message text: it is the user's); a failure at warn, with opencode's reason.
+      const fields = { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt };
+      if (errorCode === undefined) core.logger.info('Turn finished', fields);
+      else core.logger.warn('Turn failed', { ...fields, errorCode, reason: failureReason });
       this.core.activity.touch(session, Date.now());
       core.sessions.save(session);
     }
@@ -121,6 +119,12 @@ export class TurnRunner {
       timeoutMs: options.timeoutMs ?? core.settings.turns.turnTimeoutMs,
       stallTimeoutMs: core.settings.turns.stallTimeoutMs,
       onEvent: options.onEvent === undefined ? undefined : this.eventRelay(session, options.onEvent),
+      requests: core.userRequests.forTurn(session.id, {
+        policy: core.settings.turns.permissionPolicy,
+        timeoutMs: core.settings.turns.permissionTimeoutMs,
+        present: this.hostPathHider(session),
+        ...(options.onUserRequest === undefined ? {} : { notify: options.onUserRequest }),
+      }),
       onConversation: (opencodeSessionId: string): void => {
         session.opencodeSessionId = opencodeSessionId;
         core.sessions.save(session);
@@ -186,9 +190,14 @@ export class TurnRunner {
    * service's checkout and data dir, other workspaces, private TMPDIRs) hidden.
    */
   private eventRelay<E>(session: SessionRecord, onEvent: (event: E) => void): (event: E) => void {
+    const hide = this.hostPathHider(session);
+    return (event) => onEvent(hide(event));
+  }
+
+  private hostPathHider(session: SessionRecord): <T>(value: T) => T {
     const hidden = [this.core.settings.storage.dataDir, path.dirname(session.workspace), process.cwd(), path.join(os.tmpdir(), 'ocpm-child-')];
     const hide = pathHider(session.workspace, hidden);
-    return (event) => onEvent(hide(event) as E);
+    return <T>(value: T): T => hide(value) as T;
   }
 
   /** Logs the switch between server mode and the per-message fallback, once per change. */

@@ -1,6 +1,7 @@
 // What a finished turn answers, in either mode.
 import type { SessionRecord } from '../store/session-registry.js';
 import type { TokenUsage } from './per-message/run-events.js';
+import type { TurnRequests } from './user-requests/user-requests.js';
 
 export const TURN_MODES = ['per-message', 'server'] as const;
 export type TurnMode = (typeof TURN_MODES)[number];
@@ -42,6 +43,8 @@ export interface TurnInput<Event> {
   /** Ends the turn when opencode prints nothing (per-message) or sends no event (server) for this long; 0: never. */
   readonly stallTimeoutMs: number;
   readonly onEvent?: (event: Event) => void;
+  /** The turn's permission requests and questions: forwarded to a person or answered by the policy. */
+  readonly requests: TurnRequests;
   /**
    * Called as soon as the turn starts a new opencode conversation (or finds its old one gone), with its
    * id, so the caller can save it at once: a crash mid-turn must not lose the conversation.

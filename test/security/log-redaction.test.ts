@@ -48,16 +48,17 @@ describe('log redaction', () => {
     );
 
     const logged = svc.logs.map((line) => JSON.stringify(line)).join('\n');
-    const turns = svc.logs.filter((line) => line.message === 'Turn finished');
+    const turns = svc.logs.filter((line) => line.message === 'Turn finished' || line.message === 'Turn failed');
     assert.deepEqual(
-      turns.map((line) => [line.mode, line.outcome]),
+      turns.map((line) => [line.mode, line.outcome, line.level]),
       [
-        ['server', 'success'],
-        ['server', 'success'],
-        ['server', 'error'],
+        ['server', 'success', 'info'],
+        ['server', 'success', 'info'],
+        ['server', 'error', 'warn'],
       ],
-      'each turn is logged once, at info',
+      'each turn is logged once: at info, or at warn with the reason when it failed',
     );
+    assert.equal(typeof turns[2]?.reason, 'string', "a failed turn's log line gives opencode's reason");
     for (const [what, secret] of [
       ['API token', TEST_API_TOKEN],
       ['wrong token', WRONG_TOKEN],

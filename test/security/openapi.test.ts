@@ -81,7 +81,7 @@ describe('OpenAPI document', () => {
     const id = 'doc-probe';
     const seen = new Set<string>();
     const expect = async (method: string, path: string, status: number, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> => {
-      const response = await call(`${svc.url}${path.replace('{id}', id)}`, method.toUpperCase(), body, headers);
+      const response = await call(`${svc.url}${path.replace('{id}', id).replace('{requestId}', 'per_unknown')}`, method.toUpperCase(), body, headers);
       assertDocumented(doc, method, path, response);
       assert.equal(response.status, status, `${method.toUpperCase()} ${path}: ${JSON.stringify(response.body)}`);
       seen.add(`${method} ${path}`);
@@ -94,6 +94,11 @@ describe('OpenAPI document', () => {
     await expect('post', '/api/sessions/{id}/messages', 200, { text: 'hi' });
     await expect('get', '/api/sessions/{id}/messages', 200);
     await expect('post', '/api/sessions/{id}/abort', 409);
+    await expect('get', '/api/sessions/{id}/pending', 200);
+    await expect('post', '/api/sessions/{id}/permissions/{requestId}', 404, { reply: 'once' });
+    await expect('post', '/api/sessions/{id}/permissions/{requestId}', 400, { reply: 'maybe' });
+    await expect('post', '/api/sessions/{id}/questions/{requestId}', 404, { answers: [['a']] });
+    await expect('post', '/api/sessions/{id}/questions/{requestId}', 400, { reject: false });
     const running = call(`${svc.url}/api/sessions/${id}/messages`, 'POST', { text: '#fake hang\nto abort' });
     await waitFor('the turn to run', async () => (await call(`${svc.url}/api/opencode/status`, 'GET')).body.runningTurns === 1);
     await expect('post', '/api/sessions/{id}/abort', 202);

@@ -79,6 +79,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
       const turn = await manager.executeInSession(id, session.workspace, body.text, {
         ...options,
         onEvent: (event) => stream.send('part', event),
+        onUserRequest: (event) => stream.send(event.type, event.data),
       });
       stream.send('done', turnBody(turn));
     } catch (error) {

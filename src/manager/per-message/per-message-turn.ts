@@ -11,13 +11,15 @@ export interface PerMessageTurnInput extends TurnInput<OpencodeEvent> {
   readonly execute: (args: string[], stdin: string, onStdoutLine: (line: string) => void) => Promise<TrackedResult>;
 }
 
-export function runArgs(session: PerMessageTurnInput['session'], model: string | undefined, agent: string | undefined): string[] {
+export function runArgs(session: PerMessageTurnInput['session'], model: string | undefined, agent: string | undefined, autoApprove = false): string[] {
   const args = ['run', '--format', 'json', '--dir', session.workspace];
   // A title saves opencode an LLM call per new session (facts doc, trap 8).
   if (session.opencodeSessionId === undefined) args.push('--title', sessionTitle(session.id));
   else args.push('--session', session.opencodeSessionId);
   if (model !== undefined) args.push('--model', model);
   if (agent !== undefined) args.push('--agent', agent);
+  // `run` cannot forward a request to anyone: it rejects asks itself, unless told to approve them.
+  if (autoApprove) args.push('--auto');
   return args;
 }
 
@@ -25,7 +27,7 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
   const { session } = input;
   const collector = new RunEventCollector();
   let reported = session.opencodeSessionId;
-  const result = await input.execute(runArgs(session, input.model, input.agent), input.message, (line) => {
+  const result = await input.execute(runArgs(session, input.model, input.agent, input.requests.policy === 'allow'), input.message, (line) => {
     const event = collector.add(line);
     if (event === undefined) return;
     // Saved as soon as known: a crash mid-turn must not lose the conversation it started.

@@ -1,5 +1,7 @@
 // One upstream subscription to an instance's /global/event stream, fanned out to the listeners of
-// each opencode session. Reconnects (with a short pause) until closed.
+// each opencode session. A subagent's session is a child of the turn's session: its events reach the
+// listeners of every ancestor too (its permission requests are the turn's). Reconnects (with a short
+// pause) until closed.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import { parseSse } from '../../util/sse-parser.js';
@@ -14,6 +16,10 @@ export interface BusEvent {
 export type BusListener = (event: BusEvent) => void;
 
 const RECONNECT_PAUSE_MS = 500;
+/** Child → parent links remembered (oldest dropped first): far more than the sessions a server runs at once. */
+const MAX_PARENT_LINKS = 10000;
+/** Deepest subagent nesting followed (a guard against a cycle in bad data). */
+const MAX_DEPTH = 8;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -41,6 +47,7 @@ export function sessionIdOf(event: BusEvent): string | undefined {
 
 export class EventHub {
   private readonly listeners = new Map<string, Set<BusListener>>();
+  private readonly parents = new Map<string, string>();
   private readonly controller = new AbortController();
   private connected = false;
   private firstConnection: Promise<void>;
@@ -111,13 +118,26 @@ export class EventHub {
     if (event === undefined) return;
     const id = sessionIdOf(event);
     if (id === undefined) return;
-    for (const listener of this.listeners.get(id) ?? []) {
-      // One listener's bug must not cut the stream every other session's turn reads.
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.warn('A bus event listener threw; the event stream goes on', { error: error instanceof Error ? error.message : String(error) });
+    this.learnParent(event);
+    for (let current: string | undefined = id, depth = 0; current !== undefined && depth < MAX_DEPTH; current = this.parents.get(current), depth += 1) {
+      for (const listener of this.listeners.get(current) ?? []) {
+        // One listener's bug must not cut the stream every other session's turn reads.
+        try {
+          listener(event);
+        } catch (error) {
+          this.logger.warn('A bus event listener threw; the event stream goes on', { error: error instanceof Error ? error.message : String(error) });
+        }
       }
     }
+  }
+
+  /** A session created with a parent (a subagent's) is linked to it. */
+  private learnParent(event: BusEvent): void {
+    if (event.type !== 'session.created' && event.type !== 'session.updated') return;
+    const info = event.properties.info;
+    if (!isRecord(info) || typeof info.id !== 'string' || typeof info.parentID !== 'string' || info.parentID === info.id) return;
+    if (this.parents.has(info.id)) return;
+    this.parents.set(info.id, info.parentID);
+    if (this.parents.size > MAX_PARENT_LINKS) this.parents.delete(this.parents.keys().next().value as string);
   }
 }

@@ -111,6 +111,36 @@ export class OpencodeClient {
     await this.request('DELETE', `/session/${encodeURIComponent(sessionId)}`, { query: { directory }, timeoutMs });
   }
 
+  async replyPermission(
+    requestId: string,
+    directory: string,
+    reply: 'once' | 'always' | 'reject',
+    message: string | undefined,
+    timeoutMs: number,
+  ): Promise<void> {
+    const body = message === undefined ? { reply } : { reply, message };
+    await this.request('POST', `/permission/${encodeURIComponent(requestId)}/reply`, { query: { directory }, body, timeoutMs });
+  }
+
+  async replyQuestion(requestId: string, directory: string, answers: readonly (readonly string[])[], timeoutMs: number): Promise<void> {
+    await this.request('POST', `/question/${encodeURIComponent(requestId)}/reply`, { query: { directory }, body: { answers }, timeoutMs });
+  }
+
+  async rejectQuestion(requestId: string, directory: string, timeoutMs: number): Promise<void> {
+    await this.request('POST', `/question/${encodeURIComponent(requestId)}/reject`, { query: { directory }, timeoutMs });
+  }
+
+  /** The status of each busy session of a directory (`idle` sessions may be left out). */
+  async sessionStatus(directory: string, timeoutMs: number): Promise<Record<string, string>> {
+    const body = await this.request('GET', '/session/status', { query: { directory }, timeoutMs });
+    const statuses: Record<string, string> = {};
+    if (!isRecord(body)) return statuses;
+    for (const [id, value] of Object.entries(body)) {
+      if (isRecord(value) && typeof value.type === 'string') statuses[id] = value.type;
+    }
+    return statuses;
+  }
+
   async disposeDirectory(directory: string, timeoutMs: number): Promise<void> {
     await this.request('POST', '/instance/dispose', { query: { directory }, timeoutMs });
   }

@@ -13,7 +13,9 @@ import {
 import type { Logger } from '../../logging/logger.js';
 import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
 import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
-import type { BusEvent } from './event-hub.js';
+import { lostPermissionError } from '../user-requests/user-requests.js';
+import { sessionIdOf, type BusEvent } from './event-hub.js';
+import { askedPermission, askedQuestion, settledRequestId } from './user-request-events.js';
 import { OpencodeHttpError, neverConnected, type MessageAnswer } from './opencode-client.js';
 import { InstanceUnreachableError, type ServerInstance } from './server-instance.js';
 
@@ -40,6 +42,8 @@ export function sessionTitle(sessionId: string): string {
 
 /** How long a streaming turn waits, after /message answered, for the events that trail it. */
 const TRAILING_EVENTS_MS = 2000;
+/** Bound on one answer to a permission request or question (opencode answers at once). */
+const REPLY_TIMEOUT_MS = 10000;
 
 /** The session status an event announces: 'busy', 'idle' (also session.idle), or undefined. */
 function statusOf(event: BusEvent): string | undefined {
@@ -97,6 +101,31 @@ function describeHttpError(error: OpencodeHttpError): string {
 }
 
 /**
+ * After an abort, stall or timeout: waits for opencode's idle event (bounded by the abort grace); if it
+ * does not come, asks opencode once and aborts again if the session still runs.
+ */
+async function untilIdle(idle: Promise<void>, sawBusy: boolean, input: ServerTurnInput, opencodeSessionId: string, directory: string): Promise<void> {
+  const client = input.instance.client;
+  if (client === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const graceElapsed = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), input.abortGraceMs)));
+  const idled = await Promise.race([sawBusy ? idle.then(() => true) : Promise.resolve(false), graceElapsed]);
+  clearTimeout(timer);
+  if (idled) return;
+  try {
+    const status = (await client.sessionStatus(directory, input.abortGraceMs))[opencodeSessionId];
+    if (status === undefined || status === 'idle') return;
+    input.logger.warn('opencode session still busy after the turn ended; aborting it again', { sessionId: input.session.id, status });
+    await client.abortSession(opencodeSessionId, directory, input.abortGraceMs);
+  } catch (error) {
+    input.logger.warn('Could not check that the opencode session is idle', {
+      sessionId: input.session.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/**
  * Runs the turn; throws InstanceUnreachableError when no connection to the instance could be made, so
  * the message was not taken (it died): the caller may send the message elsewhere.
  */
@@ -127,20 +156,37 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     ...(input.agent === undefined ? {} : { agent: input.agent }),
   };
 
-  // Why the turn is being ended early, if it is: our own timeout, or the caller's abort.
+  const { requests } = input;
+  // Why the turn is being ended early, if it is: our own timeout, a stall, or the caller's abort.
   let ending: { kind: 'timeout' } | { kind: 'stall' } | { kind: 'abort'; reason: unknown } | undefined;
   const http = new AbortController();
   const end = (reason: NonNullable<typeof ending>): void => {
     if (ending !== undefined) return;
     ending = reason;
-    // The API abort also ends the turn's tool processes; the HTTP call is dropped only if it hangs.
+    if (reason.kind === 'stall') {
+      input.logger.warn('Turn stalled: no opencode event in time; ending it', {
+        sessionId: session.id,
+        instance: instance.slot,
+        stallTimeoutMs: input.stallTimeoutMs,
+      });
+    }
+    // Nobody may answer the turn's requests any more; then the API abort also ends its tool processes.
+    void requests.rejectAll();
     client.abortSession(opencodeSessionId, directory, input.abortGraceMs).catch((error: unknown) => {
       input.logger.warn('Abort through the opencode API failed', { instance: instance.slot, error: error instanceof Error ? error.message : String(error) });
     });
+    // The HTTP call is dropped only if it hangs past the grace.
     setTimeout(() => http.abort(new Error('abort grace elapsed')), input.abortGraceMs).unref();
   };
   const timer = setTimeout(() => end({ kind: 'timeout' }), input.timeoutMs);
-  const stallTimer = input.stallTimeoutMs > 0 ? setTimeout(() => end({ kind: 'stall' }), input.stallTimeoutMs) : undefined;
+  // No event for stallTimeoutMs ends the turn, except while it waits on a person (the permission timeout bounds that).
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStall = (): void => {
+    clearTimeout(stallTimer);
+    stallTimer = input.stallTimeoutMs > 0 && !requests.waiting ? setTimeout(() => end({ kind: 'stall' }), input.stallTimeoutMs) : undefined;
+  };
+  armStall();
+  requests.onWaitingChange(armStall);
   const onAbort = (): void => end({ kind: 'abort', reason: input.signal.reason });
   const throwIfEnded = (): void => {
     if (ending?.kind === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context());
@@ -149,6 +195,27 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   };
   input.signal.addEventListener('abort', onAbort, { once: true });
   if (input.signal.aborted) onAbort();
+
+  /** A permission request or question of the turn (or of one of its subagents) goes to the turn's requests. */
+  const takeRequest = (event: BusEvent): void => {
+    const permission = askedPermission(event);
+    if (permission !== undefined) {
+      requests.permissionAsked(permission, {
+        reply: (reply, message) => client.replyPermission(permission.id, directory, reply, message, REPLY_TIMEOUT_MS),
+      });
+      return;
+    }
+    const question = askedQuestion(event);
+    if (question !== undefined) {
+      requests.questionAsked(question, {
+        reply: (answers) => client.replyQuestion(question.id, directory, answers, REPLY_TIMEOUT_MS),
+        reject: () => client.rejectQuestion(question.id, directory, REPLY_TIMEOUT_MS),
+      });
+      return;
+    }
+    const settled = settledRequestId(event);
+    if (settled !== undefined) requests.settledByOpencode(settled);
+  };
 
   instance.work.begin(opencodeSessionId, directory);
   // /message can answer before the bus has delivered the turn's last parts: a streaming client gets
@@ -159,6 +226,9 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   let sawBusy = false;
   const forward = (event: BusEvent): void => {
     stallTimer?.refresh();
+    takeRequest(event);
+    // A subagent's own events keep the turn alive but are not the turn's parts or status.
+    if (sessionIdOf(event) !== opencodeSessionId) return;
     input.onEvent?.(event);
     const status = statusOf(event);
     if (status === 'busy') sawBusy = true;
@@ -198,6 +268,8 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
       throw new RunFailedError('opencode_error', `opencode reported an error: ${failure.name}: ${failure.message}`, context());
     }
     const text = textOf(answer.parts);
+    // A rejected permission ends opencode's turn with no text and no error: say which one it was.
+    if (text === '' && requests.lostPermissions.length > 0) throw lostPermissionError(requests.lostPermissions);
     if (text === '') throw new RunFailedError('empty_response', 'opencode finished without an answer', context());
     return {
       text,
@@ -227,7 +299,10 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
   } finally {
     clearTimeout(timer);
     clearTimeout(stallTimer);
+    requests.onWaitingChange(() => undefined);
     input.signal.removeEventListener('abort', onAbort);
+    // An ended turn leaves opencode's session idle before the next message may start there.
+    if (ending !== undefined) await untilIdle(idle, sawBusy, input, opencodeSessionId, directory);
     unsubscribe?.();
     instance.work.end(opencodeSessionId, directory);
   }
