@@ -20,9 +20,10 @@ function recorder() {
   let resolve!: (call: { reply: string; message: string | undefined }) => void;
   const replied = new Promise<{ reply: string; message: string | undefined }>((r) => (resolve = r));
   const responder: PermissionResponder = {
-    reply: async (reply, message) => {
+    reply: (reply, message) => {
       calls.push({ reply, message });
       resolve({ reply, message });
+      return Promise.resolve();
     },
   };
   return { calls, replied, responder };
@@ -114,9 +115,10 @@ describe('UserRequests', () => {
     broker.forTurn('s1', { policy: 'allow', timeoutMs: 60000 }).questionAsked(
       { id: 'que_1', questions: [] },
       {
-        reply: async () => undefined,
-        reject: async () => {
+        reply: () => Promise.resolve(),
+        reject: () => {
           questionRejected = true;
+          return Promise.resolve();
         },
       },
     );
@@ -136,10 +138,14 @@ describe('UserRequests', () => {
     const question = {
       questions: [{ question: 'Which colour?', header: 'Colour', options: [{ label: 'red', description: 'warm' }], multiple: false, custom: true }],
     };
-    const responder = { reply: async (a: readonly (readonly string[])[]) => void answers.push(a), reject: async () => void answers.push('rejected') };
+    const record = (value: unknown): Promise<void> => {
+      answers.push(value);
+      return Promise.resolve();
+    };
+    const responder = { reply: (a: readonly (readonly string[])[]) => record(a), reject: () => record('rejected') };
     turn.questionAsked({ id: 'que_1', ...question }, responder);
     turn.questionAsked({ id: 'que_2', ...question }, responder);
-    turn.permissionAsked({ ...asked, permission: 'custom_thing' }, { reply: async (reply) => void answers.push(reply) });
+    turn.permissionAsked({ ...asked, permission: 'custom_thing' }, { reply: (reply) => record(reply) });
     assert.equal(broker.list('s1').questions[0]?.questions[0]?.options[0]?.label, 'red');
 
     await broker.answerQuestion('s1', 'que_1', { answers: [['red']] });

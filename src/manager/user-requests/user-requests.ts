@@ -199,7 +199,7 @@ export class UserRequests {
       this.metrics.permissionRequests.inc({ permission: permissionLabel(entry.view.permission), outcome });
       entry.turn.notify({ type: 'permission_resolved', data: { id: entry.view.id, sessionId: entry.view.sessionId, outcome: outcome as PermissionOutcome } });
     } else {
-      this.metrics.questionRequests.inc({ outcome: outcome as QuestionOutcome });
+      this.metrics.questionRequests.inc({ outcome: outcome });
       entry.turn.notify({ type: 'question_resolved', data: { id: entry.view.id, sessionId: entry.view.sessionId, outcome: outcome as QuestionOutcome } });
     }
     entry.turn.settled(entry.view.id);
