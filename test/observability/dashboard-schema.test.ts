@@ -53,7 +53,7 @@ describe('grafana/dashboard.json', () => {
     assert.equal(new Set(ids).size, ids.length, 'panel ids repeat');
   });
 
-  it('covers RED for turns and USE for processes: the panels the issue asks for exist', () => {
+  it('covers RED for turns, USE for processes and the sessions waiting on users: the panels the issue asks for exist', () => {
     const titles = panelsOf(dashboard).map((p) => p.title);
     for (const title of [
       'Turns per second by outcome',
@@ -61,6 +61,16 @@ describe('grafana/dashboard.json', () => {
       'Turn duration p50 / p95 / p99 by mode',
       'Queue depth',
       'Queue wait p95',
+      'Sessions waiting on a user now',
+      'Oldest pending user request now',
+      'User requests timed out in the time range',
+      'Sessions waiting on a user',
+      'Oldest pending user request',
+      'Permission requests per minute by outcome',
+      'Permission requests per minute by permission',
+      'Question requests per minute by outcome',
+      'User wait p50 / p95',
+      'Share of user requests that timed out',
       'Active processes and streams',
       'Sessions and active sessions',
       'Process spawns per minute by kind',
@@ -77,6 +87,43 @@ describe('grafana/dashboard.json', () => {
       'Event-loop lag',
     ]) {
       assert.ok(titles.includes(title), `no panel "${title}"`);
+    }
+  });
+
+  it('has its rows in order, and every panel below a row lies within the 24-column grid without overlapping another', () => {
+    const panels = dashboard.panels as Array<{ type: string; title: string; gridPos: { x: number; y: number; w: number; h: number } }>;
+    assert.deepEqual(
+      panels.filter((p) => p.type === 'row').map((p) => p.title),
+      [
+        'Overview',
+        'Turns (RED: rate, errors, duration)',
+        'Queue',
+        'Waiting on users',
+        'Processes (USE: utilisation, saturation, errors)',
+        'Server mode',
+        'HTTP',
+        'Service process',
+      ],
+    );
+    const cells = new Map<string, string>();
+    for (const { title, gridPos } of panels) {
+      assert.ok(gridPos.x >= 0 && gridPos.w > 0 && gridPos.x + gridPos.w <= 24, `panel "${title}" is outside the grid`);
+      for (let y = gridPos.y; y < gridPos.y + gridPos.h; y += 1) {
+        for (let x = gridPos.x; x < gridPos.x + gridPos.w; x += 1) {
+          const other = cells.get(`${x},${y}`);
+          assert.equal(other, undefined, `panels "${other}" and "${title}" overlap at ${x},${y}`);
+          cells.set(`${x},${y}`, title);
+        }
+      }
+    }
+    // Grafana lays panels out in array order: each panel's row is the last row above it in the list.
+    let rowY = -1;
+    let previousY = 0;
+    for (const { type, title, gridPos } of panels) {
+      assert.ok(gridPos.y >= previousY, `panel "${title}" is listed after a panel below it`);
+      previousY = gridPos.y;
+      if (type === 'row') rowY = gridPos.y;
+      else assert.ok(gridPos.y > rowY, `panel "${title}" is listed under a row it lies above`);
     }
   });
 });
