@@ -167,3 +167,47 @@ describe('real opencode, server mode: permission requests and questions', () => 
     assert.equal(sample(metrics, 'opencode_manager_permission_requests_total', { permission: 'bash', outcome: 'aborted' }), 1);
   });
 });
+
+for (const policy of ['ask', 'allow'] as const) {
+  describe(`real opencode, per-message mode, OCPM_PERMISSION_POLICY=${policy}`, () => {
+    let stub: StubLlm;
+    let svc: TestService;
+    let temp: { dir: string; remove: () => Promise<void> };
+    const url = (p: string): string => `${svc.url}${p}`;
+    before(async () => {
+      stub = await startStubLlm();
+      temp = await makeTempDir(`e2e-run-${policy}`);
+      svc = await startTestService({
+        ...(await realOpencodeHome(stub, `${temp.dir}/home`, ASKING_POLICY)),
+        OCPM_ISOLATION: 'required',
+        OCPM_OPENCODE_BIN: '',
+        OCPM_MODE: 'per-message',
+        OCPM_KILL_GRACE_MS: '2000',
+        OCPM_PERMISSION_POLICY: policy,
+      });
+      await call(url('/api/sessions/run'), 'PUT', { workspace: 'run' });
+    });
+    after(async () => {
+      await svc.close();
+      await stub.close();
+      await temp.remove();
+    });
+
+    if (policy === 'ask') {
+      it('cannot ask anyone: the permission is denied, and the answer says so (not empty_response)', async () => {
+        const answer = await call(url('/api/sessions/run/messages'), 'POST', { text: toolMessage('bash', 'echo ask-run') });
+        assert.equal(answer.status, 403, explain(svc, answer));
+        assert.equal(answer.body.error.code, 'permission_denied');
+        assert.match(answer.body.error.message, /"bash" \(echo ask-run\) rejected by opencode run: per-message mode cannot ask anyone/);
+        const metrics = await (await fetch(url('/metrics'))).text();
+        assert.equal(sample(metrics, 'opencode_manager_permission_requests_total', { permission: 'bash', outcome: 'auto_deny' }), 1);
+      });
+    } else {
+      it('approves the permission with `run --auto`, and the tool runs', async () => {
+        const answer = await call(url('/api/sessions/run/messages'), 'POST', { text: toolMessage('bash', 'echo ask-auto') });
+        assert.equal(answer.status, 200, explain(svc, answer));
+        assert.equal(parseToolOutput(answer.body.text as string), 'ask-auto\n');
+      });
+    }
+  });
+}

@@ -122,6 +122,7 @@ describe('RunEventCollector', () => {
       errorMessage: undefined,
       events: 0,
       unparsedLines: 0,
+      rejectedTools: [],
     });
   });
 
@@ -135,6 +136,7 @@ describe('RunEventCollector', () => {
       errorMessage: undefined,
       events: 3,
       unparsedLines: 0,
+      rejectedTools: [],
     });
   });
 
@@ -217,5 +219,20 @@ describe('RunEventCollector', () => {
     const collector = new RunEventCollector();
     assert.equal(collector.add(TOOL_USE)?.type, 'tool_use');
     assert.equal(collector.summary.events, 1);
+  });
+});
+
+describe('RunEventCollector: permissions `run` rejected', () => {
+  // Captured from opencode 1.18.33 `run` with `"bash": {"echo ask*": "ask"}`: it rejects the ask itself.
+  const REJECTED_TOOL =
+    '{"type":"tool_use","timestamp":1796223070023,"sessionID":"ses_dc8c321aaffeK4Zt0572OaRUi8","part":{"type":"tool","tool":"bash","callID":"call_stub_1","state":{"status":"error","input":{"command":"echo ask-run","description":"stub tool call"},"error":"The user rejected permission to use this specific tool call.","time":{"start":1796223069716,"end":1796223069969}},"id":"prt_2373cee07001JulbEydiylGLhz","sessionID":"ses_dc8c321aaffeK4Zt0572OaRUi8","messageID":"msg_2373ce760001CzJ0VhQJ3xQohk"}}';
+
+  it('records the tool and its command, and nothing for a tool that ran or failed otherwise', () => {
+    const collector = new RunEventCollector();
+    collector.add(TOOL_USE);
+    collector.add(REJECTED_TOOL.replace('The user rejected permission to use this specific tool call.', 'File not found: /x'));
+    assert.deepEqual(collector.summary.rejectedTools, []);
+    collector.add(REJECTED_TOOL);
+    assert.deepEqual(collector.summary.rejectedTools, [{ tool: 'bash', patterns: ['echo ask-run'] }]);
   });
 });

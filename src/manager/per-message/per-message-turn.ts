@@ -4,6 +4,7 @@ import { RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, d
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle } from '../server/server-turn.js';
 import type { TurnInput, TurnResult } from '../turn.js';
+import { lostPermissionError } from '../user-requests/user-requests.js';
 import { RunEventCollector, type OpencodeEvent } from './run-events.js';
 
 export interface PerMessageTurnInput extends TurnInput<OpencodeEvent> {
@@ -39,6 +40,7 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     input.onEvent?.(event);
   });
   const summary = collector.summary;
+  for (const rejected of summary.rejectedTools) input.requests.rejectedByRun(rejected.tool, rejected.patterns);
   const context: RunFailureContext = {
     pid: result.pid,
     exitCode: result.exitCode,
@@ -57,6 +59,7 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     const how = result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${String(result.exitCode)}`;
     throw new RunFailedError('opencode_failed', `opencode ${how}${tail === '' ? '' : `: ${tail}`}`, context);
   }
+  if (summary.text === '' && input.requests.lostPermissions.length > 0) throw lostPermissionError(input.requests.lostPermissions);
   if (summary.text === '') {
     throw new RunFailedError('empty_response', `opencode finished without an answer (${summary.events} events)`, context);
   }

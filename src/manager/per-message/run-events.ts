@@ -27,6 +27,8 @@ export interface RunEventSummary {
   events: number;
   /** Lines that were not JSON events (kept as a count; their text may be anything). */
   unparsedLines: number;
+  /** Tool calls `run` refused because their permission resolved to `ask` (it cannot ask anyone) or `deny`. */
+  rejectedTools: Array<{ tool: string; patterns: string[] }>;
 }
 
 export function emptyTokens(): TokenUsage {
@@ -62,6 +64,9 @@ function describeError(error: unknown): string {
   return message === undefined ? name : `${name}: ${message}`;
 }
 
+/** The error text opencode 1.18.33 gives a tool call whose permission was rejected. */
+const REJECTED_PERMISSION = /rejected permission/i;
+
 export class RunEventCollector {
   private readonly texts: string[] = [];
   readonly summary: RunEventSummary = {
@@ -72,6 +77,7 @@ export class RunEventCollector {
     errorMessage: undefined,
     events: 0,
     unparsedLines: 0,
+    rejectedTools: [],
   };
 
   /** Feeds one line; returns the event when the line was one. */
@@ -97,10 +103,22 @@ export class RunEventCollector {
       case 'error':
         this.summary.errorMessage ??= describeError(event.error);
         break;
+      case 'tool_use':
+        this.noteRejectedTool(part);
+        break;
       default:
         break;
     }
     return event;
+  }
+
+  /** `run` rejects every `ask` itself: the tool ends in error with "The user rejected permission…". */
+  private noteRejectedTool(part: Record<string, unknown>): void {
+    const state = isRecord(part.state) ? part.state : {};
+    if (state.status !== 'error' || typeof state.error !== 'string' || !REJECTED_PERMISSION.test(state.error)) return;
+    const input = isRecord(state.input) ? state.input : {};
+    const pattern = [input.command, input.filePath, input.path, input.pattern, input.url].find((value): value is string => typeof value === 'string');
+    this.summary.rejectedTools.push({ tool: typeof part.tool === 'string' ? part.tool : 'other', patterns: pattern === undefined ? [] : [pattern] });
   }
 
   private addUsage(part: Record<string, unknown>): void {

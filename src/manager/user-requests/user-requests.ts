@@ -53,6 +53,8 @@ export interface LostPermission {
   readonly permission: string;
   readonly patterns: readonly string[];
   readonly outcome: PermissionOutcome;
+  /** Why, when the outcome alone does not say it. */
+  readonly reason?: string;
 }
 
 type Pending =
@@ -280,6 +282,19 @@ export class TurnRequests {
     this.notify({ type: 'question', data: view });
   }
 
+  /**
+   * A permission `opencode run` rejected by itself (per-message mode cannot forward a request): counted
+   * as the policy's denial, and remembered for the turn's error.
+   */
+  rejectedByRun(permission: string, patterns: readonly string[]): void {
+    this.broker.countAutomatic('permission', permission, 'auto_deny');
+    const reason =
+      this.options.policy === 'allow'
+        ? 'rejected by opencode run (a deny rule in its config)'
+        : `rejected by opencode run: per-message mode cannot ask anyone, so OCPM_PERMISSION_POLICY=${this.options.policy} denies it`;
+    this.lose({ permission, patterns, outcome: 'auto_deny', reason });
+  }
+
   /** opencode answered or dropped the request itself (an abort, another client). */
   settledByOpencode(requestId: string): void {
     this.broker.forget(requestId, 'aborted');
@@ -338,6 +353,8 @@ const LOST_BECAUSE: Record<PermissionOutcome, string> = {
 
 /** The error of a turn that ended without an answer after a permission it needed was not given. */
 export function lostPermissionError(lost: readonly LostPermission[]): OcpmError {
-  const list = lost.map((p) => `"${p.permission}"${p.patterns.length > 0 ? ` (${p.patterns.join(', ')})` : ''} ${LOST_BECAUSE[p.outcome]}`).join('; ');
+  const list = lost
+    .map((p) => `"${p.permission}"${p.patterns.length > 0 ? ` (${p.patterns.join(', ')})` : ''} ${p.reason ?? LOST_BECAUSE[p.outcome]}`)
+    .join('; ');
   return new OcpmError('permission_denied', `The turn ended without an answer: opencode needed a permission it did not get: ${list}`);
 }
