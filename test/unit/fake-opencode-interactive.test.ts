@@ -80,7 +80,7 @@ describe('fake opencode: interactive turns', () => {
       child.stdout.on('data', (c: Buffer) => {
         out += c.toString();
         const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
+        if (m?.[1] !== undefined) resolve(m[1]);
       });
     });
     await new Promise<void>((resolve) => {

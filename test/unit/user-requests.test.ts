@@ -96,6 +96,27 @@ describe('UserRequests', () => {
     await assert.rejects(broker.answerPermission('s1', 'per_1', 'once'), (e: unknown) => e instanceof OcpmError && e.code === 'request_already_answered');
   });
 
+  it('answers an unanswered question at the timeout with the explanation, so the turn goes on', async () => {
+    const { metrics, broker } = setup();
+    const turn = broker.forTurn('s1', { policy: 'ask', timeoutMs: 100 });
+    let resolve!: (answers: readonly (readonly string[])[]) => void;
+    const replied = new Promise<readonly (readonly string[])[]>((r) => (resolve = r));
+    const item = { question: 'Which?', header: 'Pick', options: [], multiple: false, custom: true };
+    turn.questionAsked(
+      { id: 'que_1', questions: [item, item] },
+      {
+        reply: (answers) => {
+          resolve(answers);
+          return Promise.resolve();
+        },
+        reject: () => Promise.reject(new Error('a timed-out question must not be rejected')),
+      },
+    );
+    assert.deepEqual(await replied, [[timeoutMessage(100)], [timeoutMessage(100)]]);
+    assert.deepEqual(turn.lostPermissions, []);
+    assert.equal(await counter(metrics, 'opencode_manager_question_requests_total', { outcome: 'timeout' }), 1);
+  });
+
   it('answers by itself under allow and deny, and never forwards', async () => {
     const { metrics, broker } = setup();
     const events: UserRequestEvent[] = [];

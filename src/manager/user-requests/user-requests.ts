@@ -61,6 +61,10 @@ type Pending =
   | { kind: 'permission'; view: PermissionRequestView; responder: PermissionResponder; askedAt: number; timer: NodeJS.Timeout; turn: TurnRequests }
   | { kind: 'question'; view: QuestionRequestView; responder: QuestionResponder; askedAt: number; timer: NodeJS.Timeout; turn: TurnRequests };
 
+function questionHeaders(view: QuestionRequestView): string[] {
+  return view.questions.map((q) => q.header || q.question);
+}
+
 /** How many answered request ids are remembered, so a second answer gets 409 rather than 404. */
 const REMEMBERED_ANSWERS = 1000;
 
@@ -140,7 +144,9 @@ export class UserRequests {
     this.pending.delete(requestId);
     const message = outcome === 'timeout' ? timeoutMessage(timeoutMs) : 'The turn was aborted.';
     if (entry.kind === 'permission') await this.settlePermission(entry, outcome, 'reject', message);
-    else await this.settleQuestion(entry, outcome, undefined);
+    // opencode's question reject takes no message and ends the turn: at the timeout the model gets the
+    // explanation as a typed answer instead, so the turn goes on.
+    else await this.settleQuestion(entry, outcome, outcome === 'timeout' ? entry.view.questions.map(() => [message]) : undefined);
   }
 
   /** @internal opencode settled the request itself (for example when the session was aborted). */
@@ -187,6 +193,8 @@ export class UserRequests {
     answers: readonly (readonly string[])[] | undefined,
   ): Promise<void> {
     this.finish(entry, outcome);
+    if (answers === undefined)
+      entry.turn.lose({ permission: 'question', patterns: questionHeaders(entry.view), outcome: outcome === 'aborted' ? 'aborted' : 'reject' });
     await this.tell(entry, () => (answers === undefined ? entry.responder.reject() : entry.responder.reply(answers)));
   }
 
@@ -272,6 +280,12 @@ export class TurnRequests {
     if (this.open.has(asked.id)) return;
     if (this.options.policy !== 'ask') {
       this.broker.countAutomatic('question', 'question', 'auto_reject');
+      this.lose({
+        permission: 'question',
+        patterns: asked.questions.map((q) => q.header || q.question),
+        outcome: 'auto_deny',
+        reason: 'rejected: nobody can answer under OCPM_PERMISSION_POLICY=' + this.options.policy,
+      });
       void responder.reject().catch(() => undefined);
       return;
     }
