@@ -1,6 +1,7 @@
 // Boot: clean up after a crashed previous run, find opencode and read what it can do, set up the
 // sessions' sandbox, choose the mode, and start the server pool. Never throws: a missing binary
 // leaves the manager `unavailable` with the reason.
+import { discoverCatalog } from './catalog/discover-catalog.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
 import { SessionSandbox } from './isolation/session-sandbox.js';
@@ -52,6 +53,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
     await pool.start();
     if (!pool.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
   }
+  core.catalog = await discoverCatalog(core, binary.path, pool);
   logger.info('OpenCode process manager initialized', {
     version: binary.version,
     binary: binary.path,

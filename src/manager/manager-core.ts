@@ -6,6 +6,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { memoryRegistry, type Registry } from '../store/registry.js';
 import { SessionRegistry } from '../store/session-registry.js';
 import { Activity } from './activity.js';
+import type { OpencodeCatalog } from './catalog/catalog.js';
 import { buildChildEnv } from './child-env.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
 import type { SessionSandbox } from './isolation/session-sandbox.js';
@@ -46,6 +47,8 @@ export interface ManagerCore {
   readonly serviceVersion: string;
   /** Undefined until boot found opencode (and for good when it did not). */
   runtime: Runtime | undefined;
+  /** The providers, models and agents opencode has, read at boot; undefined when unknown (nothing is refused then). */
+  catalog: OpencodeCatalog | undefined;
 }
 
 /** Each section the caller passes over the table's defaults. */
@@ -82,5 +85,6 @@ export function createCore(options: ManagerOptions): ManagerCore {
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),
     serviceVersion: options.serviceVersion ?? '0.0.0',
     runtime: undefined,
+    catalog: undefined,
   };
 }

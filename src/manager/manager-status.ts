@@ -44,6 +44,11 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     configuredMode: runtime?.mode ?? null,
     unavailableReason: lifecycle.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
     isolation: { mechanism: core.isolation.mechanism, enforced: core.isolation.enforced },
+    opencode: {
+      providers: core.catalog?.providers ?? [],
+      defaultModel: core.catalog?.defaultModel ?? null,
+      configured: core.catalog?.configured ?? null,
+    },
   };
 }
 

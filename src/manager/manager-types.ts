@@ -97,6 +97,11 @@ export interface ManagerStats {
   unavailableReason: string | null;
   /** How sessions are kept apart: `landlock` (enforced) or `none`. */
   isolation: { mechanism: Isolation['mechanism']; enforced: boolean };
+  /**
+   * What opencode told the service at boot: its usable providers and default model. `configured` is
+   * false when no provider is (messages answer no_provider), null when opencode could not be asked.
+   */
+  opencode: { providers: string[]; defaultModel: string | null; configured: boolean | null };
 }
 
 /** `processManager.description` of the status, per situation. */

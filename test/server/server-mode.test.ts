@@ -127,7 +127,7 @@ describe('server mode, pool of one', () => {
     assert.ok(sample(metrics, 'opencode_manager_commands_total', { mode: 'server', outcome: 'aborted' }) >= 1);
   });
 
-  it('maps a failed turn (200 with info.error) to opencode_error and an unknown model to opencode_error', async () => {
+  it('maps a failed turn (200 with info.error) to opencode_error and an unknown model to invalid_model', async () => {
     await call(url('/api/sessions/e'), 'PUT', { workspace: 'e' });
     const failed = await send('e', { text: '#fake error-event\nx' });
     assert.equal(failed.status, 502);
@@ -135,8 +135,8 @@ describe('server mode, pool of one', () => {
     assert.match(failed.body.error.message, /fake provider failure/);
     await call(url('/api/sessions/m'), 'PUT', { workspace: 'm' });
     const badModel = await send('m', { text: 'x', model: 'fake/nope' });
-    assert.equal(badModel.status, 502);
-    assert.equal(badModel.body.error.code, 'opencode_error');
+    assert.equal(badModel.status, 400);
+    assert.equal(badModel.body.error.code, 'invalid_model');
   });
 });
 

@@ -1,6 +1,14 @@
 // One turn as one `opencode run --format json` process: the message on stdin (closed), the JSON event
 // lines folded into a result, and every way the run can fail mapped to an error with a stable code.
-import { RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError, describeAbortReason, type RunFailureContext } from '../../errors/errors.js';
+import {
+  OcpmError,
+  RunFailedError,
+  TurnAbortedError,
+  TurnStalledError,
+  TurnTimeoutError,
+  describeAbortReason,
+  type RunFailureContext,
+} from '../../errors/errors.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle } from '../server/server-turn.js';
 import type { TurnInput, TurnResult } from '../turn.js';
@@ -21,6 +29,9 @@ export function runArgs(session: PerMessageTurnInput['session'], model: string |
   if (agent !== undefined) args.push('--agent', agent);
   // `run` cannot forward a request to anyone: it rejects asks itself, unless told to approve them.
   if (autoApprove) args.push('--auto');
+  // Warnings and errors as logfmt lines on stderr (stdout is unchanged): the only place the real
+  // cause of a model error appears ("ProviderModelNotFoundError: Model not found: …").
+  args.push('--print-logs', '--log-level=WARN');
   return args;
 }
 
@@ -51,6 +62,8 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
   if (result.termination === 'timeout') throw new TurnTimeoutError(input.timeoutMs, context);
   if (result.termination === 'stall') throw new TurnStalledError(input.stallTimeoutMs, context);
   if (result.termination === 'abort') throw new TurnAbortedError(describeAbortReason(result.abortReason), context);
+  const modelError = modelNotFound(result.stderrTail);
+  if (modelError !== undefined) throw new OcpmError('invalid_model', `opencode: ${modelError}`);
   if (summary.errorMessage !== undefined) {
     throw new RunFailedError('opencode_error', `opencode reported an error: ${summary.errorMessage}`, context);
   }
@@ -72,4 +85,13 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     cost: summary.cost,
     exitCode: result.exitCode,
   };
+}
+
+/** opencode's own reason for an unknown model, from its stderr log lines (`--print-logs`). */
+export function modelNotFound(stderrTail: readonly string[]): string | undefined {
+  for (const line of stderrTail) {
+    const match = /ProviderModelNotFoundError: (Model not found: [^"\\]*)/.exec(line);
+    if (match?.[1] !== undefined) return match[1].trim();
+  }
+  return undefined;
 }

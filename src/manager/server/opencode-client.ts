@@ -145,6 +145,21 @@ export class OpencodeClient {
     await this.request('POST', '/instance/dispose', { query: { directory }, timeoutMs });
   }
 
+  /** GET /config/providers: the providers opencode can use and each one's default model (catalog). */
+  async configProviders(timeoutMs: number, directory?: string): Promise<unknown> {
+    return this.request('GET', '/config/providers', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+  }
+
+  /** GET /agent: the agents opencode knows (catalog). */
+  async agents(timeoutMs: number, directory?: string): Promise<unknown> {
+    return this.request('GET', '/agent', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+  }
+
+  /** GET /config: the resolved opencode config (its `model` is the default model, when set). */
+  async config(timeoutMs: number, directory?: string): Promise<unknown> {
+    return this.request('GET', '/config', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+  }
+
   /** Opens the instance's event stream of every directory (one upstream per instance). */
   async openGlobalEvents(signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const response = await fetch(this.url('/global/event'), {

@@ -1,0 +1,151 @@
+// Reads the catalog once at boot: from the first ready server instance (GET /config/providers,
+// /agent, /config), or by running opencode's listing commands (`opencode models`, `opencode agent
+// list`, `opencode debug config`) the way a per-message run starts. Never throws: a catalog that
+// could not be read is undefined, and then no message is refused for it.
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { SessionRecord } from '../../store/session-registry.js';
+import type { ManagerCore } from '../manager-core.js';
+import type { TrackedResult } from '../process-tree/spawn-tracked.js';
+import type { OpencodeClient } from '../server/opencode-client.js';
+import type { ServerPool } from '../server/server-pool.js';
+import {
+  buildCatalog,
+  checkTurnOptions,
+  configModelOf,
+  NO_PROVIDER_HINT,
+  parseAgentListOutput,
+  parseAgents,
+  parseConfigProviders,
+  parseModelsOutput,
+  type OpencodeCatalog,
+  type TurnOptions,
+} from './catalog.js';
+
+/** Bounds each listing command and request (a listing takes ~5 s on an idle machine, far more on a loaded one). */
+export const CATALOG_TIMEOUT_MS = 60000;
+
+/** Over the HTTP API of a ready `opencode serve`, in an empty directory of ours (no workspace's config). */
+export async function discoverFromServer(client: OpencodeClient, directory: string, timeoutMs = CATALOG_TIMEOUT_MS): Promise<OpencodeCatalog> {
+  const [providers, agents, config] = await Promise.all([
+    client.configProviders(timeoutMs, directory),
+    client.agents(timeoutMs, directory),
+    client.config(timeoutMs, directory),
+  ]);
+  const parsed = parseConfigProviders(providers);
+  // The instance keeps a bootstrap per directory (~70 MB): give back the one these reads made.
+  await client.disposeDirectory(directory, timeoutMs).catch(() => undefined);
+  return buildCatalog({
+    models: parsed.models,
+    agents: parseAgents(agents),
+    configModel: configModelOf(config),
+    providerDefaults: parsed.defaults,
+    fallbackHasKey: parsed.fallbackHasKey,
+  });
+}
+
+/** Runs one opencode command to its end and answers its stdout; throws when it fails. */
+export type RunListing = (args: readonly string[]) => Promise<string>;
+
+/** With the listing commands; `opencode debug config` (for the default model) may fail without harm. */
+export async function discoverFromCli(run: RunListing, env: Readonly<Record<string, string>>): Promise<OpencodeCatalog> {
+  const [models, agents, config] = await Promise.all([run(['models']), run(['agent', 'list']), run(['debug', 'config']).catch(() => undefined)]);
+  let configModel: string | undefined;
+  try {
+    configModel = config === undefined ? undefined : configModelOf(JSON.parse(config));
+  } catch {
+    configModel = undefined;
+  }
+  const modelList = parseModelsOutput(models);
+  const agentList = parseAgentListOutput(agents);
+  if (modelList.length === 0 || agentList.length === 0) throw new Error('opencode listed no models or no agents');
+  return buildCatalog({ models: modelList, agents: agentList, configModel, fallbackHasKey: (env.OPENCODE_API_KEY ?? '') !== '' });
+}
+
+function describe(result: TrackedResult): string {
+  const how = result.termination === 'exit' ? `exit code ${String(result.exitCode)}` : result.termination;
+  return `${how}${result.stderrTail.length === 0 ? '' : `: ${result.stderrTail.slice(-3).join(' | ')}`}`;
+}
+
+/** Discovers the catalog for the mode boot chose, logs what it found, and warns when no provider is configured. */
+export async function discoverCatalog(core: ManagerCore, binaryPath: string, pool: ServerPool | undefined): Promise<OpencodeCatalog | undefined> {
+  const { logger } = core;
+  const startedAt = Date.now();
+  const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
+  let catalog: OpencodeCatalog | undefined;
+  try {
+    catalog = client !== undefined ? await discoverWithServer(core, client) : await discoverWithCommands(core, binaryPath);
+  } catch (error) {
+    logger.warn('Could not read which models and agents opencode has; messages are not checked against them', {
+      reason: error instanceof Error ? error.message : String(error),
+      durationMs: Date.now() - startedAt,
+    });
+    return undefined;
+  }
+  const fields = {
+    providers: catalog.providers,
+    defaultModel: catalog.defaultModel,
+    models: catalog.models.length,
+    agents: catalog.agents,
+    durationMs: Date.now() - startedAt,
+  };
+  if (!catalog.configured) {
+    logger.warn(`opencode has no model provider configured, so every message is refused with no_provider: ${NO_PROVIDER_HINT}`, fields);
+  } else {
+    logger.info('OpenCode providers discovered', { ...fields, via: client !== undefined ? 'server' : 'commands' });
+  }
+  return catalog;
+}
+
+async function discoverWithServer(core: ManagerCore, client: OpencodeClient): Promise<OpencodeCatalog> {
+  const directory = path.join(core.settings.storage.dataDir, 'catalog-server');
+  await mkdir(directory, { recursive: true });
+  try {
+    return await discoverFromServer(client, directory);
+  } finally {
+    await rm(directory, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** The listing commands, each in a throwaway data dir (no race on a slot's first database). */
+async function discoverWithCommands(core: ManagerCore, binaryPath: string): Promise<OpencodeCatalog> {
+  const root = path.join(core.settings.storage.dataDir, 'catalog');
+  let next = 0;
+  try {
+    const run: RunListing = async (args) => {
+      const dir = path.join(root, String(next++));
+      await mkdir(dir, { recursive: true });
+      let stdout = '';
+      const result = await core.children.run({
+        file: binaryPath,
+        args: [...args],
+        workspaceDir: dir,
+        env: { ...core.childEnv, XDG_DATA_HOME: dir },
+        timeoutMs: CATALOG_TIMEOUT_MS,
+        onStdoutLine: (line) => {
+          if (stdout.length < 4 * 1024 * 1024) stdout += `${line}\n`;
+        },
+      });
+      if (result.termination !== 'exit' || result.exitCode !== 0) throw new Error(`opencode ${args.join(' ')} failed (${describe(result)})`);
+      return stdout;
+    };
+    return await discoverFromCli(run, core.childEnv);
+  } finally {
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Files by which a workspace configures opencode itself (it may add providers or agents the catalog lacks). */
+const WORKSPACE_CONFIG = ['opencode.json', 'opencode.jsonc', '.opencode'];
+
+/**
+ * The check the turn path calls before a turn starts: refuses an unknown model or agent, or any
+ * message when no provider is configured. Skipped when the catalog is unknown, or when the
+ * session's workspace has an opencode config of its own.
+ */
+export function checkTurn(core: ManagerCore, session: Pick<SessionRecord, 'workspace'>, options: TurnOptions): void {
+  if (core.catalog === undefined) return;
+  if (WORKSPACE_CONFIG.some((name) => existsSync(path.join(session.workspace, name)))) return;
+  checkTurnOptions(core.catalog, options);
+}
