@@ -148,10 +148,13 @@ const variants: Variant[] = [
   {
     name: '@opencode-ai/sdk v2',
     createSession: async () =>
-      (await sdk.session.create({ directory: DIRECTORY, title: 'Session bench' }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) })).data.id,
+      (await sdk.session.create({ directory: DIRECTORY, title: 'Session bench' }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS), throwOnError: true })).data
+        .id,
     sendMessage: async (id) =>
-      (await sdk.session.prompt({ sessionID: id, directory: DIRECTORY, ...MESSAGE }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) })).data,
-    abortSession: async (id) => (await sdk.session.abort({ sessionID: id, directory: DIRECTORY }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) })).data,
+      (await sdk.session.prompt({ sessionID: id, directory: DIRECTORY, ...MESSAGE }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS), throwOnError: true }))
+        .data,
+    abortSession: async (id) =>
+      (await sdk.session.abort({ sessionID: id, directory: DIRECTORY }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS), throwOnError: true })).data,
   },
   {
     name: 'OpencodeClient (src)',
