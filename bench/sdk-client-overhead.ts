@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createOpencodeClient } from '@opencode-ai/sdk/v2';
+import { Agent } from 'undici';
 import { OpencodeClient } from '../src/manager/server/opencode-client.js';
 import { sessionIdOf, unwrapBusEvent } from '../src/manager/server/event-hub.js';
 import { parseSse } from '../src/util/sse-parser.js';
@@ -103,7 +104,14 @@ const authorization = `Basic ${Buffer.from(`opencode:${PASSWORD}`).toString('bas
 // ---------------------------------------------------------------- (a) the hand-written client
 // The request path of src/manager/server/opencode-client.ts before the SDK (commit e185347), verbatim
 // but for the class around it.
-async function handRequest(method: string, path: string, query: Record<string, string>, body: unknown, signal: AbortSignal): Promise<unknown> {
+async function handRequest(
+  method: string,
+  path: string,
+  query: Record<string, string>,
+  body: unknown,
+  signal: AbortSignal,
+  dispatcher?: Agent,
+): Promise<unknown> {
   const url = new URL(path, baseUrl);
   for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
   const response = await fetch(url.toString(), {
@@ -111,6 +119,7 @@ async function handRequest(method: string, path: string, query: Record<string, s
     headers: { authorization, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal,
+    ...(dispatcher === undefined ? {} : { dispatcher }),
   });
   const text = await response.text();
   const isJson = (response.headers.get('content-type') ?? '').includes('json');
@@ -131,20 +140,32 @@ interface Variant {
   readonly abortSession: (sessionId: string) => Promise<unknown>;
 }
 
-const variants: Variant[] = [
-  {
-    name: 'hand-written fetch',
-    createSession: async () => {
-      const body = (await handRequest('POST', '/session', { directory: DIRECTORY }, { title: 'Session bench' }, AbortSignal.timeout(CALL_TIMEOUT_MS))) as {
-        id: string;
-      };
-      return body.id;
-    },
-    sendMessage: (id) =>
-      handRequest('POST', `/session/${encodeURIComponent(id)}/message`, { directory: DIRECTORY }, MESSAGE, AbortSignal.timeout(CALL_TIMEOUT_MS)),
-    abortSession: (id) =>
-      handRequest('POST', `/session/${encodeURIComponent(id)}/abort`, { directory: DIRECTORY }, undefined, AbortSignal.timeout(CALL_TIMEOUT_MS)),
+/** A pool like OpencodeClient's (undici without its 300 s timeouts): separates the pool's cost from the SDK's. */
+const pool = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+const handVariant = (name: string, dispatcher?: Agent): Variant => ({
+  name,
+  createSession: async () => {
+    const body = (await handRequest(
+      'POST',
+      '/session',
+      { directory: DIRECTORY },
+      { title: 'Session bench' },
+      AbortSignal.timeout(CALL_TIMEOUT_MS),
+      dispatcher,
+    )) as {
+      id: string;
+    };
+    return body.id;
   },
+  sendMessage: (id) =>
+    handRequest('POST', `/session/${encodeURIComponent(id)}/message`, { directory: DIRECTORY }, MESSAGE, AbortSignal.timeout(CALL_TIMEOUT_MS), dispatcher),
+  abortSession: (id) =>
+    handRequest('POST', `/session/${encodeURIComponent(id)}/abort`, { directory: DIRECTORY }, undefined, AbortSignal.timeout(CALL_TIMEOUT_MS), dispatcher),
+});
+
+const variants: Variant[] = [
+  handVariant('hand-written fetch'),
+  handVariant('hand-written, undici pool', pool),
   {
     name: '@opencode-ai/sdk v2',
     createSession: async () =>
@@ -270,6 +291,7 @@ try {
 } finally {
   server.closeAllConnections();
   server.close();
+  await pool.close();
 }
 
 interface Row {
@@ -286,7 +308,7 @@ const rows: Row[] = [...samples.entries()].map(([key, list]) => {
 const p50 = (client: string, op: Op): number => rows.find((r) => r.client === client && r.op === op)?.p50Ms ?? Number.NaN;
 /** A turn's calls: create, message and abort (a follow-up turn makes only the message call). */
 const turnP50 = (client: string): number => OPS.reduce((sum, op) => sum + p50(client, op), 0);
-const [hand, bare, src] = variants.map((v) => v.name) as [string, string, string];
+const [hand, handPool, bare, src] = variants.map((v) => v.name) as [string, string, string, string];
 /** p50 of the per-round differences of a client's turn over the hand-written one's. */
 const pairedOver = (client: string): number => {
   const mine = turnTotals.get(client) ?? [];
@@ -299,6 +321,7 @@ const pairedOver = (client: string): number => {
 const summary = {
   turnP50Ms: Object.fromEntries(variants.map((v) => [v.name, turnP50(v.name)])),
   sdkOverTurnP50Ms: pairedOver(bare),
+  poolOverTurnP50Ms: pairedOver(handPool),
   srcOverTurnP50Ms: pairedOver(src),
   eventsP50Ms: { hub: p50('hub parser (raw stream)', 'events'), sdk: p50('@opencode-ai/sdk v2', 'events') },
   budgetMs: 5,
@@ -313,7 +336,7 @@ const markdown = [
   ...rows.map((r) => `| ${r.client} | ${r.op === 'events' ? `parse ${EVENTS} events` : r.op} | ${r.n} | ${f(r.p50Ms)} | ${f(r.p95Ms)} |`),
   '',
   `Turn (create + message + abort), sum of p50s: ${variants.map((v) => `${v.name} ${f(turnP50(v.name))} ms`).join('; ')}.`,
-  `Added per turn over the hand-written client (p50 of the paired per-round differences): SDK ${f(summary.sdkOverTurnP50Ms)} ms; OpencodeClient (src) ${f(summary.srcOverTurnP50Ms)} ms (budget: the manager's whole overhead < 5 ms p50).`,
+  `Added per turn over the hand-written client (p50 of the paired per-round differences): SDK ${f(summary.sdkOverTurnP50Ms)} ms; hand-written on the undici pool ${f(summary.poolOverTurnP50Ms)} ms; OpencodeClient (src: SDK + pool) ${f(summary.srcOverTurnP50Ms)} ms (budget: the manager's whole overhead < 5 ms p50).`,
   `Events: ${f(summary.eventsP50Ms.hub)} ms (hub) vs ${f(summary.eventsP50Ms.sdk)} ms (SDK) per ${EVENTS} events.`,
 ].join('\n');
 out(markdown);
