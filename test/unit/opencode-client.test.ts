@@ -151,6 +151,54 @@ describe('OpencodeClient', () => {
       );
     });
 
+    it('replyPermission: POST /permission/<encoded id>/reply?directory=… with the reply, and the message only when given', bounded, async () => {
+      await client.replyPermission('per/1', '/repo', 'once', undefined, 5_000);
+      await client.replyPermission('per_2', '/repo two', 'reject', 'Not in this workspace', 5_000);
+      assert.deepEqual(
+        seen.map((s) => [s.method, s.pathname, s.query, JSON.parse(s.body) as unknown, s.headers['content-type']]),
+        [
+          ['POST', '/permission/per%2F1/reply', { directory: '/repo' }, { reply: 'once' }, 'application/json'],
+          ['POST', '/permission/per_2/reply', { directory: '/repo two' }, { reply: 'reject', message: 'Not in this workspace' }, 'application/json'],
+        ],
+      );
+    });
+
+    it('replyQuestion and rejectQuestion: POST /question/<id>/reply with the answers, /reject with no body', bounded, async () => {
+      await client.replyQuestion('que 1', '/q', [['Yes'], ['red', 'blue'], []], 5_000);
+      await client.rejectQuestion('que 2', '/q', 5_000);
+      assert.deepEqual(
+        seen.map((s) => [s.method, s.pathname, s.query, s.body === '' ? '' : (JSON.parse(s.body) as unknown)]),
+        [
+          ['POST', '/question/que%201/reply', { directory: '/q' }, { answers: [['Yes'], ['red', 'blue'], []] }],
+          ['POST', '/question/que%202/reject', { directory: '/q' }, ''],
+        ],
+      );
+    });
+
+    it('sessionStatus: GET /session/status?directory=…, answering each session status type (malformed entries left out)', bounded, async () => {
+      handler = (_req, res) =>
+        json(res, 200, { ses_a: { type: 'busy' }, ses_b: { type: 'retry', attempt: 2, message: 'x', next: 1 }, ses_c: 'idle', ses_d: { kind: 'busy' } });
+      assert.deepEqual(await client.sessionStatus('/s', 5_000), { ses_a: 'busy', ses_b: 'retry' });
+      const request = only();
+      assert.equal(request.method, 'GET');
+      assert.equal(request.pathname, '/session/status');
+      assert.deepEqual(request.query, { directory: '/s' });
+      assert.equal(request.body, '');
+      handler = (_req, res) => json(res, 200, [1, 2]);
+      assert.deepEqual(await client.sessionStatus('/s', 5_000), {});
+    });
+
+    it('the directory goes as the `directory` query only: no x-opencode-directory header (one server, many directories)', bounded, async () => {
+      await client.abortSession('s', '/only/query', 5_000);
+      await client.sessionStatus('/only/query', 5_000);
+      for (const request of seen) {
+        assert.equal(request.headers['x-opencode-directory'], undefined);
+        assert.deepEqual(request.query, { directory: '/only/query' });
+        assert.equal(request.headers.authorization, basic('opencode', 's3cret'));
+      }
+      assert.equal(seen.length, 2);
+    });
+
     it('request: extra query parameters, and an empty JSON answer is undefined', bounded, async () => {
       handler = (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
@@ -189,6 +237,30 @@ describe('OpencodeClient', () => {
       assert.match(error.message, /opencode answered 404 to \/session\/gone: .*Session not found/);
       assert.equal(classifyHealthFailure(error), 'bad_status');
       assert.equal(neverConnected(error), false);
+    });
+
+    it('replies and status: a non-2xx answer is an OpencodeHttpError with the path and the body as sent', bounded, async () => {
+      const body = '{"name":"NotFoundError","data":{"message":"Permission request per_x not found"}}';
+      handler = (_req, res) => {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(body);
+      };
+      const calls: [() => Promise<unknown>, string][] = [
+        [() => client.replyPermission('per_x', '/d', 'always', undefined, 5_000), '/permission/per_x/reply'],
+        [() => client.replyQuestion('que_x', '/d', [['a']], 5_000), '/question/que_x/reply'],
+        [() => client.rejectQuestion('que_x', '/d', 5_000), '/question/que_x/reject'],
+        [() => client.sessionStatus('/d', 5_000), '/session/status'],
+      ];
+      for (const [call, path] of calls) {
+        await assert.rejects(call(), (error: unknown) => {
+          assert.ok(error instanceof OpencodeHttpError);
+          assert.equal(error.status, 404);
+          assert.equal(error.path, path);
+          assert.equal(error.bodyText, body);
+          assert.equal(neverConnected(error), false);
+          return true;
+        });
+      }
     });
 
     it('a 5xx with a large body keeps the body but bounds the message', bounded, async () => {
@@ -278,6 +350,25 @@ describe('OpencodeClient', () => {
         client.request('GET', '/slow', { timeoutMs: 100, signal: new AbortController().signal }),
         (error: unknown) => error instanceof Error && error.name === 'TimeoutError',
       );
+    });
+
+    it('nothing listening: the replies, the status and sendMessage are never connected too', bounded, async () => {
+      const port = await findFreePort();
+      const dead = new OpencodeClient(`http://127.0.0.1:${port}`, 'pw');
+      const calls: (() => Promise<unknown>)[] = [
+        () => dead.replyPermission('p', '/d', 'once', undefined, 5_000),
+        () => dead.replyQuestion('q', '/d', [['a']], 5_000),
+        () => dead.rejectQuestion('q', '/d', 5_000),
+        () => dead.sessionStatus('/d', 5_000),
+        () => dead.sendMessage('s', '/d', { parts: [] }, AbortSignal.timeout(5_000)),
+      ];
+      for (const call of calls) {
+        await assert.rejects(call(), (error: unknown) => {
+          assert.ok(!(error instanceof OpencodeHttpError));
+          assert.equal(neverConnected(error), true, String(error));
+          return true;
+        });
+      }
     });
 
     it('nothing listening: a refused connection, classified refused and never connected', bounded, async () => {

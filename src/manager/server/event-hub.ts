@@ -3,14 +3,27 @@
 // listeners of every ancestor too (its permission requests are the turn's). Reconnects (with a short
 // pause) until closed.
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Event as OpencodeBusEvent, EventSessionCreated, EventSessionUpdated, Session } from '@opencode-ai/sdk/v2';
 import type { Logger } from '../../logging/logger.js';
 import { parseSse } from '../../util/sse-parser.js';
 import type { OpencodeClient } from './opencode-client.js';
 
-/** An opencode bus event: `{ type, properties }`. */
+/**
+ * An opencode bus event: `{ type, properties }`, as checked at run time. The SDK's `Event` union
+ * (`@opencode-ai/sdk/v2`) types each one; nothing checks that a server sends those shapes, so readers
+ * take the SDK's keys with values still to be checked (`Unchecked`, `propertiesOf`).
+ */
 export interface BusEvent {
   readonly type: string;
   readonly properties: Record<string, unknown>;
+}
+
+/** An SDK shape as it arrives over the wire: the SDK's keys, each value still to be checked. */
+export type Unchecked<T> = { readonly [K in keyof T]?: unknown };
+
+/** The properties of an event of the SDK's type `type`, keyed as the SDK types them; else undefined. */
+export function propertiesOf<E extends OpencodeBusEvent>(event: BusEvent, type: E['type']): Unchecked<E['properties']> | undefined {
+  return event.type === type ? event.properties : undefined;
 }
 
 export type BusListener = (event: BusEvent) => void;
@@ -133,9 +146,9 @@ export class EventHub {
 
   /** A session created with a parent (a subagent's) is linked to it. */
   private learnParent(event: BusEvent): void {
-    if (event.type !== 'session.created' && event.type !== 'session.updated') return;
-    const info = event.properties.info;
-    if (!isRecord(info) || typeof info.id !== 'string' || typeof info.parentID !== 'string' || info.parentID === info.id) return;
+    const properties = propertiesOf<EventSessionCreated>(event, 'session.created') ?? propertiesOf<EventSessionUpdated>(event, 'session.updated');
+    const info: Unchecked<Session> | undefined = isRecord(properties?.info) ? properties.info : undefined;
+    if (info === undefined || typeof info.id !== 'string' || typeof info.parentID !== 'string' || info.parentID === info.id) return;
     if (this.parents.has(info.id)) return;
     this.parents.set(info.id, info.parentID);
     if (this.parents.size > MAX_PARENT_LINKS) this.parents.delete(this.parents.keys().next().value as string);

@@ -1,6 +1,13 @@
-// A small typed client for the `opencode serve` routes the manager uses. Every request carries the
-// instance's basic-auth password and is bounded by a timeout and/or the caller's AbortSignal
-// (a server that is wedged keeps its port open and never answers: facts doc, traps 3 and 11).
+// A small typed client for the `opencode serve` routes the manager uses, on top of the official
+// `@opencode-ai/sdk` (v2 entry, the same version as the binary): the SDK builds each call from its
+// generated route table and types; this class keeps the manager's contract around it. Every request
+// carries the instance's basic-auth password and is bounded by a timeout and/or the caller's
+// AbortSignal (a server that is wedged keeps its port open and never answers: facts doc, traps 3 and
+// 11), and by nothing else: `POST /session/{id}/message` blocks for the whole turn, longer than
+// undici's default 300 s headers timeout. A non-2xx answer, or one that is not JSON (unknown routes
+// answer 200 with the web UI's HTML, trap 7), is an OpencodeHttpError with the body as sent.
+import { createOpencodeClient, type OpencodeClient as SdkClient } from '@opencode-ai/sdk/v2';
+import { Agent } from 'undici';
 
 export class OpencodeHttpError extends Error {
   override readonly name = 'OpencodeHttpError';
@@ -46,8 +53,35 @@ function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined)
   return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
 }
 
+/**
+ * The connection pool of every client: no headers or body timeout of its own (undici's default cuts
+ * a response after 300 s), since every call here carries its own bound. The event stream is not
+ * sent through it (see openGlobalEvents).
+ */
+let unboundedDispatcher: Agent | undefined;
+
+/**
+ * The fetch the SDK calls: sends through the unbounded pool and turns a non-2xx or non-JSON answer
+ * into an OpencodeHttpError (the SDK would hand back the parsed body without its text, and only
+ * refuses an HTML answer whose content type is exactly `text/html`).
+ */
+async function checkedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+  unboundedDispatcher ??= new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+  const response = await fetch(request, { dispatcher: unboundedDispatcher });
+  const isJson = (response.headers.get('content-type') ?? '').includes('json');
+  if (!response.ok || !isJson) throw new OpencodeHttpError(response.status, new URL(request.url).pathname, await response.text());
+  return response;
+}
+
+/** The options of one SDK call: its bound, and errors thrown rather than returned. */
+function callOptions(signal: AbortSignal | undefined): { signal?: AbortSignal; throwOnError: true } {
+  return signal === undefined ? { throwOnError: true } : { signal, throwOnError: true };
+}
+
 export class OpencodeClient {
   private readonly authorization: string;
+  private readonly sdk: SdkClient;
 
   constructor(
     readonly baseUrl: string,
@@ -55,6 +89,9 @@ export class OpencodeClient {
     username = 'opencode',
   ) {
     this.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    // No client-wide `directory`: that would go as an `x-opencode-directory` header. One server serves
+    // many directories, so each call passes its own, which the SDK sends as the `directory` query.
+    this.sdk = createOpencodeClient({ baseUrl, headers: { authorization: this.authorization, accept: 'application/json' }, fetch: checkedFetch });
   }
 
   private url(path: string, query: Record<string, string> = {}): string {
@@ -63,10 +100,13 @@ export class OpencodeClient {
     return url.toString();
   }
 
-  /** Sends one request; answers the parsed JSON, or throws OpencodeHttpError for a non-2xx/non-JSON answer. */
+  /**
+   * Sends one request to a route the SDK does not cover; answers the parsed JSON (undefined for an
+   * empty body), or throws OpencodeHttpError for a non-2xx/non-JSON answer.
+   */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
     const signal = combine(options.signal, options.timeoutMs);
-    const response = await fetch(this.url(path, options.query), {
+    const response = await checkedFetch(this.url(path, options.query), {
       method,
       headers: {
         authorization: this.authorization,
@@ -77,38 +117,50 @@ export class OpencodeClient {
       ...(signal === undefined ? {} : { signal }),
     });
     const text = await response.text();
-    // Unknown routes answer 200 text/html (the web UI, trap 7): only JSON counts as an answer.
-    const isJson = (response.headers.get('content-type') ?? '').includes('json');
-    if (!response.ok || !isJson) throw new OpencodeHttpError(response.status, path, text);
     return text === '' ? undefined : (JSON.parse(text) as unknown);
   }
 
   async health(timeoutMs: number, signal?: AbortSignal): Promise<HealthAnswer> {
-    const body = await this.request('GET', '/global/health', { timeoutMs, ...(signal === undefined ? {} : { signal }) });
+    const { data } = await this.sdk.global.health(callOptions(combine(signal, timeoutMs)));
+    const body: unknown = data;
     if (!isRecord(body)) return { healthy: false, version: undefined };
     return { healthy: body.healthy === true, version: typeof body.version === 'string' ? body.version : undefined };
   }
 
   async createSession(directory: string, title: string, timeoutMs: number): Promise<string> {
-    const body = await this.request('POST', '/session', { query: { directory }, body: { title }, timeoutMs });
+    const { data } = await this.sdk.session.create({ directory, title }, callOptions(combine(undefined, timeoutMs)));
+    const body: unknown = data;
     if (!isRecord(body) || typeof body.id !== 'string') throw new Error('opencode created a session without an id');
     return body.id;
   }
 
-  /** Blocks until the turn ends. A 200 is not success: the caller checks info.error (trap 5). */
+  /**
+   * Blocks until the turn ends, bounded only by the caller's signal. A 200 is not success: the
+   * caller checks info.error (trap 5).
+   */
   async sendMessage(sessionId: string, directory: string, message: MessageBody, signal: AbortSignal): Promise<MessageAnswer> {
-    const body = await this.request('POST', `/session/${encodeURIComponent(sessionId)}/message`, { query: { directory }, body: message, signal });
+    const { data } = await this.sdk.session.prompt(
+      {
+        sessionID: sessionId,
+        directory,
+        parts: message.parts.map((part) => ({ ...part })),
+        ...(message.model === undefined ? {} : { model: message.model }),
+        ...(message.agent === undefined ? {} : { agent: message.agent }),
+      },
+      callOptions(signal),
+    );
+    const body: unknown = data;
     if (!isRecord(body) || !isRecord(body.info)) throw new Error('opencode answered a message without info');
     const parts = Array.isArray(body.parts) ? body.parts.filter(isRecord) : [];
     return { info: body.info, parts };
   }
 
   async abortSession(sessionId: string, directory: string, timeoutMs: number): Promise<void> {
-    await this.request('POST', `/session/${encodeURIComponent(sessionId)}/abort`, { query: { directory }, timeoutMs });
+    await this.sdk.session.abort({ sessionID: sessionId, directory }, callOptions(combine(undefined, timeoutMs)));
   }
 
   async deleteSession(sessionId: string, directory: string, timeoutMs: number): Promise<void> {
-    await this.request('DELETE', `/session/${encodeURIComponent(sessionId)}`, { query: { directory }, timeoutMs });
+    await this.sdk.session.delete({ sessionID: sessionId, directory }, callOptions(combine(undefined, timeoutMs)));
   }
 
   async replyPermission(
@@ -118,21 +170,27 @@ export class OpencodeClient {
     message: string | undefined,
     timeoutMs: number,
   ): Promise<void> {
-    const body = message === undefined ? { reply } : { reply, message };
-    await this.request('POST', `/permission/${encodeURIComponent(requestId)}/reply`, { query: { directory }, body, timeoutMs });
+    await this.sdk.permission.reply(
+      { requestID: requestId, directory, reply, ...(message === undefined ? {} : { message }) },
+      callOptions(combine(undefined, timeoutMs)),
+    );
   }
 
   async replyQuestion(requestId: string, directory: string, answers: readonly (readonly string[])[], timeoutMs: number): Promise<void> {
-    await this.request('POST', `/question/${encodeURIComponent(requestId)}/reply`, { query: { directory }, body: { answers }, timeoutMs });
+    await this.sdk.question.reply(
+      { requestID: requestId, directory, answers: answers.map((labels) => [...labels]) },
+      callOptions(combine(undefined, timeoutMs)),
+    );
   }
 
   async rejectQuestion(requestId: string, directory: string, timeoutMs: number): Promise<void> {
-    await this.request('POST', `/question/${encodeURIComponent(requestId)}/reject`, { query: { directory }, timeoutMs });
+    await this.sdk.question.reject({ requestID: requestId, directory }, callOptions(combine(undefined, timeoutMs)));
   }
 
   /** The status of each busy session of a directory (`idle` sessions may be left out). */
   async sessionStatus(directory: string, timeoutMs: number): Promise<Record<string, string>> {
-    const body = await this.request('GET', '/session/status', { query: { directory }, timeoutMs });
+    const { data } = await this.sdk.session.status({ directory }, callOptions(combine(undefined, timeoutMs)));
+    const body: unknown = data;
     const statuses: Record<string, string> = {};
     if (!isRecord(body)) return statuses;
     for (const [id, value] of Object.entries(body)) {
@@ -142,25 +200,34 @@ export class OpencodeClient {
   }
 
   async disposeDirectory(directory: string, timeoutMs: number): Promise<void> {
-    await this.request('POST', '/instance/dispose', { query: { directory }, timeoutMs });
+    await this.sdk.instance.dispose({ directory }, callOptions(combine(undefined, timeoutMs)));
   }
 
   /** GET /config/providers: the providers opencode can use and each one's default model (catalog). */
   async configProviders(timeoutMs: number, directory?: string): Promise<unknown> {
-    return this.request('GET', '/config/providers', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+    const { data } = await this.sdk.config.providers(directory === undefined ? {} : { directory }, callOptions(combine(undefined, timeoutMs)));
+    return data;
   }
 
   /** GET /agent: the agents opencode knows (catalog). */
   async agents(timeoutMs: number, directory?: string): Promise<unknown> {
-    return this.request('GET', '/agent', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+    const { data } = await this.sdk.app.agents(directory === undefined ? {} : { directory }, callOptions(combine(undefined, timeoutMs)));
+    return data;
   }
 
   /** GET /config: the resolved opencode config (its `model` is the default model, when set). */
   async config(timeoutMs: number, directory?: string): Promise<unknown> {
-    return this.request('GET', '/config', { ...(directory === undefined ? {} : { query: { directory } }), timeoutMs });
+    const { data } = await this.sdk.config.get(directory === undefined ? {} : { directory }, callOptions(combine(undefined, timeoutMs)));
+    return data;
   }
 
-  /** Opens the instance's event stream of every directory (one upstream per instance). */
+  /**
+   * Opens the instance's event stream of every directory (one upstream per instance). Raw fetch, not
+   * the SDK: its `global.event()` parses the stream itself into an async generator that reconnects
+   * on its own (backoff up to 30 s, forever by default) and reports a refused stream only to a
+   * callback, while the hub parses the body and owns the reconnects. Left on undici's default body
+   * timeout: a stream silent for 300 s is dropped and the hub reconnects.
+   */
   async openGlobalEvents(signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const response = await fetch(this.url('/global/event'), {
       headers: { authorization: this.authorization, accept: 'text/event-stream' },

@@ -1,8 +1,19 @@
 // Reads opencode's permission and question bus events (`permission.asked`, `question.asked`, and the
-// events that say a request was settled) into the shapes the service forwards to its clients.
+// events that say a request was settled) into the shapes the service forwards to its clients. The
+// keys are the SDK's (`@opencode-ai/sdk/v2` event types); every value is checked, as it comes from
+// another process.
+import type {
+  EventPermissionAsked,
+  EventPermissionReplied,
+  EventQuestionAsked,
+  EventQuestionRejected,
+  EventQuestionReplied,
+  QuestionInfo,
+  QuestionOption as SdkQuestionOption,
+} from '@opencode-ai/sdk/v2';
 import type { AskedPermission, AskedQuestion } from '../user-requests/user-requests.js';
 import type { QuestionItem, QuestionOption } from '../user-requests/user-request.js';
-import type { BusEvent } from './event-hub.js';
+import { propertiesOf, type BusEvent, type Unchecked } from './event-hub.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -17,36 +28,41 @@ function text(value: unknown): string {
 }
 
 export function askedPermission(event: BusEvent): AskedPermission | undefined {
-  if (event.type !== 'permission.asked') return undefined;
-  const p = event.properties;
-  if (typeof p.id !== 'string' || typeof p.permission !== 'string') return undefined;
+  const p = propertiesOf<EventPermissionAsked>(event, 'permission.asked');
+  if (p === undefined || typeof p.id !== 'string' || typeof p.permission !== 'string') return undefined;
   return { id: p.id, permission: p.permission, patterns: strings(p.patterns), metadata: isRecord(p.metadata) ? p.metadata : {} };
 }
 
 function option(value: unknown): QuestionOption | undefined {
-  if (!isRecord(value) || typeof value.label !== 'string') return undefined;
-  return { label: value.label, description: text(value.description) };
+  const o: Unchecked<SdkQuestionOption> | undefined = isRecord(value) ? value : undefined;
+  if (o === undefined || typeof o.label !== 'string') return undefined;
+  return { label: o.label, description: text(o.description) };
 }
 
 function question(value: unknown): QuestionItem | undefined {
-  if (!isRecord(value) || typeof value.question !== 'string') return undefined;
-  const options = Array.isArray(value.options) ? value.options.map(option).filter((o): o is QuestionOption => o !== undefined) : [];
+  const q: Unchecked<QuestionInfo> | undefined = isRecord(value) ? value : undefined;
+  if (q === undefined || typeof q.question !== 'string') return undefined;
+  const options = Array.isArray(q.options) ? q.options.map(option).filter((o): o is QuestionOption => o !== undefined) : [];
   // opencode's defaults: one choice, and a typed answer allowed unless the tool said otherwise.
-  return { question: value.question, header: text(value.header), options, multiple: value.multiple === true, custom: value.custom !== false };
+  return { question: q.question, header: text(q.header), options, multiple: q.multiple === true, custom: q.custom !== false };
 }
 
 export function askedQuestion(event: BusEvent): AskedQuestion | undefined {
-  if (event.type !== 'question.asked') return undefined;
-  const p = event.properties;
-  if (typeof p.id !== 'string' || !Array.isArray(p.questions)) return undefined;
+  const p = propertiesOf<EventQuestionAsked>(event, 'question.asked');
+  if (p === undefined || typeof p.id !== 'string' || !Array.isArray(p.questions)) return undefined;
   return { id: p.id, questions: p.questions.map(question).filter((q): q is QuestionItem => q !== undefined) };
 }
 
+type SettledEvent = EventPermissionReplied | EventQuestionReplied | EventQuestionRejected;
+const SETTLED_TYPES: readonly string[] = ['permission.replied', 'question.replied', 'question.rejected'] satisfies SettledEvent['type'][];
+
 /** The request an event says was settled (replied or rejected, by anyone), if it is one. */
 export function settledRequestId(event: BusEvent): string | undefined {
-  if (!['permission.replied', 'question.replied', 'question.rejected'].includes(event.type)) return undefined;
+  if (!SETTLED_TYPES.includes(event.type)) return undefined;
   const p = event.properties;
-  for (const key of ['requestID', 'requestId', 'permissionID', 'id']) {
+  // The SDK's key first; then other spellings, kept as they were before the SDK's types.
+  const sdkKey: keyof SettledEvent['properties'] = 'requestID';
+  for (const key of [sdkKey, 'requestId', 'permissionID', 'id']) {
     if (typeof p[key] === 'string') return p[key];
   }
   return undefined;
