@@ -107,7 +107,10 @@ for (const mode of ['per-message', 'server'] as const) {
           sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', { kind: 'serve', outcome: 'started' });
         const startsBefore = await serveStarts();
         // opencode's listing commands at boot (an isolated pool has no server to ask yet) are `run` processes too.
-        const runsBefore = sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' });
+        const runsBefore = sample((await call(url('/metrics'), 'GET')).body as string, 'opencode_manager_process_spawns_total', {
+          kind: 'run',
+          outcome: 'started',
+        });
         const before = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
         process.kill(before.pid as number, 'SIGKILL');
         await waitFor(
