@@ -29,7 +29,7 @@ describe('server mode: permission requests and questions (fake opencode)', () =>
   const STALL_MS = 1500;
   before(async () => {
     svc = await startTestService({ OCPM_MODE: 'server', OCPM_STALL_TIMEOUT_MS: String(STALL_MS), OCPM_PERMISSION_TIMEOUT_MS: '60000' });
-    for (const id of ['sub', 'patient', 'silent', 'quiz', 'gone']) await call(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace: id });
+    for (const id of ['sub', 'patient', 'silent', 'quiz', 'gone', 'resync']) await call(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace: id });
   });
   after(async () => {
     await svc.close();
@@ -102,6 +102,16 @@ describe('server mode: permission requests and questions (fake opencode)', () =>
     assert.equal(answer.body.error.code, 'permission_denied');
     assert.match(answer.body.error.message, /"question" \(Which colour\?\) rejected by the user/);
     assert.equal(sample(await metrics(svc), 'opencode_manager_question_requests_total', { outcome: 'reject' }), 1);
+  });
+
+  it('finds a request asked while the event stream was cut, once the stream is back', async () => {
+    const turn = send('resync', '#fake ask=webfetch drop-events\nfetch it');
+    const requestId = await onePending(svc, 'resync', 'permissions');
+    await call(`${svc.url}/api/sessions/resync/permissions/${requestId}`, 'POST', { reply: 'once' });
+    const answer = await turn;
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.match(answer.body.text as string, /\[permission=once\]$/);
+    assert.equal(sample(await metrics(svc), 'opencode_manager_permission_requests_total', { permission: 'webfetch', outcome: 'once' }), 1);
   });
 
   it('deleting a session that waits on a person rejects its request and ends the turn', async () => {

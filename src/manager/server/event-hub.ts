@@ -61,6 +61,8 @@ export function sessionIdOf(event: BusEvent): string | undefined {
 export class EventHub {
   private readonly listeners = new Map<string, Set<BusListener>>();
   private readonly parents = new Map<string, string>();
+  private readonly reconnectListeners = new Set<() => void>();
+  private everConnected = false;
   private readonly controller = new AbortController();
   private connected = false;
   private firstConnection: Promise<void>;
@@ -98,6 +100,23 @@ export class EventHub {
     };
   }
 
+  /**
+   * Called each time the stream opens again after it was cut: events sent meanwhile are lost, so a
+   * turn asks opencode for what it may have missed (pending permission requests and questions).
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  /** True when `sessionId` is `rootId` or one of its (subagent) descendants, as far as the hub saw them created. */
+  belongsTo(sessionId: string, rootId: string): boolean {
+    for (let current: string | undefined = sessionId, depth = 0; current !== undefined && depth < MAX_DEPTH; current = this.parents.get(current), depth += 1) {
+      if (current === rootId) return true;
+    }
+    return false;
+  }
+
   close(): void {
     this.controller.abort();
     this.resolveFirst();
@@ -110,6 +129,8 @@ export class EventHub {
         const body = await this.client.openGlobalEvents(signal);
         this.connected = true;
         this.resolveFirst();
+        if (this.everConnected) this.notifyReconnect();
+        this.everConnected = true;
         for await (const message of parseSse(body)) this.dispatch(message.data);
       } catch (error) {
         if (!signal.aborted) this.logger.debug('Event stream interrupted', { error: error instanceof Error ? error.message : String(error) });
@@ -140,6 +161,16 @@ export class EventHub {
         } catch (error) {
           this.logger.warn('A bus event listener threw; the event stream goes on', { error: error instanceof Error ? error.message : String(error) });
         }
+      }
+    }
+  }
+
+  private notifyReconnect(): void {
+    for (const listener of this.reconnectListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger.warn('A reconnect listener threw', { error: error instanceof Error ? error.message : String(error) });
       }
     }
   }

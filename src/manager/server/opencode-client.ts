@@ -187,6 +187,20 @@ export class OpencodeClient {
     await this.sdk.question.reject({ requestID: requestId, directory }, callOptions(combine(undefined, timeoutMs)));
   }
 
+  /** The permission requests opencode has pending for a directory, as `permission.asked` properties. */
+  async listPermissions(directory: string, timeoutMs: number): Promise<unknown[]> {
+    const { data } = await this.sdk.permission.list({ directory }, callOptions(combine(undefined, timeoutMs)));
+    const body: unknown = data;
+    return Array.isArray(body) ? (body as unknown[]) : [];
+  }
+
+  /** The questions opencode has pending for a directory, as `question.asked` properties. */
+  async listQuestions(directory: string, timeoutMs: number): Promise<unknown[]> {
+    const { data } = await this.sdk.question.list({ directory }, callOptions(combine(undefined, timeoutMs)));
+    const body: unknown = data;
+    return Array.isArray(body) ? (body as unknown[]) : [];
+  }
+
   /** The status of each busy session of a directory (`idle` sessions may be left out). */
   async sessionStatus(directory: string, timeoutMs: number): Promise<Record<string, string>> {
     const { data } = await this.sdk.session.status({ directory }, callOptions(combine(undefined, timeoutMs)));

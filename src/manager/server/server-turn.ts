@@ -100,6 +100,31 @@ function describeHttpError(error: OpencodeHttpError): string {
   return `HTTP ${error.status}`;
 }
 
+/** Feeds the turn the permission requests and questions opencode lists for its sessions (after a reconnect). */
+async function resyncRequests(input: ServerTurnInput, directory: string, ours: (sessionId: string) => boolean, take: (event: BusEvent) => void): Promise<void> {
+  const client = input.instance.client;
+  if (client === undefined) return;
+  try {
+    const [permissions, questions] = await Promise.all([
+      client.listPermissions(directory, REPLY_TIMEOUT_MS),
+      client.listQuestions(directory, REPLY_TIMEOUT_MS),
+    ]);
+    for (const [type, items] of [
+      ['permission.asked', permissions],
+      ['question.asked', questions],
+    ] as const) {
+      for (const item of items) {
+        if (isRecord(item) && typeof item.sessionID === 'string' && ours(item.sessionID)) take({ type, properties: item });
+      }
+    }
+  } catch (error) {
+    input.logger.warn('Could not list the pending requests after the event stream reconnected', {
+      sessionId: input.session.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
 /**
  * After an abort, stall or timeout: waits for opencode's idle event (bounded by the abort grace); if it
  * does not come, asks opencode once and aborts again if the session still runs.
@@ -235,6 +260,10 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     else if (status === 'idle' && sawBusy) onIdle();
   };
   let unsubscribe = instance.events?.subscribe(opencodeSessionId, forward);
+  // A request asked while the event stream was cut is only in opencode's lists: read them on reconnect.
+  const stopResync = instance.events?.onReconnect(() => {
+    void resyncRequests(input, directory, (id) => instance.events?.belongsTo(id, opencodeSessionId) === true, takeRequest);
+  });
   try {
     let answer: MessageAnswer;
     try {
@@ -304,6 +333,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     // An ended turn leaves opencode's session idle before the next message may start there.
     if (ending !== undefined) await untilIdle(idle, sawBusy, input, opencodeSessionId, directory);
     unsubscribe?.();
+    stopResync?.();
     instance.work.end(opencodeSessionId, directory);
   }
 }

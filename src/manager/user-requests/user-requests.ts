@@ -132,6 +132,17 @@ export class UserRequests {
     await this.settleQuestion(entry, 'answers' in answer ? 'answered' : 'reject', 'answers' in answer ? answer.answers : undefined);
   }
 
+  /** @internal True when the request was already settled (a resync lists it again until opencode drops it). */
+  wasSettled(requestId: string): boolean {
+    return this.answered.has(requestId);
+  }
+
+  /** @internal Remembers a settled request (bounded), so it is neither answered nor forwarded twice. */
+  remember(requestId: string, sessionId: string): void {
+    this.answered.set(requestId, sessionId);
+    if (this.answered.size > REMEMBERED_ANSWERS) this.answered.delete(this.answered.keys().next().value as string);
+  }
+
   /** @internal TurnRequests registers a forwarded request. */
   open(entry: Pending): void {
     this.pending.set(entry.view.id, entry);
@@ -202,8 +213,7 @@ export class UserRequests {
   private finish(entry: Pending, outcome: PermissionOutcome | QuestionOutcome): void {
     clearTimeout(entry.timer);
     this.pending.delete(entry.view.id);
-    this.answered.set(entry.view.id, entry.view.sessionId);
-    if (this.answered.size > REMEMBERED_ANSWERS) this.answered.delete(this.answered.keys().next().value as string);
+    this.remember(entry.view.id, entry.view.sessionId);
     this.metrics.userWait.observe((Date.now() - entry.askedAt) / 1000);
     if (entry.kind === 'permission') {
       this.metrics.permissionRequests.inc({ permission: permissionLabel(entry.view.permission), outcome });
@@ -260,10 +270,11 @@ export class TurnRequests {
   }
 
   permissionAsked(asked: AskedPermission, responder: PermissionResponder): void {
-    if (this.open.has(asked.id)) return;
+    if (this.open.has(asked.id) || this.broker.wasSettled(asked.id)) return;
     const { policy } = this.options;
     if (policy !== 'ask') {
       const outcome = policy === 'allow' ? 'auto_allow' : 'auto_deny';
+      this.broker.remember(asked.id, this.sessionId);
       this.broker.countAutomatic('permission', asked.permission, outcome);
       if (policy === 'deny') this.lose({ permission: asked.permission, patterns: asked.patterns, outcome });
       void responder.reply(policy === 'allow' ? 'once' : 'reject', policy === 'deny' ? POLICY_DENY_MESSAGE : undefined).catch(() => undefined);
@@ -277,8 +288,9 @@ export class TurnRequests {
   }
 
   questionAsked(asked: AskedQuestion, responder: QuestionResponder): void {
-    if (this.open.has(asked.id)) return;
+    if (this.open.has(asked.id) || this.broker.wasSettled(asked.id)) return;
     if (this.options.policy !== 'ask') {
+      this.broker.remember(asked.id, this.sessionId);
       this.broker.countAutomatic('question', 'question', 'auto_reject');
       this.lose({
         permission: 'question',
