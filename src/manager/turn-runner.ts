@@ -196,10 +196,18 @@ export class TurnRunner {
     return (event) => onEvent(hide(event));
   }
 
+  /** Built on first use: most turns ask nobody anything, and the regular expressions cost a compile. */
   private hostPathHider(session: SessionRecord): <T>(value: T) => T {
-    const hidden = [this.core.settings.storage.dataDir, path.dirname(session.workspace), process.cwd(), path.join(os.tmpdir(), 'ocpm-child-')];
-    const hide = pathHider(session.workspace, hidden);
-    return <T>(value: T): T => hide(value) as T;
+    let hide: ReturnType<typeof pathHider> | undefined;
+    return <T>(value: T): T => {
+      hide ??= pathHider(session.workspace, [
+        this.core.settings.storage.dataDir,
+        path.dirname(session.workspace),
+        process.cwd(),
+        path.join(os.tmpdir(), 'ocpm-child-'),
+      ]);
+      return hide(value) as T;
+    };
   }
 
   /** Logs the switch between server mode and the per-message fallback, once per change. */

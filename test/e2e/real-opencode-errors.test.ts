@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { realOpencodeHome } from '../helpers/real-opencode.js';
+import { realOpencodeServiceEnv } from '../helpers/real-opencode.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
 for (const mode of ['server', 'per-message'] as const) {
@@ -20,11 +20,8 @@ for (const mode of ['server', 'per-message'] as const) {
       stub = await startStubLlm();
       temp = await makeTempDir(`e2e-errors-${mode}`);
       svc = await startTestService({
-        ...(await realOpencodeHome(stub, `${temp.dir}/home`)),
-        OCPM_ISOLATION: 'required',
-        OCPM_OPENCODE_BIN: '',
+        ...(await realOpencodeServiceEnv(stub, `${temp.dir}/home`)),
         OCPM_MODE: mode,
-        OCPM_KILL_GRACE_MS: '2000',
       });
       await call(url('/api/sessions/models'), 'PUT', { workspace: 'models' });
     });

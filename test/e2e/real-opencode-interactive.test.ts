@@ -8,18 +8,13 @@ import { parseToolOutput, startStubLlm, toolMessage, type StubLlm } from '../fix
 import { makeTempDir } from '../helpers/fixtures.js';
 import { call, openEventStream, type SseEvent } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
-import { realOpencodeHome } from '../helpers/real-opencode.js';
+import { explain, realOpencodeServiceEnv } from '../helpers/real-opencode.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** Commands starting with `echo ask` need a person's permission; everything else runs. */
 const ASKING_POLICY = { ...HEADLESS_PERMISSION, bash: { '*': 'allow', 'echo ask*': 'ask' }, question: 'allow' };
 const PERMISSION_TIMEOUT_MS = 4000;
-
-function explain(svc: TestService, response: { status: number; body: unknown }): string {
-  const warnings = svc.logs.filter((line) => line.level === 'error' || line.level === 'warn').slice(-5);
-  return `${response.status} ${JSON.stringify(response.body)}; last warnings: ${JSON.stringify(warnings)}`;
-}
 
 /** Reads events until one named `name` arrives; returns every event read. */
 async function until(events: AsyncGenerator<SseEvent>, name: string, seen: SseEvent[] = []): Promise<SseEvent[]> {
@@ -43,11 +38,8 @@ describe('real opencode, server mode: permission requests and questions', () => 
     stub = await startStubLlm();
     temp = await makeTempDir('e2e-interactive');
     svc = await startTestService({
-      ...(await realOpencodeHome(stub, `${temp.dir}/home`, ASKING_POLICY)),
-      OCPM_ISOLATION: 'required',
-      OCPM_OPENCODE_BIN: '',
+      ...(await realOpencodeServiceEnv(stub, `${temp.dir}/home`, ASKING_POLICY)),
       OCPM_MODE: 'server',
-      OCPM_KILL_GRACE_MS: '2000',
       OCPM_DRAIN_TIMEOUT_MS: '1000',
       OCPM_PERMISSION_TIMEOUT_MS: String(PERMISSION_TIMEOUT_MS),
     });
@@ -178,11 +170,8 @@ for (const policy of ['ask', 'allow'] as const) {
       stub = await startStubLlm();
       temp = await makeTempDir(`e2e-run-${policy}`);
       svc = await startTestService({
-        ...(await realOpencodeHome(stub, `${temp.dir}/home`, ASKING_POLICY)),
-        OCPM_ISOLATION: 'required',
-        OCPM_OPENCODE_BIN: '',
+        ...(await realOpencodeServiceEnv(stub, `${temp.dir}/home`, ASKING_POLICY)),
         OCPM_MODE: 'per-message',
-        OCPM_KILL_GRACE_MS: '2000',
         OCPM_PERMISSION_POLICY: policy,
       });
       await call(url('/api/sessions/run'), 'PUT', { workspace: 'run' });

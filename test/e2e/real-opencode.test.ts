@@ -4,27 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { makeTempDir } from '../helpers/fixtures.js';
-import { realOpencodeHome } from '../helpers/real-opencode.js';
+import { explain, realOpencodeServiceEnv } from '../helpers/real-opencode.js';
 import { call, streamEvents, type SseEvent } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-async function realOpencodeEnv(stub: StubLlm, home: string): Promise<Record<string, string>> {
-  return {
-    ...(await realOpencodeHome(stub, home)),
-    OCPM_ISOLATION: 'required',
-    OCPM_OPENCODE_BIN: '',
-    OCPM_KILL_GRACE_MS: '2000',
-    OCPM_DRAIN_TIMEOUT_MS: '1000',
-  };
-}
-
-/** Failures print what opencode said. */
-function explain(svc: TestService, response: { status: number; body: unknown }): string {
-  const errors = svc.logs.filter((line) => line.level === 'error' || line.level === 'warn').slice(-5);
-  return `${response.status} ${JSON.stringify(response.body)}; last warnings: ${JSON.stringify(errors)}`;
-}
 
 for (const mode of ['per-message', 'server'] as const) {
   describe(`real opencode, ${mode} mode`, () => {
@@ -34,7 +18,7 @@ for (const mode of ['per-message', 'server'] as const) {
     before(async () => {
       stub = await startStubLlm();
       temp = await makeTempDir(`e2e-${mode}`);
-      svc = await startTestService({ ...(await realOpencodeEnv(stub, `${temp.dir}/home`)), OCPM_MODE: mode });
+      svc = await startTestService({ ...(await realOpencodeServiceEnv(stub, `${temp.dir}/home`)), OCPM_DRAIN_TIMEOUT_MS: '1000', OCPM_MODE: mode });
     });
     after(async () => {
       await svc.close();

@@ -146,6 +146,8 @@ const WORKSPACE_CONFIG = ['opencode.json', 'opencode.jsonc', '.opencode'];
  */
 export function checkTurn(core: ManagerCore, session: Pick<SessionRecord, 'workspace'>, options: TurnOptions): void {
   if (core.catalog === undefined) return;
+  // Nothing to check for a message that names no model or agent when a provider is configured: no file look-ups per turn.
+  if (core.catalog.configured && options.model === undefined && options.agent === undefined) return;
   if (WORKSPACE_CONFIG.some((name) => existsSync(path.join(session.workspace, name)))) return;
   checkTurnOptions(core.catalog, options);
 }

@@ -152,7 +152,6 @@ export class UserRequests {
   async settleBy(requestId: string, outcome: 'timeout' | 'aborted', timeoutMs: number): Promise<void> {
     const entry = this.pending.get(requestId);
     if (entry === undefined) return;
-    this.pending.delete(requestId);
     const message = outcome === 'timeout' ? timeoutMessage(timeoutMs) : 'The turn was aborted.';
     if (entry.kind === 'permission') await this.settlePermission(entry, outcome, 'reject', message);
     // opencode's question reject takes no message and ends the turn: at the timeout the model gets the
@@ -163,9 +162,7 @@ export class UserRequests {
   /** @internal opencode settled the request itself (for example when the session was aborted). */
   forget(requestId: string, outcome: 'aborted'): void {
     const entry = this.pending.get(requestId);
-    if (entry === undefined) return;
-    this.pending.delete(requestId);
-    this.finish(entry, outcome);
+    if (entry !== undefined) this.finish(entry, outcome);
   }
 
   /** @internal Counts a request the policy answered without asking anyone. */
