@@ -14,6 +14,9 @@ import { SERVICE_VERSION } from './version.js';
 import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
 import { openSqliteRegistry } from './store/registry.js';
 import { resolveIsolation } from './manager/isolation/isolation.js';
+import { Cluster } from './cluster/cluster.js';
+import { hasPeers } from './config/settings-cluster.js';
+import { requirePeerToken } from './http/auth.js';
 
 export interface Service {
   readonly manager: OpencodeProcessManager;
@@ -57,6 +60,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     env: options.env,
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
+  const cluster = hasPeers(config.cluster)
+    ? new Cluster(config.cluster, () => config.cluster.peerToken ?? auth.primaryToken(), metrics, logger.child({ component: 'cluster' }))
+    : undefined;
   const app = createApp({
     manager,
     metrics,
@@ -66,6 +72,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
     autoCreateWorkspaces: config.storage.autoCreateWorkspaces,
     auth,
     metricsVerifier: config.auth.metricsToken.length > 0 ? new TokenVerifier(config.auth.metricsToken) : undefined,
+    replica: config.cluster.replicaName,
+    cluster:
+      cluster === undefined
+        ? undefined
+        : {
+            cluster,
+            peerAuth: requirePeerToken(config.cluster.peerToken === undefined ? undefined : new TokenVerifier([config.cluster.peerToken]), auth),
+            peerTimeoutMs: config.cluster.peerTimeoutMs,
+            handoffTimeoutMs: config.cluster.handoffTimeoutMs,
+          },
   });
   // Without authentication the API must not be reachable from other hosts, whatever HOST says.
   const host = config.auth.auth === 'disabled' ? '127.0.0.1' : config.http.host;
@@ -77,11 +93,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
   httpLogger.info('HTTP server listening', { host, port, auth: config.auth.auth });
   // Probes answer while opencode is being probed; /readyz turns 200 when the manager is ready.
   await manager.start();
+  // Peers are probed once this replica answers their probes too.
+  if (cluster !== undefined) {
+    await cluster.start();
+    logger.info('Replica joined its peers', { replica: cluster.self, peers: cluster.status().peers });
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await manager.drain(config.turns.drainTimeoutMs);
+      // With peers, every session is handed to one of them between the drain and the stop.
+      await manager.drain(config.turns.drainTimeoutMs, cluster === undefined ? undefined : () => cluster.handOffAll(manager, config.cluster.handoffTimeoutMs));
+      cluster?.stop();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       server.closeAllConnections();

@@ -19,6 +19,8 @@ export interface ApiAuth {
   readonly verifier: TokenVerifier | undefined;
   /** Re-reads the token file if it changed; true when the accepted tokens were replaced. */
   refresh(): boolean;
+  /** The first accepted token: what this replica sends its peers when OCPM_PEER_TOKEN is unset. */
+  primaryToken(): string | undefined;
 }
 
 /** Tokens in a file: one per line or comma-separated; blank lines and `#` comments ignored. */
@@ -68,13 +70,13 @@ function generatedToken(dataDir: string, logger: Logger): string {
 export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = FILE_RECHECK_MS): ApiAuth {
   if (settings.auth === 'disabled') {
     logger.warn('OCPM_AUTH=disabled: the API takes requests without a token; binding to 127.0.0.1 only');
-    return { verifier: undefined, refresh: () => false };
+    return { verifier: undefined, refresh: () => false, primaryToken: () => undefined };
   }
   const file = settings.apiTokenFile;
   if (file === undefined) {
     const tokens = settings.apiToken.length > 0 ? settings.apiToken : [generatedToken(settings.dataDir, logger)];
     if (settings.apiToken.length > 0) logger.info('API tokens from OCPM_API_TOKEN', { count: tokens.length });
-    return { verifier: new TokenVerifier(tokens), refresh: () => false };
+    return { verifier: new TokenVerifier(tokens), refresh: () => false, primaryToken: () => tokens[0] };
   }
 
   let current = readTokenFile(file);
@@ -96,5 +98,5 @@ export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = 
     logger.info('API tokens reloaded from OCPM_API_TOKEN_FILE', { file, count: verifier.size });
     return true;
   };
-  return { verifier, refresh };
+  return { verifier, refresh, primaryToken: () => settings.apiToken[0] ?? current.tokens[0] };
 }

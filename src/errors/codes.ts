@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   no_provider: { status: 503, description: 'opencode has no model provider configured; see the boot warning and docs/configuration.md.' },
   opencode_unavailable: { status: 503, description: 'No usable opencode binary was found at boot.' },
   not_ready: { status: 503, description: 'The manager has not finished starting, or has stopped.' },
+  session_unavailable: {
+    status: 503,
+    description: 'The replica that owns the session does not answer (it stopped without handing its sessions to a peer); retry after Retry-After seconds.',
+  },
+  not_owner: { status: 421, description: 'Between replicas only: a forwarded request reached a replica that no longer holds the session.' },
   draining: { status: 503, description: 'The service is shutting down and takes no new messages.' },
   turn_timeout: { status: 504, description: 'The turn ran longer than OCPM_TURN_TIMEOUT_MS and was killed.' },
   stall_timeout: { status: 504, description: 'opencode produced no output or event for OCPM_STALL_TIMEOUT_MS; the turn was ended.' },

@@ -2,7 +2,9 @@
 // Order matters: helmet and metrics see every response; CORS answers preflights (sent without
 // credentials) before authentication; authentication runs before any body is read.
 import type { Config } from '../config/config.js';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Cluster } from '../cluster/cluster.js';
+import { REPLICA_HEADER } from '../cluster/forward.js';
 import helmet from 'helmet';
 import type { ApiAuth } from '../auth/api-tokens.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -17,6 +19,8 @@ import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { requireJsonBody } from './require-json.js';
 import { healthRoutes } from './routes/health.js';
+import { internalRoutes } from './routes/internal.js';
+import { routeToOwner } from './session-owner.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRequestRoutes } from './routes/user-requests.js';
@@ -34,6 +38,10 @@ export interface AppDeps {
   /** OCPM_METRICS_TOKEN; undefined leaves /metrics open. */
   readonly metricsVerifier: TokenVerifier | undefined;
   readonly autoCreateWorkspaces: boolean;
+  /** This replica's name (OCPM_REPLICA_NAME), sent as X-Ocpm-Replica on every /api answer. */
+  readonly replica: string;
+  /** Set when the replica has peers: requests for sessions it does not hold go to their owner. */
+  readonly cluster?: { readonly cluster: Cluster; readonly peerAuth: RequestHandler; readonly peerTimeoutMs: number; readonly handoffTimeoutMs: number };
 }
 
 /** The one /api route that stays open: Kubernetes and dashboards probe it without a token. */
@@ -47,18 +55,56 @@ export function createApp(deps: AppDeps): Express {
   app.use(helmet());
   app.use(requestMetrics(deps.metrics));
   app.use(corsPolicy(http.corsOrigins));
+  app.use('/api', (_req, res, next) => {
+    res.setHeader(REPLICA_HEADER, deps.replica);
+    next();
+  });
   app.use(
     '/api',
     requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)),
   );
   // Any body must be JSON in UTF-8 (415 otherwise), checked before the parser reads it.
   app.use(requireJsonBody);
+  const { cluster } = deps;
+  // Before the API's body parser: a handed-over conversation has its own, larger limit.
+  if (cluster !== undefined) {
+    app.use(
+      internalRoutes({
+        manager: deps.manager,
+        cluster: cluster.cluster,
+        metrics: deps.metrics,
+        logger: deps.logger.child({ component: 'cluster' }),
+        peerAuth: cluster.peerAuth,
+        handoffTimeoutMs: cluster.handoffTimeoutMs,
+        workspaceRoot: deps.workspaceRoot,
+      }),
+    );
+  }
   app.use(express.json({ limit: http.maxBodyBytes, strict: true }));
+  if (cluster !== undefined) {
+    app.use(
+      '/api/sessions/:id',
+      routeToOwner({
+        manager: deps.manager,
+        cluster: cluster.cluster,
+        metrics: deps.metrics,
+        logger: deps.logger.child({ component: 'cluster' }),
+        connectTimeoutMs: cluster.peerTimeoutMs,
+      }),
+    );
+  }
   const openApiDocument = buildOpenApiDocument(http.maxMessageChars);
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use(healthRoutes({ manager: deps.manager, metrics: deps.metrics, metricsAuth: requireMetricsToken(deps.metricsVerifier) }));
+  app.use(
+    healthRoutes({
+      manager: deps.manager,
+      metrics: deps.metrics,
+      metricsAuth: requireMetricsToken(deps.metricsVerifier),
+      cluster: () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] },
+    }),
+  );
   app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
   app.use(userRequestRoutes(deps.manager));
   app.use(

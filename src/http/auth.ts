@@ -51,6 +51,18 @@ export function requireApiToken(auth: ApiAuth, isOpen: (method: string, path: st
   };
 }
 
+/** Replica-to-replica routes: OCPM_PEER_TOKEN when set, else any API token (open only when the API is). */
+export function requirePeerToken(peerToken: TokenVerifier | undefined, auth: ApiAuth): RequestHandler {
+  if (peerToken === undefined) return requireApiToken(auth, () => false);
+  return (req, res, next) => {
+    if (check(peerToken, req.get('authorization'), () => false) !== undefined) {
+      next();
+      return;
+    }
+    unauthorized(res, req.get('authorization') !== undefined);
+  };
+}
+
 /** /metrics behind its own token when OCPM_METRICS_TOKEN is set; open otherwise. */
 export function requireMetricsToken(verifier: TokenVerifier | undefined): RequestHandler {
   return (req, res, next) => {

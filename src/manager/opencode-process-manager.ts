@@ -1,6 +1,7 @@
 // OpencodeProcessManager: the one object between the web app and OpenCode, a façade over its parts:
 // boot (binary, mode, pool), lifecycle (states, drain), sessions (registry and its rules), admission
 // (queue, aborts), the turn runner (server mode or per-message) and status.
+import { rm } from 'node:fs/promises';
 import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -11,6 +12,8 @@ import { createCore, type ManagerCore } from './manager-core.js';
 import { bindGauges, buildStats, type LiveCounts } from './manager-status.js';
 import type { ExecuteOptions, ManagerOptions, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
+import { homeOf } from './placement.js';
+import { exportSession, importSession, type SessionTransfer } from './session-transfer.js';
 import { Sessions } from './sessions.js';
 import { TurnAdmission } from './turn-admission.js';
 import { TurnRunner } from './turn-runner.js';
@@ -19,6 +22,7 @@ import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
 
 export type { TurnResult } from './turn.js';
+export type { SessionTransfer } from './session-transfer.js';
 export type { ExecuteOptions, ManagerOptions, ManagerSettings, ManagerState, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
 
 let singleton: OpencodeProcessManager | undefined;
@@ -81,14 +85,53 @@ export class OpencodeProcessManager {
    * Graceful shutdown, first step: take no new messages (503 `draining`, /readyz 503), give accepted
    * ones up to `timeoutMs` to finish, then stop (which aborts the rest and ends every process).
    */
-  async drain(timeoutMs = this.core.settings.turns.drainTimeoutMs): Promise<void> {
+  async drain(timeoutMs = this.core.settings.turns.drainTimeoutMs, beforeStop?: () => Promise<void>): Promise<void> {
     const { lifecycle, logger } = this.core;
     if (lifecycle.state === 'ready' || lifecycle.state === 'unavailable' || lifecycle.state === 'starting') {
       lifecycle.enter('draining');
       logger.info('Draining: no new messages; waiting for accepted ones', { pending: lifecycle.pending, timeoutMs });
       if (!(await lifecycle.settle(timeoutMs))) logger.warn('Drain timeout: aborting the turns still running', { pending: lifecycle.pending });
+      if (beforeStop !== undefined) {
+        // A session moves only between turns: what is still running is ended first.
+        await this.admission.abortAll('the service is shutting down');
+        await beforeStop();
+      }
     }
     await this.stop();
+  }
+
+  /** The session as a peer needs it to continue (record, history, conversation); see session-transfer.ts. */
+  async exportSession(id: string, timeoutMs: number): Promise<SessionTransfer | undefined> {
+    const session = this.core.sessions.get(id);
+    if (session === undefined) return undefined;
+    await this.warmUps.settled(id);
+    return exportSession(this.core, session, timeoutMs);
+  }
+
+  /** Takes a session a draining peer handed over. */
+  async importSession(transfer: SessionTransfer, timeoutMs: number): Promise<void> {
+    if (this.admission.isBusy(transfer.record.id)) throw new OcpmError('session_busy', `Session ${transfer.record.id} is running a turn here`);
+    await importSession(this.core, transfer, timeoutMs);
+    this.core.logger.info('Session taken over from a peer', { sessionId: transfer.record.id });
+  }
+
+  /** Forgets a session a peer now owns: its record, history and this replica's copy of its conversation (never its workspace). */
+  async releaseSession(id: string): Promise<void> {
+    const session = this.core.sessions.get(id);
+    if (session === undefined) return;
+    await this.sessions.remove(session);
+    this.core.registry.turns.deleteSession(id);
+    if (this.core.runtime?.sandbox !== undefined) await rm(homeOf(this.core, session).root, { recursive: true, force: true });
+  }
+
+  /** Ids of the sessions this replica holds. */
+  sessionIds(): string[] {
+    return this.core.sessions.list().map((session) => session.id);
+  }
+
+  /** The manager's state name (for peers). */
+  get state(): string {
+    return this.core.lifecycle.state;
   }
 
   /** SIGKILLs every child tree synchronously: for exits that cannot wait for a graceful stop. */

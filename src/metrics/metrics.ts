@@ -2,6 +2,7 @@
 // (turns, pool, processes, service), each declared once in its own module. No label carries a
 // session id, a path or user text: label values come from the domain modules' fixed sets.
 import client from 'prom-client';
+import { createClusterMetrics } from './cluster-metrics.js';
 import type { GaugeSources, MetricScope } from './metric-kit.js';
 import { createPoolMetrics } from './pool-metrics.js';
 import { createProcessMetrics } from './process-metrics.js';
@@ -15,7 +16,8 @@ export type Metrics = { readonly registry: client.Registry } & ReturnType<typeof
   ReturnType<typeof createPoolMetrics> &
   ReturnType<typeof createProcessMetrics> &
   ReturnType<typeof createServiceMetrics> &
-  ReturnType<typeof createUserRequestMetrics> & {
+  ReturnType<typeof createUserRequestMetrics> &
+  ReturnType<typeof createClusterMetrics> & {
     /** Points the live gauges at their sources (the manager, once it exists). */
     bindGauges(sources: GaugeSources): void;
   };
@@ -32,6 +34,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}): Metri
     ...createServiceMetrics(scope),
     ...createPoolMetrics(scope),
     ...createUserRequestMetrics(scope),
+    ...createClusterMetrics(scope),
     bindGauges(next) {
       sources = next;
     },

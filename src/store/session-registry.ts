@@ -44,6 +44,13 @@ export class SessionRegistry {
     return { session, created: true };
   }
 
+  /** Takes a whole record handed over by another replica (replacing any stale one of the same id). */
+  adopt(record: SessionRecord): SessionRecord {
+    this.sessions.set(record.id, record);
+    this.store.save(record);
+    return record;
+  }
+
   get(id: string): SessionRecord | undefined {
     return this.sessions.get(id);
   }

@@ -36,8 +36,10 @@ export interface TurnStore {
   list(sessionId: string, limit: number): TurnRecord[];
   /** Turns left 'running' by a previous run of the service. */
   markInterrupted(): number;
-  /** Forgets every turn of a session (a purge). */
+  /** Forgets every turn of a session (a purge, or a session handed to another replica). */
   deleteSession(sessionId: string): void;
+  /** Takes the turns of a session handed over by another replica (newest first, as list gives them). */
+  adopt(turns: readonly TurnRecord[]): void;
 }
 
 /** Turns kept per session; older ones are deleted as new ones finish. */
@@ -132,6 +134,31 @@ export class SqliteTurnStore implements TurnStore {
       .run().changes;
   }
 
+  adopt(turns: readonly TurnRecord[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO turns (session_id, status, mode, started_at, finished_at, duration_ms, text, error_code, error_message, tokens, cost, opencode_session_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const t of [...turns].reverse()) {
+        insert.run(
+          t.sessionId,
+          t.status,
+          t.mode,
+          t.startedAt,
+          t.finishedAt,
+          t.durationMs,
+          t.text,
+          t.error?.code ?? null,
+          t.error?.message ?? null,
+          t.tokens === null ? null : JSON.stringify(t.tokens),
+          t.cost,
+          t.opencodeSessionId,
+        );
+      }
+    })();
+  }
+
   deleteSession(sessionId: string): void {
     this.db.prepare('DELETE FROM turns WHERE session_id = ?').run(sessionId);
     // secure_delete zeroes the freed pages; the checkpoint moves them out of the WAL file.
@@ -184,6 +211,9 @@ export class MemoryTurnStore implements TurnStore {
   }
   markInterrupted(): number {
     return 0;
+  }
+  adopt(turns: readonly TurnRecord[]): void {
+    for (const t of [...turns].reverse()) this.turns.push({ ...t, id: this.turns.length + 1 });
   }
   deleteSession(sessionId: string): void {
     for (let i = this.turns.length - 1; i >= 0; i -= 1) if (this.turns[i]?.sessionId === sessionId) this.turns.splice(i, 1);

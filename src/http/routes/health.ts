@@ -2,13 +2,14 @@
 import { Router, type RequestHandler } from 'express';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import type { ClusterStatus } from '../../cluster/cluster.js';
 
-export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics; metricsAuth: RequestHandler }): Router {
+export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics; metricsAuth: RequestHandler; cluster: () => ClusterStatus }): Router {
   const router = Router();
   const { manager, metrics } = deps;
 
   router.get('/api/opencode/status', (_req, res) => {
-    res.json(manager.getStats());
+    res.json({ ...manager.getStats(), ...deps.cluster() });
   });
 
   router.get('/livez', (_req, res) => {

@@ -1,0 +1,116 @@
+// Moving a session to another replica: what leaves (its registry record, its turn history and its
+// opencode conversation as `opencode export` prints it) and how it arrives (`opencode import` into
+// the data dir the session gets here). The workspace does not move: replicas share it.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { OcpmError } from '../errors/errors.js';
+import type { SessionRecord } from '../store/session-registry.js';
+import type { TurnRecord } from '../store/turn-store.js';
+import type { ManagerCore } from './manager-core.js';
+import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
+import { prepareSessionHome } from './opencode-homes.js';
+import type { TrackedResult } from './process-tree/spawn-tracked.js';
+
+/** Turns of history that travel with a session (the store keeps this many). */
+const TURNS_MOVED = 100;
+/** The largest export accepted (a conversation with long tool outputs). */
+const MAX_EXPORT_BYTES = 64 * 1024 * 1024;
+
+export interface SessionTransfer {
+  readonly record: {
+    readonly id: string;
+    readonly workspace: string;
+    readonly opencodeSessionId: string | null;
+    readonly messageCount: number;
+    readonly createdAt: number;
+    readonly lastActivity: number;
+    readonly lastMessageAt: number | null;
+  };
+  readonly turns: readonly TurnRecord[];
+  /** `opencode export` of the conversation; null before the session's first turn. */
+  readonly conversation: unknown;
+}
+
+function describe(result: TrackedResult): string {
+  const tail = result.stderrTail.slice(-3).join(' | ');
+  return `${result.termination}, exit ${result.exitCode ?? result.signal ?? '?'}${tail === '' ? '' : `: ${tail}`}`;
+}
+
+/** Runs one opencode command for the session, in its sandbox and data dir, and returns its stdout. */
+async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number): Promise<string> {
+  const binary = core.runtime?.binary;
+  if (binary === undefined) throw new OcpmError('opencode_unavailable', 'opencode is unavailable');
+  const launch = perMessageLaunch(core, session);
+  const chunks: string[] = [];
+  let size = 0;
+  const result = await core.children.run({
+    file: binary.path,
+    args,
+    workspaceDir: session.workspace,
+    env: { ...core.childEnv, ...launch.env },
+    sandbox: launch.sandbox,
+    timeoutMs,
+    sessionId: session.id,
+    onStdoutLine: (line) => {
+      size += line.length + 1;
+      if (size <= MAX_EXPORT_BYTES) chunks.push(line);
+    },
+  });
+  if (result.termination !== 'exit' || result.exitCode !== 0) throw new Error(`opencode ${args[0]} failed (${describe(result)})`);
+  if (size > MAX_EXPORT_BYTES) throw new Error(`opencode ${args[0]} printed more than ${MAX_EXPORT_BYTES} bytes`);
+  return chunks.join('\n');
+}
+
+/** What a peer needs to continue the session. */
+export async function exportSession(core: ManagerCore, session: SessionRecord, timeoutMs: number): Promise<SessionTransfer> {
+  let conversation: unknown = null;
+  if (session.opencodeSessionId !== undefined) {
+    const printed = await runForSession(core, session, ['export', session.opencodeSessionId], timeoutMs);
+    // opencode prints the JSON document; anything before its first `{` is not part of it.
+    conversation = JSON.parse(printed.slice(printed.indexOf('{')));
+  }
+  return {
+    record: {
+      id: session.id,
+      workspace: session.workspace,
+      opencodeSessionId: session.opencodeSessionId ?? null,
+      messageCount: session.messageCount,
+      createdAt: session.createdAt,
+      lastActivity: session.lastActivity,
+      lastMessageAt: session.lastMessageAt ?? null,
+    },
+    turns: core.registry.turns.list(session.id, TURNS_MOVED),
+    conversation,
+  };
+}
+
+/** Takes a session a peer handed over: its conversation into this replica's opencode, then its record and history. */
+export async function importSession(core: ManagerCore, transfer: SessionTransfer, timeoutMs: number): Promise<SessionRecord> {
+  const { record } = transfer;
+  const session: SessionRecord = {
+    id: record.id,
+    workspace: record.workspace,
+    opencodeSessionId: record.opencodeSessionId ?? undefined,
+    messageCount: record.messageCount,
+    createdAt: record.createdAt,
+    lastActivity: record.lastActivity,
+    lastMessageAt: record.lastMessageAt ?? undefined,
+    slot: undefined,
+  };
+  if (transfer.conversation !== null && session.opencodeSessionId !== undefined) {
+    if (core.runtime?.sandbox !== undefined) await prepareSessionHome(homeOf(core, session));
+    // The data dir is inside the session's sandbox, so the import reads the file from there.
+    const dataHome = dataHomeOf(core, session);
+    await mkdir(dataHome, { recursive: true, mode: 0o700 });
+    const file = path.join(dataHome, `ocpm-handoff-${session.id}.json`);
+    await writeFile(file, JSON.stringify(transfer.conversation), { mode: 0o600 });
+    try {
+      await runForSession(core, session, ['import', file], timeoutMs);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+  core.registry.turns.deleteSession(session.id);
+  core.registry.turns.adopt(transfer.turns.map((turn) => ({ ...turn, sessionId: session.id })));
+  return core.sessions.adopt(session);
+}
