@@ -59,6 +59,18 @@ export const statusResponseSchema = z
         description: z.string(),
       })
       .loose(),
+    replica: z.string().describe("This replica's OCPM_REPLICA_NAME"),
+    peers: z
+      .array(
+        z.object({
+          name: z.string().nullable(),
+          url: z.string(),
+          state: z.enum(['up', 'draining', 'down', 'left', 'unauthorized']),
+          lastSeenAt: z.number().nullable(),
+          error: z.string().optional(),
+        }),
+      )
+      .describe('The other replicas (OCPM_PEERS, OCPM_PEER_DNS) and their state; empty without peers'),
   })
   .loose();
 
