@@ -28,7 +28,7 @@ async function metrics(svc: TestService): Promise<string> {
 describe('replicas that share sessions', () => {
   const replicas: TestService[] = [];
   let workspaceRoot = '';
-  let removeTemp: () => Promise<void> = async () => undefined;
+  let removeTemp: () => Promise<void> = () => Promise.resolve();
 
   before(async () => {
     const temp = await makeTempDir('replicas');
@@ -62,7 +62,8 @@ describe('replicas that share sessions', () => {
     await removeTemp();
   });
 
-  const [r1, r2, r3] = [0, 1, 2].map((index) => () => replicas[index]!);
+  const replica = (index: number) => (): TestService => replicas[index]!;
+  const [r1, r2, r3] = [replica(0), replica(1), replica(2)];
 
   it('status names the replica and its peers', async () => {
     const status = await call(`${r2().url}/api/opencode/status`, 'GET');
