@@ -1,19 +1,25 @@
 // Offline checks of rendered Kubernetes documents: the apiVersion/kind allow-list, the OpenAPI
-// schemas (kubernetes-models: types, enums, required fields) and unknown fields, which the schemas
+// schemas (kubernetes-models and the CRD models: types, enums, required fields) and unknown fields, which the schemas
 // let through: each document becomes `<literal> satisfies I<Kind>` in a virtual TypeScript file
 // and tsc's excess-property check names any field the type does not have.
 import path from 'node:path';
 import ts from 'typescript';
 import type { Doc } from './kustomize-subset.js';
 
-/** The only apiVersion/kind pairs we ship, with the model package that knows each. */
+/**
+ * The only apiVersion/kind pairs we ship, with the model package that knows each. Envoy Gateway's
+ * BackendTrafficPolicy has no model package: ./envoy-gateway.ts is its model, written here.
+ */
 export const ALLOWED: Record<string, string> = {
   'v1/ConfigMap': 'kubernetes-models/v1/ConfigMap',
   'v1/Service': 'kubernetes-models/v1/Service',
+  'v1/PersistentVolumeClaim': 'kubernetes-models/v1/PersistentVolumeClaim',
   'apps/v1/StatefulSet': 'kubernetes-models/apps/v1/StatefulSet',
   'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget',
   'networking.k8s.io/v1/NetworkPolicy': 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy',
-  'networking.k8s.io/v1/Ingress': 'kubernetes-models/networking.k8s.io/v1/Ingress',
+  'gateway.networking.k8s.io/v1/Gateway': '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway',
+  'gateway.networking.k8s.io/v1/HTTPRoute': '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute',
+  'gateway.envoyproxy.io/v1alpha1/BackendTrafficPolicy': './envoy-gateway.js',
   'monitoring.coreos.com/v1/ServiceMonitor': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor',
   'monitoring.coreos.com/v1/PrometheusRule': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule',
   'keda.sh/v1alpha1/ScaledObject': '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject',

@@ -1,9 +1,11 @@
 // Renders our kustomizations without kubectl: only the kustomize features k8s/ uses (resources:
-// files and directories, labels with includeTemplates, patches: JSON 6902 files with a target).
+// files and directories, labels with includeTemplates, patches: JSON 6902 files (ops add, replace,
+// test) with a target).
 // Anything else throws, so a new feature in k8s/ cannot silently render wrong. When kubectl is
 // installed, manifests.test.ts checks this renderer gives the same documents as `kubectl kustomize`.
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 
 export type Doc = Record<string, any>;
@@ -51,7 +53,10 @@ function pointer(doc: Doc, jsonPath: string): { parent: any; key: string } {
 function applyJson6902(doc: Doc, ops: Array<{ op: string; path: string; value?: unknown }>): void {
   for (const { op, path: p, value } of ops) {
     const { parent, key } = pointer(doc, p);
-    if (op === 'replace') {
+    if (op === 'test') {
+      // kustomize fails the whole render when a test op does not hold; so does this.
+      if (!isDeepStrictEqual(parent[key], value)) throw new Error(`test ${p}: ${JSON.stringify(parent[key])} is not ${JSON.stringify(value)}`);
+    } else if (op === 'replace') {
       if (!(key in parent)) throw new Error(`replace ${p}: nothing there`);
       parent[key] = value;
     } else if (op === 'add') {
