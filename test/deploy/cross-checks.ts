@@ -10,21 +10,6 @@ import { exposedPorts, runtimeUser } from './dockerfile.js';
 
 const known = new Set<string>(CONFIG_VARIABLES.map((v) => v.name));
 
-/**
- * The replica-peering settings the scaled overlay sets (docs/deployment.md, several replicas), whose
- * feature is being built on another branch. While src/config knows none of them, they are accepted
- * unchecked in a container's env; as soon as it knows one (the feature is merged), every variable is
- * checked as usual, so a name the feature spells differently fails. Remove this after the merge.
- */
-export const PEER_VARIABLES: readonly string[] = [
-  'OCPM_REPLICA_NAME',
-  'OCPM_PEERS',
-  'OCPM_PEER_DNS',
-  'OCPM_PEER_TOKEN',
-  'OCPM_PEER_PROBE_INTERVAL_MS',
-  'OCPM_PEER_TIMEOUT_MS',
-];
-export const peerSettingsKnown = PEER_VARIABLES.some((v) => known.has(v));
 const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean =>
@@ -98,7 +83,7 @@ export function crossCheckProblems(docs: Doc[]): string[] {
   for (const env of (container.env ?? []) as Doc[]) {
     const name = String(env.name);
     if (name.startsWith('OCPM_') || name === 'PORT' || name === 'HOST') {
-      check(known.has(name) || (!peerSettingsKnown && PEER_VARIABLES.includes(name)), `${where}: env ${name} is not a variable src/config/config.ts knows`);
+      check(known.has(name), `${where}: env ${name} is not a variable src/config/config.ts knows`);
     }
     const value = env.value as string | undefined;
     for (const [, ref] of (value ?? '').matchAll(/\$\(([^)]*)\)/g)) {

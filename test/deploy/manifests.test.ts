@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { CONFIG_VARIABLES } from '../../src/config/config.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
-import { crossCheckProblems, PEER_VARIABLES, peerSettingsKnown, probePaths, workload } from './cross-checks.js';
+import { crossCheckProblems, probePaths, workload } from './cross-checks.js';
 import { backendTrafficPolicyErrors } from './envoy-gateway.js';
 import { disallowedTypes, docName, schemaErrors, typeKey, unknownFieldErrors } from './k8s-schema.js';
 import type { Doc } from './kustomize-subset.js';
@@ -148,8 +148,7 @@ describe('k8s manifests', () => {
       assert.deepEqual(template?.spec.accessModes, ['ReadWriteOnce']);
     });
 
-    it('finds its peers through the headless Service, which publishes not-ready pods', (t) => {
-      if (!peerSettingsKnown) t.diagnostic(`src/config does not know ${PEER_VARIABLES.join(', ')} yet: their values are not parsed`);
+    it('finds its peers through the headless Service, which publishes not-ready pods', () => {
       const headless = docs().find((d) => d.kind === 'Service' && d.spec.clusterIP === 'None') as Doc;
       assert.equal(workload(docs()).doc.spec.serviceName, headless.metadata.name);
       assert.equal(headless.spec.publishNotReadyAddresses, true);
