@@ -38,7 +38,7 @@ const listOf = (results: readonly MessageResult[]): string =>
     .map((r) => `${r.sessionId}: ${r.status} replica=${String(r.replica)} forwardedBy=${String(r.forwardedBy)} ${JSON.stringify(r.body).slice(0, 300)}`)
     .join('\n');
 
-describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP }, () => {
+describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP, timeout: 15 * 60_000 }, () => {
   let build: { nodeArgs: string[]; remove: () => Promise<void> };
   before(async () => {
     if (HAPROXY === undefined) throw new Error('haproxy is not installed: CI installs it with apt (.ci/run); apt-get install -y haproxy');
@@ -114,19 +114,12 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
       const round = (k: number, options: { sse?: (index: number) => boolean } = {}): Promise<MessageResult[]> =>
         mapLimit(sessions, CONCURRENCY, (id, index) => sendMessage(haproxy.url, id, `message ${k} of ${id}`, { sse: options.sse?.(index) ?? false }));
 
-      const assertReplies = (results: readonly MessageResult[], k: number, names: Name[]): void => {
+      const assertReplies = async (results: readonly MessageResult[], k: number, names: Name[]): Promise<void> => {
+        const context = async (): Promise<string> => `${tails(...names)}\n\nhaproxy (${haproxy.logFile}):\n${await haproxy.logTail()}`;
         const notFound = results.filter((r) => r.status === 404);
-        assert.deepEqual(
-          notFound.map((r) => r.sessionId),
-          [],
-          `404s for message ${k}:\n${listOf(notFound)}\n${tails(...names)}`,
-        );
+        if (notFound.length > 0) assert.fail(`404s for message ${k}:\n${listOf(notFound)}\n${await context()}`);
         const bad = results.filter((r) => r.status !== 200 || !(r.text ?? '').startsWith(`fake reply #${k} [`));
-        assert.deepEqual(
-          bad.map((r) => r.sessionId),
-          [],
-          `wrong answers for message ${k} (expected "fake reply #${k} …"):\n${listOf(bad)}\n${tails(...names)}`,
-        );
+        if (bad.length > 0) assert.fail(`wrong answers for message ${k} (expected "fake reply #${k} …"):\n${listOf(bad)}\n${await context()}`);
       };
 
       const peersOf = async (name: Name): Promise<{ replica: unknown; peers: Peer[] }> => {
@@ -151,7 +144,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
           const results = await mapLimit(sessions, CONCURRENCY, async (id) => {
             return sendMessage(haproxy.url, id, `message ${k} of ${id}`);
           });
-          assertReplies(results, k, ['r1', 'r2', 'r3']);
+          await assertReplies(results, k, ['r1', 'r2', 'r3']);
           phase1 = phase1.concat(results);
         }
         // The proxy spread the sessions: the fake opencode's records show messages on at least two replicas.
@@ -163,7 +156,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
         assert.ok(used.length >= 2, `haproxy sent every session to one replica (${used.join(', ')})`);
       });
 
-      it('phase 1: every answer names its replica, nothing was forwarded, and the status lists the peers', async () => {
+      it('phase 1: every answer names its replica, nothing was forwarded, and the status lists the peers', async (t: TestContext) => {
         const unnamed = phase1.filter((r) => !['r1', 'r2', 'r3'].includes(r.replica ?? ''));
         assert.deepEqual(
           unnamed.map((r) => r.sessionId),
@@ -171,11 +164,16 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
           `answers without X-Ocpm-Replica r1..r3:\n${listOf(unnamed.slice(0, 5))}`,
         );
         const forwarded = phase1.filter((r) => r.forwardedBy !== null);
-        assert.deepEqual(
-          forwarded.map((r) => r.sessionId),
-          [],
-          'the proxy hashes each session to one replica: nothing needs a forward',
-        );
+        // Each session hashes to one replica while r1..r3 stay up: nothing needs a forward (unless a
+        // replica failed its health checks and haproxy moved its hash range for a while).
+        const flaps = await haproxy.downEvents();
+        if (flaps.length === 0)
+          assert.deepEqual(
+            forwarded.map((r) => r.sessionId),
+            [],
+            `forwarded in phase 1:\n${listOf(forwarded)}`,
+          );
+        else t.diagnostic(`haproxy took replicas out during phase 1 (${flaps.join('; ')}): ${forwarded.length} forwards`);
         for (const r of phase1) {
           const known = owners.get(r.sessionId);
           assert.ok(known === undefined || known === r.replica, `${r.sessionId} answered by ${String(known)} and ${String(r.replica)}`);
@@ -208,7 +206,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
         }
         // Every third session streams (SSE is forwarded too).
         phase2 = await round(4, { sse: (index) => index % 3 === 0 });
-        assertReplies(phase2, 4, [...NAMES]);
+        await assertReplies(phase2, 4, [...NAMES]);
         const forwarded = phase2.filter((r) => r.forwardedBy !== null);
         const direct = phase2.filter((r) => r.forwardedBy === null);
         assert.ok(forwarded.length > 0, `no answer carried X-Ocpm-Forwarded-By, though r4 owns no session:\n${listOf(phase2.slice(0, 8))}`);
@@ -243,8 +241,11 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
         const leaving = ['r1', 'r2'] as const;
         const ownedBy = (name: string): string[] => sessions.filter((id) => owners.get(id) === name);
         for (const name of leaving) await haproxy.maint(name);
-        const exits = await Promise.all(leaving.map((name) => replica(name).signal('SIGTERM')));
-        exits.forEach((exit, i) => assert.equal(exit.code, 0, `${leaving[i] as string} exited ${JSON.stringify(exit)}\n${replica(leaving[i] as Name).tail()}`));
+        // SIGTERM (SIGKILL only after 60 s, which the exit-code check reports).
+        const exits = await Promise.all(leaving.map((name) => replica(name).stop(60_000)));
+        exits.forEach((exit, i) =>
+          assert.equal(exit?.code, 0, `${leaving[i] as string} exited ${JSON.stringify(exit)}\n${replica(leaving[i] as Name).tail()}`),
+        );
         const handoffMs: number[] = [];
         for (const name of leaving) {
           const finished = await replica(name).waitForLog('Handoff finished');
@@ -261,7 +262,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP },
         for (const name of ['r3', 'r4'] as const) for (const gone of leaving) await waitForPeerState(name, gone, 'left');
 
         const results = await round(5, { sse: (index) => index % 5 === 0 });
-        assertReplies(results, 5, ['r3', 'r4']);
+        await assertReplies(results, 5, ['r3', 'r4']);
         const elsewhere = results.filter((r) => !['r3', 'r4'].includes(r.replica ?? ''));
         assert.deepEqual(
           elsewhere.map((r) => r.sessionId),

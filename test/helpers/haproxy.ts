@@ -28,13 +28,13 @@ export interface HaproxyOptions {
   /** The frontend's port on 127.0.0.1. */
   readonly port: number;
   readonly servers: readonly HaproxyServer[];
-  /** Health-check interval of each server (`inter`). Default 200 ms. */
+  /** Health-check interval of each server (`inter`). Default 250 ms. */
   readonly checkIntervalMs?: number;
 }
 
 /** The configuration: one HTTP frontend, one backend `be` hashed on X-Session-Id, /readyz checks. */
 export function haproxyConfig(options: HaproxyOptions & { readonly socket: string }): string {
-  const inter = options.checkIntervalMs ?? 200;
+  const inter = options.checkIntervalMs ?? 250;
   return [
     'global',
     `  stats socket ${options.socket} level admin`,
@@ -61,7 +61,10 @@ export function haproxyConfig(options: HaproxyOptions & { readonly socket: strin
     '  hash-type consistent',
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
-    `  default-server inter ${inter} fastinter ${inter} downinter ${inter} rise 1 fall 2`,
+    // A replica busy with many turns may answer a check late: a slow check must not take it out
+    // (its sessions would then hash elsewhere). Scaling down goes through `maint` anyway.
+    '  timeout check 3s',
+    `  default-server inter ${inter} fastinter ${inter} downinter ${inter} rise 1 fall 3`,
     ...options.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check${s.disabled === true ? ' disabled' : ''}`),
     '',
   ].join('\n');
@@ -178,6 +181,12 @@ export class Haproxy {
     const answer = await this.command(`set server be/${name} state maint`);
     if (answer.trim() !== '') throw new Error(`set server be/${name} state maint: ${answer}`);
     await this.waitForStatus(name, 'MAINT');
+  }
+
+  /** Servers haproxy took out after failed checks (its `Server be/<name> is DOWN` warnings), from its log. */
+  async downEvents(): Promise<string[]> {
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    return text.split('\n').filter((line) => /Server be\/\S+ is DOWN/.test(line));
   }
 
   async logTail(lines = 20): Promise<string> {
