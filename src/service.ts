@@ -61,7 +61,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
   const cluster = hasPeers(config.cluster)
-    ? new Cluster(config.cluster, () => config.cluster.peerToken ?? auth.primaryToken(), metrics, logger.child({ component: 'cluster' }))
+    ? new Cluster(
+        config.cluster,
+        config.storage.dataDir,
+        () => config.cluster.peerToken ?? auth.primaryToken(),
+        metrics,
+        logger.child({ component: 'cluster' }),
+      )
     : undefined;
   const app = createApp({
     manager,

@@ -2,6 +2,7 @@
 // (OwnerDirectory), the sessions it handed away (so a late request finds them), and the handoff of
 // every session to an up peer when it drains.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
@@ -45,6 +46,7 @@ export class Cluster {
 
   constructor(
     settings: Config['cluster'],
+    dataDir: string,
     peerToken: () => string | undefined,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
@@ -58,6 +60,7 @@ export class Cluster {
       client: this.client,
       probeIntervalMs: settings.peerProbeIntervalMs,
       logger,
+      knownFile: path.join(dataDir, 'known-peers.json'),
       onChange: (peers) => {
         for (const state of PEER_STATES) metrics.peers.set({ state }, peers.filter((peer) => peer.state === state).length);
       },

@@ -70,7 +70,8 @@ export class OwnerDirectory {
       if (holder.peer.name !== undefined) this.remember(sessionId, holder.peer.name);
       return { kind: 'peer', peer: holder.peer };
     }
-    const silent = answers.filter((answer) => answer.holds === undefined).map((answer) => answer.peer.name ?? answer.peer.url);
+    // Only a peer that answered once and did not leave since can hold a session nobody else has.
+    const silent = answers.filter((answer) => answer.holds === undefined && answer.peer.known).map((answer) => answer.peer.name ?? answer.peer.url);
     if (silent.length > 0) return { kind: 'unavailable', reason: `replica ${silent.join(', ')} does not answer and may hold it` };
     return { kind: 'none' };
   }

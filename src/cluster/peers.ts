@@ -2,6 +2,7 @@
 // for its name and state. A peer that stops answering without having said it left is `down`: it
 // may hold sessions nobody else has, so look-ups that find no owner must not treat them as unknown.
 import { resolve4 } from 'node:dns/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../logging/logger.js';
 import type { PeerState } from '../metrics/cluster-metrics.js';
 import { PeerCallError, type PeerClient } from './peer-client.js';
@@ -15,6 +16,11 @@ export interface Peer {
   error: string | undefined;
   /** This replica itself (listed in OCPM_PEERS or the DNS records): ignored. */
   self: boolean;
+  /**
+   * It answered once (now or before a restart of this replica) and has not said it left since, so it
+   * may hold sessions. A peer never seen holds none this replica could miss.
+   */
+  known: boolean;
 }
 
 export interface PeerView {
@@ -34,6 +40,8 @@ export interface PeersOptions {
   readonly probeIntervalMs: number;
   readonly logger: Logger;
   readonly onChange?: (peers: readonly Peer[]) => void;
+  /** Where the peers seen and not left are kept across restarts of this replica. */
+  readonly knownFile?: string;
 }
 
 const trimSlash = (url: string): string => url.replace(/\/+$/, '');
@@ -45,6 +53,33 @@ export class Peers {
 
   constructor(private readonly options: PeersOptions) {
     for (const url of options.staticUrls) this.add(trimSlash(url));
+    // Peers seen before this replica restarted: down until they answer, and they may hold sessions.
+    for (const [name, url] of Object.entries(this.loadKnown())) {
+      if (name === options.self) continue;
+      this.add(url);
+      const peer = this.peers.get(url)!;
+      peer.name = name;
+      peer.known = true;
+    }
+  }
+
+  private loadKnown(): Record<string, string> {
+    if (this.options.knownFile === undefined) return {};
+    try {
+      return JSON.parse(readFileSync(this.options.knownFile, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
+  private saveKnown(): void {
+    if (this.options.knownFile === undefined) return;
+    const known = Object.fromEntries(this.list().flatMap((peer) => (peer.known && peer.name !== undefined ? [[peer.name, peer.url]] : [])));
+    try {
+      writeFileSync(this.options.knownFile, `${JSON.stringify(known)}\n`);
+    } catch (error) {
+      this.options.logger.warn('Could not save the known peers', { error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   /** Probes now (the first answers settle before boot goes on) and then every interval. */
@@ -101,11 +136,17 @@ export class Peers {
 
   /** The peer said it handed every session away and is leaving. */
   markLeft(name: string): void {
-    for (const peer of this.list()) if (peer.name === name) this.set(peer, 'left', undefined);
+    for (const peer of this.list()) {
+      if (peer.name !== name) continue;
+      this.set(peer, 'left', undefined);
+      peer.known = false;
+    }
+    this.saveKnown();
   }
 
   private add(url: string): void {
-    if (!this.peers.has(url)) this.peers.set(url, { url, name: undefined, state: 'down', lastSeenAt: null, error: 'not probed yet', self: false });
+    if (!this.peers.has(url))
+      this.peers.set(url, { url, name: undefined, state: 'down', lastSeenAt: null, error: 'not probed yet', self: false, known: false });
   }
 
   private async doRefresh(): Promise<void> {
@@ -126,9 +167,12 @@ export class Peers {
     }
     const current = new Set(addresses.map((address) => `http://${address}:${port}`));
     for (const url of current) this.add(url);
-    // A pod deleted by a scale-in leaves the records; one that crashes keeps its record
-    // (publishNotReadyAddresses) and stays `down` until it is back.
-    for (const url of [...this.peers.keys()]) if (!current.has(url) && !this.options.staticUrls.map(trimSlash).includes(url)) this.peers.delete(url);
+    // A pod deleted by a scale-in (after it left) leaves the records; one that crashes keeps its
+    // record (publishNotReadyAddresses), and one that vanished without leaving stays a known, down
+    // peer until it answers again, from any address.
+    for (const [url, peer] of [...this.peers.entries()]) {
+      if (!current.has(url) && !this.options.staticUrls.map(trimSlash).includes(url) && !peer.known) this.peers.delete(url);
+    }
   }
 
   private async probe(peer: Peer): Promise<void> {
@@ -138,6 +182,8 @@ export class Peers {
         peer.self = true;
         return;
       }
+      // The same replica at a new address (a pod that came back): the old entry goes.
+      for (const [url, other] of this.peers) if (url !== peer.url && other.name === identity.replica) this.peers.delete(url);
       peer.name = identity.replica;
       peer.lastSeenAt = Date.now();
       const state: PeerState = identity.left
@@ -148,6 +194,10 @@ export class Peers {
             ? 'draining'
             : 'down';
       this.set(peer, state, state === 'down' ? `state ${identity.state}` : undefined);
+      if (peer.known !== !identity.left) {
+        peer.known = !identity.left;
+        this.saveKnown();
+      }
     } catch (error) {
       if (error instanceof PeerCallError && error.status === 401) {
         this.set(peer, 'unauthorized', 'the peer refused our token: give every replica the same OCPM_PEER_TOKEN (or API token)');
