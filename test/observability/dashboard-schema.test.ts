@@ -53,7 +53,7 @@ describe('grafana/dashboard.json', () => {
     assert.equal(new Set(ids).size, ids.length, 'panel ids repeat');
   });
 
-  it('covers RED for turns, USE for processes and the sessions waiting on users: the panels the issue asks for exist', () => {
+  it('covers RED for turns, USE for processes, the sessions waiting on users and the replicas: the panels the issue asks for exist', () => {
     const titles = panelsOf(dashboard).map((p) => p.title);
     for (const title of [
       'Turns per second by outcome',
@@ -85,6 +85,12 @@ describe('grafana/dashboard.json', () => {
       'CPU',
       'Memory',
       'Event-loop lag',
+      'Forwarded requests per second by outcome',
+      'Owner look-up p50 / p99 by result',
+      'Forwarded request time p50 / p95',
+      'Session handoffs per minute by outcome',
+      'Handoff time per session p50 / p95',
+      'Peers by state',
     ]) {
       assert.ok(titles.includes(title), `no panel "${title}"`);
     }
@@ -103,6 +109,7 @@ describe('grafana/dashboard.json', () => {
         'Server mode',
         'HTTP',
         'Service process',
+        'Replicas',
       ],
     );
     const cells = new Map<string, string>();

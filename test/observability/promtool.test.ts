@@ -13,6 +13,7 @@ import { expand, panelQueries, queryVariables, type QueryVariable, type Selectio
 import { call } from '../helpers/http.js';
 import { requireBinary } from '../helpers/prometheus.js';
 import { startTestService } from '../helpers/test-service.js';
+import { HANDOFF_PANELS, HANDOFF_SERIES, JOB, series, type SyntheticSeries } from './synthetic-panels.js';
 
 const GRAFANA = path.join(PROJECT_ROOT, 'grafana');
 // Auth is coming to /api/*; sending a token now keeps this test valid when it lands.
@@ -25,13 +26,6 @@ function promtool(args: string[], input?: string, cwd = GRAFANA): { status: numb
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-const JOB = 'opencode-process-manager';
-const series = (name: string, labels: Record<string, string>, values: string) => ({
-  series: `${name}{${Object.entries({ job: JOB, instance: 'a:3000', ...labels })
-    .map(([k, v]) => `${k}="${v}"`)
-    .join(',')}}`,
-  values,
-});
 // Per minute: 10 user waits, all between 10 s and 30 s (p50 = 20 s, p95 = 29 s by linear
 // interpolation); 4 permission requests put to a person, 1 timed out (25%), and 10 answered by the
 // policy (not counted); 2 questions put to a person, 1 timed out (50%), and 5 rejected by the policy.
@@ -57,6 +51,39 @@ const USER_REQUEST_PANELS: Record<string, number> = {
 
 interface RuleTests {
   tests: Array<{ name?: string; alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
+}
+
+/** `promtool test rules` evaluates each named panel query (variables: All, or the job) on the series at 10m. */
+async function assertPanelValues(input: SyntheticSeries[], expected: Record<string, number>): Promise<void> {
+  const dashboard = JSON.parse(await readFile(path.join(GRAFANA, 'dashboard.json'), 'utf8')) as Record<string, any>;
+  const bound = new Map<string, { variable: QueryVariable; selection: Selection }>();
+  for (const variable of queryVariables(dashboard)) bound.set(variable.name, { variable, selection: variable.includeAll ? { all: true } : { values: [JOB] } });
+  const queries = panelQueries(dashboard).filter((q) => q.where in expected);
+  assert.deepEqual(queries.map((q) => q.where).sort(), Object.keys(expected).sort());
+  const tests = {
+    rule_files: ['rules.yml'],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        interval: '1m',
+        input_series: input,
+        promql_expr_test: queries.map((q) => ({
+          expr: expand(q.expr, bound, { rateInterval: '5m', interval: '1m', rangeSeconds: 600 }),
+          eval_time: '10m',
+          exp_samples: [{ labels: '{}', value: expected[q.where] }],
+        })),
+      },
+    ],
+  };
+  const tmp = await makeTempDir('promql');
+  try {
+    await writeFile(path.join(tmp.dir, 'rules.yml'), 'groups: []\n');
+    await writeFile(path.join(tmp.dir, 'panels.test.yml'), JSON.stringify(tests, null, 2));
+    const { status, output } = promtool(['test', 'rules', 'panels.test.yml'], undefined, tmp.dir);
+    assert.equal(status, 0, output);
+  } finally {
+    await tmp.remove();
+  }
 }
 
 describe('promtool', () => {
@@ -92,36 +119,11 @@ describe('promtool', () => {
   });
 
   it('the Waiting on users quantile and ratio panels compute the expected values on known series (promql_expr_test)', async () => {
-    const dashboard = JSON.parse(await readFile(path.join(GRAFANA, 'dashboard.json'), 'utf8')) as Record<string, any>;
-    const bound = new Map<string, { variable: QueryVariable; selection: Selection }>();
-    for (const variable of queryVariables(dashboard))
-      bound.set(variable.name, { variable, selection: variable.includeAll ? { all: true } : { values: [JOB] } });
-    const queries = panelQueries(dashboard).filter((q) => q.where in USER_REQUEST_PANELS);
-    assert.deepEqual(queries.map((q) => q.where).sort(), Object.keys(USER_REQUEST_PANELS).sort());
-    const tests = {
-      rule_files: ['rules.yml'],
-      evaluation_interval: '1m',
-      tests: [
-        {
-          interval: '1m',
-          input_series: USER_REQUEST_SERIES,
-          promql_expr_test: queries.map((q) => ({
-            expr: expand(q.expr, bound, { rateInterval: '5m', interval: '1m', rangeSeconds: 600 }),
-            eval_time: '10m',
-            exp_samples: [{ labels: '{}', value: USER_REQUEST_PANELS[q.where] }],
-          })),
-        },
-      ],
-    };
-    const tmp = await makeTempDir('promql');
-    try {
-      await writeFile(path.join(tmp.dir, 'rules.yml'), 'groups: []\n');
-      await writeFile(path.join(tmp.dir, 'panels.test.yml'), JSON.stringify(tests, null, 2));
-      const { status, output } = promtool(['test', 'rules', 'panels.test.yml'], undefined, tmp.dir);
-      assert.equal(status, 0, output);
-    } finally {
-      await tmp.remove();
-    }
+    await assertPanelValues(USER_REQUEST_SERIES, USER_REQUEST_PANELS);
+  });
+
+  it('the handoff time panel, which the live check cannot see, computes the expected quantiles on known series (promql_expr_test)', async () => {
+    await assertPanelValues(HANDOFF_SERIES, HANDOFF_PANELS);
   });
 
   it("check metrics: the running service's /metrics passes, but for the _total gauges of prom-client defaults", async () => {
