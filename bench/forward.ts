@@ -5,7 +5,7 @@
 // Usage: node --import tsx bench/forward.ts [--messages 200] [--sessions 20]   (bench/README.md)
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { call, callOk } from '../test/helpers/http.js';
+import { callOk } from '../test/helpers/http.js';
 import { startTestService, type TestService } from '../test/helpers/test-service.js';
 import { waitFor } from '../test/helpers/wait-for.js';
 import { makeTempDir } from '../test/helpers/fixtures.js';
@@ -52,7 +52,7 @@ try {
   const [owner, peer] = replicas as [TestService, TestService];
   await waitFor(
     'the replicas see each other',
-    async () => ((await call(`${peer.url}/api/opencode/status`, 'GET')).body.peers as Array<{ state: string }>)[0]?.state === 'up',
+    async () => (await callOk<{ peers: Array<{ state: string }> }>(`${peer.url}/api/opencode/status`, 'GET')).peers[0]?.state === 'up',
     30_000,
   );
   await callOk(`${owner.url}/api/sessions/bench`, 'PUT', {});
