@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'workspaces/', 'test/fixtures/**', '.ci/**'] },
+  { ignores: ['dist/', '.tmp/', 'build/', 'node_modules/', 'data/', 'workspaces/', 'test/fixtures/**', '.ci/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
