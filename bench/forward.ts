@@ -109,7 +109,7 @@ try {
     `| message sent to a peer that forwards it | ${result.forwarded.p50} | ${result.forwarded.p95} |`,
     `| **forward overhead** (paired difference) | **${result.overhead.p50}** | ${result.overhead.p95} |`,
     '',
-    `Handoff on stop: ${result.handoff.sessions} sessions in ${result.handoff.totalMs} ms (${result.handoff.failed} failed), per session p50 ${result.handoff.perSession.p50} ms, max ${result.handoff.perSession.max} ms (the fake's export and import: each a Node process start).`,
+    `Handoff on stop: ${result.handoff.sessions} sessions in ${result.handoff.totalMs} ms (${result.handoff.failed} failed), per session p50 ${result.handoff.perSession.p50} ms, max ${result.handoff.perSession.max} ms (export through the session's serve; import: one fake opencode start).`,
   ].join('\n');
   const files = writeResults('forward', new Date(), result, table);
   out(table);

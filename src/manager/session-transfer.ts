@@ -61,14 +61,39 @@ async function runForSession(core: ManagerCore, session: SessionRecord, args: st
   return chunks.join('\n');
 }
 
+/** The server instance serving the session now, if one is ready (none is started for this). */
+function servingInstance(core: ManagerCore, session: SessionRecord) {
+  const pool = core.runtime?.pool;
+  if (pool === undefined) return undefined;
+  const slot = pool.isolated ? pool.slotOfSession(session.id) : session.slot === undefined ? undefined : pool.slotFor(session.slot);
+  return slot?.ready;
+}
+
+/**
+ * The conversation as `opencode export` prints it: from the server that serves the session when one
+ * is ready (no opencode start, which costs seconds), else from `opencode export`.
+ */
+async function exportConversation(core: ManagerCore, session: SessionRecord, opencodeSessionId: string, timeoutMs: number): Promise<unknown> {
+  const client = servingInstance(core, session)?.client;
+  if (client !== undefined) {
+    try {
+      return await client.exportConversation(opencodeSessionId, session.workspace, timeoutMs);
+    } catch (error) {
+      core.logger.warn('Export through the server failed; running opencode export', {
+        sessionId: session.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  const printed = await runForSession(core, session, ['export', opencodeSessionId], timeoutMs);
+  // opencode prints the JSON document; anything before its first `{` is not part of it.
+  return JSON.parse(printed.slice(printed.indexOf('{')));
+}
+
 /** What a peer needs to continue the session. */
 export async function exportSession(core: ManagerCore, session: SessionRecord, timeoutMs: number): Promise<SessionTransfer> {
   let conversation: unknown = null;
-  if (session.opencodeSessionId !== undefined) {
-    const printed = await runForSession(core, session, ['export', session.opencodeSessionId], timeoutMs);
-    // opencode prints the JSON document; anything before its first `{` is not part of it.
-    conversation = JSON.parse(printed.slice(printed.indexOf('{')));
-  }
+  if (session.opencodeSessionId !== undefined) conversation = await exportConversation(core, session, session.opencodeSessionId, timeoutMs);
   return {
     record: {
       id: session.id,

@@ -155,6 +155,17 @@ export class OpencodeClient {
     return { info: body.info, parts };
   }
 
+  /** A conversation as `opencode export` prints it ({ info, messages: [{ info, parts }] }), read from the server. */
+  async exportConversation(sessionId: string, directory: string, timeoutMs: number): Promise<{ info: unknown; messages: unknown }> {
+    const path = `/session/${encodeURIComponent(sessionId)}`;
+    const [info, messages] = await Promise.all([
+      this.request('GET', path, { query: { directory }, timeoutMs }),
+      this.request('GET', `${path}/message`, { query: { directory }, timeoutMs }),
+    ]);
+    if (!Array.isArray(messages)) throw new Error(`GET ${path}/message did not answer a list`);
+    return { info, messages };
+  }
+
   async abortSession(sessionId: string, directory: string, timeoutMs: number): Promise<void> {
     await this.sdk.session.abort({ sessionID: sessionId, directory }, callOptions(combine(undefined, timeoutMs)));
   }
