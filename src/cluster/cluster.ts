@@ -80,6 +80,24 @@ export class Cluster {
     return { replica: this.self, peers: this.peers.view() };
   }
 
+  /** The sessions of every peer that may hold some, and the names of those that did not answer. */
+  async peerSessions(): Promise<{ sessions: unknown[]; unreachable: string[] }> {
+    const peers = this.peers.list().filter((peer) => peer.state !== 'left' && (peer.known || peer.state === 'up' || peer.state === 'draining'));
+    const answers = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          return { peer, sessions: await this.client.sessions(peer.url) };
+        } catch {
+          return { peer, sessions: undefined };
+        }
+      }),
+    );
+    return {
+      sessions: answers.flatMap((answer) => answer.sessions ?? []),
+      unreachable: answers.filter((answer) => answer.sessions === undefined && answer.peer.known).map((answer) => answer.peer.name ?? answer.peer.url),
+    };
+  }
+
   /** The peer this replica handed the session to, if it did. */
   movedOwner(sessionId: string): string | undefined {
     return this.movedTo.get(sessionId);

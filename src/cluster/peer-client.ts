@@ -49,6 +49,15 @@ export class PeerClient {
     throw new PeerCallError(url, `answered ${status}`, status);
   }
 
+  /** The sessions the peer holds (their views, as GET /api/sessions shows them). */
+  async sessions(url: string): Promise<unknown[]> {
+    const { status, body } = await this.call(url, 'GET', '/internal/v1/sessions');
+    if (status !== 200 || typeof body !== 'object' || body === null || !Array.isArray((body as { sessions?: unknown }).sessions)) {
+      throw new PeerCallError(url, `answered ${status}`, status);
+    }
+    return (body as { sessions: unknown[] }).sessions;
+  }
+
   /** Gives the peer a session (record, history, conversation); throws unless it took it. */
   async handOff(url: string, sessionId: string, transfer: unknown, timeoutMs: number): Promise<void> {
     const { status, body } = await this.call(url, 'POST', `/internal/v1/sessions/${encodeURIComponent(sessionId)}/handoff`, transfer, timeoutMs);

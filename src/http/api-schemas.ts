@@ -22,7 +22,10 @@ export const sessionResponseSchema = z
   })
   .loose();
 
-export const sessionListResponseSchema = z.object({ sessions: z.array(sessionResponseSchema) });
+export const sessionListResponseSchema = z.object({
+  sessions: z.array(sessionResponseSchema).describe('With peers: the sessions of every replica that answered'),
+  unreachableReplicas: z.array(z.string()).optional().describe('With peers: replicas whose sessions are missing from the list because they did not answer'),
+});
 
 export const turnResponseSchema = z.object({
   sessionId: z.string(),

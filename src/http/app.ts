@@ -105,7 +105,14 @@ export function createApp(deps: AppDeps): Express {
       cluster: () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] },
     }),
   );
-  app.use(sessionRoutes({ manager: deps.manager, workspaceRoot: deps.workspaceRoot, autoCreateWorkspaces: deps.autoCreateWorkspaces }));
+  app.use(
+    sessionRoutes({
+      manager: deps.manager,
+      workspaceRoot: deps.workspaceRoot,
+      autoCreateWorkspaces: deps.autoCreateWorkspaces,
+      ...(cluster === undefined ? {} : { peerSessions: () => cluster.cluster.peerSessions() }),
+    }),
+  );
   app.use(userRequestRoutes(deps.manager));
   app.use(
     messageRoutes({

@@ -93,6 +93,12 @@ describe('replicas that share sessions', () => {
     const put = await call(`${r3().url}/api/sessions/fw1`, 'PUT', {});
     assert.equal(put.status, 200);
     assert.equal(put.body.messageCount, 4);
+    const listed = await call(`${r2().url}/api/sessions`, 'GET');
+    assert.ok(
+      (listed.body.sessions as Array<{ id: string }>).some((session) => session.id === 'fw1'),
+      'the list has the sessions of every replica',
+    );
+    assert.equal(listed.body.unreachableReplicas, undefined);
     const text = await metrics(r2());
     assert.ok(sample(text, 'opencode_manager_forwarded_requests_total', { outcome: 'ok' }) >= 2);
     assert.ok(sample(text, 'opencode_manager_owner_lookup_seconds_count', { result: 'cache' }) >= 1, 'the owner is remembered');
@@ -174,6 +180,8 @@ describe('replicas that share sessions', () => {
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal(answer.body.error.code, 'session_unavailable');
     assert.equal(answer.headers.get('retry-after'), '5');
+    const listed = await call(`${r1().url}/api/sessions`, 'GET');
+    assert.deepEqual(listed.body.unreachableReplicas, ['r2']);
     // A new id is refused too while a replica that may hold it does not answer.
     const fresh = await call(`${r1().url}/api/sessions/brand-new`, 'PUT', {});
     assert.equal(fresh.status, 503);

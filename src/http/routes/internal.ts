@@ -47,6 +47,10 @@ export function internalRoutes(deps: InternalRouteDeps): Router {
     res.json({ replica: cluster.self, state: manager.state, left: cluster.left, sessions: manager.sessionIds().length });
   });
 
+  router.get('/internal/v1/sessions', (_req, res) => {
+    res.json({ sessions: manager.listSessions() });
+  });
+
   router.get('/internal/v1/sessions/:id', async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     await cluster.settled(id);

@@ -11,6 +11,8 @@ export interface SessionRouteDeps {
   readonly workspaceRoot: string;
   /** OCPM_AUTO_CREATE_WORKSPACES: a PUT without a workspace gets `<root>/<session id>`. */
   readonly autoCreateWorkspaces: boolean;
+  /** With peers: the sessions the other replicas hold, for the list. */
+  readonly peerSessions?: () => Promise<{ sessions: unknown[]; unreachable: string[] }>;
 }
 
 export function sessionRoutes(deps: SessionRouteDeps): Router {
@@ -30,9 +32,22 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     res.status(created ? 201 : 200).json(session);
   });
 
-  router.get('/api/sessions', (req, res) => {
+  router.get('/api/sessions', async (req, res) => {
     parse(noQuerySchema, req.query, 'query');
-    res.json({ sessions: manager.listSessions() });
+    const local = manager.listSessions();
+    if (deps.peerSessions === undefined) {
+      res.json({ sessions: local });
+      return;
+    }
+    const remote = await deps.peerSessions();
+    const seen = new Set(local.map((session) => session.id));
+    const others = remote.sessions.filter((session) => {
+      const id = (session as { id?: unknown }).id;
+      if (typeof id !== 'string' || seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    res.json({ sessions: [...local, ...others], ...(remote.unreachable.length > 0 ? { unreachableReplicas: remote.unreachable } : {}) });
   });
 
   router.get('/api/sessions/:id', (req, res) => {
