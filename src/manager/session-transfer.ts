@@ -1,6 +1,7 @@
 // Moving a session to another replica: what leaves (its registry record, its turn history and its
 // opencode conversation as `opencode export` prints it) and how it arrives (`opencode import` into
 // the data dir the session gets here). The workspace does not move: replicas share it.
+import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
@@ -8,6 +9,7 @@ import type { SessionRecord } from '../store/session-registry.js';
 import type { TurnRecord } from '../store/turn-store.js';
 import type { ManagerCore } from './manager-core.js';
 import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
+import { copyConversationDatabase, installConversationDatabase } from './isolation/conversation-database.js';
 import { prepareSessionHome } from './opencode-homes.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 
@@ -27,8 +29,10 @@ export interface SessionTransfer {
     readonly lastMessageAt: number | null;
   };
   readonly turns: readonly TurnRecord[];
-  /** `opencode export` of the conversation; null before the session's first turn. */
+  /** `opencode export` of the conversation; null before the session's first turn, or when `database` carries it. */
   readonly conversation: unknown;
+  /** Isolated sessions: the session's own opencode database (base64), which holds the conversation. */
+  readonly database?: string;
 }
 
 function describe(result: TrackedResult): string {
@@ -37,10 +41,10 @@ function describe(result: TrackedResult): string {
 }
 
 /** Runs one opencode command for the session, in its sandbox and data dir, and returns its stdout. */
-async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number): Promise<string> {
+async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
   const binary = core.runtime?.binary;
   if (binary === undefined) throw new OcpmError('opencode_unavailable', 'opencode is unavailable');
-  const launch = perMessageLaunch(core, session);
+  const launch = dataHome === undefined ? perMessageLaunch(core, session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
   const chunks: string[] = [];
   let size = 0;
   const result = await core.children.run({
@@ -93,8 +97,14 @@ async function exportConversation(core: ManagerCore, session: SessionRecord, ope
 /** What a peer needs to continue the session. */
 export async function exportSession(core: ManagerCore, session: SessionRecord, timeoutMs: number): Promise<SessionTransfer> {
   let conversation: unknown = null;
-  if (session.opencodeSessionId !== undefined) conversation = await exportConversation(core, session, session.opencodeSessionId, timeoutMs);
+  // Isolated: the session's database is the conversation; a copy of it needs no opencode start.
+  const database =
+    session.opencodeSessionId !== undefined && core.runtime?.sandbox !== undefined ? await copyConversationDatabase(homeOf(core, session).data) : undefined;
+  if (session.opencodeSessionId !== undefined && database === undefined) {
+    conversation = await exportConversation(core, session, session.opencodeSessionId, timeoutMs);
+  }
   return {
+    ...(database === undefined ? {} : { database }),
     record: {
       id: session.id,
       workspace: session.workspace,
@@ -107,6 +117,18 @@ export async function exportSession(core: ManagerCore, session: SessionRecord, t
     turns: core.registry.turns.list(session.id, TURNS_MOVED),
     conversation,
   };
+}
+
+/** A replica without isolation took an isolated session: `opencode export` from its database, in a scratch data dir. */
+async function conversationOf(core: ManagerCore, session: SessionRecord, database: string, timeoutMs: number): Promise<unknown> {
+  const scratch = path.join(core.settings.storage.dataDir, 'handoff', randomUUID());
+  try {
+    await installConversationDatabase(scratch, database);
+    const printed = await runForSession(core, session, ['export', session.opencodeSessionId!], timeoutMs, scratch);
+    return JSON.parse(printed.slice(printed.indexOf('{')));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Takes a session a peer handed over: its conversation into this replica's opencode, then its record and history. */
@@ -122,13 +144,23 @@ export async function importSession(core: ManagerCore, transfer: SessionTransfer
     lastMessageAt: record.lastMessageAt ?? undefined,
     slot: undefined,
   };
-  if (transfer.conversation !== null && session.opencodeSessionId !== undefined) {
+  let conversation = transfer.conversation;
+  if (transfer.database !== undefined && session.opencodeSessionId !== undefined) {
+    if (core.runtime?.sandbox !== undefined) {
+      await prepareSessionHome(homeOf(core, session));
+      await installConversationDatabase(homeOf(core, session).data, transfer.database);
+      conversation = null;
+    } else {
+      conversation = await conversationOf(core, session, transfer.database, timeoutMs);
+    }
+  }
+  if (conversation !== null && session.opencodeSessionId !== undefined) {
     if (core.runtime?.sandbox !== undefined) await prepareSessionHome(homeOf(core, session));
     // The data dir is inside the session's sandbox, so the import reads the file from there.
     const dataHome = dataHomeOf(core, session);
     await mkdir(dataHome, { recursive: true, mode: 0o700 });
     const file = path.join(dataHome, `ocpm-handoff-${session.id}.json`);
-    await writeFile(file, JSON.stringify(transfer.conversation), { mode: 0o600 });
+    await writeFile(file, JSON.stringify(conversation), { mode: 0o600 });
     try {
       await runForSession(core, session, ['import', file], timeoutMs);
     } finally {

@@ -25,6 +25,7 @@ const transferSchema = z.object({
   }),
   turns: z.array(z.looseObject({ sessionId: z.string(), status: z.string(), startedAt: z.number() })),
   conversation: z.unknown(),
+  database: z.string().optional(),
 });
 
 export interface InternalRouteDeps {
