@@ -3,12 +3,12 @@
 // hop, the owner look-up and the relay); and the time to hand a session to a peer when its replica
 // stops (opencode export here, transfer, opencode import there, record and history).
 // Usage: node --import tsx bench/forward.ts [--messages 200] [--sessions 20]   (bench/README.md)
-import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { callOk } from '../test/helpers/http.js';
 import { startTestService, type TestService } from '../test/helpers/test-service.js';
 import { waitFor } from '../test/helpers/wait-for.js';
 import { makeTempDir } from '../test/helpers/fixtures.js';
+import { freeLoopbackPorts } from '../test/helpers/replica-cluster.js';
 import { percentile, writeResults } from './results.js';
 
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
@@ -20,18 +20,9 @@ if (!Number.isInteger(MESSAGES) || MESSAGES < 10 || !Number.isInteger(SESSIONS) 
   process.exit(2);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 const temp = await makeTempDir('bench-forward');
-const ports = [await freePort(), await freePort()];
+const ports = await freeLoopbackPorts(2);
 const peers = ports.map((port) => `http://127.0.0.1:${port}`).join(',');
 const replicas: TestService[] = [];
 try {

@@ -139,36 +139,46 @@ export class Cluster {
     await Promise.allSettled(this.peers.list().map((peer) => this.client.left(peer.url)));
   }
 
-  /** Hands one session to a peer; false when it stays here (no peer took it). */
+  /** Hands one session to a peer; false when it stays here (it could not be exported, or no peer took it). */
   private async handOff(manager: OpencodeProcessManager, sessionId: string, timeoutMs: number): Promise<boolean> {
     const started = performance.now();
-    const tried = new Set<Peer>();
-    for (;;) {
-      const target = chooseTarget(
+    const failed = (reason: string, fields: Record<string, unknown> = {}): false => {
+      this.metrics.sessionHandoffs.inc({ outcome: 'failed' });
+      this.logger.warn(`Session not handed off: ${reason}`, { sessionId, ...fields });
+      return false;
+    };
+    let transfer;
+    try {
+      transfer = await manager.exportSession(sessionId, timeoutMs);
+    } catch (error) {
+      return failed('its export failed', { error: error instanceof Error ? error.message : String(error) });
+    }
+    if (transfer === undefined) return true; // deleted meanwhile: nothing to move
+    const tried: string[] = [];
+    for (
+      let target = chooseTarget(sessionId, this.peers.up());
+      target !== undefined;
+      target = chooseTarget(
         sessionId,
-        this.peers.up().filter((peer) => !tried.has(peer)),
-      );
-      if (target === undefined) {
-        this.metrics.sessionHandoffs.inc({ outcome: 'failed' });
-        this.logger.warn('Session not handed off: no peer took it', { sessionId, tried: [...tried].map((peer) => peer.name) });
-        return false;
-      }
-      tried.add(target);
+        this.peers.up().filter((peer) => !tried.includes(peer.url)),
+      )
+    ) {
+      tried.push(target.url);
       try {
-        const transfer = await manager.exportSession(sessionId, timeoutMs);
-        if (transfer === undefined) return true; // deleted meanwhile: nothing to move
         await this.client.handOff(target.url, sessionId, transfer, timeoutMs);
-        this.movedTo.set(sessionId, target.name!);
-        this.owners.remember(sessionId, target.name!);
-        await manager.releaseSession(sessionId);
-        const ms = Math.round(performance.now() - started);
-        this.metrics.sessionHandoffs.inc({ outcome: 'sent' });
-        this.metrics.handoffDuration.observe(ms / 1000);
-        this.logger.info('Session handed off', { sessionId, to: target.name, ms });
-        return true;
       } catch (error) {
         this.logger.warn('Session handoff to a peer failed', { sessionId, to: target.name, error: error instanceof Error ? error.message : String(error) });
+        continue;
       }
+      this.movedTo.set(sessionId, target.name!);
+      this.owners.remember(sessionId, target.name!);
+      await manager.releaseSession(sessionId);
+      const ms = Math.round(performance.now() - started);
+      this.metrics.sessionHandoffs.inc({ outcome: 'sent' });
+      this.metrics.handoffDuration.observe(ms / 1000);
+      this.logger.info('Session handed off', { sessionId, to: target.name, ms });
+      return true;
     }
+    return failed('no peer took it', { tried });
   }
 }

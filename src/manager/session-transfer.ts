@@ -40,6 +40,9 @@ function describe(result: TrackedResult): string {
   return `${result.termination}, exit ${result.exitCode ?? result.signal ?? '?'}${tail === '' ? '' : `: ${tail}`}`;
 }
 
+/** What `opencode export` printed: the JSON document; anything before its first `{` is not part of it. */
+const parseExport = (printed: string): unknown => JSON.parse(printed.slice(printed.indexOf('{')));
+
 /** Runs one opencode command for the session, in its sandbox and data dir, and returns its stdout. */
 async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
   const binary = core.runtime?.binary;
@@ -89,9 +92,7 @@ async function exportConversation(core: ManagerCore, session: SessionRecord, ope
       });
     }
   }
-  const printed = await runForSession(core, session, ['export', opencodeSessionId], timeoutMs);
-  // opencode prints the JSON document; anything before its first `{` is not part of it.
-  return JSON.parse(printed.slice(printed.indexOf('{')));
+  return parseExport(await runForSession(core, session, ['export', opencodeSessionId], timeoutMs));
 }
 
 /** What a peer needs to continue the session. */
@@ -124,8 +125,7 @@ async function conversationOf(core: ManagerCore, session: SessionRecord, databas
   const scratch = path.join(core.settings.storage.dataDir, 'handoff', randomUUID());
   try {
     await installConversationDatabase(scratch, database);
-    const printed = await runForSession(core, session, ['export', session.opencodeSessionId!], timeoutMs, scratch);
-    return JSON.parse(printed.slice(printed.indexOf('{')));
+    return parseExport(await runForSession(core, session, ['export', session.opencodeSessionId!], timeoutMs, scratch));
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

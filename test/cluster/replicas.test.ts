@@ -3,23 +3,13 @@
 // owner (JSON, SSE, abort), a session whose owner does not answer is 503 session_unavailable, and a
 // replica that stops hands its sessions (conversation, record, history) to a peer.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { freeLoopbackPorts } from '../helpers/replica-cluster.js';
 import { call, openEventStream, type SseEvent } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 async function metrics(svc: TestService): Promise<string> {
   return String((await call(`${svc.url}/metrics`, 'GET')).body);
@@ -34,7 +24,7 @@ describe('replicas that share sessions', () => {
     const temp = await makeTempDir('replicas');
     removeTemp = temp.remove;
     workspaceRoot = `${temp.dir}/workspaces`;
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = await freeLoopbackPorts(3);
     const peers = ports.map((port) => `http://127.0.0.1:${port}`).join(',');
     for (const [index, port] of ports.entries()) {
       replicas.push(
