@@ -2,7 +2,7 @@
 // parsers the rows use.
 import { z } from 'zod';
 
-export const SECTIONS = ['http', 'auth', 'storage', 'opencode', 'turns', 'queue', 'pool', 'isolation', 'cluster', 'log'] as const;
+export const SECTIONS = ['http', 'auth', 'storage', 'opencode', 'turns', 'queue', 'budgets', 'pool', 'isolation', 'cluster', 'log'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
@@ -44,6 +44,14 @@ export function setting<const S extends SectionName, const K extends string, T>(
 
 export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): z.ZodType<number> =>
   z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** A non-negative decimal number such as 2 or 0.25. */
+export const decimal = (min: number): z.ZodType<number> =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .transform(Number)
+    .pipe(z.number().min(min));
 
 export const boolean: z.ZodType<boolean> = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])

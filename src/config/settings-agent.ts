@@ -1,7 +1,7 @@
 // The settings of how opencode runs: the binary and mode, turns and their queue, the server pool,
 // and the sessions' isolation. Rows of the settings table (src/config/settings.ts).
 import { z } from 'zod';
-import { integer, ms, NAMES, nameList, pathList, setting, text } from './setting.js';
+import { decimal, integer, ms, NAMES, nameList, pathList, setting, text } from './setting.js';
 
 export const AGENT_SETTINGS = {
   OCPM_OPENCODE_BIN: setting(
@@ -116,6 +116,22 @@ export const AGENT_SETTINGS = {
     300000,
     ms(100),
     'Longest wait in the queue before a message is dropped (`queue_timeout`).',
+  ),
+  OCPM_SESSION_TOKEN_BUDGET: setting(
+    'budgets',
+    'sessionTokenBudget',
+    integer(1).optional(),
+    undefined,
+    'a positive integer (unset: no limit)',
+    'Tokens (input, output, reasoning, cache read and write together) one session may use; once it is over, its new messages get 429 `budget_exceeded` until `POST /api/sessions/:id/usage/reset`. The turn that crosses the limit finishes.',
+  ),
+  OCPM_SESSION_COST_BUDGET_USD: setting(
+    'budgets',
+    'sessionCostBudgetUsd',
+    decimal(0).optional(),
+    undefined,
+    'a non-negative decimal number of US dollars (unset: no limit)',
+    'Cost in USD (as opencode prices its models) one session may reach; past it, like `OCPM_SESSION_TOKEN_BUDGET`.',
   ),
   OCPM_POOL_SIZE: setting(
     'pool',

@@ -26,6 +26,11 @@ export const ERROR_CODES = {
   session_queue_full: { status: 429, description: 'The session already has OCPM_SESSION_QUEUE_LIMIT messages waiting; retry after Retry-After seconds.' },
   queue_full: { status: 429, description: 'OCPM_QUEUE_LIMIT messages are waiting in all; retry after Retry-After seconds.' },
   rate_limited: { status: 429, description: 'More than OCPM_RATE_LIMIT_PER_MIN messages in a minute for this token; retry after Retry-After seconds.' },
+  budget_exceeded: {
+    status: 429,
+    description:
+      'The session is over OCPM_SESSION_TOKEN_BUDGET or OCPM_SESSION_COST_BUDGET_USD; the body carries `usage` and `budget`. `POST /api/sessions/:id/usage/reset` starts it over.',
+  },
   too_many_streams: { status: 429, description: 'This token already has OCPM_MAX_STREAMS_PER_TOKEN SSE streams open.' },
   unsupported_media_type: { status: 415, description: 'A request body that is not application/json.' },
   opencode_failed: { status: 502, description: 'opencode exited with a non-zero code or was killed by a signal.' },

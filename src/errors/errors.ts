@@ -3,12 +3,15 @@ import type { ErrorCode } from './codes.js';
 
 export class OcpmError extends Error {
   override readonly name: string = 'OcpmError';
+  /** Fields the error body carries beside code and message (e.g. a budget error's usage). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> },
   ) {
     super(message, options);
+    this.details = options?.details;
   }
 }
 

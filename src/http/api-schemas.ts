@@ -2,11 +2,32 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.js';
 
+const tokensSchema = z.object({
+  input: z.number(),
+  output: z.number(),
+  reasoning: z.number(),
+  cacheRead: z.number(),
+  cacheWrite: z.number(),
+});
+
+export const usageSchema = z
+  .object({
+    tokens: tokensSchema,
+    cost: z.number().describe('USD, as opencode prices the models'),
+    turns: z.number().int().describe('Turns that ran, whatever their outcome'),
+    resetAt: z.number().nullable().describe('When the usage was last reset (ms since the epoch); null: never'),
+  })
+  .describe('Since the session was created or its usage reset');
+
 export const errorResponseSchema = z.object({
-  error: z.object({
-    code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...Array<keyof typeof ERROR_CODES>]),
-    message: z.string(),
-  }),
+  error: z
+    .object({
+      code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...Array<keyof typeof ERROR_CODES>]),
+      message: z.string(),
+      usage: usageSchema.optional().describe('budget_exceeded only: the session usage'),
+      budget: z.object({ tokens: z.number().nullable(), costUsd: z.number().nullable() }).optional().describe('budget_exceeded only: the budgets'),
+    })
+    .loose(),
 });
 
 export const sessionResponseSchema = z
@@ -19,6 +40,7 @@ export const sessionResponseSchema = z
     lastActivity: z.number().describe('ms since the epoch'),
     waitingOnUser: z.boolean().describe("True while the session's turn waits on a person's answer"),
     pendingRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
+    usage: usageSchema,
   })
   .loose();
 
@@ -74,6 +96,17 @@ export const statusResponseSchema = z
         }),
       )
       .describe('The other replicas (OCPM_PEERS, OCPM_PEER_DNS) and their state; empty without peers'),
+    usage: z
+      .object({
+        tokens: tokensSchema,
+        cost: z.number(),
+        turns: z.number().int(),
+        sessionsOverBudget: z.number().int(),
+        budgets: z
+          .object({ tokens: z.number().nullable(), costUsd: z.number().nullable() })
+          .describe('OCPM_SESSION_TOKEN_BUDGET, OCPM_SESSION_COST_BUDGET_USD'),
+      })
+      .describe("The usage of this replica's sessions, summed"),
   })
   .loose();
 

@@ -6,15 +6,15 @@ import type { Logger } from '../logging/logger.js';
 import { QueueRejectedError } from '../manager/turn-scheduler.js';
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string };
+  error: { code: ErrorCode; message: string; [detail: string]: unknown };
 }
 
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: ErrorCode, message: string, details?: Readonly<Record<string, unknown>>): ErrorBody {
+  return { error: { ...details, code, message } };
 }
 
-export function sendError(res: Response, code: ErrorCode, message: string): void {
-  res.status(httpStatusOf(code)).json(errorBody(code, message));
+export function sendError(res: Response, code: ErrorCode, message: string, details?: Readonly<Record<string, unknown>>): void {
+  res.status(httpStatusOf(code)).json(errorBody(code, message, details));
 }
 
 /** Errors raised by express.json (body-parser) carry a `type`; map them to our codes. */
@@ -73,6 +73,6 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (known instanceof QueueRejectedError) res.setHeader('Retry-After', String(known.retryAfterSeconds));
-    sendError(res, known.code, known.message);
+    sendError(res, known.code, known.message, known.details);
   };
 }

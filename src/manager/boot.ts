@@ -9,6 +9,7 @@ import type { ManagerCore, Runtime } from './manager-core.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { ServerPool } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
+import { modelLabel } from './usage-accounting.js';
 
 export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
   const { settings, logger, metrics } = core;
@@ -54,6 +55,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
     if (!pool.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
   }
   core.catalog = await discoverCatalog(core, binary.path, pool);
+  if (core.catalog?.defaultModel != null) core.metrics.usage.zeroModel(modelLabel(core.catalog, undefined));
   logger.info('OpenCode process manager initialized', {
     version: binary.version,
     binary: binary.path,

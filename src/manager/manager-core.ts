@@ -59,6 +59,7 @@ export function withDefaults(partial: PartialManagerSettings): ManagerSettings {
     opencode: { ...defaults.opencode, ...partial.opencode },
     turns: { ...defaults.turns, ...partial.turns },
     queue: { ...defaults.queue, ...partial.queue },
+    budgets: { ...defaults.budgets, ...partial.budgets },
     pool: { ...defaults.pool, ...partial.pool },
     isolation: { ...defaults.isolation, ...partial.isolation },
   };

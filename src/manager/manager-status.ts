@@ -1,7 +1,8 @@
 // What the manager reports: the status document (GET /api/opencode/status) and the live gauges the
 // metrics read at scrape time.
 import type { ManagerCore } from './manager-core.js';
-import { MODE_DESCRIPTIONS, type ManagerStats } from './manager-types.js';
+import { MODE_DESCRIPTIONS, type ManagerStats, type UsageTotals } from './manager-types.js';
+import { budgetExceeded, sumUsage } from './usage.js';
 
 /** The live numbers status and gauges read; the façade supplies them. */
 export interface LiveCounts {
@@ -11,6 +12,16 @@ export interface LiveCounts {
 
 function runningProcesses(core: ManagerCore): number {
   return core.children.size + (core.runtime?.pool?.countByState().ready ?? 0);
+}
+
+function usageTotals(core: ManagerCore): UsageTotals {
+  const { budgets } = core.settings;
+  const sessions = core.sessions.list();
+  return {
+    ...sumUsage(sessions.map((session) => session.usage)),
+    sessionsOverBudget: sessions.filter((session) => budgetExceeded(session.usage, budgets) !== undefined).length,
+    budgets: { tokens: budgets.sessionTokenBudget ?? null, costUsd: budgets.sessionCostBudgetUsd ?? null },
+  };
 }
 
 export function buildStats(core: ManagerCore, live: LiveCounts, now: number): ManagerStats {
@@ -49,6 +60,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
       defaultModel: core.catalog?.defaultModel ?? null,
       configured: core.catalog?.configured ?? null,
     },
+    usage: usageTotals(core),
   };
 }
 

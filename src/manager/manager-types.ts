@@ -11,11 +11,12 @@ import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
 import type { ManagerState } from './lifecycle.js';
 import type { UserRequestEvent } from './user-requests/user-request.js';
+import type { SessionUsage, UsageTokens } from './usage.js';
 
 export type { ManagerState } from './lifecycle.js';
 
 /** The configuration sections the manager reads, whole, with the keys of the settings table. */
-export type ManagerSettings = Pick<Config, 'storage' | 'opencode' | 'turns' | 'queue' | 'pool' | 'isolation'>;
+export type ManagerSettings = Pick<Config, 'storage' | 'opencode' | 'turns' | 'queue' | 'budgets' | 'pool' | 'isolation'>;
 
 /** Settings an embedding app passes: any key left out of a section takes the table's default. */
 export type PartialManagerSettings = { readonly [S in keyof ManagerSettings]?: Partial<ManagerSettings[S]> };
@@ -61,6 +62,8 @@ export interface SessionView {
   readonly waitingOnUser: boolean;
   /** Permission requests and questions of the session that wait for an answer. */
   readonly pendingRequests: number;
+  /** Tokens, cost and turns since the session was created or its usage reset. */
+  readonly usage: SessionUsage;
 }
 
 export interface ManagerStats {
@@ -102,6 +105,17 @@ export interface ManagerStats {
    * false when no provider is (messages answer no_provider), null when opencode could not be asked.
    */
   opencode: { providers: string[]; defaultModel: string | null; configured: boolean | null };
+  /** Usage of the sessions this replica holds, summed, and the per-session budgets (null: none). */
+  usage: UsageTotals;
+}
+
+export interface UsageTotals {
+  tokens: UsageTokens;
+  cost: number;
+  turns: number;
+  /** Sessions over a budget (their new messages get 429 budget_exceeded). */
+  sessionsOverBudget: number;
+  budgets: { tokens: number | null; costUsd: number | null };
 }
 
 /** `processManager.description` of the status, per situation. */

@@ -17,6 +17,7 @@ import { exportSession, importSession, type SessionTransfer } from './session-tr
 import { Sessions } from './sessions.js';
 import { TurnAdmission } from './turn-admission.js';
 import { TurnRunner } from './turn-runner.js';
+import { resetUsage } from './usage-accounting.js';
 import type { PendingRequests, PermissionReply } from './user-requests/user-request.js';
 import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
@@ -185,6 +186,15 @@ export class OpencodeProcessManager {
     if (options.purge === true) await this.sessions.purge(session);
     this.core.logger.info(options.purge === true ? 'Session purged' : 'Session removed', { sessionId: id });
     return true;
+  }
+
+  /** Starts the session's usage (and so its budgets) over; undefined for an unknown session. */
+  resetUsage(id: string): SessionView | undefined {
+    const session = this.core.sessions.get(id);
+    if (session === undefined) return undefined;
+    resetUsage(this.core, session);
+    this.core.logger.info('Session usage reset', { sessionId: id });
+    return this.sessions.view(session);
   }
 
   /** Aborts the session's running turn; false when it runs none. */

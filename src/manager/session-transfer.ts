@@ -12,6 +12,7 @@ import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
 import { copyConversationDatabase, installConversationDatabase } from './isolation/conversation-database.js';
 import { prepareSessionHome } from './opencode-homes.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
+import { usageFrom } from './usage.js';
 
 /** Turns of history that travel with a session (the store keeps this many). */
 const TURNS_MOVED = 100;
@@ -27,6 +28,8 @@ export interface SessionTransfer {
     readonly createdAt: number;
     readonly lastActivity: number;
     readonly lastMessageAt: number | null;
+    /** Absent when the sender predates usage accounting. */
+    readonly usage?: unknown;
   };
   readonly turns: readonly TurnRecord[];
   /** `opencode export` of the conversation; null before the session's first turn, or when `database` carries it. */
@@ -114,6 +117,7 @@ export async function exportSession(core: ManagerCore, session: SessionRecord, t
       createdAt: session.createdAt,
       lastActivity: session.lastActivity,
       lastMessageAt: session.lastMessageAt ?? null,
+      usage: session.usage,
     },
     turns: core.registry.turns.list(session.id, TURNS_MOVED),
     conversation,
@@ -143,6 +147,7 @@ export async function importSession(core: ManagerCore, transfer: SessionTransfer
     lastActivity: record.lastActivity,
     lastMessageAt: record.lastMessageAt ?? undefined,
     slot: undefined,
+    usage: usageFrom(record.usage),
   };
   let conversation = transfer.conversation;
   if (transfer.database !== undefined && session.opencodeSessionId !== undefined) {

@@ -45,6 +45,7 @@ export class Sessions {
       busy: this.isBusy(session.id),
       waitingOnUser: this.core.userRequests.countFor(session.id) > 0,
       pendingRequests: this.core.userRequests.countFor(session.id),
+      usage: session.usage,
     };
   }
 

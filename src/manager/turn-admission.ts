@@ -5,6 +5,7 @@ import { OcpmError } from '../errors/errors.js';
 import type { ManagerCore } from './manager-core.js';
 import type { TurnOutcome } from './turn.js';
 import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
+import { assertWithinBudget } from './usage-accounting.js';
 
 interface RunningTurn {
   readonly controller: AbortController;
@@ -29,12 +30,22 @@ export class TurnAdmission {
     return this.running.has(sessionId);
   }
 
-  /** Throws what admit() would throw before queueing (not ready, draining, queue full). */
+  /** Throws what admit() would throw before queueing (not ready, draining, over budget, queue full). */
   assertCanAccept(sessionId: string): void {
     const { lifecycle, metrics } = this.core;
     if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
     lifecycle.assertReady();
+    this.assertWithinBudget(sessionId);
     this.scheduler.assertCanQueue(sessionId);
+  }
+
+  private assertWithinBudget(sessionId: string): void {
+    try {
+      assertWithinBudget(this.core, sessionId);
+    } catch (error) {
+      this.core.metrics.rejected.inc({ reason: 'budget_exceeded' });
+      throw error;
+    }
   }
 
   /** Waits for the session's turn, then runs `turn` with a signal that every abort path reaches. */
@@ -57,6 +68,13 @@ export class TurnAdmission {
         if (!(error instanceof QueueRejectedError) && error instanceof OcpmError) {
           this.countUnrun(error.code === 'queue_timeout' ? 'timeout' : 'aborted', acceptedAt);
         }
+        throw error;
+      }
+      try {
+        // A message queued behind the turn that crossed a budget does not run either.
+        this.assertWithinBudget(sessionId);
+      } catch (error) {
+        release();
         throw error;
       }
       const done = turn(controller.signal);

@@ -19,6 +19,7 @@ import { InstanceUnreachableError } from './server/server-instance.js';
 import type { Lease } from './server/server-pool.js';
 import { runServerTurn } from './server/server-turn.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
+import { recordTurnUsage } from './usage-accounting.js';
 import type { WarmUps } from './warm-up.js';
 
 /** Errors opencode prints when `--session` names a conversation its database does not have. */
@@ -63,6 +64,7 @@ export class TurnRunner {
       const routed = await this.route(session, message, options, signal, lease);
       mode = routed.mode;
       outcome = 'success';
+      recordTurnUsage(core, session, options.model, routed.tokens, routed.cost);
       core.registry.turns.finish(turnId, {
         status: 'success',
         mode,
@@ -84,6 +86,7 @@ export class TurnRunner {
         session.opencodeSessionId = undefined;
         core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
+      recordTurnUsage(core, session, options.model);
       core.registry.turns.finish(turnId, {
         status: outcome,
         mode,

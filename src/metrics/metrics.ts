@@ -8,6 +8,7 @@ import { createPoolMetrics } from './pool-metrics.js';
 import { createProcessMetrics } from './process-metrics.js';
 import { createServiceMetrics } from './service-metrics.js';
 import { createTurnMetrics } from './turn-metrics.js';
+import { createUsageMetrics } from './usage-metrics.js';
 import { createUserRequestMetrics } from './user-request-metrics.js';
 
 export type { GaugeSources } from './metric-kit.js';
@@ -17,7 +18,8 @@ export type Metrics = { readonly registry: client.Registry } & ReturnType<typeof
   ReturnType<typeof createProcessMetrics> &
   ReturnType<typeof createServiceMetrics> &
   ReturnType<typeof createUserRequestMetrics> &
-  ReturnType<typeof createClusterMetrics> & {
+  ReturnType<typeof createClusterMetrics> &
+  ReturnType<typeof createUsageMetrics> & {
     /** Points the live gauges at their sources (the manager, once it exists). */
     bindGauges(sources: GaugeSources): void;
   };
@@ -35,6 +37,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}): Metri
     ...createPoolMetrics(scope),
     ...createUserRequestMetrics(scope),
     ...createClusterMetrics(scope),
+    ...createUsageMetrics(scope),
     bindGauges(next) {
       sources = next;
     },

@@ -47,6 +47,8 @@ const MIGRATIONS: readonly string[] = [
      opencode_session_id TEXT
    );
    CREATE INDEX turns_by_session ON turns (session_id, id);`,
+  // Token and cost totals per session (JSON: see SessionUsage); NULL for sessions from before it.
+  `ALTER TABLE sessions ADD COLUMN usage TEXT;`,
 ];
 
 export const REGISTRY_FILE = 'registry.sqlite';

@@ -1,5 +1,6 @@
 // Sessions the web app registered: its id -> workspace, the opencode session that carries the
 // conversation, and activity. Kept in memory for the hot path, written through to the store.
+import { emptyUsage } from '../manager/usage.js';
 import { MemorySessionStore, type SessionRecord, type SessionStore } from './session-store.js';
 
 export type { SessionRecord } from './session-store.js';
@@ -38,6 +39,7 @@ export class SessionRegistry {
       lastActivity: now,
       lastMessageAt: undefined,
       slot: undefined,
+      usage: emptyUsage(),
     };
     this.sessions.set(id, session);
     this.store.save(session);

@@ -1,4 +1,5 @@
 // Persists session records: the manager writes each change through, and loads them all at boot.
+import { emptyUsage, usageFrom, type SessionUsage } from '../manager/usage.js';
 import type { Db } from './database.js';
 
 export interface SessionRecord {
@@ -13,6 +14,8 @@ export interface SessionRecord {
   lastMessageAt: number | undefined;
   /** The pool slot the session is pinned to (its opencode data dir); undefined until first use. */
   slot: number | undefined;
+  /** Tokens, cost and turns since creation or the last usage reset. */
+  usage: SessionUsage;
 }
 
 interface SessionRow {
@@ -24,6 +27,7 @@ interface SessionRow {
   created_at: number;
   last_activity: number;
   last_message_at: number | null;
+  usage: string | null;
 }
 
 export interface SessionStore {
@@ -38,11 +42,11 @@ export class SqliteSessionStore implements SessionStore {
 
   constructor(private readonly db: Db) {
     this.upsert = db.prepare(
-      `INSERT INTO sessions (id, workspace, opencode_session_id, slot, message_count, created_at, last_activity, last_message_at)
-       VALUES (@id, @workspace, @opencode_session_id, @slot, @message_count, @created_at, @last_activity, @last_message_at)
+      `INSERT INTO sessions (id, workspace, opencode_session_id, slot, message_count, created_at, last_activity, last_message_at, usage)
+       VALUES (@id, @workspace, @opencode_session_id, @slot, @message_count, @created_at, @last_activity, @last_message_at, @usage)
        ON CONFLICT (id) DO UPDATE SET workspace = excluded.workspace, opencode_session_id = excluded.opencode_session_id,
          slot = excluded.slot, message_count = excluded.message_count, last_activity = excluded.last_activity,
-         last_message_at = excluded.last_message_at`,
+         last_message_at = excluded.last_message_at, usage = excluded.usage`,
     );
     this.remove = db.prepare('DELETE FROM sessions WHERE id = ?');
   }
@@ -58,6 +62,7 @@ export class SqliteSessionStore implements SessionStore {
       createdAt: row.created_at,
       lastActivity: row.last_activity,
       lastMessageAt: row.last_message_at ?? undefined,
+      usage: row.usage === null ? emptyUsage() : usageFrom(JSON.parse(row.usage)),
     }));
   }
 
@@ -71,6 +76,7 @@ export class SqliteSessionStore implements SessionStore {
       created_at: session.createdAt,
       last_activity: session.lastActivity,
       last_message_at: session.lastMessageAt ?? null,
+      usage: JSON.stringify(session.usage),
     });
   }
 

@@ -95,6 +95,7 @@ describe('OpenAPI document', () => {
     await expect('get', '/api/sessions/{id}/messages', 200);
     await expect('post', '/api/sessions/{id}/abort', 409);
     await expect('get', '/api/sessions/{id}/pending', 200);
+    await expect('post', '/api/sessions/{id}/usage/reset', 200);
     await expect('post', '/api/sessions/{id}/permissions/{requestId}', 404, { reply: 'once' });
     await expect('post', '/api/sessions/{id}/permissions/{requestId}', 400, { reply: 'maybe' });
     await expect('post', '/api/sessions/{id}/questions/{requestId}', 404, { answers: [['a']] });

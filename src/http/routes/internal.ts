@@ -22,6 +22,7 @@ const transferSchema = z.object({
     createdAt: z.number(),
     lastActivity: z.number(),
     lastMessageAt: z.number().nullable(),
+    usage: z.unknown().optional(),
   }),
   turns: z.array(z.looseObject({ sessionId: z.string(), status: z.string(), startedAt: z.number() })),
   conversation: z.unknown(),

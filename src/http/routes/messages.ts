@@ -84,7 +84,10 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
       stream.send('done', turnBody(turn));
     } catch (error) {
       const known = toOcpmError(error);
-      stream.send('error', known === undefined ? errorBody('internal_error', 'Internal error; see the service log') : errorBody(known.code, known.message));
+      stream.send(
+        'error',
+        known === undefined ? errorBody('internal_error', 'Internal error; see the service log') : errorBody(known.code, known.message, known.details),
+      );
       if (known === undefined) throw error;
     } finally {
       stream.close();

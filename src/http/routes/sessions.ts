@@ -58,6 +58,15 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     res.json(session);
   });
 
+  router.post('/api/sessions/:id/usage/reset', (req, res) => {
+    const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
+    parse(noBodySchema, req.body, 'body');
+    const session = manager.resetUsage(id);
+    if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
+    res.json(session);
+  });
+
   router.delete('/api/sessions/:id', async (req, res) => {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     const { purge } = parse(deleteSessionQuerySchema, req.query, 'query');

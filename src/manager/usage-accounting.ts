@@ -1,0 +1,44 @@
+// Where a turn's usage lands: the session's totals (saved with its record) and the usage metrics; and
+// the budget check every new message passes.
+import { OcpmError } from '../errors/errors.js';
+import { OTHER_MODEL } from '../metrics/usage-metrics.js';
+import type { SessionRecord } from '../store/session-registry.js';
+import type { OpencodeCatalog } from './catalog/catalog.js';
+import type { ManagerCore } from './manager-core.js';
+import type { TokenUsage } from './per-message/run-events.js';
+import { addTurn, budgetExceeded, countedTokens, emptyUsage, totalTokens } from './usage.js';
+
+/** The metric label of a turn's model: the requested or default model when opencode has it configured. */
+export function modelLabel(catalog: Pick<OpencodeCatalog, 'models' | 'defaultModel'> | undefined, requested: string | undefined): string {
+  const model = requested ?? catalog?.defaultModel ?? undefined;
+  return model !== undefined && catalog?.models.includes(model) === true ? model : OTHER_MODEL;
+}
+
+/** Adds one finished turn (any outcome; tokens and cost when opencode reported them) to its session and the metrics. */
+export function recordTurnUsage(core: ManagerCore, session: SessionRecord, model: string | undefined, tokens?: TokenUsage, cost?: number): void {
+  session.usage = addTurn(session.usage, tokens, cost);
+  const counted = countedTokens(tokens);
+  const turnCost = typeof cost === 'number' && Number.isFinite(cost) && cost > 0 ? cost : 0;
+  if (turnCost > 0 || totalTokens({ tokens: counted }) > 0) core.metrics.usage.count(modelLabel(core.catalog, model), counted, turnCost);
+}
+
+/** Starts the session's usage over (the budgets count from here). */
+export function resetUsage(core: ManagerCore, session: SessionRecord, now = Date.now()): void {
+  session.usage = emptyUsage(now);
+  core.sessions.save(session);
+}
+
+/** Throws 429 `budget_exceeded`, with the usage and the budgets, when the session is over a budget. */
+export function assertWithinBudget(core: ManagerCore, sessionId: string): void {
+  const session = core.sessions.get(sessionId);
+  if (session === undefined) return;
+  const { budgets } = core.settings;
+  const reason = budgetExceeded(session.usage, budgets);
+  if (reason === undefined) return;
+  throw new OcpmError('budget_exceeded', `${reason}; POST /api/sessions/${sessionId}/usage/reset starts it over`, {
+    details: {
+      usage: session.usage,
+      budget: { tokens: budgets.sessionTokenBudget ?? null, costUsd: budgets.sessionCostBudgetUsd ?? null },
+    },
+  });
+}
