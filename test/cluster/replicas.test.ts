@@ -154,6 +154,11 @@ describe('replicas that share sessions', () => {
       assert.match(String(answer.body.text), reply, `${id} kept its conversation`);
       const history = await call(`${r2().url}/api/sessions/${id}/messages`, 'GET');
       assert.equal(history.body.messages.length, turns, `${id} kept its turn history`);
+      // Its usage moved with it: every turn of the history (the one after the move included) is counted.
+      const { usage } = (await call(`${r2().url}/api/sessions/${id}`, 'GET')).body;
+      assert.equal(usage.turns, turns, `${id} kept its usage`);
+      const costs = (history.body.messages as Array<{ cost: number | null }>).reduce((sum, turn) => sum + (turn.cost ?? 0), 0);
+      assert.ok(Math.abs(usage.cost - costs) < 1e-9, `${id}: usage cost ${usage.cost}, history ${costs}`);
     }
     const received = (svc: TestService): Promise<number> =>
       metrics(svc).then((text) => sample(text, 'opencode_manager_session_handoffs_total', { outcome: 'received' }));

@@ -43,6 +43,19 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.equal(second.status, 200, explain(svc, second));
       assert.equal(second.body.text, 'stub answer user_messages=2 marker=two');
       assert.equal(second.body.opencodeSessionId, first.body.opencodeSessionId);
+      // Usage: the session's totals and the metrics are the sum of what the two turns reported.
+      const { usage } = (await call(url('/api/sessions/e2e'), 'GET')).body;
+      assert.equal(usage.turns, 2);
+      const metrics = (await call(url('/metrics'), 'GET')).body as string;
+      for (const [type, label] of [
+        ['input', 'input'],
+        ['output', 'output'],
+      ] as const) {
+        const sum = first.body.tokens[type] + second.body.tokens[type];
+        assert.ok(sum > 0, `${type} tokens reported`);
+        assert.equal(usage.tokens[type], sum, type);
+        assert.equal(sample(metrics, 'opencode_manager_tokens_total', { type: label, model: 'stub/stub-model' }), sum, `metric ${label}`);
+      }
     });
 
     it('streams parts before done', async () => {
