@@ -1,7 +1,8 @@
 // Every query of grafana/dashboard.json, and every metric the alert rules read, against a real
 // Prometheus scraping the real service (fake opencode, server mode) every second, after traffic of
-// every kind: success, errors, timeouts, a queue overflow, a server instance restart, and requests
-// forwarded to a peer replica (not scraped) that then drains and hands a session to the service.
+// every kind: success, errors, timeouts, a queue overflow, a server instance restart, a session over
+// its token budget, and requests forwarded to a peer replica (not scraped) that then drains and
+// hands a session to the service.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
+import { sample } from '../helpers/metrics-text.js';
 import { findFreePort } from '../../src/util/free-port.js';
 import { expand, panelQueries, parseLabelValues, queryVariables, type Builtins, type QueryVariable, type Selection } from '../helpers/grafana-variables.js';
 import { startPrometheus, type Prometheus, type PromSeries } from '../helpers/prometheus.js';
@@ -21,6 +23,10 @@ const ALERTS = path.join(PROJECT_ROOT, 'grafana', 'alerts.yml');
 // Auth is coming to /api/*; sending a token now keeps this test valid when it lands.
 const TOKEN = 'obs-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
+// Tokens one session may use on the scraped service: far above what any session of the traffic uses
+// (the fake's turn uses the words of the message and of its answer, ~10), but for the one session
+// that crosses it on purpose.
+const TOKEN_BUDGET = 100;
 // 1 s scrapes: Grafana's $__rate_interval must cover at least two of them (containers.md: use 10s).
 const BUILTINS_BASE = { rateInterval: '10s', interval: '1s' };
 
@@ -66,6 +72,7 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
       OCPM_KILL_GRACE_MS: '300',
       // Under the turn timeout: a request nobody answers times out and the turn still ends in time.
       OCPM_PERMISSION_TIMEOUT_MS: '800',
+      OCPM_SESSION_TOKEN_BUDGET: String(TOKEN_BUDGET),
     });
     // Same token (the peer token defaults to it) and the same workspace root, as replicas share it.
     peer = await startTestService({ ...cluster(ports[1], 'obs-peer'), OCPM_API_TOKEN: TOKEN, OCPM_WORKSPACE_ROOT: svc.workspaceRoot });
@@ -128,6 +135,16 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     ]) {
       assert.match(metrics, pattern);
     }
+  });
+
+  it('the traffic reached the usage metrics: tokens and cost of the fake model, a message refused for budget', async () => {
+    const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+    const model = 'fake/default';
+    // The spender's message alone has TOKEN_BUDGET words (input tokens); each answered turn costs 0.001 USD.
+    assert.ok(sample(metrics, 'opencode_manager_tokens_total', { type: 'input', model }) > TOKEN_BUDGET);
+    assert.ok(sample(metrics, 'opencode_manager_tokens_total', { type: 'output', model }) > 0);
+    assert.ok(sample(metrics, 'opencode_manager_cost_usd_total', { model }) >= 0.005);
+    assert.equal(sample(metrics, 'opencode_manager_rejected_total', { reason: 'budget_exceeded' }), 1);
   });
 
   it('the traffic reached the waiting-on-users metrics: answers, a timeout, a question; nobody waits now', async () => {
@@ -201,6 +218,19 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     });
   }
 
+  it('the Usage and cost panels show the traffic, not only zero-initialised series: each query rises above 0', async () => {
+    const bound = await bindVariables(false);
+    const titles = ['Tokens per second by type', 'Cost per hour', 'Cost per turn', 'Messages refused for budget per minute'];
+    const queries = panelQueries(dashboard).filter((q) => titles.some((title) => q.where.startsWith(`panel "${title}" `)));
+    assert.equal(queries.length, 5);
+    const flat: string[] = [];
+    for (const query of queries) {
+      const result = await prom.range(expand(query.expr, bound, builtins()), start, end, 1);
+      if (!result.some((s) => s.values.some(([, value]) => Number(value) > 0))) flat.push(query.where);
+    }
+    assert.deepEqual(flat, []);
+  });
+
   it('a misspelled metric or a broken query would fail that check', async () => {
     const bound = await bindVariables(false);
     const good = panelQueries(dashboard).find((q) => q.expr.includes('opencode_manager_commands_total'))?.expr as string;
@@ -273,10 +303,10 @@ async function driveClusterTraffic(url: string, peer: TestService, prom: Prometh
   assert.equal((await call(`${url}/api/sessions/remote`, 'DELETE', undefined, auth)).status, 204);
 }
 
-/** Success, errors, timeouts, a queue overflow and a server instance restart. */
+/** Success, errors, timeouts, a queue overflow, a session over its token budget and a server instance restart. */
 async function driveTraffic(url: string): Promise<void> {
   const send = (id: string, text: string) => call(`${url}/api/sessions/${id}/messages`, 'POST', { text }, auth);
-  for (const id of ['ok', 'err', 'slow', 'q1', 'q2', 'q3', 'ask']) {
+  for (const id of ['ok', 'err', 'slow', 'q1', 'q2', 'q3', 'ask', 'spender']) {
     assert.equal((await call(`${url}/api/sessions/${id}`, 'PUT', { workspace: id }, auth)).status, 201);
   }
   for (let i = 0; i < 3; i += 1) assert.equal((await send('ok', `hello ${i}`)).status, 200);
@@ -306,6 +336,12 @@ async function driveTraffic(url: string): Promise<void> {
   assert.equal(overflow.body.error.code, 'queue_full');
   assert.equal((await running).status, 200);
   assert.equal((await queued).status, 200);
+  // A session whose one turn crosses its token budget: that turn finishes, the next message is refused.
+  const long = Array.from({ length: TOKEN_BUDGET }, (_, i) => `w${i}`).join(' ');
+  assert.equal((await send('spender', long)).status, 200);
+  const refused = await send('spender', 'one more');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.error.code, 'budget_exceeded');
   // kill -9 of the server instance: it restarts (reason exit) and serves again.
   const before = (await call(`${url}/api/opencode/status`, 'GET', undefined, auth)).body.processManager.instances[0];
   process.kill(before.pid as number, 'SIGKILL');

@@ -53,7 +53,7 @@ describe('grafana/dashboard.json', () => {
     assert.equal(new Set(ids).size, ids.length, 'panel ids repeat');
   });
 
-  it('covers RED for turns, USE for processes, the sessions waiting on users and the replicas: the panels the issue asks for exist', () => {
+  it('covers RED for turns, USE for processes, the sessions waiting on users, the replicas and usage and cost: the panels the issue asks for exist', () => {
     const titles = panelsOf(dashboard).map((p) => p.title);
     for (const title of [
       'Turns per second by outcome',
@@ -91,6 +91,10 @@ describe('grafana/dashboard.json', () => {
       'Session handoffs per minute by outcome',
       'Handoff time per session p50 / p95',
       'Peers by state',
+      'Tokens per second by type',
+      'Cost per hour',
+      'Cost per turn',
+      'Messages refused for budget per minute',
     ]) {
       assert.ok(titles.includes(title), `no panel "${title}"`);
     }
@@ -110,6 +114,7 @@ describe('grafana/dashboard.json', () => {
         'HTTP',
         'Service process',
         'Replicas',
+        'Usage and cost',
       ],
     );
     const cells = new Map<string, string>();

@@ -49,6 +49,23 @@ const USER_REQUEST_PANELS: Record<string, number> = {
   'panel "Share of user requests that timed out" B': 0.5,
 };
 
+// Per minute: 30 turns (25 successes, 5 errors) cost 1.875 USD on two models (112.5 USD/h, 0.0625 USD
+// per turn: binary fractions, so the sums are exact), and 2 messages are refused for budget. The live check sees these panels finite; this checks
+// their arithmetic: the per-hour and per-minute scaling, and cost over turns of every outcome.
+const USAGE_SERIES = [
+  series('opencode_manager_cost_usd_total', { model: 'fake/default' }, '0+1.5x15'),
+  series('opencode_manager_cost_usd_total', { model: 'other' }, '0+0.375x15'),
+  series('opencode_manager_commands_total', { mode: 'server', outcome: 'success' }, '0+25x15'),
+  series('opencode_manager_commands_total', { mode: 'server', outcome: 'error' }, '0+5x15'),
+  series('opencode_manager_rejected_total', { reason: 'budget_exceeded' }, '0+2x15'),
+  series('opencode_manager_rejected_total', { reason: 'queue_full' }, '0+7x15'),
+];
+const USAGE_PANELS: Record<string, number> = {
+  'panel "Cost per hour" A': 112.5,
+  'panel "Cost per turn" A': 0.0625,
+  'panel "Messages refused for budget per minute" A': 2,
+};
+
 interface RuleTests {
   tests: Array<{ name?: string; alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
 }
@@ -90,7 +107,7 @@ describe('promtool', () => {
   it('check rules: grafana/alerts.yml is valid', () => {
     const { status, output } = promtool(['check', 'rules', 'alerts.yml']);
     assert.equal(status, 0, output);
-    assert.match(output, /SUCCESS: 14 rules found/);
+    assert.match(output, /SUCCESS: 15 rules found/);
   });
 
   it('test rules: the unit tests pass', () => {
@@ -120,6 +137,10 @@ describe('promtool', () => {
 
   it('the Waiting on users quantile and ratio panels compute the expected values on known series (promql_expr_test)', async () => {
     await assertPanelValues(USER_REQUEST_SERIES, USER_REQUEST_PANELS);
+  });
+
+  it('the Usage and cost panels compute the expected cost per hour, cost per turn and budget refusals on known series (promql_expr_test)', async () => {
+    await assertPanelValues(USAGE_SERIES, USAGE_PANELS);
   });
 
   it('the handoff time panel, which the live check cannot see, computes the expected quantiles on known series (promql_expr_test)', async () => {
