@@ -53,8 +53,11 @@ async function dispatch(parsed: ParsedArgs, io: CliIo): Promise<ExitCode> {
   checkArguments(command, parsed);
 
   const url = stringOption(parsed, 'url') ?? (io.env.OCPM_URL || DEFAULT_URL);
-  const token = command.needsToken ? resolveToken({ env: io.env, tokenFile: stringOption(parsed, 'token-file'), cwd: io.cwd }) : undefined;
-  const api = createApiClient(url, () => token);
+  // Looked up at the first request, so a bad argument is reported (exit 2) before a missing token (exit 3).
+  let token: string | undefined;
+  const bearer = (): string | undefined =>
+    command.needsToken ? (token ??= resolveToken({ env: io.env, tokenFile: stringOption(parsed, 'token-file'), cwd: io.cwd })) : undefined;
+  const api = createApiClient(url, bearer);
   await command.run({ api, json: parsed.options.has('json'), args: parsed.positionals, options: parsed.options, now: (io.now ?? Date.now)(), print });
   return EXIT.ok;
 }
