@@ -18,6 +18,7 @@ COPY native ./native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY bin ./bin
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim AS runtime
@@ -42,13 +43,17 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The operator CLI (docs/cli.md): its launcher runs dist/cli/ocpm.js; on PATH for `podman exec … ocpm`.
+COPY --from=build /app/bin ./bin
 # The sandbox every session's opencode runs in (OCPM_ISOLATION): Landlock, no privileges needed.
 COPY --from=build /app/build ./build
 # The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is
 # left in the service user's home.
 RUN mkdir /tmp/opencode-check \
  && HOME=/tmp/opencode-check TMPDIR=/tmp/opencode-check node_modules/.bin/opencode --version \
- && rm -rf /tmp/opencode-check /tmp/opencode
+ && rm -rf /tmp/opencode-check /tmp/opencode \
+ && ln -s /app/bin/ocpm.mjs /usr/local/bin/ocpm \
+ && ocpm --help >/dev/null
 # Numeric uid so Kubernetes' runAsNonRoot can verify it (user `node` of the base image).
 USER 1000:1000
 EXPOSE 3000

@@ -34,7 +34,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    // The bin launcher is plain JS outside the TypeScript project (npx runs it before any build).
+    files: ['eslint.config.js', 'bin/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },
 );

@@ -6,7 +6,10 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, TOKEN_PATTERN, type Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import { parseTokenFile } from './token-file.js';
 import { TokenVerifier } from './token-verifier.js';
+
+export { parseTokenFile };
 
 /** The auth section, and the data dir a generated token is kept in. */
 export type AuthSettings = Config['auth'] & { readonly dataDir: string };
@@ -21,14 +24,6 @@ export interface ApiAuth {
   refresh(): boolean;
   /** The first accepted token: what this replica sends its peers when OCPM_PEER_TOKEN is unset. */
   primaryToken(): string | undefined;
-}
-
-/** Tokens in a file: one per line or comma-separated; blank lines and `#` comments ignored. */
-export function parseTokenFile(text: string): string[] {
-  return text
-    .split(/[\n,]/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 function readTokenFile(file: string): { tokens: string[]; mtimeMs: number } {

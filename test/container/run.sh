@@ -124,6 +124,11 @@ grep -q 'fake reply #1 .*: hello from the container test' "$WORK/answer.json" ||
   { cat "$WORK/answer.json" >&2; logs "$FAKE"; fail "the message did not come back through the fake opencode"; }
 say "message answered: $(grep -o '"text":"[^"]*"' "$WORK/answer.json" | head -n1)"
 
+# The operator CLI is on PATH and finds the service and its token (OCPM_API_TOKEN) inside the container.
+podman exec "$FAKE" ocpm status | grep -q '^state  *ready$' || fail "ocpm status in the container"
+podman exec "$FAKE" ocpm sessions | grep -q '^demo ' || fail "ocpm sessions in the container does not list demo"
+say "ocpm on PATH in the image: status and sessions answer"
+
 curl -fsS -m 5 "$BASE/metrics" >"$WORK/metrics.txt"
 grep -Eq '^opencode_manager_commands_total\{[^}]*outcome="success"[^}]*\} 1$' "$WORK/metrics.txt" ||
   { grep opencode_manager_commands_total "$WORK/metrics.txt" >&2 || true; fail "/metrics does not count the successful turn"; }

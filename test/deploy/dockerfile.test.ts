@@ -3,9 +3,12 @@
 // the workspace root and the data dir, multi-stage with a slim Node 24 runtime).
 // test/container/run.sh proves the image itself with podman.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { CONFIG_VARIABLES } from '../../src/config/config.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { argumentsOf, exposedPorts, readDockerfile, runtimeStage, runtimeUser } from './dockerfile.js';
 
 const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
@@ -72,5 +75,20 @@ describe('Dockerfile', () => {
       assert.ok(dir !== undefined, `the image sets ${name}`);
       assert.ok(volumes.includes(`"${dir}"`), `${dir} is a VOLUME`);
     }
+  });
+
+  it('puts the ocpm CLI on PATH: its launcher next to dist/, linked from /usr/local/bin', () => {
+    const bin = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.ocpm;
+    assert.equal(bin, 'bin/ocpm.mjs');
+    const stage = runtimeStage();
+    assert.ok(
+      argumentsOf(stage, 'COPY').some((args) => args.includes('/app/bin')),
+      'the runtime stage copies bin/',
+    );
+    assert.ok(
+      stage.some((i) => i.getKeyword() === 'RUN' && i.getTextContent().includes(`ln -s /app/${bin} /usr/local/bin/ocpm`)),
+      'a RUN links /usr/local/bin/ocpm to the launcher',
+    );
+    assert.match(readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8'), /^!bin\/$/m, '.dockerignore lets bin/ into the context');
   });
 });

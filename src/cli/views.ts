@@ -1,0 +1,68 @@
+// The shapes the CLI reads from the API, loosely: fields added by newer services (a session's `state`
+// and `usage`, the list's paging, the status's `usage`) are optional, so an older service still prints.
+
+export interface Usage {
+  readonly tokens?: { input?: number; output?: number; reasoning?: number; cacheRead?: number; cacheWrite?: number };
+  readonly cost?: number;
+  readonly turns?: number;
+}
+
+export interface SessionView {
+  readonly id: string;
+  readonly workspace?: string;
+  readonly opencodeSessionId?: string | null;
+  readonly messageCount?: number;
+  readonly createdAt?: number;
+  readonly lastActivity?: number;
+  readonly busy?: boolean;
+  readonly waitingOnUser?: boolean;
+  readonly pendingRequests?: number;
+  readonly state?: string;
+  readonly usage?: Usage;
+}
+
+export interface SessionList {
+  readonly sessions: SessionView[];
+  readonly total?: number;
+  readonly limit?: number;
+  readonly offset?: number;
+  readonly nextOffset?: number;
+  readonly unreachableReplicas?: string[];
+}
+
+export interface InstanceView {
+  readonly id: string;
+  readonly pid?: number | null;
+  readonly state?: string;
+  readonly startedAt?: number | null;
+  readonly restarts?: number;
+  readonly rssBytes?: number;
+  readonly activeTurns?: number;
+  readonly directories?: number;
+  readonly lastError?: string | null;
+}
+
+export interface StatusView {
+  readonly available?: boolean;
+  readonly version?: string | null;
+  readonly state?: string;
+  readonly draining?: boolean;
+  readonly sessions?: number;
+  readonly runningTurns?: number;
+  readonly queuedRequests?: number;
+  readonly sessionsWaitingOnUser?: number;
+  readonly runningProcesses?: number;
+  readonly configuredMode?: string | null;
+  readonly unavailableReason?: string | null;
+  readonly isolation?: { mechanism?: string; enforced?: boolean };
+  readonly replica?: string;
+  readonly usage?: Usage;
+  readonly processManager?: { mode?: string; instances?: InstanceView[] };
+}
+
+/** A session's state: the service's own when it sends one, else what `busy`/`waitingOnUser` say. */
+export function sessionState(session: SessionView): string {
+  if (typeof session.state === 'string') return session.state;
+  if (session.waitingOnUser === true) return 'waiting_on_user';
+  return session.busy === true ? 'busy' : 'idle';
+}
