@@ -206,7 +206,7 @@ async function waitWarm(base: string, token: string, n: number): Promise<void> {
   await waitFor(
     `all ${n} sessions to warm up`,
     async () => {
-      const { body } = await api<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions');
+      const { body } = await api<{ sessions: Array<{ opencodeSessionId: string | null }> }>(base, token, 'GET', '/api/sessions?limit=1000');
       return body.sessions.filter((s) => s.opencodeSessionId !== null).length >= n;
     },
     120_000,

@@ -5,6 +5,7 @@ export type {
   ManagerOptions,
   ManagerSettings,
   ManagerStats,
+  SessionState,
   SessionView,
   StandaloneOptions,
   TurnResult,

@@ -14,6 +14,12 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The permission request or question was already answered (by a person, the timeout, the policy or an abort).',
   },
+  instance_not_found: { status: 404, description: 'No server instance with this id (the ids are `processManager.instances[].id` of the status).' },
+  instance_idle: { status: 409, description: "An isolated pool's slot that serves no session has no process to restart." },
+  not_server_mode: {
+    status: 409,
+    description: 'The manager runs no server pool (per-message mode, or opencode without `serve`), so there is no instance to restart.',
+  },
   session_idle: { status: 409, description: 'Abort was asked for a session that runs no turn.' },
   aborted: { status: 409, description: 'The turn was aborted (abort call, session deleted, client gone or shutdown), or the message before it started.' },
   invalid_model: { status: 400, description: "opencode does not know the message's `model` (`provider/model`); the message names opencode's reason." },

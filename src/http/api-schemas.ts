@@ -1,6 +1,8 @@
 // zod schemas of what the API answers, for the OpenAPI document (requests are in validation.ts).
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.js';
+import { SESSION_STATES } from '../manager/manager-types.js';
+import { INSTANCE_STATES } from '../manager/server/server-instance.js';
 
 const tokensSchema = z.object({
   input: z.number(),
@@ -41,11 +43,18 @@ export const sessionResponseSchema = z
     waitingOnUser: z.boolean().describe("True while the session's turn waits on a person's answer"),
     pendingRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
     usage: usageSchema,
+    state: z
+      .enum(SESSION_STATES)
+      .describe('waiting_on_user: its turn waits on a person; busy: a turn runs; queued: its messages wait for their turn; idle: none of these'),
   })
   .loose();
 
 export const sessionListResponseSchema = z.object({
-  sessions: z.array(sessionResponseSchema).describe('With peers: the sessions of every replica that answered'),
+  sessions: z.array(sessionResponseSchema).describe('One page, in id order; with peers: of the sessions of every replica that answered'),
+  total: z.number().int().describe('Sessions that match the state filter (all pages)'),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  nextOffset: z.number().int().optional().describe('The offset of the next page; absent on the last page'),
   unreachableReplicas: z.array(z.string()).optional().describe('With peers: replicas whose sessions are missing from the list because they did not answer'),
 });
 
@@ -107,6 +116,22 @@ export const statusResponseSchema = z
           .describe('OCPM_SESSION_TOKEN_BUDGET, OCPM_SESSION_COST_BUDGET_USD'),
       })
       .describe("The usage of this replica's sessions, summed"),
+  })
+  .loose();
+
+export const instanceStatusResponseSchema = z
+  .object({
+    id: z.string(),
+    pid: z.number().int().nullable(),
+    port: z.number().int().nullable(),
+    state: z.enum(INSTANCE_STATES),
+    startedAt: z.number().nullable(),
+    restarts: z.number().int(),
+    lastError: z.string().nullable(),
+    lastHealth: z.object({ ok: z.boolean(), latencyMs: z.number(), failureClass: z.string().nullable() }).nullable(),
+    rssBytes: z.number(),
+    activeTurns: z.number().int(),
+    directories: z.number().int(),
   })
   .loose();
 

@@ -19,6 +19,7 @@ import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { requireJsonBody } from './require-json.js';
 import { healthRoutes } from './routes/health.js';
+import { instanceRoutes } from './routes/instances.js';
 import { internalRoutes } from './routes/internal.js';
 import { routeToOwner } from './session-owner.js';
 import { messageRoutes } from './routes/messages.js';
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(userRequestRoutes(deps.manager));
+  app.use(instanceRoutes(deps.manager));
   app.use(
     messageRoutes({
       manager: deps.manager,

@@ -5,6 +5,7 @@ import { SERVICE_VERSION } from '../version.js';
 import {
   abortResponseSchema,
   errorResponseSchema,
+  instanceStatusResponseSchema,
   pendingResponseSchema,
   permissionAnswerResponseSchema,
   probeResponseSchema,
@@ -17,6 +18,8 @@ import {
 } from './api-schemas.js';
 import {
   deleteSessionQuerySchema,
+  instanceParamsSchema,
+  listSessionsQuerySchema,
   listTurnsQuerySchema,
   messageBodySchema,
   noBodySchema,
@@ -25,6 +28,7 @@ import {
   putSessionBodySchema,
   questionReplyBodySchema,
   requestParamsSchema,
+  restartInstanceQuerySchema,
   sessionParamsSchema,
 } from './validation.js';
 
@@ -73,10 +77,10 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
     {
       method: 'get',
       path: '/api/sessions',
-      summary: 'List sessions',
+      summary: 'List sessions: filtered by state, in id order, one page at a time',
       security: 'api',
-      query: noQuerySchema,
-      replies: { 200: json('The sessions', sessionListResponseSchema) },
+      query: listSessionsQuerySchema,
+      replies: { 200: json('One page of the sessions', sessionListResponseSchema), 400: failure('Invalid state, limit or offset') },
     },
     {
       method: 'get',
@@ -106,6 +110,17 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
       query: deleteSessionQuerySchema,
       body: noBodySchema,
       replies: { 204: { description: 'Deleted' }, 404: failure('No such session') },
+    },
+    {
+      method: 'post',
+      path: '/api/sessions/:id/reset',
+      summary:
+        'Reset a stuck session: abort its turn and queued messages, reject its pending requests, forget its opencode conversation (record, workspace and history stay)',
+      security: 'api',
+      params: sessionParams,
+      query: noQuerySchema,
+      body: noBodySchema,
+      replies: { 200: json('The session after the reset', sessionResponseSchema), 404: failure('No such session') },
     },
     {
       method: 'post',
@@ -186,6 +201,25 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
         400: failure('Invalid body'),
         404: failure('No such session or pending question'),
         409: failure('Already answered'),
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/instances/:name/restart',
+      summary:
+        "Drain and restart one opencode server instance (this replica's): no new turn goes to it, its running turns get timeoutMs to finish, then it is replaced; answers once the new instance is ready",
+      security: 'api',
+      params: instanceParamsSchema,
+      query: restartInstanceQuerySchema,
+      body: noBodySchema,
+      replies: {
+        200: json(
+          'The instance after the restart (state ready, or backoff/failed with lastError when the new one did not start)',
+          instanceStatusResponseSchema,
+        ),
+        400: failure('Invalid name or timeoutMs'),
+        404: failure('No such instance'),
+        409: failure('No server pool (not_server_mode), or an idle isolated slot (instance_idle)'),
       },
     },
     {

@@ -1,6 +1,7 @@
 // zod schemas for every param and body of the API; parse() turns a failure into invalid_request.
 import { z } from 'zod';
 import { OcpmError } from '../errors/errors.js';
+import { SESSION_STATES } from '../manager/manager-types.js';
 
 export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match [A-Za-z0-9_-]{1,128}');
 
@@ -73,6 +74,39 @@ export const listTurnsQuerySchema = z.strictObject({
     .transform(Number)
     .pipe(z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100'))
     .default(20),
+});
+
+/** A whole number in a query string, between `min` and `max`, `fallback` when left out. */
+function wholeNumber(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .default(fallback);
+}
+
+export const SESSION_PAGE_MAX = 1000;
+
+export const listSessionsQuerySchema = z.strictObject({
+  state: z.enum(SESSION_STATES).optional().describe('Only the sessions in this state'),
+  limit: wholeNumber(1, SESSION_PAGE_MAX, 100).describe(`Sessions per page (1-${SESSION_PAGE_MAX}, default 100)`),
+  offset: wholeNumber(0, 1e9, 0).describe('Sessions to skip, in id order (default 0)'),
+});
+
+export const instanceParamsSchema = z.object({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}')
+    .describe('The instance id of the status: processManager.instances[].id'),
+});
+
+export const RESTART_DRAIN_MAX_MS = 300000;
+
+export const restartInstanceQuerySchema = z.strictObject({
+  timeoutMs: wholeNumber(0, RESTART_DRAIN_MAX_MS, 30000).describe(
+    `How long the instance's running turns may take to finish before they are aborted (0-${RESTART_DRAIN_MAX_MS}, default 30000)`,
+  ),
 });
 
 function describe(error: z.ZodError, where: string): string {

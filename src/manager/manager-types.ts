@@ -50,6 +50,13 @@ export interface ExecuteOptions {
 /** Options of one standalone opencode child (RunChildOptions without what the manager fills in). */
 export type StandaloneOptions = Partial<Omit<RunChildOptions, 'file' | 'workspaceDir' | 'args'>>;
 
+/**
+ * What a session is doing: `waiting_on_user` (its turn waits on a permission request or question),
+ * `busy` (a turn runs), `queued` (its messages wait for their turn), else `idle`.
+ */
+export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
 export interface SessionView {
   readonly id: string;
   readonly workspace: string;
@@ -64,6 +71,7 @@ export interface SessionView {
   readonly pendingRequests: number;
   /** Tokens, cost and turns since the session was created or its usage reset. */
   readonly usage: SessionUsage;
+  readonly state: SessionState;
 }
 
 export interface ManagerStats {

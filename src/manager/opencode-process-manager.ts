@@ -12,8 +12,10 @@ import { createCore, type ManagerCore } from './manager-core.js';
 import { bindGauges, buildStats, type LiveCounts } from './manager-status.js';
 import type { ExecuteOptions, ManagerOptions, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
+import type { InstanceStatus } from './server/server-pool.js';
 import { homeOf } from './placement.js';
 import { exportSession, importSession, type SessionTransfer } from './session-transfer.js';
+import { resetSession } from './session-reset.js';
 import { Sessions } from './sessions.js';
 import { TurnAdmission } from './turn-admission.js';
 import { TurnRunner } from './turn-runner.js';
@@ -24,7 +26,16 @@ import { WarmUps } from './warm-up.js';
 
 export type { TurnResult } from './turn.js';
 export type { SessionTransfer } from './session-transfer.js';
-export type { ExecuteOptions, ManagerOptions, ManagerSettings, ManagerState, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
+export type {
+  ExecuteOptions,
+  ManagerOptions,
+  ManagerSettings,
+  ManagerState,
+  ManagerStats,
+  SessionState,
+  SessionView,
+  StandaloneOptions,
+} from './manager-types.js';
 
 let singleton: OpencodeProcessManager | undefined;
 
@@ -53,7 +64,11 @@ export class OpencodeProcessManager {
     this.runner = new TurnRunner(this.core, this.warmUps, standalone);
     // A message aborted or timed out while it waited counts as a turn that did not run.
     this.admission = new TurnAdmission(this.core, (outcome, at) => this.runner.countTurn(this.core.runtime?.mode ?? 'per-message', outcome, at));
-    this.sessions = new Sessions(this.core, (id) => this.admission.isBusy(id));
+    this.sessions = new Sessions(
+      this.core,
+      (id) => this.admission.isBusy(id),
+      (id) => this.admission.isQueued(id),
+    );
     bindGauges(this.core, () => this.live());
   }
 
@@ -195,6 +210,31 @@ export class OpencodeProcessManager {
     resetUsage(this.core, session);
     this.core.logger.info('Session usage reset', { sessionId: id });
     return this.sessions.view(session);
+  }
+
+  /**
+   * Unsticks a session: aborts its turn and queued messages, rejects what it waits on and forgets its
+   * opencode conversation (record, workspace and history stay). Undefined for an unknown id.
+   */
+  async resetSession(id: string): Promise<SessionView | undefined> {
+    const session = this.core.sessions.get(id);
+    if (session === undefined) return undefined;
+    await resetSession({ core: this.core, admission: this.admission, sessions: this.sessions, warmUps: this.warmUps }, session);
+    return this.sessions.view(session);
+  }
+
+  /**
+   * Drains and restarts one server instance (`processManager.instances[].id`): its running turns get
+   * up to `drainMs`, then it is replaced; resolves with its status once the new one is ready (or its
+   * start failed). Undefined for an unknown id; 409 `not_server_mode` without a pool.
+   */
+  async restartInstance(id: string, drainMs: number): Promise<InstanceStatus | undefined> {
+    const pool = this.core.runtime?.pool;
+    if (pool === undefined)
+      throw new OcpmError('not_server_mode', 'The manager runs no opencode server pool (per-message mode): there is no instance to restart');
+    const status = await pool.restartInstance(id, drainMs);
+    if (status !== undefined) this.core.logger.info('Server instance restarted on request', { instance: id, pid: status.pid, state: status.state });
+    return status;
   }
 
   /** Aborts the session's running turn; false when it runs none. */

@@ -6,13 +6,22 @@ import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import type { ManagerCore } from './manager-core.js';
-import type { SessionView } from './manager-types.js';
+import type { SessionState, SessionView } from './manager-types.js';
 import { homeOf } from './placement.js';
+import type { DisposalReason } from './server/pool-config.js';
+
+/** A session's state from what it is doing now; waiting on a person outranks running, running outranks waiting in the queue. */
+export function sessionState(activity: { readonly pendingRequests: number; readonly busy: boolean; readonly queued: boolean }): SessionState {
+  if (activity.pendingRequests > 0) return 'waiting_on_user';
+  if (activity.busy) return 'busy';
+  return activity.queued ? 'queued' : 'idle';
+}
 
 export class Sessions {
   constructor(
     private readonly core: ManagerCore,
     private readonly isBusy: (sessionId: string) => boolean,
+    private readonly isQueued: (sessionId: string) => boolean,
   ) {}
 
   /** Creates the session or moves it to `workspace`, after the workspace and busy checks. */
@@ -35,6 +44,8 @@ export class Sessions {
   }
 
   view(session: SessionRecord): SessionView {
+    const busy = this.isBusy(session.id);
+    const pendingRequests = this.core.userRequests.countFor(session.id);
     return {
       id: session.id,
       workspace: session.workspace,
@@ -42,24 +53,34 @@ export class Sessions {
       messageCount: session.messageCount,
       createdAt: session.createdAt,
       lastActivity: session.lastActivity,
-      busy: this.isBusy(session.id),
-      waitingOnUser: this.core.userRequests.countFor(session.id) > 0,
-      pendingRequests: this.core.userRequests.countFor(session.id),
+      busy,
+      waitingOnUser: pendingRequests > 0,
+      pendingRequests,
+      state: sessionState({ pendingRequests, busy, queued: this.isQueued(session.id) }),
       usage: session.usage,
     };
   }
 
   /** Forgets a session whose turns have ended, and frees what its server held for it. */
   async remove(session: SessionRecord): Promise<void> {
-    const { sessions } = this.core;
+    this.core.sessions.delete(session.id);
+    await this.releaseServer(session, 'session_deleted');
+  }
+
+  /**
+   * Frees what the session's server held for it: an isolated pool's slot (its server stops), or a
+   * shared slot's pin and the workspace's directory when no other session of that slot uses it.
+   */
+  async releaseServer(session: SessionRecord, reason: DisposalReason): Promise<void> {
     const pool = this.core.runtime?.pool;
-    sessions.delete(session.id);
     if (pool?.isolated === true) {
-      await pool.releaseSession(session.id);
+      await pool.releaseSession(session.id, reason === 'session_reset' ? 'its session was reset' : 'its session was deleted');
     } else if (pool !== undefined && session.slot !== undefined) {
       pool.unpin(session.slot);
-      const stillUsed = sessions.list().some((other) => other.slot === session.slot && other.workspace === session.workspace);
-      if (!stillUsed) await pool.releaseDirectory(pool.slotFor(session.slot), session.workspace, 'session_deleted');
+      const stillUsed = this.core.sessions
+        .list()
+        .some((other) => other.id !== session.id && other.slot === session.slot && other.workspace === session.workspace);
+      if (!stillUsed) await pool.releaseDirectory(pool.slotFor(session.slot), session.workspace, reason);
     }
   }
 

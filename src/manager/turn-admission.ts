@@ -30,6 +30,11 @@ export class TurnAdmission {
     return this.running.has(sessionId);
   }
 
+  /** Whether messages of the session wait in the queue for their turn. */
+  isQueued(sessionId: string): boolean {
+    return this.scheduler.waitingFor(sessionId) > 0;
+  }
+
   /** Throws what admit() would throw before queueing (not ready, draining, over budget, queue full). */
   assertCanAccept(sessionId: string): void {
     const { lifecycle, metrics } = this.core;

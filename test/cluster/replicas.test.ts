@@ -89,6 +89,23 @@ describe('replicas that share sessions', () => {
       'the list has the sessions of every replica',
     );
     assert.equal(listed.body.unreachableReplicas, undefined);
+    // Every replica's sessions are put together first, then filtered and paged.
+    const idle = await call(`${r2().url}/api/sessions?state=idle&limit=1`, 'GET');
+    assert.equal(idle.status, 200);
+    assert.equal(idle.body.total, listed.body.total);
+    assert.equal(idle.body.sessions.length, 1);
+    assert.equal(idle.body.nextOffset, listed.body.total > 1 ? 1 : undefined);
+    const pages: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined;) {
+      const page = await call(`${r2().url}/api/sessions?limit=1&offset=${offset}`, 'GET');
+      pages.push(...(page.body.sessions as Array<{ id: string }>).map((session) => session.id));
+      offset = page.body.nextOffset as number | undefined;
+    }
+    assert.deepEqual(
+      pages,
+      (listed.body.sessions as Array<{ id: string }>).map((session) => session.id),
+    );
+    assert.ok(pages.includes('fw1'));
     const text = await metrics(r2());
     assert.ok(sample(text, 'opencode_manager_forwarded_requests_total', { outcome: 'ok' }) >= 2);
     assert.ok(sample(text, 'opencode_manager_owner_lookup_seconds_count', { result: 'cache' }) >= 1, 'the owner is remembered');

@@ -81,15 +81,23 @@ describe('OpenAPI document', () => {
     const id = 'doc-probe';
     const seen = new Set<string>();
     const expect = async (method: string, path: string, status: number, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> => {
-      const response = await call(`${svc.url}${path.replace('{id}', id).replace('{requestId}', 'per_unknown')}`, method.toUpperCase(), body, headers);
-      assertDocumented(doc, method, path, response);
+      const response = await call(
+        `${svc.url}${path.replace('{id}', id).replace('{requestId}', 'per_unknown').replace('{name}', 'serve-0')}`,
+        method.toUpperCase(),
+        body,
+        headers,
+      );
+      const template = path.split('?')[0]!;
+      assertDocumented(doc, method, template, response);
       assert.equal(response.status, status, `${method.toUpperCase()} ${path}: ${JSON.stringify(response.body)}`);
-      seen.add(`${method} ${path}`);
+      seen.add(`${method} ${template}`);
       return response;
     };
     await expect('put', '/api/sessions/{id}', 201, { workspace: id });
     await expect('put', '/api/sessions/{id}', 200, { workspace: id });
     await expect('get', '/api/sessions', 200);
+    await expect('get', '/api/sessions?state=idle&limit=1&offset=0', 200);
+    await expect('get', '/api/sessions?state=sleeping', 400);
     await expect('get', '/api/sessions/{id}', 200);
     await expect('post', '/api/sessions/{id}/messages', 200, { text: 'hi' });
     await expect('get', '/api/sessions/{id}/messages', 200);
@@ -106,6 +114,9 @@ describe('OpenAPI document', () => {
     const aborted = await running;
     assertDocumented(doc, 'post', '/api/sessions/{id}/messages', aborted);
     assert.equal(aborted.status, 409);
+    await expect('post', '/api/sessions/{id}/reset', 200);
+    await expect('post', '/api/instances/{name}/restart', 409);
+    await expect('post', '/api/instances/{name}/restart?timeoutMs=-1', 400);
     await expect('get', '/api/opencode/status', 200);
     await expect('get', '/api/openapi.json', 200);
     await expect('get', '/livez', 200);

@@ -76,7 +76,7 @@ describe('ServerPool', () => {
     await reach(slot, 'ready');
     assert.notEqual(slot.instance!.pid, firstPid);
     assert.equal(slot.restarts, 1);
-    assert.deepEqual(await restarts(metrics), { exit: 1, health: 0, memory: 0, start_failed: 0, retry: 0 });
+    assert.deepEqual(await restarts(metrics), { exit: 1, health: 0, memory: 0, start_failed: 0, retry: 0, operator: 0 });
   });
 
   it('marks a slot whose server never starts failed after OCPM_MAX_RESTARTS, and serves nothing from it', async () => {
@@ -85,7 +85,7 @@ describe('ServerPool', () => {
     await reach(slot, 'failed');
     assert.equal(pool.canServe(), false);
     assert.equal(await pool.acquire(slot), undefined);
-    assert.deepEqual(await restarts(metrics), { exit: 0, health: 0, memory: 0, start_failed: 2, retry: 0 });
+    assert.deepEqual(await restarts(metrics), { exit: 0, health: 0, memory: 0, start_failed: 2, retry: 0, operator: 0 });
     assert.match(pool.statusOf()[0]!.lastError ?? '', /exited before the listening line/);
   });
 
@@ -100,7 +100,7 @@ describe('ServerPool', () => {
     await reach(slot, 'backoff');
     assert.equal(alive(firstPid), false, 'the unhealthy instance is stopped before its replacement starts');
     await reach(slot, 'starting');
-    assert.deepEqual(await restarts(metrics), { exit: 0, health: 1, memory: 0, start_failed: 0, retry: 0 });
+    assert.deepEqual(await restarts(metrics), { exit: 0, health: 1, memory: 0, start_failed: 0, retry: 0, operator: 0 });
     assert.ok(((await metrics.healthFailures.get()).values.find((v) => v.labels.class === 'bad_status')?.value ?? 0) >= 2);
   });
 

@@ -120,14 +120,14 @@ function totalTokens(session: SessionView): number | undefined {
   return (tokens.input ?? 0) + (tokens.output ?? 0) + (tokens.reasoning ?? 0) + (tokens.cacheRead ?? 0) + (tokens.cacheWrite ?? 0);
 }
 
-/** `1-20 of 57; next page: --offset 20`, when the service pages the list. */
+/** `(sessions 1-20 of 57; next page: --offset 20)`, when the service pages the list. */
 function pageFooter(list: SessionList): string | undefined {
   const parts: string[] = [];
   if (list.total !== undefined) {
     const first = (list.offset ?? 0) + 1;
-    parts.push(list.sessions.length === 0 ? `0 of ${list.total}` : `${first}-${first + list.sessions.length - 1} of ${list.total}`);
+    parts.push(list.sessions.length === 0 ? `sessions 0 of ${list.total}` : `sessions ${first}-${first + list.sessions.length - 1} of ${list.total}`);
   }
   if (list.nextOffset !== undefined) parts.push(`next page: --offset ${list.nextOffset}`);
   if (list.unreachableReplicas !== undefined && list.unreachableReplicas.length > 0) parts.push(`not answering: ${list.unreachableReplicas.join(', ')}`);
-  return parts.length === 0 ? undefined : parts.join('; ');
+  return parts.length === 0 ? undefined : `(${parts.join('; ')})`;
 }

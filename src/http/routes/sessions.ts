@@ -1,9 +1,19 @@
-// Session registry routes: PUT (create/update), GET list/one, DELETE (aborts the running turn).
+// Session registry routes: PUT (create/update), GET list (filtered by state, paged) and one, reset
+// (unsticks a session, keeps its record), DELETE (aborts the running turn).
 import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { resolveWorkspace } from '../../workspace/resolve-workspace.js';
-import { deleteSessionQuerySchema, noBodySchema, noQuerySchema, parse, putSessionBodySchema, sessionParamsSchema } from '../validation.js';
+import { pageSessions } from '../session-page.js';
+import {
+  deleteSessionQuerySchema,
+  listSessionsQuerySchema,
+  noBodySchema,
+  noQuerySchema,
+  parse,
+  putSessionBodySchema,
+  sessionParamsSchema,
+} from '../validation.js';
 
 export interface SessionRouteDeps {
   readonly manager: OpencodeProcessManager;
@@ -33,21 +43,24 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   });
 
   router.get('/api/sessions', async (req, res) => {
-    parse(noQuerySchema, req.query, 'query');
+    const query = parse(listSessionsQuerySchema, req.query, 'query');
     const local = manager.listSessions();
     if (deps.peerSessions === undefined) {
-      res.json({ sessions: local });
+      res.json(pageSessions(local, query));
       return;
     }
     const remote = await deps.peerSessions();
     const seen = new Set(local.map((session) => session.id));
-    const others = remote.sessions.filter((session) => {
+    const others = remote.sessions.filter((session): session is { id: string } => {
       const id = (session as { id?: unknown }).id;
       if (typeof id !== 'string' || seen.has(id)) return false;
       seen.add(id);
       return true;
     });
-    res.json({ sessions: [...local, ...others], ...(remote.unreachable.length > 0 ? { unreachableReplicas: remote.unreachable } : {}) });
+    res.json({
+      ...pageSessions<{ id: string; state?: unknown }>([...local, ...others], query),
+      ...(remote.unreachable.length > 0 ? { unreachableReplicas: remote.unreachable } : {}),
+    });
   });
 
   router.get('/api/sessions/:id', (req, res) => {
@@ -63,6 +76,15 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     parse(noQuerySchema, req.query, 'query');
     parse(noBodySchema, req.body, 'body');
     const session = manager.resetUsage(id);
+    if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
+    res.json(session);
+  });
+
+  router.post('/api/sessions/:id/reset', async (req, res) => {
+    const { id } = parse(sessionParamsSchema, req.params, 'params');
+    parse(noQuerySchema, req.query, 'query');
+    parse(noBodySchema, req.body, 'body');
+    const session = await manager.resetSession(id);
     if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
     res.json(session);
   });

@@ -4,10 +4,11 @@ import type { Config } from '../../config/config.js';
 import type { ProcessStore } from '../../store/process-store.js';
 import type { SessionSandbox } from '../isolation/session-sandbox.js';
 
-export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry'] as const;
+/** `operator`: asked for with POST /api/instances/:name/restart. */
+export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry', 'operator'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
-export const DISPOSAL_REASONS = ['idle', 'session_deleted'] as const;
+export const DISPOSAL_REASONS = ['idle', 'session_deleted', 'session_reset'] as const;
 export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
 
 /** The pool section of the configuration. */

@@ -97,11 +97,13 @@ export class PoolSupervisor {
   private scheduleRestart(slot: Slot, reason: RestartReason): void {
     if (this.closed) return;
     const tenant = slot.tenant;
+    const instance = slot.instance;
     const decision = slot.policy.next();
     const later = (ms: number, then: () => void): void => {
-      // An isolated slot freed or given away meanwhile is not restarted for its old session.
+      // An isolated slot freed or given away meanwhile is not restarted for its old session, nor a
+      // slot an operator restarted meanwhile (it has a new instance).
       void delay(ms, undefined, { signal: this.closeController.signal }).then(
-        () => (slot.tenant === tenant ? then() : undefined),
+        () => (slot.tenant === tenant && slot.instance === instance ? then() : undefined),
         () => undefined,
       );
     };
@@ -147,6 +149,35 @@ export class PoolSupervisor {
     }
     await instance.stop(`the opencode server was restarted (${why})`);
     this.scheduleRestart(slot, reason);
+  }
+
+  /**
+   * An operator's restart: no new turn is given the instance (they wait for the next one, or run
+   * per-message when that takes too long), its running turns get up to `drainMs` to finish and are
+   * aborted after, then it stops and a new instance starts at once (no backoff, not counted by the
+   * crash-loop policy). Resolves when the new instance is ready or its start failed. A slot that
+   * has no instance running (failed, backing off) starts one now.
+   */
+  async restartByOperator(slot: Slot, drainMs: number): Promise<void> {
+    const instance = slot.instance;
+    slot.recyclePending = true;
+    slot.awaitingReplacement = true;
+    this.logger.warn('Restarting server instance on request', { instance: slot.id, reason: 'operator', activeTurns: instance?.activeTurns ?? 0, drainMs });
+    if (instance !== undefined) {
+      const deadline = Date.now() + drainMs;
+      while (instance.activeTurns > 0 && Date.now() < deadline && !this.closed) {
+        await delay(Math.max(1, Math.min(50, deadline - Date.now())));
+      }
+      if (instance.activeTurns > 0)
+        this.logger.warn('Drain timeout: aborting the turns still running on the instance', { instance: slot.id, activeTurns: instance.activeTurns });
+      slot.state = 'stopping';
+      await instance.stop('the opencode server was restarted by an operator');
+    }
+    if (this.closed) return;
+    slot.restarts += 1;
+    this.metrics.serverRestarts.inc({ reason: 'operator' });
+    slot.lastError = null;
+    await this.startSlot(slot);
   }
 
   /** One health probe, counted in the metrics. */

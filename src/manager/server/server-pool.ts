@@ -2,6 +2,7 @@
 // its own data dir, kept across restarts so the slot's opencode sessions survive them. Shared pools
 // pin each session to a slot; isolated pools give each slot to one session at a time. Turns acquire a
 // slot's instance here, waiting (bounded) while it starts or is replaced.
+import { OcpmError } from '../../errors/errors.js';
 import { redactPaths } from '../../util/redact.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -41,6 +42,8 @@ export class ServerPool {
   private readonly supervisor: PoolSupervisor;
   private healthTimer: NodeJS.Timeout | undefined;
   private probing = false;
+  /** Operator restarts under way, per slot. */
+  private readonly restarting = new Map<Slot, Promise<void>>();
 
   constructor(
     private readonly config: PoolConfig,
@@ -163,10 +166,10 @@ export class ServerPool {
     await instance?.stop(why);
   }
 
-  /** Isolated pools: a deleted session's server stops. */
-  async releaseSession(sessionId: string): Promise<void> {
+  /** Isolated pools: a deleted (or reset) session's server stops. */
+  async releaseSession(sessionId: string, why = 'its session was deleted'): Promise<void> {
     const slot = this.slotOfSession(sessionId);
-    if (slot !== undefined) await this.vacate(slot, 'its session was deleted');
+    if (slot !== undefined) await this.vacate(slot, why);
   }
 
   /** The slot for a session's first use: a ready one with the fewest running turns, then the fewest sessions. */
@@ -217,6 +220,24 @@ export class ServerPool {
       return undefined;
     }
     return instance.processExited || instance.state !== 'ready' ? undefined : instance;
+  }
+
+  /**
+   * Drains and restarts the instance of the slot named `id` (see PoolSupervisor.restartByOperator);
+   * resolves with its status once it is ready again (or its start failed). Undefined for an unknown
+   * id; a second request while one runs waits for the same restart.
+   */
+  async restartInstance(id: string, drainMs: number): Promise<InstanceStatus | undefined> {
+    const slot = this.slots.find((candidate) => candidate.id === id);
+    if (slot === undefined) return undefined;
+    if (slot.state === 'idle') throw new OcpmError('instance_idle', `Instance ${id} serves no session now: there is no process to restart`);
+    let restart = this.restarting.get(slot);
+    if (restart === undefined) {
+      restart = this.supervisor.restartByOperator(slot, drainMs).finally(() => this.restarting.delete(slot));
+      this.restarting.set(slot, restart);
+    }
+    await restart;
+    return this.statusOf()[slot.index];
   }
 
   slotFor(index: number): Slot {

@@ -132,6 +132,12 @@ export class UserRequests {
     await this.settleQuestion(entry, 'answers' in answer ? 'answered' : 'reject', 'answers' in answer ? answer.answers : undefined);
   }
 
+  /** Rejects every pending request of the session (outcome `aborted`), telling opencode each time. */
+  async rejectAll(sessionId: string): Promise<void> {
+    const ids = [...this.pending.values()].filter((entry) => entry.view.sessionId === sessionId).map((entry) => entry.view.id);
+    await Promise.all(ids.map((id) => this.settleBy(id, 'aborted', 0)));
+  }
+
   /** @internal True when the request was already settled (a resync lists it again until opencode drops it). */
   wasSettled(requestId: string): boolean {
     return this.answered.has(requestId);
