@@ -18,6 +18,8 @@ import { buildOpenApiDocument } from './openapi.js';
 import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { requireJsonBody } from './require-json.js';
+import { consoleRoutes } from './routes/console.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { internalRoutes } from './routes/internal.js';
 import { routeToOwner } from './session-owner.js';
@@ -93,6 +95,9 @@ export function createApp(deps: AppDeps): Express {
       }),
     );
   }
+  const clusterStatus = () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] };
+  // One budget of open SSE streams per token, message streams and console streams alike.
+  const streamLimiter = new StreamLimiter(http.maxStreamsPerToken);
   const openApiDocument = buildOpenApiDocument(http.maxMessageChars);
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
@@ -102,9 +107,19 @@ export function createApp(deps: AppDeps): Express {
       manager: deps.manager,
       metrics: deps.metrics,
       metricsAuth: requireMetricsToken(deps.metricsVerifier),
-      cluster: () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] },
+      cluster: clusterStatus,
     }),
   );
+  app.use(
+    eventRoutes({
+      manager: deps.manager,
+      status: () => ({ ...deps.manager.getStats(), ...clusterStatus() }),
+      intervalMs: http.eventsIntervalMs,
+      streamLimiter,
+      logger: deps.logger.child({ component: 'http' }),
+    }),
+  );
+  app.use(consoleRoutes());
   app.use(
     sessionRoutes({
       manager: deps.manager,
@@ -120,7 +135,7 @@ export function createApp(deps: AppDeps): Express {
       maxMessageChars: http.maxMessageChars,
       abortOnDisconnect: http.abortOnDisconnect,
       submissionLimit: messageRateLimit(http.rateLimitPerMin),
-      streamLimiter: new StreamLimiter(http.maxStreamsPerToken),
+      streamLimiter,
     }),
   );
   app.use(notFoundHandler);
