@@ -124,6 +124,11 @@ grep -q 'fake reply #1 .*: hello from the container test' "$WORK/answer.json" ||
   { cat "$WORK/answer.json" >&2; logs "$FAKE"; fail "the message did not come back through the fake opencode"; }
 say "message answered: $(grep -o '"text":"[^"]*"' "$WORK/answer.json" | head -n1)"
 
+# The operator console's page ships in the image (public/, found relative to dist/).
+curl -fsS -m 5 "$BASE/console" | grep -q '/console/console.js' || fail "GET /console does not serve the console page"
+curl -fsS -m 5 -o /dev/null "$BASE/console/console.js" || fail "GET /console/console.js failed"
+say "the console page is served at /console"
+
 curl -fsS -m 5 "$BASE/metrics" >"$WORK/metrics.txt"
 grep -Eq '^opencode_manager_commands_total\{[^}]*outcome="success"[^}]*\} 1$' "$WORK/metrics.txt" ||
   { grep opencode_manager_commands_total "$WORK/metrics.txt" >&2 || true; fail "/metrics does not count the successful turn"; }

@@ -3,9 +3,12 @@
 // the workspace root and the data dir, multi-stage with a slim Node 24 runtime).
 // test/container/run.sh proves the image itself with podman.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { CONFIG_VARIABLES } from '../../src/config/config.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { argumentsOf, exposedPorts, readDockerfile, runtimeStage, runtimeUser } from './dockerfile.js';
 
 const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v) => v.name === name)?.fallback;
@@ -37,6 +40,14 @@ describe('Dockerfile', () => {
       !runtimeStage().some((i) => i.getKeyword() === 'RUN' && /npm (ci|install)\b/.test(i.getTextContent())),
       'no npm install in the runtime stage: production node_modules come from the build stage',
     );
+  });
+
+  it("carries the console's static page next to dist/, where the built service looks for it", () => {
+    const copies = argumentsOf(runtimeStage(), 'COPY').map((args) => args.join(' '));
+    assert.ok(copies.includes('/app/dist ./dist'), copies.join('\n'));
+    assert.ok(copies.includes('/app/public ./public'), 'the runtime stage copies public/ (GET /console)');
+    assert.match(readDockerfile(), /^COPY public \.\/public$/m, 'the build stage has public/');
+    assert.match(readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8'), /^!public\/$/m, 'public/ is in the build context');
   });
 
   it('runs as a numeric non-root user', () => {
