@@ -6,7 +6,7 @@ import { OcpmError } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { callerOf } from '../auth.js';
-import { ConsoleFeed } from '../console-feed.js';
+import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
 import type { StreamLimiter } from '../rate-limits.js';
 import { openSse } from '../sse.js';
 import { noQuerySchema, parse } from '../validation.js';
@@ -25,6 +25,16 @@ export interface EventRouteDeps {
   readonly logger: Logger;
 }
 
+/** What the console's feed reads from the manager (the bench measures the same). */
+export function managerSources(manager: OpencodeProcessManager, status: () => object): ConsoleSources {
+  return {
+    status,
+    sessions: () => manager.listSessions(),
+    recentTurns: () => manager.recentTurns(RECENT_TURNS),
+    pending: () => manager.allPendingRequests(),
+  };
+}
+
 export function eventRoutes(deps: EventRouteDeps): Router {
   const router = Router();
   const { manager } = deps;
@@ -33,12 +43,7 @@ export function eventRoutes(deps: EventRouteDeps): Router {
     parse(noQuerySchema, req.query, 'query');
     const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
     if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one');
-    const feed = new ConsoleFeed({
-      status: deps.status,
-      sessions: () => manager.listSessions(),
-      recentTurns: () => manager.recentTurns(RECENT_TURNS),
-      pending: () => manager.allPendingRequests(),
-    });
+    const feed = new ConsoleFeed(managerSources(manager, deps.status));
     const stream = openSse(res);
     const releaseGauge = manager.trackStream();
     const tick = (): void => {
