@@ -19,6 +19,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY bin ./bin
+# The operator console's static page (GET /console), served from ../public next to dist/.
+COPY public ./public
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim AS runtime
@@ -45,6 +47,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # The operator CLI (docs/cli.md): its launcher runs dist/cli/ocpm.js; on PATH for `podman exec … ocpm`.
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/public ./public
 # The sandbox every session's opencode runs in (OCPM_ISOLATION): Landlock, no privileges needed.
 COPY --from=build /app/build ./build
 # The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is

@@ -38,4 +38,30 @@ export default tseslint.config(
     files: ['eslint.config.js', 'bin/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  {
+    // The console page's plain browser modules (no build step): syntax and the recommended rules, no types.
+    files: ['public/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'fetch',
+          'sessionStorage',
+          'localStorage',
+          'requestAnimationFrame',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'AbortController',
+          'TextDecoderStream',
+          'Intl',
+          'Node',
+          'URL',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -46,6 +46,14 @@ export const SERVICE_SETTINGS = {
     'an integer 1-100000',
     'SSE streams one token may have open; past it, 429 `too_many_streams`.',
   ),
+  OCPM_EVENTS_INTERVAL_MS: setting(
+    'http',
+    'eventsIntervalMs',
+    integer(100, 60000),
+    1000,
+    'an integer number of milliseconds 100-60000',
+    "How often `GET /api/events` (the operator console's stream) looks for changes and sends them.",
+  ),
   OCPM_CORS_ORIGINS: setting(
     'http',
     'corsOrigins',

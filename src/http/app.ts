@@ -18,6 +18,8 @@ import { buildOpenApiDocument } from './openapi.js';
 import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { requireJsonBody } from './require-json.js';
+import { consoleRoutes } from './routes/console.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { instanceRoutes } from './routes/instances.js';
 import { internalRoutes } from './routes/internal.js';
@@ -53,7 +55,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(helmet());
+  // Helmet's strict CSP, with styles from this origin only too (the console's are files), and
+  // without upgrade-insecure-requests: the console must load over plain HTTP inside a cluster.
+  app.use(helmet({ contentSecurityPolicy: { directives: { styleSrc: ["'self'"], upgradeInsecureRequests: null } } }));
   app.use(requestMetrics(deps.metrics));
   app.use(corsPolicy(http.corsOrigins));
   app.use('/api', (_req, res, next) => {
@@ -94,6 +98,9 @@ export function createApp(deps: AppDeps): Express {
       }),
     );
   }
+  const clusterStatus = () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] };
+  // One budget of open SSE streams per token, message streams and console streams alike.
+  const streamLimiter = new StreamLimiter(http.maxStreamsPerToken);
   const openApiDocument = buildOpenApiDocument(http.maxMessageChars);
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
@@ -103,9 +110,19 @@ export function createApp(deps: AppDeps): Express {
       manager: deps.manager,
       metrics: deps.metrics,
       metricsAuth: requireMetricsToken(deps.metricsVerifier),
-      cluster: () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] },
+      cluster: clusterStatus,
     }),
   );
+  app.use(
+    eventRoutes({
+      manager: deps.manager,
+      status: () => ({ ...deps.manager.getStats(), ...clusterStatus() }),
+      intervalMs: http.eventsIntervalMs,
+      streamLimiter,
+      logger: deps.logger.child({ component: 'http' }),
+    }),
+  );
+  app.use(consoleRoutes());
   app.use(
     sessionRoutes({
       manager: deps.manager,
@@ -122,7 +139,7 @@ export function createApp(deps: AppDeps): Express {
       maxMessageChars: http.maxMessageChars,
       abortOnDisconnect: http.abortOnDisconnect,
       submissionLimit: messageRateLimit(http.rateLimitPerMin),
-      streamLimiter: new StreamLimiter(http.maxStreamsPerToken),
+      streamLimiter,
     }),
   );
   app.use(notFoundHandler);

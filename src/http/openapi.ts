@@ -229,6 +229,19 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
       security: 'none',
       replies: { 200: json('Status', statusResponseSchema) },
     },
+    {
+      method: 'get',
+      path: '/api/events',
+      summary:
+        "The operator console's SSE stream: a snapshot event ({ status, sessions, recentTurns, pending }), then status, sessions ({ upserted, removed }), turns ({ upserted }) and pending events when they change",
+      security: 'api',
+      query: noQuerySchema,
+      replies: {
+        200: { description: 'An SSE stream that stays open', contentType: 'text/event-stream' },
+        400: failure('A query string'),
+        429: failure('Too many streams open for this token'),
+      },
+    },
     { method: 'get', path: '/api/openapi.json', summary: 'This document', security: 'api', replies: { 200: { description: 'OpenAPI 3.1 document' } } },
     { method: 'get', path: '/livez', summary: 'Liveness probe', security: 'none', replies: { 200: json('Alive', probeResponseSchema) } },
     {
@@ -237,6 +250,14 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
       summary: 'Readiness probe',
       security: 'none',
       replies: { 200: json('Ready', probeResponseSchema), 503: json('Not ready or draining', probeResponseSchema) },
+    },
+    { method: 'get', path: '/', summary: 'Redirects to the operator console', security: 'none', replies: { 302: { description: 'To /console' } } },
+    {
+      method: 'get',
+      path: '/console',
+      summary: 'The operator console, a static page (its data comes from GET /api/events with the API token)',
+      security: 'none',
+      replies: { 200: { description: 'The page', contentType: 'text/html' } },
     },
     {
       method: 'get',

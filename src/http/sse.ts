@@ -6,6 +6,8 @@ const HEARTBEAT_MS = 15000;
 
 export interface SseStream {
   send(event: string, data: unknown): void;
+  /** Sends data that is already JSON text (one line), so a large payload is serialized once. */
+  sendJson(event: string, json: string): void;
   /** Ends the stream; further sends are ignored. */
   close(): void;
 }
@@ -26,11 +28,15 @@ export function openSse(res: Response): SseStream {
     open = false;
     clearInterval(heartbeat);
   });
+  const sendJson = (event: string, json: string): void => {
+    if (!open || res.writableEnded) return;
+    res.write(`event: ${event}\ndata: ${json}\n\n`);
+  };
   return {
     send(event, data) {
-      if (!open || res.writableEnded) return;
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      sendJson(event, JSON.stringify(data));
     },
+    sendJson,
     close() {
       if (!open) return;
       open = false;

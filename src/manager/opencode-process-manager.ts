@@ -247,6 +247,16 @@ export class OpencodeProcessManager {
     return this.core.userRequests.list(id);
   }
 
+  /** Every session's pending permission requests and questions (the operator console). */
+  allPendingRequests(): PendingRequests {
+    return this.core.userRequests.listAll();
+  }
+
+  /** The latest turns across sessions, running ones included, newest first (the operator console). */
+  recentTurns(limit: number): TurnRecord[] {
+    return this.core.registry.turns.recent(limit);
+  }
+
   /** A person's reply to a pending permission request (404 unknown, 409 already answered). */
   async answerPermission(id: string, requestId: string, reply: PermissionReply, message?: string): Promise<void> {
     await this.core.userRequests.answerPermission(id, requestId, reply, message);

@@ -34,6 +34,8 @@ export interface TurnStore {
   start(sessionId: string, startedAt: number): number;
   finish(id: number, finish: TurnFinish): void;
   list(sessionId: string, limit: number): TurnRecord[];
+  /** The latest turns across every session (running ones included), newest first: the operator console's feed. */
+  recent(limit: number): TurnRecord[];
   /** Turns left 'running' by a previous run of the service. */
   markInterrupted(): number;
   /** Forgets every turn of a session (a purge, or a session handed to another replica). */
@@ -84,6 +86,7 @@ export class SqliteTurnStore implements TurnStore {
   private readonly update;
   private readonly trim;
   private readonly finishTx;
+  private readonly latest;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare("INSERT INTO turns (session_id, status, started_at) VALUES (?, 'running', ?)");
@@ -95,6 +98,8 @@ export class SqliteTurnStore implements TurnStore {
       `DELETE FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?)
          AND id NOT IN (SELECT id FROM turns WHERE session_id = (SELECT session_id FROM turns WHERE id = ?) ORDER BY id DESC LIMIT ?)`,
     );
+    // By the primary key: cheap whatever the number of sessions (the console asks every second).
+    this.latest = db.prepare('SELECT * FROM turns ORDER BY id DESC LIMIT ?');
     this.finishTx = db.transaction((id: number, f: TurnFinish) => {
       this.update.run(
         f.status,
@@ -124,6 +129,10 @@ export class SqliteTurnStore implements TurnStore {
   list(sessionId: string, limit: number): TurnRecord[] {
     const rows = this.db.prepare('SELECT * FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT ?').all(sessionId, limit) as Row[];
     return rows.map(toRecord);
+  }
+
+  recent(limit: number): TurnRecord[] {
+    return (this.latest.all(limit) as Row[]).map(toRecord);
   }
 
   markInterrupted(): number {
@@ -208,6 +217,9 @@ export class MemoryTurnStore implements TurnStore {
       .filter((t) => t.sessionId === sessionId)
       .reverse()
       .slice(0, limit);
+  }
+  recent(limit: number): TurnRecord[] {
+    return this.turns.slice(-limit).reverse();
   }
   markInterrupted(): number {
     return 0;

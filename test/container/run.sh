@@ -128,6 +128,10 @@ say "message answered: $(grep -o '"text":"[^"]*"' "$WORK/answer.json" | head -n1
 podman exec "$FAKE" ocpm status | grep -q '^state  *ready$' || fail "ocpm status in the container"
 podman exec "$FAKE" ocpm sessions | grep -q '^demo ' || fail "ocpm sessions in the container does not list demo"
 say "ocpm on PATH in the image: status and sessions answer"
+# The operator console's page ships in the image (public/, found relative to dist/).
+curl -fsS -m 5 "$BASE/console" | grep -q '/console/console.js' || fail "GET /console does not serve the console page"
+curl -fsS -m 5 -o /dev/null "$BASE/console/console.js" || fail "GET /console/console.js failed"
+say "the console page is served at /console"
 
 curl -fsS -m 5 "$BASE/metrics" >"$WORK/metrics.txt"
 grep -Eq '^opencode_manager_commands_total\{[^}]*outcome="success"[^}]*\} 1$' "$WORK/metrics.txt" ||

@@ -42,6 +42,14 @@ describe('Dockerfile', () => {
     );
   });
 
+  it("carries the console's static page next to dist/, where the built service looks for it", () => {
+    const copies = argumentsOf(runtimeStage(), 'COPY').map((args) => args.join(' '));
+    assert.ok(copies.includes('/app/dist ./dist'), copies.join('\n'));
+    assert.ok(copies.includes('/app/public ./public'), 'the runtime stage copies public/ (GET /console)');
+    assert.match(readDockerfile(), /^COPY public \.\/public$/m, 'the build stage has public/');
+    assert.match(readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8'), /^!public\/$/m, 'public/ is in the build context');
+  });
+
   it('runs as a numeric non-root user', () => {
     const user = runtimeUser();
     assert.ok(user !== undefined, 'the runtime stage sets USER');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { z } from 'zod';
-import { call, type JsonResponse } from '../helpers/http.js';
+import { call, TEST_API_TOKEN, type JsonResponse } from '../helpers/http.js';
 import { routesOf } from '../helpers/express-routes.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -122,6 +122,19 @@ describe('OpenAPI document', () => {
     await expect('get', '/livez', 200);
     await expect('get', '/readyz', 200);
     await expect('get', '/metrics', 200);
+    await expect('get', '/console', 200);
+    // Not followed: the operation answers the redirect itself.
+    const root = await fetch(`${svc.url}/`, { redirect: 'manual' });
+    assertDocumented(doc, 'get', '/', { status: root.status, headers: root.headers, body: await root.text() });
+    assert.equal(root.headers.get('location'), '/console');
+    seen.add('get /');
+    // The console's stream stays open: its headers are checked, then it is cancelled.
+    const events = new AbortController();
+    const stream = await fetch(`${svc.url}/api/events`, { headers: { authorization: `Bearer ${TEST_API_TOKEN}` }, signal: events.signal });
+    assertDocumented(doc, 'get', '/api/events', { status: stream.status, headers: stream.headers, body: '' });
+    assert.equal(stream.status, 200);
+    events.abort();
+    seen.add('get /api/events');
     await expect('delete', '/api/sessions/{id}', 204);
     await expect('get', '/api/sessions/{id}', 404);
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`));

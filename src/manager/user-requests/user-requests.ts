@@ -102,6 +102,17 @@ export class UserRequests {
     return { permissions, questions };
   }
 
+  /** Every pending request of every session, oldest first (the operator console lists them all). */
+  listAll(): PendingRequests {
+    const permissions: PermissionRequestView[] = [];
+    const questions: QuestionRequestView[] = [];
+    for (const entry of this.pending.values()) {
+      if (entry.kind === 'permission') permissions.push(entry.view);
+      else questions.push(entry.view);
+    }
+    return { permissions, questions };
+  }
+
   countFor(sessionId: string): number {
     let count = 0;
     for (const entry of this.pending.values()) if (entry.view.sessionId === sessionId) count += 1;

@@ -1,0 +1,96 @@
+// The read-only panels: service summary, server instances, recent turns, pending requests.
+import { el, formatBytes, formatCost, formatDuration, formatNumber, formatTime } from './dom.js';
+
+/** The figures at the top: [label, value, tone] where tone colours the badge. */
+export function summaryItems(status) {
+  const pm = status.processManager ?? {};
+  const readiness = status.draining ? ['draining', 'warn'] : pm.isReady ? ['ready', 'ok'] : [status.state ?? 'not ready', 'bad'];
+  const isolation = status.isolation ?? {};
+  return [
+    ['Mode', pm.mode === 'server' ? 'server' : 'per-message', pm.mode === 'server' || status.configuredMode !== 'server' ? 'ok' : 'warn', pm.description],
+    ['State', readiness[0], readiness[1], status.unavailableReason ?? undefined],
+    ['Isolation', isolation.enforced ? isolation.mechanism : 'none', isolation.enforced ? 'ok' : 'warn'],
+    ['Replica', status.replica ?? '–', 'plain', (status.peers ?? []).map((p) => `${p.name ?? p.url}: ${p.state}`).join(', ') || 'no peers'],
+    ['opencode', status.version ?? '–', 'plain', status.opencode?.defaultModel ?? undefined],
+    ['Sessions', formatNumber(status.sessions), 'plain'],
+    ['Running turns', formatNumber(status.runningTurns), 'plain'],
+    ['Queued', formatNumber(status.queuedRequests), status.queuedRequests > 0 ? 'warn' : 'plain'],
+    ['Waiting on user', formatNumber(status.sessionsWaitingOnUser), status.sessionsWaitingOnUser > 0 ? 'warn' : 'plain'],
+    ['Processes', formatNumber(status.runningProcesses), 'plain'],
+    ['Streams', formatNumber(status.activeStreams), 'plain'],
+  ];
+}
+
+export function summaryNode(status) {
+  return summaryItems(status).map(([label, value, tone, title]) =>
+    el(
+      'div',
+      { class: 'figure', 'data-figure': label.toLowerCase().replaceAll(' ', '-'), title },
+      el('span', { class: 'label' }, label),
+      el('span', { class: `value tone-${tone}` }, value),
+    ),
+  );
+}
+
+export function instanceRow(instance, act, now) {
+  return el(
+    'tr',
+    { 'data-instance-id': instance.id, 'data-state': instance.state },
+    el('td', { class: 'mono' }, instance.id),
+    el('td', {}, el('span', { class: `badge instance-${instance.state}` }, instance.state)),
+    el('td', { class: 'num' }, instance.pid ?? '–'),
+    el('td', {}, instance.startedAt ? formatDuration(now - instance.startedAt) : '–'),
+    el('td', { class: 'num' }, formatBytes(instance.rssBytes)),
+    el('td', { class: 'num' }, formatNumber(instance.restarts)),
+    el('td', { class: 'num' }, formatNumber(instance.directories)),
+    el('td', { class: 'num' }, formatNumber(instance.activeTurns)),
+    el('td', { class: 'error-text', title: instance.lastError ?? undefined }, instance.lastError ?? ''),
+    el(
+      'td',
+      {},
+      el('div', { class: 'actions' }, el('button', { type: 'button', 'data-action': 'restart', onclick: () => act('restart', instance.id) }, 'Restart')),
+    ),
+  );
+}
+
+export function turnRow(turn, now) {
+  const duration = turn.durationMs ?? (turn.status === 'running' ? now - turn.startedAt : undefined);
+  return el(
+    'tr',
+    { 'data-turn-id': turn.id, 'data-session-id': turn.sessionId, 'data-status': turn.status },
+    el('td', { class: 'mono' }, turn.sessionId),
+    el('td', {}, el('span', { class: `badge turn-${turn.status}` }, turn.status)),
+    el('td', { class: 'num' }, formatDuration(duration)),
+    el('td', {}, formatTime(turn.startedAt)),
+    el('td', {}, turn.mode ?? ''),
+    el('td', { class: 'num' }, formatCost(turn.cost ?? undefined)),
+    el('td', { class: 'error-text', title: turn.error?.message }, turn.error ? `${turn.error.code}: ${turn.error.message}` : ''),
+  );
+}
+
+export function pendingRows(pending) {
+  const permissions = (pending.permissions ?? []).map((p) => ({
+    kind: 'permission',
+    id: p.id,
+    sessionId: p.sessionId,
+    what: `${p.permission}${p.patterns?.length ? `: ${p.patterns.join(', ')}` : ''}`,
+    expiresAt: p.expiresAt,
+  }));
+  const questions = (pending.questions ?? []).map((q) => ({
+    kind: 'question',
+    id: q.id,
+    sessionId: q.sessionId,
+    what: (q.questions ?? []).map((item) => item.question).join(' / '),
+    expiresAt: q.expiresAt,
+  }));
+  return [...permissions, ...questions].map((r) =>
+    el(
+      'tr',
+      { 'data-request-id': r.id, 'data-kind': r.kind },
+      el('td', {}, el('span', { class: `badge kind-${r.kind}` }, r.kind)),
+      el('td', { class: 'mono' }, r.sessionId),
+      el('td', {}, r.what),
+      el('td', {}, r.expiresAt ? new Date(r.expiresAt).toLocaleTimeString() : '–'),
+    ),
+  );
+}

@@ -1,0 +1,72 @@
+// GET /api/events: the operator console's live stream. One `snapshot` event, then every
+// OCPM_EVENTS_INTERVAL_MS only what changed for this connection (console-feed.ts), until the client
+// goes away. This replica's sessions only: with peers, each replica has its own console.
+import { Router } from 'express';
+import { OcpmError } from '../../errors/errors.js';
+import type { Logger } from '../../logging/logger.js';
+import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import { callerOf } from '../auth.js';
+import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
+import type { StreamLimiter } from '../rate-limits.js';
+import { openSse } from '../sse.js';
+import { noQuerySchema, parse } from '../validation.js';
+
+/** How many of the latest turns (across sessions) the console shows. */
+export const RECENT_TURNS = 50;
+
+export interface EventRouteDeps {
+  readonly manager: OpencodeProcessManager;
+  /** The document GET /api/opencode/status answers. */
+  readonly status: () => object;
+  /** OCPM_EVENTS_INTERVAL_MS. */
+  readonly intervalMs: number;
+  /** Shared with the message streams: one budget of open streams per token. */
+  readonly streamLimiter: StreamLimiter;
+  readonly logger: Logger;
+}
+
+/** What the console's feed reads from the manager (the bench measures the same). */
+export function managerSources(manager: OpencodeProcessManager, status: () => object): ConsoleSources {
+  return {
+    status,
+    sessions: () => manager.listSessions(),
+    recentTurns: () => manager.recentTurns(RECENT_TURNS),
+    pending: () => manager.allPendingRequests(),
+  };
+}
+
+export function eventRoutes(deps: EventRouteDeps): Router {
+  const router = Router();
+  const { manager } = deps;
+
+  router.get('/api/events', (req, res) => {
+    parse(noQuerySchema, req.query, 'query');
+    const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
+    if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one');
+    const feed = new ConsoleFeed(managerSources(manager, deps.status));
+    const stream = openSse(res);
+    const releaseGauge = manager.trackStream();
+    const tick = (): void => {
+      // A client that reads slowly gets the accumulated changes at a later tick, not a growing buffer.
+      if (res.writableNeedDrain) return;
+      try {
+        for (const change of feed.changes()) stream.sendJson(change.event, change.json);
+      } catch (error) {
+        // The registry closes at shutdown while a tick may still be due: end the stream, never the process.
+        deps.logger.warn('The console stream ended: its state could not be read', { error: error instanceof Error ? error.message : String(error) });
+        stream.close();
+      }
+    };
+    const timer = setInterval(tick, deps.intervalMs);
+    timer.unref();
+    res.once('close', () => {
+      clearInterval(timer);
+      releaseGauge();
+      releaseSlot();
+    });
+    const snapshot = feed.snapshot();
+    stream.sendJson(snapshot.event, snapshot.json);
+  });
+
+  return router;
+}
