@@ -18,6 +18,27 @@ export function summaryItems(status) {
     ['Waiting on user', formatNumber(status.sessionsWaitingOnUser), status.sessionsWaitingOnUser > 0 ? 'warn' : 'plain'],
     ['Processes', formatNumber(status.runningProcesses), 'plain'],
     ['Streams', formatNumber(status.activeStreams), 'plain'],
+    ...usageItems(status.usage),
+  ];
+}
+
+/** Tokens and cost of this replica's sessions, and how many are over a budget (newer services). */
+function usageItems(usage) {
+  if (usage === undefined || usage === null) return [];
+  const tokens = Object.values(usage.tokens ?? {}).reduce((sum, n) => sum + n, 0);
+  const budgets = usage.budgets ?? {};
+  const limits = [budgets.tokens === null ? undefined : `${budgets.tokens} tokens`, budgets.costUsd === null ? undefined : `${budgets.costUsd} USD`]
+    .filter((limit) => limit !== undefined)
+    .join(', ');
+  return [
+    ['Tokens', formatNumber(tokens), 'plain', 'input, output, reasoning, cache read and write of every session'],
+    ['Cost', formatCost(usage.cost), 'plain', `${formatNumber(usage.turns)} turns`],
+    [
+      'Over budget',
+      formatNumber(usage.sessionsOverBudget),
+      usage.sessionsOverBudget > 0 ? 'warn' : 'plain',
+      limits === '' ? 'no budgets set' : `per session: ${limits}`,
+    ],
   ];
 }
 

@@ -12,11 +12,11 @@ export function sessionState(session) {
   return session.busy === true ? 'busy' : 'idle';
 }
 
-/** Input, output and reasoning tokens of the session's turns; undefined when the view has no usage. */
+/** The session's tokens of all five types (what OCPM_SESSION_TOKEN_BUDGET counts); undefined when the view has no usage. */
 export function sessionTokens(session) {
   const tokens = session.usage?.tokens;
   if (tokens === undefined || tokens === null) return undefined;
-  return (tokens.input ?? 0) + (tokens.output ?? 0) + (tokens.reasoning ?? 0);
+  return (tokens.input ?? 0) + (tokens.output ?? 0) + (tokens.reasoning ?? 0) + (tokens.cacheRead ?? 0) + (tokens.cacheWrite ?? 0);
 }
 
 function sessionTurns(session) {

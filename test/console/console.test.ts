@@ -32,10 +32,19 @@ async function waitForRowState(page: Page, id: string, state: string): Promise<v
   await page.waitForSelector(`#sessions tr[data-session-id="${id}"][data-state="${state}"]`, WAIT);
 }
 
+/**
+ * Finds and clicks in one step inside the page: a live update may replace a table row between the
+ * separate look-up, scroll and click that page.click() makes.
+ */
+async function clickNow(page: Page, selector: string): Promise<void> {
+  await page.waitForSelector(selector, WAIT);
+  await page.$eval(selector, (node) => (node as unknown as { click(): void }).click());
+}
+
 /** Clicks an action button, confirms in the page's dialog, and waits for the reported outcome. */
 async function runAction(page: Page, selector: string, expect: RegExp): Promise<string> {
   const before = await page.$eval('#action-result', (node) => node.textContent ?? '');
-  await page.click(selector);
+  await clickNow(page, selector);
   await page.waitForSelector('#confirm-dialog[open]', WAIT);
   await page.click('#confirm-yes');
   await page.waitForFunction((previous) => (document.querySelector('#action-result')?.textContent ?? '') !== previous, WAIT, before);
@@ -98,6 +107,17 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
     await waitForRowState(page, 'alpha', 'idle');
     await page.waitForSelector('#turns tr[data-session-id="alpha"][data-status="success"]', WAIT);
     assert.match(await page.$eval('#sessions tr[data-session-id="alpha"] td:nth-child(4)', (node) => node.textContent ?? ''), /^1$/);
+    // The turn's usage shows in its row and in the totals, as the API has it.
+    const { usage } = await callOk<{ usage: { tokens: Record<string, number>; cost: number } }>(`${svc.url}/api/sessions/alpha`, 'GET');
+    const tokens = Object.values(usage.tokens).reduce((sum, n) => sum + n, 0);
+    assert.ok(tokens > 0 && usage.cost > 0, JSON.stringify(usage));
+    await page.waitForFunction(
+      (expected) => document.querySelector('#sessions tr[data-session-id="alpha"] td:nth-child(5)')?.textContent === expected,
+      WAIT,
+      String(tokens),
+    );
+    assert.equal(await page.$eval('#sessions tr[data-session-id="alpha"] td:nth-child(6)', (node) => node.textContent), `$${usage.cost.toFixed(4)}`);
+    assert.equal(await page.$eval('[data-figure="cost"] .value', (node) => node.textContent), `$${usage.cost.toFixed(4)}`);
   });
 
   it('lists a pending permission while the turn waits on a person, and clears it once answered', async () => {
@@ -149,7 +169,7 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
   });
 
   it('deletes a session from the page after a confirmation; Cancel leaves it', async () => {
-    await page.click('#sessions tr[data-session-id="bravo"] button[data-action="delete"]');
+    await clickNow(page, '#sessions tr[data-session-id="bravo"] button[data-action="delete"]');
     await page.waitForSelector('#confirm-dialog[open]', WAIT);
     await page.click('#confirm-no');
     await page.waitForSelector('#confirm-dialog:not([open])', WAIT);
