@@ -18,6 +18,7 @@ import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { Lease } from './server/server-pool.js';
 import { runServerTurn } from './server/server-turn.js';
+import type { TokenUsage } from './per-message/run-events.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
 import { recordTurnUsage } from './usage-accounting.js';
 import type { WarmUps } from './warm-up.js';
@@ -55,13 +56,15 @@ export class TurnRunner {
     let errorCode: string | undefined;
     let failureReason: string | undefined;
     let lease: Lease | undefined;
+    // The last usage opencode reported for the turn: a failed turn counts what it used too.
+    let used: { tokens: TokenUsage; cost: number } | undefined;
     try {
       checkTurn(core, session, options);
       await this.warmUps.settled(session.id);
       if (core.runtime?.sandbox !== undefined) await this.prepareIsolatedHome(session);
       lease = await leaseServer(core, session, signal);
       this.noteServing(lease !== undefined || core.runtime?.pool === undefined);
-      const routed = await this.route(session, message, options, signal, lease);
+      const routed = await this.route(session, message, options, signal, lease, (tokens, cost) => (used = { tokens, cost }));
       mode = routed.mode;
       outcome = 'success';
       recordTurnUsage(core, session, options.model, routed.tokens, routed.cost);
@@ -86,11 +89,12 @@ export class TurnRunner {
         session.opencodeSessionId = undefined;
         core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
-      recordTurnUsage(core, session, options.model);
+      recordTurnUsage(core, session, options.model, used?.tokens, used?.cost);
       core.registry.turns.finish(turnId, {
         status: outcome,
         mode,
         durationMs: Date.now() - startedAt,
+        ...(used === undefined ? {} : { tokens: used.tokens, cost: used.cost }),
         error: cause instanceof OcpmError ? { code: cause.code, message: cause.message } : { code: 'internal_error', message: 'Internal error' },
       });
       throw cause;
@@ -113,9 +117,11 @@ export class TurnRunner {
     options: ExecuteOptions,
     signal: AbortSignal,
     lease: Lease | undefined,
+    onUsage: (tokens: TokenUsage, cost: number) => void,
   ): Promise<Omit<TurnResult, 'sessionId'>> {
     const { core } = this;
     const common = {
+      onUsage,
       session: { id: session.id, workspace: session.workspace, opencodeSessionId: session.opencodeSessionId },
       message,
       model: options.model,

@@ -50,4 +50,9 @@ export interface TurnInput<Event> {
    * id, so the caller can save it at once: a crash mid-turn must not lose the conversation.
    */
   readonly onConversation: (opencodeSessionId: string) => void;
+  /**
+   * What opencode reported the turn used, whatever its outcome: called before the turn answers or
+   * fails, so a turn that timed out, was aborted or failed after some steps still counts them.
+   */
+  readonly onUsage: (tokens: TokenUsage, cost: number) => void;
 }

@@ -59,6 +59,12 @@ for (const mode of ['per-message', 'server'] as const) {
         totals.turns += messages.length;
       }
       assert.ok(totals.tokens.input >= 10, 'the fake reports input tokens (words of the message)');
+      if (mode === 'per-message') {
+        // The failed turn (its run exited 3 after its step) counts what it used: tokens and cost.
+        const failed = (await callOk(url('/api/sessions/b/messages?limit=1'), 'GET')).messages[0];
+        assert.equal(failed.status, 'error');
+        assert.ok(failed.tokens.input > 0 && failed.cost > 0, JSON.stringify(failed));
+      }
       assert.ok(totals.tokens.output > 0 && totals.cost > 0);
 
       const status = (await callOk(url('/api/opencode/status'), 'GET')).usage;

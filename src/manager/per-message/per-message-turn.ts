@@ -51,6 +51,7 @@ export async function runPerMessageTurn(input: PerMessageTurnInput): Promise<Omi
     input.onEvent?.(event);
   });
   const summary = collector.summary;
+  input.onUsage(summary.tokens, summary.cost);
   for (const rejected of summary.rejectedTools) input.requests.rejectedByRun(rejected.tool, rejected.patterns);
   const context: RunFailureContext = {
     pid: result.pid,

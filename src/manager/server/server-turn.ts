@@ -288,6 +288,8 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
       await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, TRAILING_EVENTS_MS)))]);
       clearTimeout(timer);
     }
+    // An aborted or failed message carries what its steps used so far, too.
+    input.onUsage(tokensOf(answer.info), num(answer.info.cost));
     const failure = errorOf(answer.info);
     throwIfEnded();
     if (failure !== undefined) {
