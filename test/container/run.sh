@@ -93,7 +93,9 @@ stop() {
   code=$(timeout "$2" podman wait "$1") || { logs "$1"; fail "$1 still running $2 s after SIGTERM"; }
   STOP_S=$(since "$t")
   [ "$code" = 0 ] || { logs "$1"; fail "$1 exited $code after SIGTERM (expected 0)"; }
-  podman logs "$1" 2>&1 | grep -q '"Shutdown complete"' || { logs "$1"; fail "$1: no 'Shutdown complete' log line"; }
+  # Captured first: `cmd | grep -q` under pipefail fails when grep exits before cmd finishes writing.
+  podman logs "$1" >"$WORK/$1.log" 2>&1 || true
+  grep -q '"Shutdown complete"' "$WORK/$1.log" || { logs "$1"; fail "$1: no 'Shutdown complete' log line"; }
 }
 
 api() { curl -sS -m 30 -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
@@ -125,11 +127,14 @@ grep -q 'fake reply #1 .*: hello from the container test' "$WORK/answer.json" ||
 say "message answered: $(grep -o '"text":"[^"]*"' "$WORK/answer.json" | head -n1)"
 
 # The operator CLI is on PATH and finds the service and its token (OCPM_API_TOKEN) inside the container.
-podman exec "$FAKE" ocpm status | grep -q '^state  *ready$' || fail "ocpm status in the container"
-podman exec "$FAKE" ocpm sessions | grep -q '^demo ' || fail "ocpm sessions in the container does not list demo"
+podman exec "$FAKE" ocpm status >"$WORK/ocpm-status.txt" || fail "ocpm status in the container exited non-zero"
+grep -q '^state  *ready$' "$WORK/ocpm-status.txt" || fail "ocpm status in the container does not say ready"
+podman exec "$FAKE" ocpm sessions >"$WORK/ocpm-sessions.txt" || fail "ocpm sessions in the container exited non-zero"
+grep -q '^demo ' "$WORK/ocpm-sessions.txt" || fail "ocpm sessions in the container does not list demo"
 say "ocpm on PATH in the image: status and sessions answer"
 # The operator console's page ships in the image (public/, found relative to dist/).
-curl -fsS -m 5 "$BASE/console" | grep -q '/console/console.js' || fail "GET /console does not serve the console page"
+curl -fsS -m 5 -o "$WORK/console.html" "$BASE/console" || fail "GET /console failed"
+grep -q '/console/console.js' "$WORK/console.html" || fail "GET /console does not serve the console page"
 curl -fsS -m 5 -o /dev/null "$BASE/console/console.js" || fail "GET /console/console.js failed"
 say "the console page is served at /console"
 
@@ -143,7 +148,7 @@ say "/metrics counts the turn"
 api -X POST -d "{\"text\":\"#fake delay=$SLOW_TURN_MS\\nstill answered after SIGTERM\"}" "$BASE/api/sessions/demo/messages" >"$WORK/slow.json" &
 SLOW=$!
 deadline=$(($(date +%s) + 30))
-until curl -fsS -m 2 "$BASE/api/opencode/status" 2>/dev/null | grep -q '"runningTurns":1'; do
+until grep -q '"runningTurns":1' <<<"$(curl -fsS -m 2 "$BASE/api/opencode/status" 2>/dev/null || true)"; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "the slow turn never started"
   sleep 0.05
 done
