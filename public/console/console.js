@@ -3,6 +3,7 @@
 import { ACTIONS, callApi, tokenStore } from './api.js';
 import { byId, formatNumber } from './dom.js';
 import { instanceRow, pendingRows, summaryNode, turnRow } from './panels.js';
+import { patchRows } from './patch.js';
 import { pageOf, sessionRow } from './sessions-table.js';
 import { readEventStream } from './sse-reader.js';
 
@@ -129,10 +130,6 @@ function scheduleRender() {
   });
 }
 
-function fill(tbody, rows) {
-  tbody.replaceChildren(...rows);
-}
-
 function render() {
   if (state.status === null) return;
   const now = Date.now();
@@ -141,9 +138,10 @@ function render() {
   const instances = state.status.processManager?.instances ?? [];
   byId('instances-empty').hidden = instances.length > 0;
   byId('instances').hidden = instances.length === 0;
-  fill(
+  patchRows(
     byId('instances').tBodies[0],
     instances.map((i) => instanceRow(i, act, now)),
+    (row) => row.dataset.instanceId,
   );
 
   const sessions = [...state.sessions.values()];
@@ -153,9 +151,10 @@ function render() {
   byId('page-info').textContent = `page ${page.page + 1} of ${page.pages}`;
   byId('prev-page').disabled = page.page === 0;
   byId('next-page').disabled = page.page >= page.pages - 1;
-  fill(
+  patchRows(
     byId('sessions').tBodies[0],
     page.rows.map((s) => sessionRow(s, act, now)),
+    (row) => row.dataset.sessionId,
   );
   for (const button of document.querySelectorAll('#sessions th button[data-sort]')) {
     const sorted = button.dataset.sort === state.view.sort.key;
@@ -163,15 +162,16 @@ function render() {
   }
 
   const turns = [...state.turns.values()].sort((a, b) => b.id - a.id);
-  fill(
+  patchRows(
     byId('turns').tBodies[0],
     turns.map((t) => turnRow(t, now)),
+    (row) => row.dataset.turnId,
   );
 
   const pending = pendingRows(state.pending);
   byId('pending-empty').hidden = pending.length > 0;
   byId('pending').hidden = pending.length === 0;
-  fill(byId('pending').tBodies[0], pending);
+  patchRows(byId('pending').tBodies[0], pending, (row) => `${row.dataset.kind}:${row.dataset.requestId}`);
 }
 
 // --- actions ----------------------------------------------------------------------------------

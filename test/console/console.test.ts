@@ -33,18 +33,26 @@ async function waitForRowState(page: Page, id: string, state: string): Promise<v
 }
 
 /**
- * Finds and clicks in one step inside the page: a live update may replace a table row between the
- * separate look-up, scroll and click that page.click() makes.
+ * Finds and clicks in one step inside the page: a live update may move a row (the sessions sort by
+ * last activity) between the separate look-up, scroll and click that page.click() makes.
  */
-async function clickNow(page: Page, selector: string): Promise<void> {
+async function clickNow(page: Page, selector: string, enableFirst = false): Promise<void> {
   await page.waitForSelector(selector, WAIT);
-  await page.$eval(selector, (node) => (node as unknown as { click(): void }).click());
+  // One step, so no live update can land between enabling a disabled button and clicking it.
+  await page.$eval(
+    selector,
+    (node, enable) => {
+      if (enable) node.removeAttribute('disabled');
+      (node as unknown as { click(): void }).click();
+    },
+    enableFirst,
+  );
 }
 
 /** Clicks an action button, confirms in the page's dialog, and waits for the reported outcome. */
-async function runAction(page: Page, selector: string, expect: RegExp): Promise<string> {
+async function runAction(page: Page, selector: string, expect: RegExp, options: { enableFirst?: boolean } = {}): Promise<string> {
   const before = await page.$eval('#action-result', (node) => node.textContent ?? '');
-  await clickNow(page, selector);
+  await clickNow(page, selector, options.enableFirst);
   await page.waitForSelector('#confirm-dialog[open]', WAIT);
   await page.click('#confirm-yes');
   await page.waitForFunction((previous) => (document.querySelector('#action-result')?.textContent ?? '') !== previous, WAIT, before);
@@ -100,6 +108,9 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
     for (const id of ['alpha', 'bravo', 'charlie']) await callOk(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace: id });
     await page.waitForSelector('#sessions tr[data-session-id="charlie"]', WAIT);
     assert.equal(await rowState(page, 'alpha'), 'idle');
+    // Live updates change rows in place: the row (and the button an operator may be about to click)
+    // stays the same element through the turn. A property survives only on the same element.
+    await page.$eval('#sessions tr[data-session-id="alpha"]', (row) => Object.assign(row, { keptAcrossUpdates: true }));
     const turn = call(`${svc.url}/api/sessions/alpha/messages`, 'POST', { text: '#fake delay=1500\nslow hello' });
     await waitForRowState(page, 'alpha', 'busy');
     await page.waitForSelector('#turns tr[data-session-id="alpha"][data-status="running"]', WAIT);
@@ -107,6 +118,11 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
     await waitForRowState(page, 'alpha', 'idle');
     await page.waitForSelector('#turns tr[data-session-id="alpha"][data-status="success"]', WAIT);
     assert.match(await page.$eval('#sessions tr[data-session-id="alpha"] td:nth-child(4)', (node) => node.textContent ?? ''), /^1$/);
+    assert.equal(
+      await page.$eval('#sessions tr[data-session-id="alpha"]', (row) => (row as unknown as { keptAcrossUpdates?: boolean }).keptAcrossUpdates),
+      true,
+      'the row was replaced instead of updated in place',
+    );
     // The turn's usage shows in its row and in the totals, as the API has it.
     const { usage } = await callOk<{ usage: { tokens: Record<string, number>; cost: number } }>(`${svc.url}/api/sessions/alpha`, 'GET');
     const tokens = Object.values(usage.tokens).reduce((sum, n) => sum + n, 0);
@@ -146,8 +162,9 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
     await waitForRowState(page, 'charlie', 'idle');
     await page.waitForSelector('#turns tr[data-session-id="charlie"][data-status="aborted"]', WAIT);
     // An abort of an idle session reports the API's error.
-    await page.$eval('#sessions tr[data-session-id="charlie"] button[data-action="abort"]', (button) => button.removeAttribute('disabled'));
-    await runAction(page, '#sessions tr[data-session-id="charlie"] button[data-action="abort"]', /abort charlie failed \(HTTP 409\): session_idle/);
+    await runAction(page, '#sessions tr[data-session-id="charlie"] button[data-action="abort"]', /abort charlie failed \(HTTP 409\): session_idle/, {
+      enableFirst: true,
+    });
     await screenshot(page, 'console', '03-aborted');
   });
 
