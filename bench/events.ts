@@ -1,9 +1,10 @@
 // The operator console's stream with many sessions: how long the snapshot takes to build and to
-// arrive over HTTP, how large it is, and what one tick with nothing to send costs (each open console
-// pays it every OCPM_EVENTS_INTERVAL_MS). In-process service, fake opencode, per-message mode.
+// arrive over HTTP, how large it is, and what a tick with nothing to send costs every
+// OCPM_EVENTS_INTERVAL_MS: one frame read for all open consoles, plus one comparison per console.
+// In-process service, fake opencode, per-message mode.
 // Usage: node --import tsx bench/events.ts [--sessions 1000] [--turns 60] [--samples 30]
 import { performance } from 'node:perf_hooks';
-import { ConsoleFeed } from '../src/http/console-feed.js';
+import { ConsoleFeed, readFrame } from '../src/http/console-feed.js';
 import { managerSources } from '../src/http/routes/events.js';
 import { callOk, TEST_API_TOKEN } from '../test/helpers/http.js';
 import { startTestService } from '../test/helpers/test-service.js';
@@ -67,10 +68,13 @@ try {
   await inBatches(ids.slice(0, args.turns), 10, (id) => callOk(`${svc.url}/api/sessions/${id}/messages`, 'POST', { text: `hello from ${id}` }));
   const { manager } = svc.service;
   const sources = managerSources(manager, () => manager.getStats());
-  const feed = new ConsoleFeed(sources);
+  const feed = new ConsoleFeed();
   let bytes = 0;
-  const build = timeSync(args.samples, () => (bytes = Buffer.byteLength(feed.snapshot().json)));
-  const idleTick = timeSync(args.samples, () => feed.changes());
+  const build = timeSync(args.samples, () => (bytes = Buffer.byteLength(feed.snapshot(readFrame(sources)).json)));
+  // A tick reads one frame for every open console (the hub), then compares it once per console.
+  const frameRead = timeSync(args.samples, () => readFrame(sources));
+  const frame = readFrame(sources);
+  const idleCompare = timeSync(args.samples, () => feed.changes(frame));
   const http: Array<{ ms: number; bytes: number }> = [];
   for (let i = 0; i < args.samples; i += 1) http.push(await snapshotOverHttp(svc.url));
   const results = {
@@ -79,7 +83,8 @@ try {
     snapshotBytes: bytes,
     snapshotBytesPerSession: Math.round(bytes / args.sessions),
     buildMs: { p50: percentile(build, 0.5), p95: percentile(build, 0.95) },
-    idleTickMs: { p50: percentile(idleTick, 0.5), p95: percentile(idleTick, 0.95) },
+    frameReadMs: { p50: percentile(frameRead, 0.5), p95: percentile(frameRead, 0.95) },
+    idleComparePerConsoleMs: { p50: percentile(idleCompare, 0.5), p95: percentile(idleCompare, 0.95) },
     httpSnapshotMs: {
       p50: percentile(
         http.map((h) => h.ms),
@@ -96,7 +101,8 @@ try {
     '',
     `- snapshot: ${(bytes / 1024).toFixed(0)} KiB (${results.snapshotBytesPerSession} B per session, ${results.recentTurns} recent turns)`,
     `- snapshot build (in-process): ${fmt(build)}`,
-    `- a tick with nothing to send: ${fmt(idleTick)}`,
+    `- a tick's frame (read once for all open consoles): ${fmt(frameRead)}`,
+    `- comparing it for one console with nothing to send: ${fmt(idleCompare)}`,
     `- snapshot over HTTP (request to the whole event): ${fmt(http.map((h) => h.ms))}`,
   ].join('\n');
   out(markdown);

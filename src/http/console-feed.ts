@@ -1,7 +1,8 @@
 // What the operator console's stream (GET /api/events) sends: one snapshot, then, each tick, only
-// what changed since the last send on this connection. Changes are found by comparing JSON text, per
-// session id and per turn id, so views carry whatever fields they have (new ones included) without
-// this module knowing them. Payloads leave here as JSON text, serialized once.
+// what changed since the last send on this connection. The state is read and serialized once per tick
+// into a frame that every connection shares (console-hub.ts); changes are found by comparing JSON
+// text, per session id and per turn id, so views carry whatever fields they have (new ones included)
+// without this module knowing them.
 import type { TurnRecord } from '../store/turn-store.js';
 
 /** Where the feed reads the live state (the route binds them to the manager). */
@@ -40,60 +41,67 @@ function statusKey(status: object): string {
   return JSON.stringify(status, (key, value: unknown) => (key === 'idleTime' || key === 'lastSeenAt' ? undefined : value));
 }
 
+/** The live state read and serialized once per tick; every open console compares against the same frame. */
+export interface ConsoleFrame {
+  readonly statusJson: string;
+  /** The status without its clock-only fields: what decides whether it changed. */
+  readonly statusKey: string;
+  /** Session id -> the session view as JSON. */
+  readonly sessions: ReadonlyMap<string, string>;
+  /** Turn id -> the console turn as JSON. */
+  readonly turns: ReadonlyMap<number, string>;
+  readonly pendingJson: string;
+}
+
+export function readFrame(sources: ConsoleSources): ConsoleFrame {
+  const status = sources.status();
+  return {
+    statusJson: JSON.stringify(status),
+    statusKey: statusKey(status),
+    sessions: new Map(sources.sessions().map((session) => [session.id, JSON.stringify(session)])),
+    turns: new Map(sources.recentTurns().map((turn) => [turn.id, JSON.stringify(consoleTurn(turn))])),
+    pendingJson: JSON.stringify(sources.pending()),
+  };
+}
+
+/** One connection's view: what it was last sent, and so what it still needs. */
 export class ConsoleFeed {
   private lastStatus = '';
   private lastPending = '';
-  private sessions = new Map<string, string>();
-  private turns = new Map<number, string>();
-
-  constructor(private readonly sources: ConsoleSources) {}
+  private sessions: ReadonlyMap<string, string> = new Map();
+  private turns: ReadonlyMap<number, string> = new Map();
 
   /** The first event of a connection: everything, and the baseline the changes are found against. */
-  snapshot(): ConsoleEvent {
-    const status = this.sources.status();
-    this.lastStatus = statusKey(status);
-    const pending = JSON.stringify(this.sources.pending());
-    this.lastPending = pending;
-    this.sessions = this.serializeSessions();
-    this.turns = this.serializeTurns();
-    const json = `{"status":${JSON.stringify(status)},"sessions":[${[...this.sessions.values()].join(',')}],"recentTurns":[${[...this.turns.values()].join(',')}],"pending":${pending}}`;
+  snapshot(frame: ConsoleFrame): ConsoleEvent {
+    this.lastStatus = frame.statusKey;
+    this.lastPending = frame.pendingJson;
+    this.sessions = frame.sessions;
+    this.turns = frame.turns;
+    const json = `{"status":${frame.statusJson},"sessions":[${[...frame.sessions.values()].join(',')}],"recentTurns":[${[...frame.turns.values()].join(',')}],"pending":${frame.pendingJson}}`;
     return { event: 'snapshot', json };
   }
 
-  /** What changed since the last snapshot or changes() call; empty when nothing did. */
-  changes(): ConsoleEvent[] {
+  /** What changed between the last frame sent and this one; empty when nothing did. */
+  changes(frame: ConsoleFrame): ConsoleEvent[] {
     const events: ConsoleEvent[] = [];
-    const status = this.sources.status();
-    const key = statusKey(status);
-    if (key !== this.lastStatus) {
-      this.lastStatus = key;
-      events.push({ event: 'status', json: JSON.stringify(status) });
+    if (frame.statusKey !== this.lastStatus) {
+      this.lastStatus = frame.statusKey;
+      events.push({ event: 'status', json: frame.statusJson });
     }
-    const sessions = this.serializeSessions();
-    const upserted = [...sessions].filter(([id, json]) => this.sessions.get(id) !== json).map(([, json]) => json);
-    const removed = [...this.sessions.keys()].filter((id) => !sessions.has(id));
-    this.sessions = sessions;
+    const upserted = [...frame.sessions].filter(([id, json]) => this.sessions.get(id) !== json).map(([, json]) => json);
+    const removed = [...this.sessions.keys()].filter((id) => !frame.sessions.has(id));
+    this.sessions = frame.sessions;
     if (upserted.length > 0 || removed.length > 0) {
       events.push({ event: 'sessions', json: `{"upserted":[${upserted.join(',')}],"removed":${JSON.stringify(removed)}}` });
     }
-    const turns = this.serializeTurns();
-    const changedTurns = [...turns].filter(([id, json]) => this.turns.get(id) !== json).map(([, json]) => json);
+    const changedTurns = [...frame.turns].filter(([id, json]) => this.turns.get(id) !== json).map(([, json]) => json);
     // Turns that fell out of the window are forgotten here; the console keeps its newest ones.
-    this.turns = turns;
+    this.turns = frame.turns;
     if (changedTurns.length > 0) events.push({ event: 'turns', json: `{"upserted":[${changedTurns.join(',')}]}` });
-    const pending = JSON.stringify(this.sources.pending());
-    if (pending !== this.lastPending) {
-      this.lastPending = pending;
-      events.push({ event: 'pending', json: pending });
+    if (frame.pendingJson !== this.lastPending) {
+      this.lastPending = frame.pendingJson;
+      events.push({ event: 'pending', json: frame.pendingJson });
     }
     return events;
-  }
-
-  private serializeSessions(): Map<string, string> {
-    return new Map(this.sources.sessions().map((session) => [session.id, JSON.stringify(session)]));
-  }
-
-  private serializeTurns(): Map<number, string> {
-    return new Map(this.sources.recentTurns().map((turn) => [turn.id, JSON.stringify(consoleTurn(turn))]));
   }
 }

@@ -219,4 +219,29 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
       [],
     );
   });
+
+  it('stays usable with 1,000 sessions: one page of rows, the pager, and live state on the first page', async () => {
+    await page.click('#session-filter', { count: 3 });
+    await page.keyboard.press('Backspace');
+    await page.select('#state-filter', '');
+    const have = (await callOk<{ total: number }>(`${svc.url}/api/sessions?limit=1`, 'GET')).total;
+    const ids = Array.from({ length: 1000 - have }, (_, i) => `bulk-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 25) {
+      await Promise.all(ids.slice(i, i + 25).map((id) => callOk(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace: id })));
+    }
+    await page.waitForFunction(() => document.querySelector('#session-count')?.textContent === '1,000 of 1,000', WAIT);
+    assert.equal(await page.$$eval('#sessions tbody tr', (rows) => rows.length), 50, 'only one page of rows is in the DOM');
+    assert.equal(await page.$eval('#page-info', (node) => node.textContent), 'page 1 of 20');
+    // Sorted by last activity, newest first: a session that starts a turn moves to the top and shows busy.
+    // A column sorts ascending on its first click and descending on the second.
+    for (const direction of ['ascending', 'descending']) {
+      await page.click('#sessions th button[data-sort="lastActivity"]');
+      await page.waitForSelector(`#sessions th[aria-sort="${direction}"] button[data-sort="lastActivity"]`, WAIT);
+    }
+    const turn = call(`${svc.url}/api/sessions/bulk-0000/messages`, 'POST', { text: '#fake delay=1500\nin a crowd' });
+    await page.waitForSelector('#sessions tbody tr:first-child[data-session-id="bulk-0000"][data-state="busy"]', WAIT);
+    assert.equal((await turn).status, 200);
+    await waitForRowState(page, 'bulk-0000', 'idle');
+    await screenshot(page, 'console', '05-thousand-sessions');
+  });
 });

@@ -2,7 +2,7 @@
 // fields of the status ignored and fields it does not know carried through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsoleFeed, type ConsoleSources } from '../../src/http/console-feed.js';
+import { ConsoleFeed, type ConsoleSources, readFrame } from '../../src/http/console-feed.js';
 import type { TurnRecord } from '../../src/store/turn-store.js';
 
 function turn(id: number, status: TurnRecord['status'], text: string | null = null): TurnRecord {
@@ -44,20 +44,20 @@ describe('ConsoleFeed', () => {
   it('starts with a snapshot of everything, then sends nothing while nothing changes', () => {
     const { state, sources } = fakeSources();
     state.turns = [turn(1, 'success', 'a long answer')];
-    const feed = new ConsoleFeed(sources);
-    const snapshot = JSON.parse(feed.snapshot().json);
+    const feed = new ConsoleFeed();
+    const snapshot = JSON.parse(feed.snapshot(readFrame(sources)).json);
     assert.deepEqual(Object.keys(snapshot), ['status', 'sessions', 'recentTurns', 'pending']);
     assert.equal(snapshot.sessions[0].id, 'a');
     assert.equal(snapshot.recentTurns[0].text, undefined, 'answer texts stay out of the feed');
     assert.equal(snapshot.recentTurns[0].textChars, 13);
     state.status = { state: 'ready', processManager: { idleTime: 999 } };
-    assert.deepEqual(feed.changes(), [], 'idleTime alone is not a change');
+    assert.deepEqual(feed.changes(readFrame(sources)), [], 'idleTime alone is not a change');
   });
 
   it('sends upserted and removed sessions, changed turns, the status and the pending list when they change', () => {
     const { state, sources } = fakeSources();
-    const feed = new ConsoleFeed(sources);
-    feed.snapshot();
+    const feed = new ConsoleFeed();
+    feed.snapshot(readFrame(sources));
     state.sessions = [
       { id: 'a', busy: true, state: 'busy', usage: { cost: 0.5 } },
       { id: 'b', busy: false },
@@ -65,7 +65,7 @@ describe('ConsoleFeed', () => {
     state.turns = [turn(1, 'running')];
     state.status = { state: 'draining', processManager: { idleTime: 5 } };
     state.pending = { permissions: [{ id: 'per_1', sessionId: 'a' }], questions: [] };
-    assert.deepEqual(parsed(feed.changes()), [
+    assert.deepEqual(parsed(feed.changes(readFrame(sources))), [
       { event: 'status', data: state.status },
       { event: 'sessions', data: { upserted: state.sessions, removed: [] } },
       { event: 'turns', data: { upserted: [{ ...turn(1, 'running'), text: undefined, textChars: 0 }].map((t) => JSON.parse(JSON.stringify(t)) as unknown) } },
@@ -73,13 +73,13 @@ describe('ConsoleFeed', () => {
     ]);
     state.sessions = [{ id: 'b', busy: false }];
     state.turns = [turn(2, 'running'), turn(1, 'success')];
-    const next = parsed(feed.changes());
+    const next = parsed(feed.changes(readFrame(sources)));
     assert.deepEqual(next[0], { event: 'sessions', data: { upserted: [], removed: ['a'] } });
     assert.deepEqual(
       (next[1]?.data as { upserted: Array<{ id: number }> }).upserted.map((t) => t.id),
       [2, 1],
     );
     assert.equal(next.length, 2);
-    assert.deepEqual(feed.changes(), []);
+    assert.deepEqual(feed.changes(readFrame(sources)), []);
   });
 });

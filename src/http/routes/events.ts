@@ -1,12 +1,13 @@
 // GET /api/events: the operator console's live stream. One `snapshot` event, then every
-// OCPM_EVENTS_INTERVAL_MS only what changed for this connection (console-feed.ts), until the client
-// goes away. This replica's sessions only: with peers, each replica has its own console.
+// OCPM_EVENTS_INTERVAL_MS only what changed for this connection (console-feed.ts, from the frame the
+// hub reads once for every connection), until the client goes away. This replica's sessions only: with peers, each replica has its own console.
 import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { callerOf } from '../auth.js';
 import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
+import { ConsoleHub } from '../console-hub.js';
 import type { StreamLimiter } from '../rate-limits.js';
 import { openSse } from '../sse.js';
 import { noQuerySchema, parse } from '../validation.js';
@@ -38,33 +39,33 @@ export function managerSources(manager: OpencodeProcessManager, status: () => ob
 export function eventRoutes(deps: EventRouteDeps): Router {
   const router = Router();
   const { manager } = deps;
+  const hub = new ConsoleHub(managerSources(manager, deps.status), deps.intervalMs);
 
   router.get('/api/events', (req, res) => {
     parse(noQuerySchema, req.query, 'query');
     const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
     if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one');
-    const feed = new ConsoleFeed(managerSources(manager, deps.status));
+    const feed = new ConsoleFeed();
     const stream = openSse(res);
     const releaseGauge = manager.trackStream();
-    const tick = (): void => {
-      // A client that reads slowly gets the accumulated changes at a later tick, not a growing buffer.
-      if (res.writableNeedDrain) return;
-      try {
-        for (const change of feed.changes()) stream.sendJson(change.event, change.json);
-      } catch (error) {
-        // The registry closes at shutdown while a tick may still be due: end the stream, never the process.
+    const unsubscribe = hub.subscribe({
+      frame: (frame) => {
+        // A client that reads slowly gets the accumulated changes at a later tick, not a growing buffer.
+        if (res.writableNeedDrain) return;
+        for (const change of feed.changes(frame)) stream.sendJson(change.event, change.json);
+      },
+      fail: (error) => {
+        // End the stream, never the process.
         deps.logger.warn('The console stream ended: its state could not be read', { error: error instanceof Error ? error.message : String(error) });
         stream.close();
-      }
-    };
-    const timer = setInterval(tick, deps.intervalMs);
-    timer.unref();
+      },
+    });
     res.once('close', () => {
-      clearInterval(timer);
+      unsubscribe();
       releaseGauge();
       releaseSlot();
     });
-    const snapshot = feed.snapshot();
+    const snapshot = feed.snapshot(hub.read());
     stream.sendJson(snapshot.event, snapshot.json);
   });
 
