@@ -1,6 +1,7 @@
 // GET /api/events: the operator console's live stream. One `snapshot` event, then every
 // OCPM_EVENTS_INTERVAL_MS only what changed for this connection (console-feed.ts, from the frame the
-// hub reads once for every connection), until the client goes away. This replica's sessions only: with peers, each replica has its own console.
+// hub reads once for every connection), until the client goes away. This replica's sessions only:
+// with peers, each replica has its own console.
 import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
