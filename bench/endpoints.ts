@@ -378,8 +378,10 @@ async function run(service: ReadyService, token: string, tmp: string) {
   lags.push(await lagWindow('0 streams (idle)', service, token, eld, () => sleep(args.lagWindowS * 1000)));
 
   out(`- load: ${args.durationS} s per run after a ${WARMUP_S} s warm-up…`);
-  loads.push(await measureLoad(`status, ${args.sessions} sessions`, service, eld, '/api/opencode/status', args.connections));
-  loads.push(await measureLoad(`status, ${args.sessions} sessions, 1 poller`, service, eld, '/api/opencode/status', 1));
+  // With the token: the full status (the summary an anonymous probe gets is a subset of it).
+  const bearer = { authorization: `Bearer ${token}` };
+  loads.push(await measureLoad(`status, ${args.sessions} sessions`, service, eld, '/api/opencode/status', args.connections, bearer));
+  loads.push(await measureLoad(`status, ${args.sessions} sessions, 1 poller`, service, eld, '/api/opencode/status', 1, bearer));
   loads.push(await measureLoad(`/metrics, ${args.sessions} sessions, 1 scraper`, service, eld, '/metrics', 1));
   loads.push(await measureLoad(`/metrics, ${args.sessions} sessions, ${args.connections} connections`, service, eld, '/metrics', args.connections));
 
@@ -393,7 +395,9 @@ async function run(service: ReadyService, token: string, tmp: string) {
   );
   const held = await waitForStatus(base, token, 'streams held', () => true);
   lags.push(await lagWindow(`${args.streams} streams open`, service, token, eld, () => sleep(args.lagWindowS * 1000)));
-  loads.push(await measureLoad(`status, ${args.sessions} sessions, ${args.streams} streams open`, service, eld, '/api/opencode/status', args.connections));
+  loads.push(
+    await measureLoad(`status, ${args.sessions} sessions, ${args.streams} streams open`, service, eld, '/api/opencode/status', args.connections, bearer),
+  );
   const stillOpen = await waitForStatus(base, token, 'streams still open', () => true);
   const processesWithStreams = fakeOpencodeProcesses(tmp).length;
 

@@ -1,150 +1,41 @@
-// ocpm-sandbox: runs a program confined by Landlock, unprivileged (no capabilities, no namespaces).
-// The sandbox is inherited by every descendant and cannot be lifted; nested calls only narrow it.
+// ocpm-sandbox: runs a program confined by Landlock, without privileges, and keeps its whole process
+// tree to its lifetime.
 //
 //   ocpm-sandbox --abi
 //       prints the kernel's Landlock ABI version (0: unavailable) and exits 0.
+//   ocpm-sandbox --probe
+//       prints what the launcher can do here, one `name value` per line: abi, pidns (1: a PID
+//       namespace can be made), caps (1: this process holds capabilities to drop).
 //   ocpm-sandbox [--ro PATH]... [--rw PATH]... [--dev PATH]... [--min-abi N]
-//                [--clear-env] [--keep-env NAME|PREFIX*]... -- PROGRAM [ARG]...
+//                [--clear-env] [--keep-env NAME|PREFIX*]... [--lifetime pidns|subreaper|none]
+//                [--grace-ms N] [--caps drop|keep] [--limits SPEC] -- PROGRAM [ARG]...
 //       --ro   read and execute beneath PATH      --rw  everything beneath PATH
 //       --dev  read and write existing files beneath PATH (device nodes), nothing created
 //       Missing paths are skipped. Signals to, and ptrace of, processes outside the sandbox are
 //       denied (ABI >= 6 scoping; ptrace is denied by Landlock itself), as are abstract UNIX
 //       sockets created outside it. Fails closed: below --min-abi (default 6) it runs nothing.
+//       --lifetime (default none): pidns runs the program in a PID namespace of its own (subreaper
+//       where the kernel refuses one); either way nothing of its tree outlives it (lifetime.h).
+//       --caps drop (default) leaves the program no capability. --limits: see privileges.h.
 //   ocpm-sandbox -c COMMAND (any first argument that is not an option: "shell mode")
 //       For use as SHELL: takes PATH lists from OCPM_SANDBOX_SHELL_RO / _RW / _DEV (colon-separated),
-//       the environment names to keep from OCPM_SANDBOX_SHELL_ENV (comma-separated, PREFIX* allowed)
-//       and the real shell from OCPM_SANDBOX_SHELL (default /bin/bash); adds a nested sandbox, drops
-//       every other variable, and execs the real shell with the same arguments.
+//       the environment names to keep from OCPM_SANDBOX_SHELL_ENV (comma-separated, PREFIX* allowed),
+//       the TCP ports it may connect to from OCPM_SANDBOX_SHELL_TCP (comma-separated; unset: any),
+//       resource limits from OCPM_SANDBOX_SHELL_LIMITS and the real shell from OCPM_SANDBOX_SHELL
+//       (default /bin/bash); adds a nested sandbox, drops every other variable, and execs the shell.
 //
-// Exit codes: 125 the sandbox could not be set up (nothing was run), 127 PROGRAM not found.
+// Exit codes: 125 the sandbox could not be set up (nothing was run), 127 PROGRAM not found; under
+// --lifetime the program's own exit code, 128+N when signal N ended it.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/types.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-// From linux/landlock.h (kernel 6.12+); Debian bookworm's headers predate most of it.
-#define LL_CREATE_RULESET 444
-#define LL_ADD_RULE 445
-#define LL_RESTRICT_SELF 446
-#define LL_CREATE_RULESET_VERSION (1U << 0)
-#define LL_RULE_PATH_BENEATH 1
-
-#define FS_EXECUTE (1ULL << 0)
-#define FS_WRITE_FILE (1ULL << 1)
-#define FS_READ_FILE (1ULL << 2)
-#define FS_READ_DIR (1ULL << 3)
-#define FS_REMOVE_DIR (1ULL << 4)
-#define FS_REMOVE_FILE (1ULL << 5)
-#define FS_MAKE_CHAR (1ULL << 6)
-#define FS_MAKE_DIR (1ULL << 7)
-#define FS_MAKE_REG (1ULL << 8)
-#define FS_MAKE_SOCK (1ULL << 9)
-#define FS_MAKE_FIFO (1ULL << 10)
-#define FS_MAKE_BLOCK (1ULL << 11)
-#define FS_MAKE_SYM (1ULL << 12)
-#define FS_REFER (1ULL << 13)    /* ABI 2 */
-#define FS_TRUNCATE (1ULL << 14) /* ABI 3 */
-#define FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
-#define SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
-#define SCOPE_SIGNAL (1ULL << 1)               /* ABI 6 */
-
-#define FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
-#define RO_RIGHTS (FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)
-#define DEV_RIGHTS (FS_READ_FILE | FS_WRITE_FILE | FS_READ_DIR | FS_IOCTL_DEV)
-
-struct ruleset_attr {
-  __u64 handled_access_fs;
-  __u64 handled_access_net;
-  __u64 scoped;
-};
-
-struct path_beneath_attr {
-  __u64 allowed_access;
-  __s32 parent_fd;
-} __attribute__((packed));
-
-enum kind { RO, RW, DEV };
-struct rule {
-  enum kind kind;
-  const char *path;
-};
-
-static int landlock_abi(void) {
-  long abi = syscall(LL_CREATE_RULESET, NULL, 0, LL_CREATE_RULESET_VERSION);
-  return abi < 0 ? 0 : (int)abi;
-}
-
-static __u64 handled_fs(int abi) {
-  __u64 all = (FS_MAKE_SYM << 1) - 1; /* ABI 1: bits 0-12 */
-  if (abi >= 2) all |= FS_REFER;
-  if (abi >= 3) all |= FS_TRUNCATE;
-  if (abi >= 5) all |= FS_IOCTL_DEV;
-  return all;
-}
-
-static __u64 rights_of(enum kind kind, __u64 handled) {
-  if (kind == RW) return handled;
-  if (kind == DEV) return DEV_RIGHTS & handled;
-  return RO_RIGHTS & handled;
-}
-
-static int add_rule(int ruleset, const struct rule *rule, __u64 handled) {
-  int fd = open(rule->path, O_PATH | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return -1;
-  }
-  struct path_beneath_attr attr = {.allowed_access = rights_of(rule->kind, handled), .parent_fd = fd};
-  if (!S_ISDIR(st.st_mode)) attr.allowed_access &= FILE_RIGHTS;
-  long rc = attr.allowed_access == 0 ? 0 : syscall(LL_ADD_RULE, ruleset, LL_RULE_PATH_BENEATH, &attr, 0);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return rc == 0 ? 0 : -1;
-}
-
-static int confine(const struct rule *rules, int count, int min_abi) {
-  int abi = landlock_abi();
-  if (abi < min_abi) {
-    fprintf(stderr, "ocpm-sandbox: Landlock ABI %d is below the required %d; nothing was run\n", abi, min_abi);
-    return -1;
-  }
-  struct ruleset_attr attr = {.handled_access_fs = handled_fs(abi), .handled_access_net = 0, .scoped = 0};
-  size_t size = sizeof(__u64) * 2; /* ABI < 6 knows no `scoped` */
-  if (abi >= 6) {
-    attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
-    size = sizeof(attr);
-  }
-  int ruleset = (int)syscall(LL_CREATE_RULESET, &attr, size, 0);
-  if (ruleset < 0) {
-    perror("ocpm-sandbox: landlock_create_ruleset");
-    return -1;
-  }
-  for (int i = 0; i < count; i++) {
-    if (add_rule(ruleset, &rules[i], attr.handled_access_fs) != 0) {
-      fprintf(stderr, "ocpm-sandbox: cannot allow %s: %s\n", rules[i].path, strerror(errno));
-      close(ruleset);
-      return -1;
-    }
-  }
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(LL_RESTRICT_SELF, ruleset, 0) != 0) {
-    perror("ocpm-sandbox: landlock_restrict_self");
-    close(ruleset);
-    return -1;
-  }
-  close(ruleset);
-  return 0;
-}
+#include "landlock.h"
+#include "lifetime.h"
+#include "privileges.h"
 
 static int keeps(const char *entry, char **keep, int count) {
   size_t name_len = strcspn(entry, "=");
@@ -177,9 +68,25 @@ static int split_into(char *list, char sep, char **out, int max) {
   return n;
 }
 
-#define MAX_ITEMS 256
+static int parse_ports(const char *list, struct net_policy *net) {
+  net->restrict_connect = 1;
+  net->count = 0;
+  char *copy = strdup(list);
+  char *items[MAX_ITEMS];
+  int n = split_into(copy, ',', items, MAX_ITEMS);
+  for (int i = 0; i < n; i++) {
+    char *end = NULL;
+    long port = strtol(items[i], &end, 10);
+    if (end == items[i] || *end != '\0' || port < 1 || port > 65535) {
+      fprintf(stderr, "ocpm-sandbox: not a TCP port: %s\n", items[i]);
+      return -1;
+    }
+    net->ports[net->count++] = (unsigned short)port;
+  }
+  return 0;
+}
 
-static int shell_mode(int argc, char **argv) {
+static int shell_mode(char **argv) {
   struct rule rules[MAX_ITEMS];
   int count = 0;
   const char *names[] = {"OCPM_SANDBOX_SHELL_RO", "OCPM_SANDBOX_SHELL_RW", "OCPM_SANDBOX_SHELL_DEV"};
@@ -192,17 +99,48 @@ static int shell_mode(int argc, char **argv) {
     int n = split_into(copy, ':', paths, MAX_ITEMS - count);
     for (int i = 0; i < n; i++) rules[count++] = (struct rule){kinds[k], paths[i]};
   }
+  struct net_policy net = {0};
+  const char *tcp = getenv("OCPM_SANDBOX_SHELL_TCP");
+  if (tcp != NULL && parse_ports(tcp, &net) != 0) return 125;
   const char *shell_value = getenv("OCPM_SANDBOX_SHELL");
   char *shell = strdup(shell_value != NULL && shell_value[0] != '\0' ? shell_value : "/bin/bash");
   const char *env_value = getenv("OCPM_SANDBOX_SHELL_ENV");
   char *keep[MAX_ITEMS];
   int keep_count = env_value == NULL ? 0 : split_into(strdup(env_value), ',', keep, MAX_ITEMS);
-  if (confine(rules, count, 6) != 0) return 125;
+  if (apply_limits(getenv("OCPM_SANDBOX_SHELL_LIMITS")) != 0) return 125;
+  if (landlock_confine(rules, count, &net, 6) != 0) return 125;
   clear_env(keep, keep_count);
   argv[0] = shell;
   execv(shell, argv);
   fprintf(stderr, "ocpm-sandbox: cannot run %s: %s\n", shell, strerror(errno));
-  (void)argc;
+  return 127;
+}
+
+struct launch {
+  struct rule rules[MAX_ITEMS + 1];
+  int count;
+  char *keep[MAX_ITEMS];
+  int keep_count;
+  int clear;
+  int min_abi;
+  int keep_caps;
+  const char *limits;
+  char **program;
+};
+
+/* In the process that becomes the program: limits, no capabilities, Landlock, environment, exec. */
+static int run_program(void *arg, int private_shm) {
+  struct launch *launch = arg;
+  if (private_shm) launch->rules[launch->count++] = (struct rule){RW, "/dev/shm"};
+  if (apply_limits(launch->limits) != 0) return 125;
+  if (!launch->keep_caps && drop_capabilities() != 0) {
+    perror("ocpm-sandbox: cannot drop capabilities");
+    return 125;
+  }
+  if (landlock_confine(launch->rules, launch->count, NULL, launch->min_abi) != 0) return 125;
+  if (launch->clear) clear_env(launch->keep, launch->keep_count);
+  execvp(launch->program[0], launch->program);
+  fprintf(stderr, "ocpm-sandbox: cannot run %s: %s\n", launch->program[0], strerror(errno));
   return 127;
 }
 
@@ -211,11 +149,15 @@ int main(int argc, char **argv) {
     printf("%d\n", landlock_abi());
     return 0;
   }
-  if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) return shell_mode(argc, argv);
+  if (argc >= 2 && strcmp(argv[1], "--probe") == 0) {
+    printf("abi %d\npidns %d\ncaps %d\n", landlock_abi(), pidns_available(), holds_capabilities());
+    return 0;
+  }
+  if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) return shell_mode(argv);
 
-  struct rule rules[MAX_ITEMS];
-  char *keep[MAX_ITEMS];
-  int count = 0, keep_count = 0, clear = 0, min_abi = 6, i = 1;
+  static struct launch launch = {.min_abi = 6};
+  struct lifetime_options lifetime = {.want = LIFETIME_NONE, .grace_ms = 2000};
+  int i = 1;
   for (; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--") == 0) {
@@ -223,18 +165,32 @@ int main(int argc, char **argv) {
       break;
     }
     int has_value = i + 1 < argc;
+    int room = launch.count < MAX_ITEMS;
     if (strcmp(arg, "--clear-env") == 0) {
-      clear = 1;
-    } else if (has_value && count < MAX_ITEMS && strcmp(arg, "--ro") == 0) {
-      rules[count++] = (struct rule){RO, argv[++i]};
-    } else if (has_value && count < MAX_ITEMS && strcmp(arg, "--rw") == 0) {
-      rules[count++] = (struct rule){RW, argv[++i]};
-    } else if (has_value && count < MAX_ITEMS && strcmp(arg, "--dev") == 0) {
-      rules[count++] = (struct rule){DEV, argv[++i]};
-    } else if (has_value && keep_count < MAX_ITEMS && strcmp(arg, "--keep-env") == 0) {
-      keep[keep_count++] = argv[++i];
+      launch.clear = 1;
+    } else if (has_value && room && strcmp(arg, "--ro") == 0) {
+      launch.rules[launch.count++] = (struct rule){RO, argv[++i]};
+    } else if (has_value && room && strcmp(arg, "--rw") == 0) {
+      launch.rules[launch.count++] = (struct rule){RW, argv[++i]};
+    } else if (has_value && room && strcmp(arg, "--dev") == 0) {
+      launch.rules[launch.count++] = (struct rule){DEV, argv[++i]};
+    } else if (has_value && launch.keep_count < MAX_ITEMS && strcmp(arg, "--keep-env") == 0) {
+      launch.keep[launch.keep_count++] = argv[++i];
     } else if (has_value && strcmp(arg, "--min-abi") == 0) {
-      min_abi = atoi(argv[++i]);
+      launch.min_abi = atoi(argv[++i]);
+    } else if (has_value && strcmp(arg, "--grace-ms") == 0) {
+      lifetime.grace_ms = atoi(argv[++i]);
+    } else if (has_value && strcmp(arg, "--limits") == 0) {
+      launch.limits = argv[++i];
+    } else if (has_value && strcmp(arg, "--caps") == 0 && (strcmp(argv[i + 1], "drop") == 0 || strcmp(argv[i + 1], "keep") == 0)) {
+      launch.keep_caps = strcmp(argv[++i], "keep") == 0;
+    } else if (has_value && strcmp(arg, "--lifetime") == 0) {
+      const char *value = argv[++i];
+      lifetime.want = strcmp(value, "pidns") == 0 ? LIFETIME_PIDNS : strcmp(value, "subreaper") == 0 ? LIFETIME_SUBREAPER : LIFETIME_NONE;
+      if (lifetime.want == LIFETIME_NONE && strcmp(value, "none") != 0) {
+        fprintf(stderr, "ocpm-sandbox: unknown --lifetime %s\n", value);
+        return 125;
+      }
     } else {
       fprintf(stderr, "ocpm-sandbox: unknown or incomplete option %s\n", arg);
       return 125;
@@ -244,9 +200,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ocpm-sandbox: no program given (… -- PROGRAM [ARG]...)\n");
     return 125;
   }
-  if (confine(rules, count, min_abi) != 0) return 125;
-  if (clear) clear_env(keep, keep_count);
-  execvp(argv[i], &argv[i]);
-  fprintf(stderr, "ocpm-sandbox: cannot run %s: %s\n", argv[i], strerror(errno));
-  return 127;
+  launch.program = &argv[i];
+  if (lifetime.want == LIFETIME_NONE) return run_program(&launch, 0);
+  enum lifetime used = LIFETIME_NONE;
+  return supervise(&lifetime, run_program, &launch, &used);
 }

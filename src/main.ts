@@ -1,11 +1,14 @@
 // The service binary: configuration, the HTTP server, and signals. SIGTERM/SIGINT stop it
 // gracefully (every turn aborted, every opencode process and descendant ended); a second signal
-// exits at once after a SIGKILL of every child tree.
+// exits at once after a SIGKILL of every child tree. A promise rejection nobody handled is logged and
+// counted (housekeeping_errors_total{task="unhandled_rejection"}) and the service keeps serving.
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
+import { createMetrics } from './metrics/metrics.js';
 import { startService } from './service.js';
 import { RegistryError } from './store/database.js';
 import { IsolationUnavailableError } from './manager/isolation/isolation.js';
+import { installLastResort } from './util/housekeeping.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,8 +21,11 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger({ level: config.log.logLevel, format: config.log.logFormat });
-  const service = await startService(config, { logger, singleton: true });
   const lifecycle = logger.child({ component: 'lifecycle' });
+  const metrics = createMetrics();
+  // From here on a promise rejection nobody handled is logged and counted instead of ending the service.
+  installLastResort({ logger: lifecycle, metrics });
+  const service = await startService(config, { logger, metrics, singleton: true });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

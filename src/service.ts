@@ -35,13 +35,15 @@ export interface Service {
 export interface ServiceOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly logger?: Logger;
+  /** The registry to export (main.ts creates it first, for its last resort); default: a new one. */
+  readonly metrics?: Metrics;
   /** Use OpencodeProcessManager.getInstance (the service binary) or a fresh instance (tests, embedding). */
   readonly singleton?: boolean;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? createLogger({ level: config.log.logLevel, format: config.log.logFormat });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
   await mkdir(config.storage.dataDir, { recursive: true });
   // Tokens are settled before anything opens or listens: a bad token file stops boot with a ConfigError.
   const auth = loadApiAuth({ ...config.auth, dataDir: config.storage.dataDir }, logger.child({ component: 'auth' }));
@@ -49,9 +51,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
   const registry = openSqliteRegistry(config.storage.dataDir);
   // OCPM_ISOLATION=required on a kernel that cannot confine throws here: nothing listens.
-  const isolation = resolveIsolation(config.isolation.isolation);
+  const isolation = resolveIsolation(config.isolation);
   const managerOptions = {
     isolation,
+    servicePort: config.http.port,
     settings: config,
     logger,
     metrics,

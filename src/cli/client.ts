@@ -8,11 +8,14 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface ApiClient {
   /** The parsed JSON answer of a 2xx (null for an empty body). */
   request(method: 'GET' | 'POST', path: string, query?: Readonly<Record<string, string | number | undefined>>): Promise<unknown>;
+  /** Whether requests carry a token (one was found). */
+  hasToken(): boolean;
 }
 
 export function createApiClient(baseUrl: string, token: () => string | undefined, timeoutMs = REQUEST_TIMEOUT_MS): ApiClient {
   const base = parseBaseUrl(baseUrl);
   return {
+    hasToken: () => token() !== undefined,
     async request(method, path, query = {}) {
       const url = new URL(path.replace(/^\//, ''), base);
       for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));

@@ -30,7 +30,10 @@ export interface Command {
   readonly options: readonly CommandOption[];
   /** Positional arguments it needs, exactly. */
   readonly arity: number;
-  /** false for the status-based commands: GET /api/opencode/status needs no token. */
+  /**
+   * false for the status-based commands: GET /api/opencode/status answers without a token (its
+   * summary). They still send the token when one is found, and then get the full status.
+   */
   readonly needsToken: boolean;
   run(context: CommandContext): Promise<void>;
 }

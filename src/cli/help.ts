@@ -61,7 +61,8 @@ export function commandHelp(command: Command): string {
     'Options:',
     indent(formatTable(options)),
     '',
-    ...(command.needsToken ? [...TOKEN_SOURCES, ''] : []),
+    ...TOKEN_SOURCES,
+    '',
     'Exit codes:',
     indent(formatTable(EXIT_CODES)),
   ].join('\n');

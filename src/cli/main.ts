@@ -6,7 +6,7 @@ import { createApiClient } from './client.js';
 import type { Command } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { DEFAULT_URL, commandHelp, overviewHelp } from './help.js';
-import { resolveToken } from './token.js';
+import { findToken, resolveToken } from './token.js';
 
 export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
@@ -54,9 +54,13 @@ async function dispatch(parsed: ParsedArgs, io: CliIo): Promise<ExitCode> {
 
   const url = stringOption(parsed, 'url') ?? (io.env.OCPM_URL || DEFAULT_URL);
   // Looked up at the first request, so a bad argument is reported (exit 2) before a missing token (exit 3).
-  let token: string | undefined;
-  const bearer = (): string | undefined =>
-    command.needsToken ? (token ??= resolveToken({ env: io.env, tokenFile: stringOption(parsed, 'token-file'), cwd: io.cwd })) : undefined;
+  // A command that works without one (the status) sends it when one is found.
+  let token: { value: string | undefined } | undefined;
+  const bearer = (): string | undefined => {
+    const sources = { env: io.env, tokenFile: stringOption(parsed, 'token-file'), cwd: io.cwd };
+    token ??= { value: command.needsToken ? resolveToken(sources) : findToken(sources) };
+    return token.value;
+  };
   const api = createApiClient(url, bearer);
   await command.run({ api, json: parsed.options.has('json'), args: parsed.positionals, options: parsed.options, now: (io.now ?? Date.now)(), print });
   return EXIT.ok;

@@ -25,6 +25,23 @@ export function resolveToken({ env, tokenFile, cwd }: TokenSources): string {
   return firstTokenIn(path.resolve(cwd, dataDir, 'api-token'), `the data dir (OCPM_DATA_DIR=${dataDir})`, true);
 }
 
+/**
+ * The token for a command that works without one: undefined when no source is named (OCPM_API_TOKEN,
+ * --token-file, OCPM_API_TOKEN_FILE) and the data dir's token cannot be read. A named source that
+ * fails is still an error: the operator asked for it.
+ */
+export function findToken(sources: TokenSources): string | undefined {
+  const { env, tokenFile } = sources;
+  const named = parseTokenFile(env.OCPM_API_TOKEN ?? '').length > 0 || tokenFile !== undefined || Boolean(env.OCPM_API_TOKEN_FILE);
+  if (named) return resolveToken(sources);
+  try {
+    return resolveToken(sources);
+  } catch (error) {
+    if (error instanceof CliError) return undefined;
+    throw error;
+  }
+}
+
 function firstTokenIn(file: string, source: string, isFallback = false): string {
   let text: string;
   try {

@@ -43,6 +43,8 @@ export interface InstanceView {
 }
 
 export interface StatusView {
+  /** `summary` without a valid token (no sessions, turns, instances or usage), `full` with one; absent from older services (full). */
+  readonly detail?: string;
   readonly available?: boolean;
   readonly version?: string | null;
   readonly state?: string;

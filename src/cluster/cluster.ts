@@ -61,6 +61,7 @@ export class Cluster {
       probeIntervalMs: settings.peerProbeIntervalMs,
       logger,
       knownFile: path.join(dataDir, 'known-peers.json'),
+      housekeeping: { logger, metrics },
       onChange: (peers) => {
         for (const state of PEER_STATES) metrics.peers.set({ state }, peers.filter((peer) => peer.state === state).length);
       },

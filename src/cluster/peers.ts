@@ -5,6 +5,7 @@ import { resolve4 } from 'node:dns/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../logging/logger.js';
 import type { PeerState } from '../metrics/cluster-metrics.js';
+import { describeError, housekeepingFailed, type Housekeeping } from '../util/housekeeping.js';
 import { PeerCallError, type PeerClient } from './peer-client.js';
 
 export interface Peer {
@@ -42,6 +43,8 @@ export interface PeersOptions {
   readonly onChange?: (peers: readonly Peer[]) => void;
   /** Where the peers seen and not left are kept across restarts of this replica. */
   readonly knownFile?: string;
+  /** Where a failed periodic probe is counted (`peer_probe`); without it, it is only logged. */
+  readonly housekeeping?: Housekeeping;
 }
 
 const trimSlash = (url: string): string => url.replace(/\/+$/, '');
@@ -85,7 +88,12 @@ export class Peers {
   /** Probes now (the first answers settle before boot goes on) and then every interval. */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.options.probeIntervalMs);
+    this.timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => {
+        if (this.options.housekeeping !== undefined) housekeepingFailed(this.options.housekeeping, 'peer_probe', error);
+        else this.options.logger.warn('Peer probe failed', { error: describeError(error) });
+      });
+    }, this.options.probeIntervalMs);
     this.timer.unref();
   }
 

@@ -1,7 +1,7 @@
 // The settings of how opencode runs: the binary and mode, turns and their queue, the server pool,
-// and the sessions' isolation. Rows of the settings table (src/config/settings.ts).
+// Rows of the settings table (src/config/settings.ts).
 import { z } from 'zod';
-import { decimal, integer, ms, NAMES, nameList, pathList, setting, text } from './setting.js';
+import { decimal, integer, ms, NAMES, nameList, setting, text } from './setting.js';
 
 export const AGENT_SETTINGS = {
   OCPM_OPENCODE_BIN: setting(
@@ -201,29 +201,5 @@ export const AGENT_SETTINGS = {
     1800000,
     ms(1000),
     "A workspace unused this long is released from its instance (`POST /instance/dispose`); with isolation the session's server stops and frees its slot.",
-  ),
-  OCPM_ISOLATION: setting(
-    'isolation',
-    'isolation',
-    z.enum(['auto', 'required', 'off']),
-    'auto',
-    'auto, required or off',
-    "`auto`: every session's opencode runs in a Landlock sandbox of its own wherever the kernel can (Linux 6.12+); `required`: refuse to start otherwise; `off`: no sandbox (warned at boot).",
-  ),
-  OCPM_SANDBOX_READ_PATHS: setting(
-    'isolation',
-    'sandboxReadPaths',
-    pathList,
-    [],
-    'a comma-separated list of absolute paths',
-    'More read-only paths inside every sandbox (comma-separated, absolute), for toolchains outside `/usr` and `/opt`.',
-  ),
-  OCPM_TOOL_ENV_ALLOW: setting(
-    'isolation',
-    'toolEnvAllow',
-    nameList,
-    [],
-    NAMES,
-    "More variables the agent's commands keep in the sandbox (`NAME` or `PREFIX*`). Provider keys reach commands only when listed here.",
   ),
 } as const;

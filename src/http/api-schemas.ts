@@ -1,8 +1,10 @@
 // zod schemas of what the API answers, for the OpenAPI document (requests are in validation.ts).
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.js';
+import { MANAGER_STATES } from '../manager/lifecycle.js';
 import { SESSION_STATES } from '../manager/manager-types.js';
 import { INSTANCE_STATES } from '../manager/server/server-instance.js';
+import { TURN_MODES } from '../manager/turn.js';
 
 const tokensSchema = z.object({
   input: z.number(),
@@ -75,25 +77,73 @@ export const turnListResponseSchema = z.object({
 
 export const abortResponseSchema = z.object({ sessionId: z.string(), aborting: z.literal(true) });
 
-export const statusResponseSchema = z
+export const instanceStatusResponseSchema = z
   .object({
-    available: z.boolean(),
-    version: z.string().nullable(),
-    runningProcesses: z.number().int(),
-    activeStreams: z.number().int(),
+    id: z.string(),
+    pid: z.number().int().nullable(),
+    port: z.number().int().nullable(),
+    state: z.enum(INSTANCE_STATES),
+    startedAt: z.number().nullable(),
+    restarts: z.number().int(),
+    lastError: z.string().nullable(),
+    lastHealth: z.object({ ok: z.boolean(), latencyMs: z.number(), failureClass: z.string().nullable() }).nullable(),
+    rssBytes: z.number(),
+    activeTurns: z.number().int(),
+    directories: z.number().int(),
+  })
+  .loose();
+
+/** The fields both shapes of the status have (src/http/status-view.ts). */
+const statusSummaryFields = {
+  available: z.boolean(),
+  version: z.string().nullable().describe("opencode's version; null when it is unavailable"),
+  runningProcesses: z.number().int(),
+  activeStreams: z.number().int(),
+  state: z.enum(MANAGER_STATES),
+  draining: z.boolean().describe('True from the first SIGTERM: no new messages, running turns finish'),
+  isolation: z.object({ mechanism: z.enum(['landlock', 'none']), enforced: z.boolean() }).strict(),
+  replica: z.string().describe("This replica's OCPM_REPLICA_NAME"),
+};
+
+const processManagerFields = {
+  isRunning: z.boolean(),
+  isReady: z.boolean(),
+  pendingRequests: z.number().int(),
+  activeSessions: z.number().int(),
+  lastActivity: z.number(),
+  idleTime: z.number(),
+  mode: z.enum(['server', 'per-session']),
+  description: z.string(),
+};
+
+/** Without a valid API token: exactly these fields, nothing about processes, sessions, usage, peers or opencode's setup. */
+export const statusSummaryResponseSchema = z
+  .object({
+    detail: z.literal('summary').describe('The open summary: no valid API token was sent'),
+    ...statusSummaryFields,
+    processManager: z.object(processManagerFields).strict(),
+  })
+  .strict();
+
+/** With a valid API token (or OCPM_AUTH=disabled). */
+export const statusFullResponseSchema = z
+  .object({
+    detail: z.literal('full').describe('The full document: a valid API token was sent, or OCPM_AUTH=disabled'),
+    ...statusSummaryFields,
     processManager: z
       .object({
-        isRunning: z.boolean(),
-        isReady: z.boolean(),
-        pendingRequests: z.number().int(),
-        activeSessions: z.number().int(),
-        lastActivity: z.number(),
-        idleTime: z.number(),
-        mode: z.enum(['server', 'per-session']),
-        description: z.string(),
+        ...processManagerFields,
+        instances: z.array(instanceStatusResponseSchema).optional().describe('Server mode only: one entry per pool slot'),
       })
       .loose(),
-    replica: z.string().describe("This replica's OCPM_REPLICA_NAME"),
+    queuedRequests: z.number().int(),
+    runningTurns: z.number().int(),
+    sessionsWaitingOnUser: z.number().int(),
+    sessions: z.number().int(),
+    serverModeSupported: z.boolean(),
+    configuredMode: z.enum(TURN_MODES).nullable(),
+    unavailableReason: z.string().nullable(),
+    opencode: z.object({ providers: z.array(z.string()), defaultModel: z.string().nullable(), configured: z.boolean().nullable() }),
     peers: z
       .array(
         z.object({
@@ -119,21 +169,7 @@ export const statusResponseSchema = z
   })
   .loose();
 
-export const instanceStatusResponseSchema = z
-  .object({
-    id: z.string(),
-    pid: z.number().int().nullable(),
-    port: z.number().int().nullable(),
-    state: z.enum(INSTANCE_STATES),
-    startedAt: z.number().nullable(),
-    restarts: z.number().int(),
-    lastError: z.string().nullable(),
-    lastHealth: z.object({ ok: z.boolean(), latencyMs: z.number(), failureClass: z.string().nullable() }).nullable(),
-    rssBytes: z.number(),
-    activeTurns: z.number().int(),
-    directories: z.number().int(),
-  })
-  .loose();
+export const statusResponseSchema = z.discriminatedUnion('detail', [statusSummaryResponseSchema, statusFullResponseSchema]);
 
 export const probeResponseSchema = z.object({ status: z.string() }).loose();
 

@@ -24,6 +24,7 @@ import { healthRoutes } from './routes/health.js';
 import { instanceRoutes } from './routes/instances.js';
 import { internalRoutes } from './routes/internal.js';
 import { routeToOwner } from './session-owner.js';
+import { fullStatus } from './status-view.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRequestRoutes } from './routes/user-requests.js';
@@ -47,7 +48,10 @@ export interface AppDeps {
   readonly cluster?: { readonly cluster: Cluster; readonly peerAuth: RequestHandler; readonly peerTimeoutMs: number; readonly handoffTimeoutMs: number };
 }
 
-/** The one /api route that stays open: Kubernetes and dashboards probe it without a token. */
+/**
+ * The one /api route that stays open: Kubernetes and dashboards probe it without a token. Without a
+ * valid token it answers only the status summary (status-view.ts).
+ */
 const isOpenApiRoute = (method: string, path: string): boolean => (method === 'GET' || method === 'HEAD') && path === '/api/opencode/status';
 
 export function createApp(deps: AppDeps): Express {
@@ -116,7 +120,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     eventRoutes({
       manager: deps.manager,
-      status: () => ({ ...deps.manager.getStats(), ...clusterStatus() }),
+      status: () => fullStatus(deps.manager.getStats(), clusterStatus()),
       intervalMs: http.eventsIntervalMs,
       streamLimiter,
       logger: deps.logger.child({ component: 'http' }),

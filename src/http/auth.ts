@@ -1,6 +1,6 @@
 // Bearer authentication for /api/* and (optionally) /metrics. A missing or wrong token gets 401 with
-// `WWW-Authenticate: Bearer`; the caller's principal (a digest-derived name, never the token) is kept
-// in res.locals for per-token limits.
+// `WWW-Authenticate: Bearer` (on the open status route: the anonymous answer instead); the caller's
+// principal (a digest-derived name, never the token) is kept in res.locals for per-token limits.
 import type { RequestHandler, Response } from 'express';
 import type { ApiAuth } from '../auth/api-tokens.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -33,21 +33,39 @@ function check(verifier: TokenVerifier, header: string | undefined, refresh: () 
   return verifier.verify(token);
 }
 
-/** Guards the API; `isOpen` lists requests that stay open (the status probe). */
+/**
+ * Whether the request carried a valid API token (always, with OCPM_AUTH=disabled). Only requireApiToken
+ * says yes: a route it does not guard counts every caller as anonymous.
+ */
+export function isAuthenticated(res: Response): boolean {
+  return res.locals.authenticated === true;
+}
+
+/**
+ * Guards the API; `isOpen` lists requests that stay open (the status probe). An open request is still
+ * identified: with a valid token it counts as authenticated; without one, or with a wrong one, it goes
+ * on anonymous (never 401), and the route answers only what anyone may see.
+ */
 export function requireApiToken(auth: ApiAuth, isOpen: (method: string, path: string) => boolean): RequestHandler {
   return (req, res, next) => {
     const verifier = auth.verifier;
-    if (verifier === undefined || isOpen(req.method, req.path)) {
+    if (verifier === undefined) {
+      res.locals.authenticated = true;
       next();
       return;
     }
     const principal = check(verifier, req.get('authorization'), () => auth.refresh());
-    if (principal === undefined) {
-      unauthorized(res, req.get('authorization') !== undefined);
+    if (principal !== undefined) {
+      res.locals.principal = principal;
+      res.locals.authenticated = true;
+      next();
       return;
     }
-    res.locals.principal = principal;
-    next();
+    if (isOpen(req.method, req.path)) {
+      next();
+      return;
+    }
+    unauthorized(res, req.get('authorization') !== undefined);
   };
 }
 

@@ -7,7 +7,7 @@ import type { TurnRecord } from '../store/turn-store.js';
 
 /** Where the feed reads the live state (the route binds them to the manager). */
 export interface ConsoleSources {
-  /** The status document of GET /api/opencode/status. */
+  /** The full status document of GET /api/opencode/status (`detail: "full"`). */
   status(): object;
   sessions(): ReadonlyArray<{ readonly id: string }>;
   /** The latest turns across sessions, newest first. */

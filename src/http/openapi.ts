@@ -45,7 +45,8 @@ export interface ApiOperation {
   /** Express syntax (`:id`); the document uses `{id}`. */
   readonly path: string;
   readonly summary: string;
-  readonly security: 'api' | 'metrics' | 'none';
+  /** `api-optional`: open, and a valid API token gets a fuller answer (the status); never 401. */
+  readonly security: 'api' | 'api-optional' | 'metrics' | 'none';
   readonly params?: z.ZodObject<Record<string, z.ZodType>>;
   readonly query?: z.ZodObject<Record<string, z.ZodType>>;
   readonly body?: z.ZodType;
@@ -225,9 +226,10 @@ export function apiOperations(maxMessageChars: number): ApiOperation[] {
     {
       method: 'get',
       path: '/api/opencode/status',
-      summary: 'Manager status (open: no secrets, paths or session ids)',
-      security: 'none',
-      replies: { 200: json('Status', statusResponseSchema) },
+      summary:
+        'Manager status. Open: without a valid API token (a wrong one included) the summary (detail "summary": up, ready, load, isolation; no pids, ports, sessions, usage, peers or opencode setup); with one the full document (detail "full")',
+      security: 'api-optional',
+      replies: { 200: json('The summary, or with a valid token the full status', statusResponseSchema) },
     },
     {
       method: 'get',
@@ -291,7 +293,8 @@ function parameters(operation: ApiOperation): unknown[] {
 
 function responses(operation: ApiOperation): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const standard: Record<number, Reply> = operation.security === 'none' ? {} : { 401: failure('Missing or wrong bearer token') };
+  const standard: Record<number, Reply> =
+    operation.security === 'none' || operation.security === 'api-optional' ? {} : { 401: failure('Missing or wrong bearer token') };
   for (const [status, reply] of Object.entries({ ...standard, ...operation.replies })) {
     const content =
       reply.schema !== undefined
@@ -302,6 +305,20 @@ function responses(operation: ApiOperation): Record<string, unknown> {
     out[status] = content === undefined ? { description: reply.description } : { description: reply.description, content };
   }
   return out;
+}
+
+/** `{}` in the list: the operation may also be called without the token. */
+function securityOf(security: ApiOperation['security']): unknown[] {
+  switch (security) {
+    case 'api':
+      return [{ bearer: [] }];
+    case 'api-optional':
+      return [{ bearer: [] }, {}];
+    case 'metrics':
+      return [{ metricsBearer: [] }, {}];
+    case 'none':
+      return [];
+  }
 }
 
 export function buildOpenApiDocument(maxMessageChars: number): Record<string, unknown> {
@@ -319,7 +336,7 @@ export function buildOpenApiDocument(maxMessageChars: number): Record<string, un
     paths[key][operation.method] = {
       summary: operation.summary,
       operationId: `${operation.method}${key.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
-      security: operation.security === 'api' ? [{ bearer: [] }] : operation.security === 'metrics' ? [{ metricsBearer: [] }, {}] : [],
+      security: securityOf(operation.security),
       parameters: parameters(operation),
       ...(body === undefined ? {} : { requestBody: body }),
       responses: responses(operation),

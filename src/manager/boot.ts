@@ -70,7 +70,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
 /** Kills what a crashed previous run left (verified by /proc) and closes its interrupted turns. */
 async function cleanUpAfterCrash(core: ManagerCore): Promise<void> {
   const { logger } = core;
-  const reaped = await reapOrphans(core.registry.processes, core.settings.opencode.killGraceMs);
+  const reaped = await reapOrphans(core.registry.processes, core.settings.opencode.killGraceMs, core);
   if (reaped.killed > 0) {
     core.metrics.orphansReaped.inc(reaped.killed);
     logger.warn('Reaped processes left by a previous run of the service', { processes: reaped.killed, records: reaped.rows });
@@ -86,13 +86,24 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     logger.warn("SESSIONS ARE NOT ISOLATED: every agent can read and write other sessions' workspaces and the service's data", { reason: isolation.reason });
     return undefined;
   }
-  logger.info('Sessions are isolated: each runs in a Landlock sandbox of its own', { mechanism: isolation.mechanism, landlockAbi: isolation.abi });
+  logger.info('Sessions are isolated: each runs in a sandbox of its own', {
+    mechanism: isolation.mechanism,
+    landlockAbi: isolation.abi,
+    protections: isolation.protections.join(','),
+  });
+  for (const warning of isolation.warnings) logger.warn(`Isolation layer not active: ${warning}`);
   return new SessionSandbox({
     launcher: SANDBOX_BINARY,
     opencodeBinary: binary.path,
     sandboxReadPaths: settings.isolation.sandboxReadPaths,
     toolEnvAllow: settings.isolation.toolEnvAllow,
     sourceEnv: core.sourceEnv,
+    isolation,
+    killGraceMs: settings.opencode.killGraceMs,
+    tcpConnect: settings.isolation.sandboxTcpConnect,
+    memoryMb: settings.isolation.sessionMemoryMb,
+    diskMb: settings.isolation.sessionDiskMb,
+    ...(core.servicePort === undefined ? {} : { servicePort: core.servicePort }),
   });
 }
 

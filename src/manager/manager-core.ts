@@ -41,6 +41,7 @@ export interface ManagerCore {
   /** Permission requests and questions of running turns that wait on a person. */
   readonly userRequests: UserRequests;
   readonly isolation: Isolation;
+  readonly servicePort: number | undefined;
   /** The environment children are built from, and the filtered one they get. */
   readonly sourceEnv: NodeJS.ProcessEnv;
   readonly childEnv: Readonly<Record<string, string>>;
@@ -81,7 +82,8 @@ export function createCore(options: ManagerOptions): ManagerCore {
     lifecycle: new Lifecycle(),
     activity: new Activity(),
     userRequests: new UserRequests(metrics, logger),
-    isolation: options.isolation ?? resolveIsolation(settings.isolation.isolation),
+    isolation: options.isolation ?? resolveIsolation(settings.isolation),
+    servicePort: options.servicePort,
     sourceEnv,
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),
     serviceVersion: options.serviceVersion ?? '0.0.0',

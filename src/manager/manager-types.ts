@@ -34,6 +34,8 @@ export interface ManagerOptions {
   readonly registry?: Registry;
   /** Resolved isolation (the service resolves it before listening); default: from settings.isolation. */
   readonly isolation?: Isolation;
+  /** The service's HTTP port, which the agent's commands may never connect to. */
+  readonly servicePort?: number;
 }
 
 export interface ExecuteOptions {

@@ -1,11 +1,12 @@
 // OpencodeProcessManager: the one object between the web app and OpenCode, a façade over its parts:
 // boot (binary, mode, pool), lifecycle (states, drain), sessions (registry and its rules), admission
 // (queue, aborts), the turn runner (server mode or per-message) and status.
-import { rm } from 'node:fs/promises';
 import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TurnRecord } from '../store/turn-store.js';
+import { tolerate } from '../util/housekeeping.js';
+import { removeTree } from '../util/remove-tree.js';
 import { boot } from './boot.js';
 import type { Isolation } from './isolation/isolation.js';
 import { createCore, type ManagerCore } from './manager-core.js';
@@ -131,13 +132,19 @@ export class OpencodeProcessManager {
     this.core.logger.info('Session taken over from a peer', { sessionId: transfer.record.id });
   }
 
-  /** Forgets a session a peer now owns: its record, history and this replica's copy of its conversation (never its workspace). */
+  /**
+   * Forgets a session a peer now owns: its record, history and this replica's copy of its conversation
+   * (never its workspace). The session has moved either way: a session home that cannot be removed is
+   * logged and counted (`handoff_release`).
+   */
   async releaseSession(id: string): Promise<void> {
     const session = this.core.sessions.get(id);
     if (session === undefined) return;
     await this.sessions.remove(session);
     this.core.registry.turns.deleteSession(id);
-    if (this.core.runtime?.sandbox !== undefined) await rm(homeOf(this.core, session).root, { recursive: true, force: true });
+    if (this.core.runtime?.sandbox !== undefined) {
+      await tolerate(this.core, 'handoff_release', () => removeTree(homeOf(this.core, session).root), { sessionId: id });
+    }
   }
 
   /** Ids of the sessions this replica holds. */

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import type { TurnRecord } from '../store/turn-store.js';
+import { tolerate } from '../util/housekeeping.js';
+import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
 import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
 import { copyConversationDatabase, installConversationDatabase } from './isolation/conversation-database.js';
@@ -131,7 +133,8 @@ async function conversationOf(core: ManagerCore, session: SessionRecord, databas
     await installConversationDatabase(scratch, database);
     return parseExport(await runForSession(core, session, ['export', session.opencodeSessionId!], timeoutMs, scratch));
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    // The export's outcome stands whatever happens to the scratch dir: a failed removal is logged and counted.
+    await tolerate(core, 'tmp_cleanup', () => removeTree(scratch), { sessionId: session.id, what: 'handoff scratch dir' });
   }
 }
 

@@ -1,10 +1,11 @@
 // The sessions the web app registered, and the rules every entry point applies to them: one
 // workspace per session (none inside or around another's unless OCPM_ALLOW_SHARED_WORKSPACES), no
 // workspace change under a running turn; and what deleting and purging a session removes.
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
+import { tolerate } from '../util/housekeeping.js';
+import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
 import type { SessionState, SessionView } from './manager-types.js';
 import { homeOf } from './placement.js';
@@ -87,7 +88,9 @@ export class Sessions {
   /**
    * Deletes what a removed session left on disk: its workspace, its turn history and its opencode
    * conversation (the whole session home when isolated; without isolation the conversation lives in
-   * a database shared with other sessions and only opencode's own delete is possible).
+   * a database shared with other sessions and only opencode's own delete is possible). Directories
+   * are removed without following a link out of them (the agent wrote them); a removal that fails is
+   * logged and counted (`purge`) and the rest of the purge goes on.
    */
   async purge(session: SessionRecord): Promise<void> {
     const { core } = this;
@@ -96,10 +99,10 @@ export class Sessions {
     if (core.sessions.list().some((other) => other.workspace === session.workspace)) {
       core.logger.warn('Purge kept the workspace: another session uses it', { sessionId: session.id });
     } else {
-      await rm(session.workspace, { recursive: true, force: true });
+      await tolerate(core, 'purge', () => removeTree(session.workspace), { sessionId: session.id, what: 'workspace' });
     }
     if (core.runtime?.sandbox !== undefined) {
-      await rm(homeOf(core, session).root, { recursive: true, force: true });
+      await tolerate(core, 'purge', () => removeTree(homeOf(core, session).root), { sessionId: session.id, what: 'session home' });
       return;
     }
     const pool = core.runtime?.pool;

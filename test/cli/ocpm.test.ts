@@ -83,22 +83,52 @@ describe('ocpm against a per-message service', () => {
   });
 
   it('status prints an aligned key/value table, and --json the raw answer', async () => {
-    const table = await ocpm(['status'], { OCPM_URL: svc.url }, cwd.dir);
+    const table = await ocpm(['status'], env, cwd.dir);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^state {2,}ready$/m);
     assert.match(table.stdout, /^mode {2,}per-session/m);
     assert.match(table.stdout, /^sessions {2,}2$/m);
+    assert.doesNotMatch(table.stdout, /summary only/);
     const values = table.stdout
       .trim()
       .split('\n')
       .map((line) => /^\S.*? {2,}(?=\S)/.exec(line)?.[0].length);
     assert.equal(new Set(values).size, 1, `every value starts in the same column:\n${table.stdout}`);
 
-    const json = await ocpm(['status', '--json', '--url', svc.url], {}, cwd.dir);
+    const json = await ocpm(['status', '--json', '--url', svc.url], { OCPM_API_TOKEN: token }, cwd.dir);
     assert.equal(json.code, 0, json.stderr);
     const status = JSON.parse(json.stdout);
+    assert.equal(status.detail, 'full');
     assert.equal(status.state, 'ready');
     assert.equal(status.sessions, 2);
+  });
+
+  it('status finds the token in the data dir as the other commands do', async () => {
+    const fromDataDir = await ocpm(['status'], { OCPM_URL: svc.url, OCPM_DATA_DIR: svc.dataDir }, cwd.dir);
+    assert.equal(fromDataDir.code, 0, fromDataDir.stderr);
+    assert.match(fromDataDir.stdout, /^sessions {2,}2$/m);
+  });
+
+  it('status without a token, or with a wrong one, prints the summary the service answers and says so', async () => {
+    // cwd has no data/api-token: no token is found, and status goes on without one.
+    const none = await ocpm(['status'], { OCPM_URL: svc.url }, cwd.dir);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /^state {2,}ready$/m);
+    assert.match(none.stdout, /^mode {2,}per-session$/m);
+    assert.doesNotMatch(none.stdout, /^(sessions|running turns|usage) /m);
+    assert.match(none.stdout, /^\(summary only: no API token found; set OCPM_API_TOKEN or pass --token-file for the full status\)$/m);
+    const json = JSON.parse((await ocpm(['status', '--json'], { OCPM_URL: svc.url }, cwd.dir)).stdout);
+    assert.equal(json.detail, 'summary');
+    assert.equal(json.sessions, undefined);
+
+    const wrong = await ocpm(['status'], { OCPM_URL: svc.url, OCPM_API_TOKEN: 'not-the-token' }, cwd.dir);
+    assert.equal(wrong.code, 0, wrong.stderr);
+    assert.match(wrong.stdout, /^\(summary only: the service did not accept the API token\)$/m);
+
+    // A token source the operator names must work, as for every command.
+    const missingFile = await ocpm(['status', '--token-file', 'nosuch-token-file'], { OCPM_URL: svc.url }, cwd.dir);
+    assert.equal(missingFile.code, 3);
+    assert.match(missingFile.stderr, /^ocpm: no API token: cannot read \S+nosuch-token-file /);
   });
 
   it('sessions lists every session in aligned columns; --json is the service answer', async () => {
@@ -209,7 +239,7 @@ describe('ocpm against a per-message service', () => {
     assert.equal(run.code, 0, run.stderr);
     assertAligned(run.stdout, 'SESSION');
     assert.match(run.stdout, /^alpha /m);
-    const status = await callOk(`${svc.url}/api/opencode/status`, 'GET');
+    const status = await callOk(`${svc.url}/api/opencode/status`, 'GET', undefined, auth());
     if (status.usage === undefined) assert.match(run.stdout, /this service reports no usage totals/);
     else assert.match(run.stdout, /^TOTAL /m);
     const json = JSON.parse((await ocpm(['usage', '--json'], env, cwd.dir)).stdout);
@@ -249,17 +279,31 @@ describe('ocpm against a server-mode service', () => {
     await cwd?.remove();
   });
 
-  it('instances shows each pool instance in aligned columns (no token needed)', async () => {
+  it('instances shows each pool instance, with its pid, in aligned columns (it sends the token)', async () => {
     const status = await waitFor('two instances', async () => {
       const body = await callOk(`${svc.url}/api/opencode/status`, 'GET');
-      return body.processManager.instances?.length === 2 ? body : undefined;
+      return body.processManager.instances?.length === 2 && body.processManager.instances.every((i: { pid: unknown }) => typeof i.pid === 'number')
+        ? body
+        : undefined;
     });
-    const run = await ocpm(['instances'], { OCPM_URL: svc.url }, cwd.dir);
+    const env = { OCPM_URL: svc.url, OCPM_API_TOKEN: TEST_API_TOKEN };
+    const run = await ocpm(['instances'], env, cwd.dir);
     assert.equal(run.code, 0, run.stderr);
     assertAligned(run.stdout, 'ID');
-    for (const instance of status.processManager.instances) assert.match(run.stdout, new RegExp(`^${instance.id} `, 'm'));
-    const json = JSON.parse((await ocpm(['instances', '--json'], { OCPM_URL: svc.url }, cwd.dir)).stdout);
+    for (const instance of status.processManager.instances) assert.match(run.stdout, new RegExp(`^${instance.id} +${instance.pid} `, 'm'));
+    const json = JSON.parse((await ocpm(['instances', '--json'], env, cwd.dir)).stdout);
     assert.equal(json.processManager.instances.length, 2);
+  });
+
+  it('instances without a token is exit 3, with a refused one exit 1: the summary lists no instances', async () => {
+    const none = await ocpm(['instances'], { OCPM_URL: svc.url }, cwd.dir);
+    assert.equal(none.code, 3);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^ocpm: no API token found: the status without one lists no instances; [^\n]*\n$/);
+    const wrong = await ocpm(['instances', '--json'], { OCPM_URL: svc.url, OCPM_API_TOKEN: 'not-the-token' }, cwd.dir);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stdout, '');
+    assert.match(wrong.stderr, /^ocpm: unauthorized: the service did not accept the API token [^\n]*\n$/);
   });
 
   it('restart-instance <name> restarts one', async () => {

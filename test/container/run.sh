@@ -148,7 +148,7 @@ say "/metrics counts the turn"
 api -X POST -d "{\"text\":\"#fake delay=$SLOW_TURN_MS\\nstill answered after SIGTERM\"}" "$BASE/api/sessions/demo/messages" >"$WORK/slow.json" &
 SLOW=$!
 deadline=$(($(date +%s) + 30))
-until grep -q '"runningTurns":1' <<<"$(curl -fsS -m 2 "$BASE/api/opencode/status" 2>/dev/null || true)"; do
+until grep -q '"runningTurns":1' <<<"$(curl -fsS -m 2 -H "authorization: Bearer $TOKEN" "$BASE/api/opencode/status" 2>/dev/null || true)"; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "the slow turn never started"
   sleep 0.05
 done

@@ -45,6 +45,7 @@ describe('GET /api/events', () => {
         ['first'],
       );
       assert.equal(snapshot.status.activeStreams, 1, 'the stream is counted');
+      assert.equal(snapshot.status.detail, 'full', 'the console gets the full status');
       assert.deepEqual(snapshot.pending, { permissions: [], questions: [] });
 
       await callOk(`${svc.url}/api/sessions/second`, 'PUT', { workspace: 'second' });

@@ -29,6 +29,8 @@ describe('status and metrics', () => {
     const status = await call(url('/api/opencode/status'), 'GET');
     assert.equal(status.status, 200);
     const body = status.body;
+    // call() sends the test token: the full document (the open summary: test/security/status-redaction.test.ts).
+    assert.equal(body.detail, 'full');
     assert.equal(body.available, true);
     assert.equal(body.version, '1.18.33-fake');
     assert.equal(body.runningProcesses, 0);

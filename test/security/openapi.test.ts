@@ -117,7 +117,9 @@ describe('OpenAPI document', () => {
     await expect('post', '/api/sessions/{id}/reset', 200);
     await expect('post', '/api/instances/{name}/restart', 409);
     await expect('post', '/api/instances/{name}/restart?timeoutMs=-1', 400);
-    await expect('get', '/api/opencode/status', 200);
+    const detail = (response: JsonResponse): unknown => (response.body as { detail?: unknown }).detail;
+    assert.equal(detail(await expect('get', '/api/opencode/status', 200)), 'full');
+    assert.equal(detail(await expect('get', '/api/opencode/status', 200, undefined, { authorization: '' })), 'summary', 'the open summary is documented');
     await expect('get', '/api/openapi.json', 200);
     await expect('get', '/livez', 200);
     await expect('get', '/readyz', 200);
@@ -153,7 +155,8 @@ describe('OpenAPI document', () => {
     assert.ok(message !== undefined);
     assert.equal(message.additionalProperties, false);
     assert.equal((message.properties as Record<string, { maxLength?: number }>).text?.maxLength, 1234);
-    assert.deepEqual(doc.paths['/api/opencode/status']?.get?.security, [], 'the status route is open');
+    assert.deepEqual(doc.paths['/api/opencode/status']?.get?.security, [{ bearer: [] }, {}], 'the status route is open, and takes the token');
+    assert.equal(doc.paths['/api/opencode/status']?.get?.responses['401'], undefined, 'the status route never answers 401');
     assert.deepEqual(doc.paths['/api/sessions']?.get?.security, [{ bearer: [] }]);
   });
 });

@@ -1,6 +1,7 @@
 // ServerPool used directly with the fake opencode (real `serve` processes on loopback): slots start
 // and balance sessions, an instance that dies is restarted for that reason only, a crash loop marks
-// the slot failed, a failed probe streak replaces the instance, and stop ends every process.
+// the slot failed, a failed probe streak replaces the instance, a probe that throws is counted (the
+// probes go on), and stop ends every process.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -102,6 +103,24 @@ describe('ServerPool', () => {
     await reach(slot, 'starting');
     assert.deepEqual(await restarts(metrics), { exit: 0, health: 1, memory: 0, start_failed: 0, retry: 0, operator: 0 });
     assert.ok(((await metrics.healthFailures.get()).values.find((v) => v.labels.class === 'bad_status')?.value ?? 0) >= 2);
+  });
+
+  it('counts a probe that throws (pool_probe) and keeps probing, instead of an unhandled rejection', async () => {
+    const { pool, metrics } = await startPool(1, { healthIntervalMs: 50 });
+    const instance = pool.slots[0]!.instance!;
+    const readMemory = instance.readMemory.bind(instance);
+    instance.readMemory = () => {
+      throw new Error('the memory reading failed');
+    };
+    const probeErrors = async (): Promise<number> =>
+      (await metrics.housekeepingErrors.get()).values.find((v) => v.labels.task === 'pool_probe')?.value ?? 0;
+    try {
+      // Two failures: the interval survived the first one.
+      while ((await probeErrors()) < 2) await new Promise((resolve) => setTimeout(resolve, 25));
+    } finally {
+      instance.readMemory = readMemory;
+    }
+    assert.equal(pool.slots[0]!.state, 'ready');
   });
 
   it('ends every server process on stop', async () => {

@@ -1,5 +1,6 @@
 // The pool commands: `instances` (server mode's opencode serve processes, from the status) and
 // `restart-instance <name>`.
+import { CliError, EXIT } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { printJson, segment } from '../command.js';
 import { NONE, formatAge, formatBytes, formatCount } from '../format.js';
@@ -12,12 +13,16 @@ export const instancesCommand: Command = {
   name: 'instances',
   usage: 'instances',
   summary: "server mode's opencode serve instances",
-  details: ['Reads processManager.instances of GET /api/opencode/status (no token needed); --json prints the whole status.'],
+  details: [
+    'Reads processManager.instances of GET /api/opencode/status, sending the API token (found as below);',
+    'without one the service answers only its summary, which lists no instances. --json prints the whole status.',
+  ],
   options: [],
   arity: 0,
   needsToken: false,
   async run(context) {
     const status = (await context.api.request('GET', '/api/opencode/status')) as StatusView;
+    if (status.detail === 'summary') throw summaryError(context.api.hasToken());
     if (context.json) return printJson(context, status);
     const instances = status.processManager?.instances;
     if (instances === undefined) {
@@ -27,6 +32,13 @@ export const instancesCommand: Command = {
     context.print(formatTable(instanceRows(instances, context.now), { headers: HEADERS }));
   },
 };
+
+/** The instances are in the full status only: say why there are none, as a missing or refused token is for other commands. */
+function summaryError(sentToken: boolean): CliError {
+  return sentToken
+    ? new CliError(EXIT.serviceError, 'unauthorized: the service did not accept the API token (its status summary lists no instances)')
+    : new CliError(EXIT.unreachable, 'no API token found: the status without one lists no instances; set OCPM_API_TOKEN or pass --token-file');
+}
 
 export const restartInstanceCommand: Command = {
   name: 'restart-instance',

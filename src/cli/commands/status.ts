@@ -1,4 +1,5 @@
-// `ocpm status`: the manager's state and load at a glance (GET /api/opencode/status, no token needed).
+// `ocpm status`: the manager's state and load at a glance (GET /api/opencode/status). It needs no
+// token, but sends one when it finds one: without, the service answers only its summary.
 import type { Command } from '../command.js';
 import { printJson } from '../command.js';
 import { NONE, formatCount, yesNo } from '../format.js';
@@ -10,7 +11,11 @@ export const statusCommand: Command = {
   name: 'status',
   usage: 'status',
   summary: "the manager's state, mode, load and pool",
-  details: ['Reads GET /api/opencode/status (no token needed).'],
+  details: [
+    'Reads GET /api/opencode/status. Works without a token: the service then answers its summary',
+    '(state, mode, isolation, processes, streams), without sessions, turns, instances or usage;',
+    'with the API token, found as below, it answers the full status.',
+  ],
   options: [],
   arity: 0,
   needsToken: false,
@@ -18,10 +23,19 @@ export const statusCommand: Command = {
     const status = (await context.api.request('GET', '/api/opencode/status')) as StatusView;
     if (context.json) return printJson(context, status);
     context.print(formatTable(statusRows(status)));
+    if (status.detail === 'summary') context.print(summaryNote(context.api.hasToken()));
   },
 };
 
+/** Why the table is short: the service answered the status summary. */
+export function summaryNote(sentToken: boolean): string {
+  return sentToken
+    ? '(summary only: the service did not accept the API token)'
+    : '(summary only: no API token found; set OCPM_API_TOKEN or pass --token-file for the full status)';
+}
+
 export function statusRows(status: StatusView): (string | number)[][] {
+  const full = status.detail !== 'summary';
   const mode = status.processManager?.mode ?? NONE;
   const instances = status.processManager?.instances;
   const isolation =
@@ -32,10 +46,14 @@ export function statusRows(status: StatusView): (string | number)[][] {
     ['draining', yesNo(status.draining)],
     ['isolation', isolation],
     ['opencode version', status.version ?? NONE],
-    ['sessions', formatCount(status.sessions)],
-    ['running turns', formatCount(status.runningTurns)],
-    ['queued requests', formatCount(status.queuedRequests)],
-    ['waiting on user', formatCount(status.sessionsWaitingOnUser)],
+    ...(full
+      ? [
+          ['sessions', formatCount(status.sessions)],
+          ['running turns', formatCount(status.runningTurns)],
+          ['queued requests', formatCount(status.queuedRequests)],
+          ['waiting on user', formatCount(status.sessionsWaitingOnUser)],
+        ]
+      : []),
     ['running processes', formatCount(status.runningProcesses)],
   ];
   if (status.unavailableReason) rows.push(['unavailable because', status.unavailableReason]);

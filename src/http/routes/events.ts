@@ -18,7 +18,7 @@ export const RECENT_TURNS = 50;
 
 export interface EventRouteDeps {
   readonly manager: OpencodeProcessManager;
-  /** The document GET /api/opencode/status answers. */
+  /** The full document GET /api/opencode/status answers with a token (the stream needs one). */
   readonly status: () => object;
   /** OCPM_EVENTS_INTERVAL_MS. */
   readonly intervalMs: number;

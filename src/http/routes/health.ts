@@ -1,15 +1,23 @@
-// Status, probes and metrics: the routes operators and Kubernetes call.
+// Status, probes and metrics: the routes operators and Kubernetes call. The status is open: without
+// a valid API token it answers its summary, with one the full document (status-view.ts).
 import { Router, type RequestHandler } from 'express';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ClusterStatus } from '../../cluster/cluster.js';
+import { isAuthenticated } from '../auth.js';
+import { fullStatus, summaryStatus } from '../status-view.js';
 
 export function healthRoutes(deps: { manager: OpencodeProcessManager; metrics: Metrics; metricsAuth: RequestHandler; cluster: () => ClusterStatus }): Router {
   const router = Router();
   const { manager, metrics } = deps;
 
+  // Open, but what it shows depends on the token (status-view.ts): no cache may hand one caller's
+  // answer to another.
   router.get('/api/opencode/status', (_req, res) => {
-    res.json({ ...manager.getStats(), ...deps.cluster() });
+    res.vary('Authorization');
+    res.setHeader('Cache-Control', 'no-store');
+    const stats = manager.getStats();
+    res.json(isAuthenticated(res) ? fullStatus(stats, deps.cluster()) : summaryStatus(stats, deps.cluster()));
   });
 
   router.get('/livez', (_req, res) => {

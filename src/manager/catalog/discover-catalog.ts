@@ -3,9 +3,11 @@
 // list`, `opencode debug config`) the way a per-message run starts. Never throws: a catalog that
 // could not be read is undefined, and then no message is refused for it.
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { SessionRecord } from '../../store/session-registry.js';
+import { tolerate } from '../../util/housekeeping.js';
+import { removeTree } from '../../util/remove-tree.js';
 import type { ManagerCore } from '../manager-core.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import type { OpencodeClient } from '../server/opencode-client.js';
@@ -104,7 +106,7 @@ async function discoverWithServer(core: ManagerCore, client: OpencodeClient): Pr
   try {
     return await discoverFromServer(client, directory);
   } finally {
-    await rm(directory, { recursive: true, force: true }).catch(() => undefined);
+    await tolerate(core, 'tmp_cleanup', () => removeTree(directory), { what: 'catalog data dir' });
   }
 }
 
@@ -132,7 +134,7 @@ async function discoverWithCommands(core: ManagerCore, binaryPath: string): Prom
     };
     return await discoverFromCli(run, core.childEnv);
   } finally {
-    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    await tolerate(core, 'tmp_cleanup', () => removeTree(root), { what: 'catalog data dirs' });
   }
 }
 

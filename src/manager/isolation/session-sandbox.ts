@@ -1,17 +1,22 @@
 // The sandbox of one session's opencode process (a `run` or a `serve`) and of every command its
-// agent runs. Two nested Landlock domains:
+// agent runs. The launcher holds the whole process tree to opencode's lifetime (a PID namespace, or a
+// subreaper), leaves it no capability and only a shell's device nodes. Two nested Landlock domains:
 //  - opencode itself may read system files and write its session's workspace, its session home
 //    (conversation, config, cache) and its private TMPDIR; its own file tools are bound by this.
 //  - commands of its bash tool start through SHELL=ocpm-sandbox, which adds a narrower domain (no
-//    session home beyond HOME, so no conversation database) and drops every environment variable
-//    not on the tool allow-list (provider keys, OPENCODE_SERVER_PASSWORD, opencode's config).
+//    session home beyond HOME, so no conversation database, no operator config file), connects only
+//    to the allowed TCP ports, runs under per-process memory and file-size limits, and drops every
+//    environment variable not on the tool allow-list (provider keys, OPENCODE_SERVER_PASSWORD,
+//    opencode's config).
 //    Being a nested domain, they cannot ptrace opencode, and Landlock scoping stops signals to
 //    anything outside their own sandbox; /proc shows neither of them other processes.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { NETWORK_VARIABLES } from '../child-env.js';
 import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
+import { hasProtection, type Isolation } from './isolation.js';
 import type { SessionHome } from './session-home.js';
+import { worldReadablePaths } from './world-readable.js';
 
 /**
  * Read-only for everything in a sandbox: programs, libraries, configuration, and of /proc only the
@@ -28,9 +33,11 @@ export const SYSTEM_READ_PATHS = [
   '/lib32',
   '/lib64',
   '/libx32',
-  '/etc',
   '/opt',
-  '/sys',
+  // Of /sys only what runtimes size themselves by: not the cgroup files, which list host pids.
+  '/sys/devices/system/cpu',
+  '/sys/devices/system/node',
+  '/sys/kernel/mm/transparent_hugepage',
   '/proc/self',
   '/proc/version',
   '/proc/cpuinfo',
@@ -42,6 +49,12 @@ export const SYSTEM_READ_PATHS = [
   '/proc/sys/vm',
   '/proc/sys/kernel',
 ];
+
+/** /etc, of which a sandbox reads only what every user may (not /etc/shadow where the agent is uid 0). */
+export const SYSTEM_CONFIG_DIR = '/etc';
+
+/** The device nodes a shell needs; the rest of /dev (disks, /dev/shm of other processes…) stays closed. */
+export const SHELL_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/pts'];
 
 /** Variables the agent's commands keep (besides the operator's OCPM_TOOL_ENV_ALLOW). */
 const TOOL_ENV = [
@@ -72,6 +85,16 @@ export interface SandboxOptions {
   readonly toolEnvAllow: readonly string[];
   /** The environment opencode children are built from (for the operator's opencode config file). */
   readonly sourceEnv: NodeJS.ProcessEnv;
+  /** The active layers; each one adds its launcher flags. */
+  readonly isolation: Isolation;
+  /** The service's kill grace: the launcher's own is shorter, so it ends the tree before the service SIGKILLs it. */
+  readonly killGraceMs: number;
+  /** OCPM_SANDBOX_TCP_CONNECT, OCPM_SESSION_MEMORY_MB, OCPM_SESSION_DISK_MB. */
+  readonly tcpConnect: readonly number[] | 'any';
+  readonly memoryMb: number;
+  readonly diskMb: number;
+  /** The service's own port, never open to the agent's commands. */
+  readonly servicePort?: number;
 }
 
 export interface SandboxTarget {
@@ -104,28 +127,67 @@ function operatorConfigFile(env: NodeJS.ProcessEnv): string | undefined {
   return ['opencode.json', 'opencode.jsonc'].map((name) => path.join(configHome, 'opencode', name)).find((file) => existsSync(file));
 }
 
+const MIB = 1024 * 1024;
+
 export class SessionSandbox {
+  /** What opencode itself reads (its config file included). */
   private readonly readPaths: string[];
+  /** What the agent's commands read: the same without the operator's opencode config. */
+  private readonly shellReadPaths: string[];
   private readonly toolEnv: string;
   private readonly shell: string;
   private readonly configFile: string | undefined;
+  private readonly launcherFlags: string[];
+  private readonly shellLimits: Record<string, string>;
+  private readonly devices: string[];
 
   constructor(private readonly options: SandboxOptions) {
     this.configFile = operatorConfigFile(options.sourceEnv);
     const configDir = options.sourceEnv.OPENCODE_CONFIG_DIR;
     const nodePrefix = path.dirname(path.dirname(real(process.execPath)));
-    this.readPaths = [
+    this.shellReadPaths = [
       ...SYSTEM_READ_PATHS,
+      ...worldReadablePaths(SYSTEM_CONFIG_DIR),
       path.dirname(real(options.opencodeBinary)),
       path.dirname(real(options.launcher)),
       // Node for the agent's commands, when it is not under /usr (a version manager's, a registry package's).
       ...(nodePrefix === '/usr' || nodePrefix === '/' ? [] : [path.join(nodePrefix, 'bin'), path.join(nodePrefix, 'lib'), path.join(nodePrefix, 'include')]),
+      ...options.sandboxReadPaths,
+    ];
+    this.readPaths = [
+      ...this.shellReadPaths,
       ...(this.configFile === undefined ? [] : [this.configFile]),
       ...(configDir === undefined || configDir === '' ? [] : [configDir]),
-      ...options.sandboxReadPaths,
     ];
     this.toolEnv = [...TOOL_ENV, ...options.toolEnvAllow].join(',');
     this.shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh'].find((shell) => existsSync(shell)) ?? '/bin/sh';
+    this.launcherFlags = this.buildLauncherFlags();
+    this.shellLimits = this.buildShellLimits();
+    this.devices = hasProtection(options.isolation, 'devices') ? SHELL_DEVICES : ['/dev'];
+  }
+
+  private buildLauncherFlags(): string[] {
+    const { isolation, killGraceMs } = this.options;
+    const lifetime = hasProtection(isolation, 'pidns') ? 'pidns' : hasProtection(isolation, 'subreaper') ? 'subreaper' : 'none';
+    return ['--lifetime', lifetime, '--grace-ms', String(Math.max(100, Math.floor(killGraceMs * 0.75))), '--caps', hasProtection(isolation, 'caps') ? 'drop' : 'keep'];
+  }
+
+  private buildShellLimits(): Record<string, string> {
+    const { isolation, tcpConnect, memoryMb, diskMb, servicePort } = this.options;
+    const env: Record<string, string> = {};
+    if (hasProtection(isolation, 'tcp') && tcpConnect !== 'any') {
+      env.OCPM_SANDBOX_SHELL_TCP = tcpConnect.filter((port) => port !== servicePort).join(',');
+    }
+    if (hasProtection(isolation, 'limits')) {
+      const limits = [...(memoryMb > 0 ? [`data=${memoryMb * MIB}`] : []), ...(diskMb > 0 ? [`fsize=${diskMb * MIB}`] : [])];
+      if (limits.length > 0) env.OCPM_SANDBOX_SHELL_LIMITS = limits.join(',');
+    }
+    return env;
+  }
+
+  /** Every path the agent's commands may read (system paths, never a secret of the operator's). */
+  shellReadable(): readonly string[] {
+    return this.shellReadPaths;
   }
 
   /** HOME and XDG dirs of the session, and the operator's config file when it lived in the service's HOME. */
@@ -137,16 +199,18 @@ export class SessionSandbox {
   wrap(file: string, args: readonly string[], target: SandboxTarget): WrappedCommand {
     const ro = this.readPaths.flatMap((p) => ['--ro', p]);
     const rw = [target.workspace, target.home.root, target.tmpDir].flatMap((p) => ['--rw', p]);
+    const dev = this.devices.flatMap((p) => ['--dev', p]);
     return {
       file: this.options.launcher,
-      args: [...ro, ...rw, '--dev', '/dev', '--', file, ...args],
+      args: [...ro, ...rw, ...dev, ...this.launcherFlags, '--', file, ...args],
       env: {
         SHELL: this.options.launcher,
         OCPM_SANDBOX_SHELL: this.shell,
-        OCPM_SANDBOX_SHELL_RO: this.readPaths.join(':'),
+        OCPM_SANDBOX_SHELL_RO: this.shellReadPaths.join(':'),
         OCPM_SANDBOX_SHELL_RW: [target.workspace, target.tmpDir, target.home.home].join(':'),
-        OCPM_SANDBOX_SHELL_DEV: '/dev',
+        OCPM_SANDBOX_SHELL_DEV: this.devices.join(':'),
         OCPM_SANDBOX_SHELL_ENV: this.toolEnv,
+        ...this.shellLimits,
       },
     };
   }

@@ -2,10 +2,13 @@
 // restarts it after an exit with capped backoff, marks a crash-looping slot failed and retries it
 // later, and on each probe checks health, releases idle directories, stops an idle isolated server
 // and replaces an instance that is unhealthy or whose process tree grew past the memory limit.
+// Nothing of this background work may reject where nobody listens: its failures are logged and
+// counted (`supervisor`, `directory_release`) and a slot whose start failed is retried.
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { housekeepingFailed, inBackground, type Housekeeping } from '../../util/housekeeping.js';
 import { prepareSessionHome } from '../opencode-homes.js';
 import { ServerInstance, type HealthResult } from './server-instance.js';
 import type { DisposalReason, PoolConfig, PoolRuntime, RestartReason } from './pool-config.js';
@@ -14,6 +17,7 @@ import type { Slot } from './slot.js';
 export class PoolSupervisor {
   private closed = false;
   private readonly closeController = new AbortController();
+  private readonly housekeeping: Housekeeping;
 
   constructor(
     private readonly config: PoolConfig,
@@ -22,7 +26,9 @@ export class PoolSupervisor {
     private readonly logger: Logger,
     /** Isolated pools: stops a slot's server and frees the slot. */
     private readonly vacate: (slot: Slot, why: string) => Promise<void>,
-  ) {}
+  ) {
+    this.housekeeping = { logger, metrics };
+  }
 
   get isClosed(): boolean {
     return this.closed;
@@ -42,8 +48,16 @@ export class PoolSupervisor {
     }
     slot.state = 'starting';
     slot.recyclePending = false;
-    if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
-    else await prepareSessionHome(tenant.home);
+    try {
+      if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
+      else await prepareSessionHome(tenant.home);
+    } catch (error) {
+      // No process was spawned: the slot is retried like a failed start, not left `starting`.
+      slot.lastError = `could not prepare the data dir: ${describe(error)}`;
+      this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
+      if (!this.closed) this.scheduleRestart(slot, 'start_failed');
+      return;
+    }
     const confined = tenant !== undefined && sandbox !== undefined;
     const instance = new ServerInstance(slot.index, {
       binary: this.runtime.binary,
@@ -78,19 +92,28 @@ export class PoolSupervisor {
     instance.readMemory();
     slot.state = 'ready';
     this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
-    void instance.exited?.then((result) => {
-      if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
-      instance.markExited();
-      slot.lastError = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
-      this.logger.error('Server instance exited unexpectedly', {
-        instance: slot.id,
-        pid: result.pid,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        stderrTail: result.stderrTail.slice(-5),
-      });
-      this.scheduleRestart(slot, 'exit');
-    });
+    const exited = instance.exited;
+    if (exited !== undefined) inBackground(this.housekeeping, 'supervisor', () => this.watchExit(slot, instance, exited), { instance: slot.id });
+  }
+
+  /** Restarts the slot when its instance exits without being asked to, also when the end of its process could not be followed. */
+  private async watchExit(slot: Slot, instance: ServerInstance, exited: NonNullable<ServerInstance['exited']>): Promise<void> {
+    let why: string;
+    let fields: Record<string, unknown>;
+    try {
+      const result = await exited;
+      why = `opencode serve exited (code ${String(result.exitCode)}, signal ${String(result.signal)})`;
+      fields = { pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) };
+    } catch (error) {
+      housekeepingFailed(this.housekeeping, 'supervisor', error, { instance: slot.id, what: 'following the exit of opencode serve' });
+      why = `opencode serve ended: ${describe(error)}`;
+      fields = { error: describe(error) };
+    }
+    if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
+    instance.markExited();
+    slot.lastError = why;
+    this.logger.error('Server instance exited unexpectedly', { instance: slot.id, ...fields });
+    this.scheduleRestart(slot, 'exit');
   }
 
   /** Restarts a slot after its backoff, or marks it failed when it crash-loops. */
@@ -130,7 +153,7 @@ export class PoolSupervisor {
     if (this.closed) return;
     slot.restarts += 1;
     this.metrics.serverRestarts.inc({ reason });
-    void this.startSlot(slot);
+    inBackground(this.housekeeping, 'supervisor', () => this.startSlot(slot), { instance: slot.id, reason });
   }
 
   /**
@@ -226,7 +249,7 @@ export class PoolSupervisor {
       this.metrics.directoryDisposals.inc({ reason });
       this.logger.info('Directory released from server instance', { instance: slot.id, reason });
     } catch (error) {
-      this.logger.warn('Directory release failed', { instance: slot.id, error: describe(error) });
+      housekeepingFailed(this.housekeeping, 'directory_release', error, { instance: slot.id, reason });
     }
   }
 }

@@ -177,11 +177,12 @@ export class ServerInstance {
     const child = this.child;
     this.exited = child.done;
     // Whatever ends the process, nothing may be sent to it any more, and its event stream must stop
-    // reconnecting to a dead port.
-    void child.exited.then(() => {
+    // reconnecting to a dead port (also when its end could not be followed: the watch rejected).
+    const ended = (): void => {
       this.exitedNow = true;
       this.events?.close();
-    });
+    };
+    void child.exited.then(ended, ended);
     try {
       // Nothing may be sent before the listening line: earlier requests hang forever (trap 3).
       const url = await this.race(listening, child, deadline, 'the listening line');

@@ -6,6 +6,7 @@ import { OcpmError } from '../../errors/errors.js';
 import { redactPaths } from '../../util/redact.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { inBackground, tolerate, type Housekeeping } from '../../util/housekeeping.js';
 import { slotHome, type SessionHome } from '../opencode-homes.js';
 import type { DisposalReason, PoolConfig, PoolRuntime } from './pool-config.js';
 import { PoolSupervisor } from './pool-supervisor.js';
@@ -40,6 +41,7 @@ export class ServerPool {
   readonly slots: Slot[];
   private readonly logger: Logger;
   private readonly supervisor: PoolSupervisor;
+  private readonly housekeeping: Housekeeping;
   private healthTimer: NodeJS.Timeout | undefined;
   private probing = false;
   /** Operator restarts under way, per slot. */
@@ -52,6 +54,7 @@ export class ServerPool {
     logger: Logger,
   ) {
     this.logger = logger.child({ component: 'server-pool' });
+    this.housekeeping = { logger: this.logger, metrics };
     this.slots = Array.from({ length: runtime.size }, (_, i) => new Slot(i, slotHome(runtime.dataDir, i), config, runtime.sandbox !== undefined));
     this.supervisor = new PoolSupervisor(config, runtime, metrics, this.logger, (slot, why) => this.vacate(slot, why));
   }
@@ -149,10 +152,15 @@ export class ServerPool {
     slot.restarts = 0;
     slot.policy.reset();
     slot.state = 'starting';
-    void (async () => {
-      await previous?.stop('its slot was given to another session');
-      if (!this.supervisor.isClosed && slot.tenant === tenant) await this.supervisor.startSlot(slot);
-    })();
+    inBackground(
+      this.housekeeping,
+      'supervisor',
+      async () => {
+        await previous?.stop('its slot was given to another session');
+        if (!this.supervisor.isClosed && slot.tenant === tenant) await this.supervisor.startSlot(slot);
+      },
+      { instance: slot.id },
+    );
     return slot;
   }
 
@@ -284,7 +292,10 @@ export class ServerPool {
     if (this.probing || this.supervisor.isClosed) return;
     this.probing = true;
     try {
-      await Promise.all(this.slots.map((slot) => this.supervisor.probe(slot, this.isolated)));
+      // One slot's failed probe is reported; the other slots are probed all the same.
+      await Promise.all(
+        this.slots.map((slot) => this.supervisor.probe(slot, this.isolated)),
+      );
     } finally {
       this.probing = false;
     }

@@ -1,0 +1,74 @@
+// The settings of the sessions' isolation: the sandbox, its layers and its limits. Rows of the
+// settings table (src/config/settings.ts).
+import { z } from 'zod';
+import { commaList, integer, NAMES, nameList, pathList, setting } from './setting.js';
+
+/** The sandbox layers an operator can switch off (diagnosis, or a workload one of them breaks). */
+export const ISOLATION_LAYERS = ['lifetime', 'pidns', 'caps', 'devices', 'tcp', 'limits'] as const;
+export type IsolationLayerName = (typeof ISOLATION_LAYERS)[number];
+
+const portList: z.ZodType<'any' | number[], string> = z
+  .string()
+  .trim()
+  .regex(/^(any|\d{1,5}( *, *\d{1,5})*)$/)
+  .transform((value) => (value === 'any' ? ('any' as const) : value.split(',').map((port) => Number(port.trim()))))
+  .pipe(z.union([z.literal('any'), z.array(z.number().int().min(1).max(65535)).min(1)]));
+
+export const ISOLATION_SETTINGS = {
+  OCPM_ISOLATION: setting(
+    'isolation',
+    'isolation',
+    z.enum(['auto', 'required', 'off']),
+    'auto',
+    'auto, required or off',
+    "`auto`: every session's opencode runs in a Landlock sandbox of its own wherever the kernel can (Linux 6.12+); `required`: refuse to start otherwise; `off`: no sandbox (warned at boot).",
+  ),
+  OCPM_SANDBOX_READ_PATHS: setting(
+    'isolation',
+    'sandboxReadPaths',
+    pathList,
+    [],
+    'a comma-separated list of absolute paths',
+    'More read-only paths inside every sandbox (comma-separated, absolute), for toolchains outside `/usr` and `/opt`.',
+  ),
+  OCPM_TOOL_ENV_ALLOW: setting(
+    'isolation',
+    'toolEnvAllow',
+    nameList,
+    [],
+    NAMES,
+    "More variables the agent's commands keep in the sandbox (`NAME` or `PREFIX*`). Provider keys reach commands only when listed here.",
+  ),
+  OCPM_ISOLATION_LAYERS_OFF: setting(
+    'isolation',
+    'layersOff',
+    commaList(z.enum(ISOLATION_LAYERS)),
+    [],
+    `a comma-separated list of ${ISOLATION_LAYERS.join(', ')}`,
+    'Sandbox layers to switch off (each is warned at boot and missing from the status): `lifetime` (a session\'s processes may outlive it), `pidns` (subreaper instead of a PID namespace), `caps`, `devices` (all of `/dev`), `tcp`, `limits`.',
+  ),
+  OCPM_SANDBOX_TCP_CONNECT: setting(
+    'isolation',
+    'sandboxTcpConnect',
+    portList,
+    [80, 443],
+    'a comma-separated list of TCP ports, or any',
+    "The TCP ports the agent's commands may connect to (Landlock ABI 4+); `any` lifts the rule. The service's own port and the sessions' `opencode serve` ports stay closed unless listed.",
+  ),
+  OCPM_SESSION_MEMORY_MB: setting(
+    'isolation',
+    'sessionMemoryMb',
+    integer(0, 1048576),
+    2048,
+    'an integer number of MiB (0: no limit)',
+    "The most data memory (`RLIMIT_DATA`) one process of the agent's commands may allocate, in MiB; `0`: no limit.",
+  ),
+  OCPM_SESSION_DISK_MB: setting(
+    'isolation',
+    'sessionDiskMb',
+    integer(0, 1048576),
+    2048,
+    'an integer number of MiB (0: no limit)',
+    "The largest file (`RLIMIT_FSIZE`) the agent's commands may write, in MiB; `0`: no limit.",
+  ),
+} as const;
