@@ -9,7 +9,12 @@ export function summaryItems(status) {
   return [
     ['Mode', pm.mode === 'server' ? 'server' : 'per-message', pm.mode === 'server' || status.configuredMode !== 'server' ? 'ok' : 'warn', pm.description],
     ['State', readiness[0], readiness[1], status.unavailableReason ?? undefined],
-    ['Isolation', isolation.enforced ? isolation.mechanism : 'none', isolation.enforced ? 'ok' : 'warn'],
+    [
+      'Isolation',
+      isolation.enforced ? isolation.mechanism : 'none',
+      isolation.enforced && (isolation.warnings ?? []).length === 0 ? 'ok' : 'warn',
+      [(isolation.protections ?? []).join(', '), ...(isolation.warnings ?? [])].filter((line) => line !== '').join('\n') || undefined,
+    ],
     ['Replica', status.replica ?? '–', 'plain', (status.peers ?? []).map((p) => `${p.name ?? p.url}: ${p.state}`).join(', ') || 'no peers'],
     ['opencode', status.version ?? '–', 'plain', status.opencode?.defaultModel ?? undefined],
     ['Sessions', formatNumber(status.sessions), 'plain'],

@@ -45,7 +45,7 @@ export const ISOLATION_SETTINGS = {
     commaList(z.enum(ISOLATION_LAYERS)),
     [],
     `a comma-separated list of ${ISOLATION_LAYERS.join(', ')}`,
-    'Sandbox layers to switch off (each is warned at boot and missing from the status): `lifetime` (a session\'s processes may outlive it), `pidns` (subreaper instead of a PID namespace), `caps`, `devices` (all of `/dev`), `tcp`, `limits`.',
+    "Sandbox layers to switch off (each is warned at boot and missing from the status): `lifetime` (a session's processes may outlive it), `pidns` (subreaper instead of a PID namespace), `caps`, `devices` (all of `/dev`), `tcp`, `limits`.",
   ),
   OCPM_SANDBOX_TCP_CONNECT: setting(
     'isolation',

@@ -1,6 +1,7 @@
 // zod schemas of what the API answers, for the OpenAPI document (requests are in validation.ts).
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.js';
+import { PROTECTIONS } from '../manager/isolation/isolation.js';
 import { MANAGER_STATES } from '../manager/lifecycle.js';
 import { SESSION_STATES } from '../manager/manager-types.js';
 import { INSTANCE_STATES } from '../manager/server/server-instance.js';
@@ -136,6 +137,14 @@ export const statusFullResponseSchema = z
         instances: z.array(instanceStatusResponseSchema).optional().describe('Server mode only: one entry per pool slot'),
       })
       .loose(),
+    isolation: z
+      .object({
+        mechanism: z.enum(['landlock', 'none']),
+        enforced: z.boolean(),
+        protections: z.array(z.enum(PROTECTIONS)).describe('The active layers: landlock, pidns or subreaper, caps, devices, limits, tcp (docs/security.md)'),
+        warnings: z.array(z.string()).describe('One line per layer that could not be enabled or was switched off'),
+      })
+      .strict(),
     queuedRequests: z.number().int(),
     runningTurns: z.number().int(),
     sessionsWaitingOnUser: z.number().int(),

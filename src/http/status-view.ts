@@ -18,7 +18,7 @@ export interface SummaryStatus {
   readonly processManager: Omit<ManagerStats['processManager'], 'instances'>;
   readonly state: ManagerStats['state'];
   readonly draining: boolean;
-  readonly isolation: ManagerStats['isolation'];
+  readonly isolation: Pick<ManagerStats['isolation'], 'mechanism' | 'enforced'>;
   /** This replica's name: every /api answer carries it in X-Ocpm-Replica anyway. */
   readonly replica: string;
 }

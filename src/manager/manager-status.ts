@@ -54,7 +54,12 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     serverModeSupported: runtime?.binary.supportsServe ?? false,
     configuredMode: runtime?.mode ?? null,
     unavailableReason: lifecycle.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
-    isolation: { mechanism: core.isolation.mechanism, enforced: core.isolation.enforced },
+    isolation: {
+      mechanism: core.isolation.mechanism,
+      enforced: core.isolation.enforced,
+      protections: core.isolation.protections,
+      warnings: core.isolation.warnings,
+    },
     opencode: {
       providers: core.catalog?.providers ?? [],
       defaultModel: core.catalog?.defaultModel ?? null,

@@ -109,7 +109,7 @@ export interface ManagerStats {
   configuredMode: TurnMode | null;
   unavailableReason: string | null;
   /** How sessions are kept apart: `landlock` (enforced) or `none`. */
-  isolation: { mechanism: Isolation['mechanism']; enforced: boolean };
+  isolation: Pick<Isolation, 'mechanism' | 'enforced' | 'protections' | 'warnings'>;
   /**
    * What opencode told the service at boot: its usable providers and default model. `configured` is
    * false when no provider is (messages answer no_provider), null when opencode could not be asked.

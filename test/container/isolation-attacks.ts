@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
 import { parseToolOutputs, startStubLlm } from '../fixtures/stub-llm/server.mjs';
-import { attacks, legitimateWork, PLANTED_FILES } from '../helpers/isolation-attacks.js';
+import { attacks, legitimateWork, PLANTED_FILES, SUCCESS_MARKERS } from '../helpers/isolation-attacks.js';
 import { findFreePort } from '../../src/util/free-port.js';
 
 const image = process.argv[2];
@@ -104,8 +104,16 @@ try {
   const canaryPid = Number(podman('exec', name, 'sh', '-c', `grep -l '${secrets.canaryEnv}' /proc/[0-9]*/environ 2>/dev/null | head -n1 | cut -d/ -f3`));
   await send('b', `remember ${secrets.victimWords} MARK:b`);
 
-  const targets = { victimWorkspace: '/workspaces/b', victimRelative: '../b', dataDir: '/data', servicePid: 1, canaryPid, victimFile: 'secret.txt' };
-  const forbidden = [...Object.values(secrets), 'OPENCODE_SERVER_PASSWORD', 'OPENCODE_CONFIG_CONTENT'];
+  const targets = {
+    victimWorkspace: '/workspaces/b',
+    victimRelative: '../b',
+    dataDir: '/data',
+    servicePid: 1,
+    canaryPid,
+    victimFile: 'secret.txt',
+    servicePort: 3000,
+  };
+  const forbidden = [...Object.values(secrets), 'OPENCODE_SERVER_PASSWORD', 'OPENCODE_CONFIG_CONTENT', ...SUCCESS_MARKERS];
   for (const attack of attacks(targets)) {
     const answer = await send('a', attack.message);
     const leaked = forbidden.filter((word) => answer.includes(word));

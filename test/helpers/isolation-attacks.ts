@@ -14,7 +14,18 @@ export interface AttackTargets {
   readonly canaryPid: number;
   /** A file in B's workspace whose content must never come back. */
   readonly victimFile: string;
+  /** The service's HTTP port on loopback. */
+  readonly servicePort: number;
 }
+
+/** Shared memory a process outside the sandbox made (the host suite writes a secret into it). */
+export const SHM_CANARY = '/dev/shm/ocpm-isolation-canary';
+
+/**
+ * What an attack prints only when it worked. Each is computed by the shell ($((1+1))), so the
+ * command's own text, which the answer may echo, never holds it.
+ */
+export const SUCCESS_MARKERS = ['SERVICE-2-ANSWERED', 'RAW-2-OPEN', 'SHADOW-root:', 'SHM-2-READ', 'CAP-2-HELD'];
 
 export interface Attack {
   readonly name: string;
@@ -68,6 +79,18 @@ export function attacks(t: AttackTargets): Attack[] {
         `python3 -c "import ctypes; l=ctypes.CDLL(None); print('ptrace', l.ptrace(16, ${t.canaryPid}, 0, 0))"; cat /proc/${t.canaryPid}/mem 2>&1 | head -c 100`,
       ),
     },
+    {
+      name: "connect to the service's port",
+      message: bash(`(exec 3<>/dev/tcp/127.0.0.1/${t.servicePort}) && echo SERVICE-$((1+1))-ANSWERED`),
+    },
+    {
+      name: 'raw packet socket, capabilities',
+      message: bash(
+        `python3 -c "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW); print('RAW-' + str(1+1) + '-OPEN')"; grep -q '^CapEff:.*[1-9a-f]' /proc/$$/status && echo CAP-$((1+1))-HELD`,
+      ),
+    },
+    { name: '/etc/shadow', message: bash("head -c 5 /etc/shadow | sed 's/^/SHADOW-/'") },
+    { name: "another process's shared memory", message: bash(`cat ${SHM_CANARY} && echo SHM-$((1+1))-READ; ls -la /dev/shm /dev | head -c 3000`) },
     { name: "opencode's read tool on another workspace", message: toolMessage('read', victim) },
     {
       name: "opencode's write tool into another workspace",

@@ -56,6 +56,11 @@ export interface FoundProcess {
   readonly argv: readonly string[];
 }
 
+/** Processes (zombies included) one of whose arguments is exactly `arg`: found without any mark of ours. */
+export function pidsWithArg(arg: string): number[] {
+  return allPids().filter((pid) => readText(`/proc/${pid}/cmdline`)?.split('\0').includes(arg) === true);
+}
+
 /**
  * Live processes whose command line contains `cmdline` and whose environment contains `environ`
  * anywhere (e.g. a temp dir that every child has in its XDG_DATA_HOME or PWD, inherited by the

@@ -38,7 +38,8 @@ describe('isolated server pool (fake opencode)', () => {
 
   it('starts with idle slots, in server mode, isolation enforced', async () => {
     const status = (await call(url('/api/opencode/status'), 'GET')).body;
-    assert.deepEqual(status.isolation, { mechanism: 'landlock', enforced: true });
+    assert.deepEqual({ mechanism: status.isolation.mechanism, enforced: status.isolation.enforced }, { mechanism: 'landlock', enforced: true });
+    for (const layer of ['landlock', 'caps', 'devices', 'limits', 'tcp']) assert.ok(status.isolation.protections.includes(layer), `${layer} is active`);
     assert.equal(status.processManager.mode, 'server');
     assert.deepEqual(
       (await instances()).map((i) => i.state),

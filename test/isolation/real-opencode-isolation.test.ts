@@ -6,14 +6,16 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
-import { parseToolOutputs, startStubLlm, type StubLlm } from '../fixtures/stub-llm/server.mjs';
+import { parseToolOutputs, startStubLlm, toolMessage, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { call, TEST_API_TOKEN } from '../helpers/http.js';
-import { attacks, legitimateWork, PLANTED_FILES } from '../helpers/isolation-attacks.js';
+import { attacks, legitimateWork, PLANTED_FILES, SHM_CANARY, SUCCESS_MARKERS } from '../helpers/isolation-attacks.js';
+import { isPidLive, pidsWithArg } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { realOpencodeHome } from '../helpers/real-opencode.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
@@ -31,6 +33,7 @@ for (const mode of ['per-message', 'server'] as const) {
       canaryEnv: secret('CANARY-ENV'),
       providerKey: secret('sk-PROVIDER-KEY'),
       dataFile: secret('DATA-DIR-FILE'),
+      shmFile: secret('SHM-FILE'),
     };
     const url = (p: string): string => `${svc.url}${p}`;
     const send = async (session: string, text: string): Promise<string> => {
@@ -61,12 +64,14 @@ for (const mode of ['per-message', 'server'] as const) {
       canary = spawn('sleep', ['600'], { env: { PATH: process.env.PATH, CANARY: secrets.canaryEnv }, stdio: 'ignore' });
       await writeFile(path.join(svc.dataDir, 'api-token'), `${TEST_API_TOKEN}\n`);
       await writeFile(path.join(svc.dataDir, 'notes.txt'), secrets.dataFile);
+      await writeFile(SHM_CANARY, secrets.shmFile, { mode: 0o666 });
       for (const id of ['a', 'b']) assert.equal((await call(url(`/api/sessions/${id}`), 'PUT', { workspace: id })).status, 201);
       await writeFile(path.join(svc.workspaceRoot, 'b', 'secret.txt'), secrets.victimFile);
       await send('b', `remember ${secrets.victimWords} MARK:b`);
     });
 
     after(async () => {
+      await rm(SHM_CANARY, { force: true });
       canary.kill('SIGKILL');
       await svc?.close();
       await stub?.close();
@@ -75,7 +80,10 @@ for (const mode of ['per-message', 'server'] as const) {
 
     it('reports isolation as enforced in status and metrics', async () => {
       const status = (await call(url('/api/opencode/status'), 'GET')).body;
-      assert.deepEqual(status.isolation, { mechanism: 'landlock', enforced: true });
+      assert.equal(status.isolation.mechanism, 'landlock');
+      assert.equal(status.isolation.enforced, true);
+      const lifetime = status.isolation.protections.includes('pidns') ? 'pidns' : 'subreaper';
+      assert.deepEqual(status.isolation.protections, ['landlock', lifetime, 'caps', 'devices', 'limits', 'tcp']);
       assert.match((await call(url('/metrics'), 'GET')).body as string, /^opencode_manager_isolation_enforced 1$/m);
     });
 
@@ -87,8 +95,9 @@ for (const mode of ['per-message', 'server'] as const) {
         servicePid: process.pid,
         canaryPid: canary.pid!,
         victimFile: 'secret.txt',
+        servicePort: Number(new URL(svc.url).port),
       };
-      const forbidden = [...Object.values(secrets), TEST_API_TOKEN, 'OPENCODE_SERVER_PASSWORD', 'OPENCODE_CONFIG_CONTENT'];
+      const forbidden = [...Object.values(secrets), TEST_API_TOKEN, 'OPENCODE_SERVER_PASSWORD', 'OPENCODE_CONFIG_CONTENT', ...SUCCESS_MARKERS];
       for (const attack of attacks(targets)) {
         const answer = await send('a', attack.message);
         const outputs = parseToolOutputs(answer);
@@ -100,6 +109,25 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.equal(canary.signalCode, null);
       // B's conversation is intact and continues.
       assert.equal(await send('b', 'again MARK:b2'), 'stub answer user_messages=2 marker=b2');
+    });
+
+    it('ends every process the agent started, however it escaped: with its turn, or its server at DELETE', async () => {
+      assert.equal((await call(url('/api/sessions/escape'), 'PUT', { workspace: 'escape' })).status, 201);
+      const token = `${3000 + Math.floor(Math.random() * 1000)}.${randomBytes(4).readUInt32BE(0)}`;
+      const quiet = '>/dev/null 2>&1 </dev/null';
+      const escape = toolMessage(
+        'bash',
+        `env -i setsid sleep ${token} ${quiet} & OCPM_PROCESS_MARK=forged setsid sleep ${token} ${quiet} & (setsid sleep ${token} ${quiet} &) ; echo escaped`,
+      );
+      const answer = await send('escape', escape);
+      assert.ok(answer.includes('escaped'), answer.slice(0, 500));
+      if (mode === 'server') {
+        // A server's tools live as long as the server: the session's server ends at DELETE.
+        assert.equal(pidsWithArg(token).filter(isPidLive).length, 3, 'the escaped processes run while the server does');
+        assert.equal((await call(url('/api/sessions/escape'), 'DELETE')).status, 204);
+      }
+      await waitFor(`no escaped sleep ${token} left`, () => pidsWithArg(token).filter(isPidLive).length === 0, 15_000);
+      if (mode === 'per-message') assert.equal((await call(url('/api/sessions/escape'), 'DELETE')).status, 204);
     });
 
     it('lets the agent work in its own workspace', async () => {

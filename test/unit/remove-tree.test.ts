@@ -55,7 +55,14 @@ describe('removeTree', () => {
 
   for (const [variant, remove] of [
     ['removeTree', (target: string) => removeTree(target)],
-    ['removeTreeSync', async (target: string) => removeTreeSync(target)],
+    [
+      'removeTreeSync',
+      (target: string) =>
+        new Promise<void>((resolve) => {
+          removeTreeSync(target);
+          resolve();
+        }),
+    ],
   ] as const) {
     describe(variant, () => {
       it('removes a nested tree (files, empty and full directories, a name that is not UTF-8) and closes what it opened', async () => {

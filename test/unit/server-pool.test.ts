@@ -112,8 +112,7 @@ describe('ServerPool', () => {
     instance.readMemory = () => {
       throw new Error('the memory reading failed');
     };
-    const probeErrors = async (): Promise<number> =>
-      (await metrics.housekeepingErrors.get()).values.find((v) => v.labels.task === 'pool_probe')?.value ?? 0;
+    const probeErrors = async (): Promise<number> => (await metrics.housekeepingErrors.get()).values.find((v) => v.labels.task === 'pool_probe')?.value ?? 0;
     try {
       // Two failures: the interval survived the first one.
       while ((await probeErrors()) < 2) await new Promise((resolve) => setTimeout(resolve, 25));

@@ -12,7 +12,8 @@ export type IsolationSettings = Config['isolation'];
  * `subreaper` (no process outlives its session), `caps` (no capability), `devices` (only a shell's
  * device nodes), `limits` (per-process memory and file size), `tcp` (connect only to allowed ports).
  */
-export type Protection = 'landlock' | 'pidns' | 'subreaper' | 'caps' | 'devices' | 'limits' | 'tcp';
+export const PROTECTIONS = ['landlock', 'pidns', 'subreaper', 'caps', 'devices', 'limits', 'tcp'] as const;
+export type Protection = (typeof PROTECTIONS)[number];
 
 export interface Isolation {
   /** 'landlock' when sessions are confined, 'none' otherwise. */
@@ -53,7 +54,7 @@ function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe): { pr
     protections.push('subreaper');
     warnings.push(
       off('pidns')
-        ? 'pidns: switched off (OCPM_ISOLATION_LAYERS_OFF); a subreaper launcher holds each session\'s processes'
+        ? "pidns: switched off (OCPM_ISOLATION_LAYERS_OFF); a subreaper launcher holds each session's processes"
         : "pidns: the kernel refuses a PID namespace here (no CAP_SYS_ADMIN, no user namespaces); a subreaper launcher holds each session's processes",
     );
   }
@@ -61,9 +62,11 @@ function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe): { pr
   else protections.push('caps');
   if (off('devices')) warnings.push('devices: switched off (OCPM_ISOLATION_LAYERS_OFF): sessions may read and write every file under /dev');
   else protections.push('devices');
-  if (off('limits') || (sessionMemoryMb === 0 && sessionDiskMb === 0)) warnings.push("limits: switched off: no memory or file-size limit on the agent's commands");
+  if (off('limits') || (sessionMemoryMb === 0 && sessionDiskMb === 0))
+    warnings.push("limits: switched off: no memory or file-size limit on the agent's commands");
   else protections.push('limits');
-  if (off('tcp') || sandboxTcpConnect === 'any') warnings.push("tcp: switched off: the agent's commands may connect to any TCP port, the service's and other sessions' servers included");
+  if (off('tcp') || sandboxTcpConnect === 'any')
+    warnings.push("tcp: switched off: the agent's commands may connect to any TCP port, the service's and other sessions' servers included");
   else if (probe.abi < TCP_LANDLOCK_ABI) warnings.push(`tcp: the kernel's Landlock ABI ${probe.abi} has no TCP rules (ABI ${TCP_LANDLOCK_ABI}, Linux 6.7)`);
   else protections.push('tcp');
   return { protections, warnings };

@@ -169,7 +169,14 @@ export class SessionSandbox {
   private buildLauncherFlags(): string[] {
     const { isolation, killGraceMs } = this.options;
     const lifetime = hasProtection(isolation, 'pidns') ? 'pidns' : hasProtection(isolation, 'subreaper') ? 'subreaper' : 'none';
-    return ['--lifetime', lifetime, '--grace-ms', String(Math.max(100, Math.floor(killGraceMs * 0.75))), '--caps', hasProtection(isolation, 'caps') ? 'drop' : 'keep'];
+    return [
+      '--lifetime',
+      lifetime,
+      '--grace-ms',
+      String(Math.max(100, Math.floor(killGraceMs * 0.75))),
+      '--caps',
+      hasProtection(isolation, 'caps') ? 'drop' : 'keep',
+    ];
   }
 
   private buildShellLimits(): Record<string, string> {

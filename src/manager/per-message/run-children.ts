@@ -1,5 +1,6 @@
 // The `opencode run` children of the manager: spawned through spawnTracked, recorded in the process
 // registry, counted in metrics and logged at start and end; stopped together at shutdown.
+import { housekeepingFailed } from '../../util/housekeeping.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ProcessStore } from '../../store/process-store.js';
@@ -37,7 +38,13 @@ export class RunChildren {
     try {
       const { workspaceDir, sessionId, ...spawn } = options;
       void sessionId; // logs only, not a spawn option
-      child = await spawnTracked({ ...spawn, cwd: workspaceDir, killGraceMs: this.deps.killGraceMs, registry: { store: this.deps.processes, kind: 'run' } });
+      child = await spawnTracked({
+        ...spawn,
+        cwd: workspaceDir,
+        killGraceMs: this.deps.killGraceMs,
+        registry: { store: this.deps.processes, kind: 'run' },
+        onCleanupError: (error) => housekeepingFailed({ logger, metrics }, 'tmp_cleanup', error, { sessionId }),
+      });
     } catch (error) {
       metrics.spawns.inc({ kind: 'run', outcome: 'failed' });
       logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });

@@ -5,12 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { rmSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
+import { removeTree, removeTreeSync } from '../../util/remove-tree.js';
 import { SpawnFailedError } from '../../errors/errors.js';
 import { createLineSplitter } from '../../util/line-splitter.js';
 import { RingBuffer } from '../../util/ring-buffer.js';
@@ -46,6 +46,8 @@ export interface SpawnTrackedOptions {
   readonly registry?: { readonly store: ProcessStore; readonly kind: ProcessRow['kind'] };
   /** Runs the child through a sandbox launcher instead (it needs the private TMPDIR, known only here). */
   readonly sandbox?: SandboxWrapper;
+  /** Told when the private TMPDIR could not be removed (it never fails `done`). */
+  readonly onCleanupError?: (error: unknown) => void;
 }
 
 /** Turns `file args` into the sandboxed command (given the child's private TMPDIR). */
@@ -114,7 +116,7 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
   const pid = subprocess.pid;
   if (pid === undefined) {
     const failure = await subprocess;
-    await rm(tmpDir, { recursive: true, force: true });
+    await removeTmpDir(tmpDir, options);
     throw new SpawnFailedError(`Could not start ${options.file}: ${failure.shortMessage ?? 'unknown error'}`, failure);
   }
 
@@ -186,7 +188,9 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
       clearTimeout(stallTimer);
       options.signal?.removeEventListener('abort', onExternalAbort);
       options.registry?.store.remove(processId);
-      await rm(tmpDir, { recursive: true, force: true });
+      // The tree is dead by now (the launcher's lifetime, then the sweep): nothing races the removal,
+      // which follows no link a session left in its TMPDIR anyway.
+      await removeTmpDir(tmpDir, options);
     }
   })();
 
@@ -195,14 +199,29 @@ export async function spawnTracked(options: SpawnTrackedOptions): Promise<Tracke
     pid,
     identity,
     startedAt,
-    exited: exited.then(() => undefined),
+    exited: exited.then(
+      () => undefined,
+      () => undefined,
+    ),
     done,
     abort: (reason?: unknown) => stop('abort', reason),
     killNow: () => {
       killTreeNow(identity);
-      rmSync(tmpDir, { recursive: true, force: true });
+      try {
+        removeTreeSync(tmpDir);
+      } catch (error) {
+        options.onCleanupError?.(error);
+      }
     },
   };
+}
+
+async function removeTmpDir(tmpDir: string, options: SpawnTrackedOptions): Promise<void> {
+  try {
+    await removeTree(tmpDir);
+  } catch (error) {
+    options.onCleanupError?.(error);
+  }
 }
 
 function recordSpawn(options: SpawnTrackedOptions, processId: string, pid: number, startedAt: number): void {

@@ -125,9 +125,14 @@ export class PoolSupervisor {
     const later = (ms: number, then: () => void): void => {
       // An isolated slot freed or given away meanwhile is not restarted for its old session, nor a
       // slot an operator restarted meanwhile (it has a new instance).
-      void delay(ms, undefined, { signal: this.closeController.signal }).then(
-        () => (slot.tenant === tenant && slot.instance === instance ? then() : undefined),
-        () => undefined,
+      inBackground(
+        this.housekeeping,
+        'supervisor',
+        async () => {
+          const waited = await delay(ms, true, { signal: this.closeController.signal }).catch(() => false); // false: the pool closed
+          if (waited && slot.tenant === tenant && slot.instance === instance) then();
+        },
+        { instance: slot.id },
       );
     };
     if (decision.action === 'fail') {

@@ -165,6 +165,8 @@ export class ServerInstance {
       sandbox: launch.sandbox,
       killGraceMs: launch.killGraceMs,
       registry: launch.processes === undefined ? undefined : { store: launch.processes, kind: 'serve' },
+      onCleanupError: (error) =>
+        log.warn('Housekeeping task failed', { task: 'tmp_cleanup', slot: this.slot, error: error instanceof Error ? error.message : String(error) }),
       onStdoutLine: (line) => {
         const match = LISTENING_LINE.exec(line);
         if (match?.[1] !== undefined) onListening(match[1]);

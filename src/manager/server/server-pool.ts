@@ -66,7 +66,7 @@ export class ServerPool {
   /** Starts every slot (an isolated pool's start idle); resolves when each is ready or has failed its first start. */
   async start(): Promise<void> {
     if (!this.isolated) await Promise.all(this.slots.map((slot) => this.supervisor.startSlot(slot)));
-    this.healthTimer = setInterval(() => void this.probeAll(), this.config.healthIntervalMs);
+    this.healthTimer = setInterval(() => inBackground(this.housekeeping, 'pool_probe', () => this.probeAll()), this.config.healthIntervalMs);
     this.healthTimer.unref();
   }
 
@@ -294,7 +294,7 @@ export class ServerPool {
     try {
       // One slot's failed probe is reported; the other slots are probed all the same.
       await Promise.all(
-        this.slots.map((slot) => this.supervisor.probe(slot, this.isolated)),
+        this.slots.map((slot) => tolerate(this.housekeeping, 'pool_probe', () => this.supervisor.probe(slot, this.isolated), { instance: slot.id })),
       );
     } finally {
       this.probing = false;
