@@ -108,6 +108,7 @@ for (const user of users) {
           ...user.prefix,
           SANDBOX_BINARY,
           ...ro('world-readable'),
+          ...SHELL_DEVICES.flatMap((p) => ['--dev', p]),
           '--lifetime',
           lifetime,
           '--grace-ms',
@@ -120,8 +121,34 @@ for (const user of users) {
         // setpriv execs the launcher: the signal reaches it.
         const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
         await new Promise((resolve) => child.stdout.once('data', resolve));
+        await waitFor(`sleep ${token} running`, () => pidsWithArg(token).filter(isPidLive).length === 1, 5000);
         child.kill('SIGTERM');
         await new Promise((resolve) => child.once('close', resolve));
+        await waitFor(`no sleep ${token} left`, () => pidsWithArg(token).filter(isPidLive).length === 0, 5000);
+      });
+
+      it(`${lifetime}: when the service dies, the tree goes too`, async () => {
+        const token = uniqueSleep();
+        const launcher = [
+          ...user.prefix,
+          SANDBOX_BINARY,
+          ...ro('world-readable'),
+          ...SHELL_DEVICES.flatMap((p) => ['--dev', p]),
+          '--lifetime',
+          lifetime,
+          '--grace-ms',
+          '200',
+          '--',
+        ]
+          .map((arg) => `'${arg}'`)
+          .join(' ');
+        // A stand-in for the service: a shell that does not exec the launcher, then is SIGKILLed.
+        const service = spawn('/bin/bash', ['-c', `${launcher} /bin/bash -c 'env -i setsid sleep ${token} >/dev/null 2>&1 & echo up; wait'; true`], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        await new Promise((resolve) => service.stdout.once('data', resolve));
+        await waitFor(`sleep ${token} running`, () => pidsWithArg(token).filter(isPidLive).length === 1, 5000);
+        service.kill('SIGKILL');
         await waitFor(`no sleep ${token} left`, () => pidsWithArg(token).filter(isPidLive).length === 0, 5000);
       });
     }
@@ -198,7 +225,7 @@ for (const user of users) {
       });
 
       it('limits: a 3 GiB allocation and a 4 GiB file are refused', async () => {
-        const script = `${PYTHON} -c "import mmap; m = mmap.mmap(-1, 3 * 1024**3); print('ALLOCATED', len(m))"; truncate -s 4G big.bin && echo FILE-MADE; rm -f big.bin`;
+        const script = `${PYTHON} -c "import mmap; m = mmap.mmap(-1, 3 * 1024**3, flags=mmap.MAP_PRIVATE); print('ALLOCATED', len(m))"; truncate -s 4G big.bin && echo FILE-MADE; rm -f big.bin`;
         const limits = `data=${2048 * 1024 * 1024},fsize=${2048 * 1024 * 1024}`;
         const on = await shell(`cd ${temp.dir} && ${script}`, { OCPM_SANDBOX_SHELL_LIMITS: limits });
         assert.match(on.out, /Cannot allocate memory|MemoryError/);
