@@ -73,7 +73,8 @@ static __u64 rights_of(enum kind kind, __u64 handled) {
 
 static int add_path_rule(int ruleset, const struct rule *rule, __u64 handled) {
   int fd = open(rule->path, O_PATH | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+  /* A rule only grants: a path that is missing, or that this uid may not reach anyway, is skipped. */
+  if (fd < 0) return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? 0 : -1;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     close(fd);
@@ -88,7 +89,7 @@ static int add_path_rule(int ruleset, const struct rule *rule, __u64 handled) {
   return rc == 0 ? 0 : -1;
 }
 
-int landlock_confine(const struct rule *rules, int count, const struct net_policy *net, int min_abi) {
+int landlock_prepare(const struct rule *rules, int count, const struct net_policy *net, int min_abi) {
   int abi = landlock_abi();
   if (abi < min_abi) {
     fprintf(stderr, "ocpm-sandbox: Landlock ABI %d is below the required %d; nothing was run\n", abi, min_abi);
@@ -125,6 +126,10 @@ int landlock_confine(const struct rule *rules, int count, const struct net_polic
       return -1;
     }
   }
+  return ruleset;
+}
+
+int landlock_enforce(int ruleset) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(LL_RESTRICT_SELF, ruleset, 0) != 0) {
     perror("ocpm-sandbox: landlock_restrict_self");
     close(ruleset);
@@ -132,4 +137,9 @@ int landlock_confine(const struct rule *rules, int count, const struct net_polic
   }
   close(ruleset);
   return 0;
+}
+
+int landlock_confine(const struct rule *rules, int count, const struct net_policy *net, int min_abi) {
+  int ruleset = landlock_prepare(rules, count, net, min_abi);
+  return ruleset < 0 ? -1 : landlock_enforce(ruleset);
 }

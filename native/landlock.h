@@ -24,4 +24,9 @@ int landlock_abi(void);
 /* Confines the calling thread (and what it execs) to `rules` and `net`; sets no_new_privs. -1 on failure. */
 int landlock_confine(const struct rule *rules, int count, const struct net_policy *net, int min_abi);
 
+/* The same in two steps: the ruleset is made (paths opened) with the launcher's rights, and enforced
+   after it became the session's uid, which may not be able to open them. -1 on failure. */
+int landlock_prepare(const struct rule *rules, int count, const struct net_policy *net, int min_abi);
+int landlock_enforce(int ruleset);
+
 #endif

@@ -5,18 +5,21 @@
 //       prints the kernel's Landlock ABI version (0: unavailable) and exits 0.
 //   ocpm-sandbox --probe
 //       prints what the launcher can do here, one `name value` per line: abi, pidns (1: a PID
-//       namespace can be made), caps (1: this process holds capabilities to drop).
+//       namespace can be made), caps (1: this process holds capabilities to drop), setuid (1: it
+//       can run programs as other uids and chown their files).
 //   ocpm-sandbox [--ro PATH]... [--rw PATH]... [--dev PATH]... [--min-abi N]
 //                [--clear-env] [--keep-env NAME|PREFIX*]... [--lifetime pidns|subreaper|none]
 //                [--grace-ms N] [--caps drop|keep] [--limits SPEC] -- PROGRAM [ARG]...
 //       --ro   read and execute beneath PATH      --rw  everything beneath PATH
 //       --dev  read and write existing files beneath PATH (device nodes), nothing created
-//       Missing paths are skipped. Signals to, and ptrace of, processes outside the sandbox are
+//       Missing paths, and paths the caller may not reach, are skipped. Signals to, and ptrace of, processes outside the sandbox are
 //       denied (ABI >= 6 scoping; ptrace is denied by Landlock itself), as are abstract UNIX
 //       sockets created outside it. Fails closed: below --min-abi (default 6) it runs nothing.
 //       --lifetime (default none): pidns runs the program in a PID namespace of its own (subreaper
 //       where the kernel refuses one); either way nothing of its tree outlives it (lifetime.h).
 //       --caps drop (default) leaves the program no capability. --limits: see privileges.h.
+//       --uid N --gid N: the program runs as uid N, gid N, no supplementary group, umask 007
+//       (the launcher needs CAP_SETUID and CAP_SETGID; --probe says `setuid 1`).
 //   ocpm-sandbox -c COMMAND (any first argument that is not an option: "shell mode")
 //       For use as SHELL: takes PATH lists from OCPM_SANDBOX_SHELL_RO / _RW / _DEV (colon-separated),
 //       the environment names to keep from OCPM_SANDBOX_SHELL_ENV (comma-separated, PREFIX* allowed),
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "landlock.h"
@@ -124,6 +128,9 @@ struct launch {
   int clear;
   int min_abi;
   int keep_caps;
+  /* -1: keep the launcher's uid. */
+  long uid;
+  long gid;
   const char *limits;
   char **program;
 };
@@ -132,12 +139,22 @@ struct launch {
 static int run_program(void *arg, int private_shm) {
   struct launch *launch = arg;
   if (private_shm) launch->rules[launch->count++] = (struct rule){RW, "/dev/shm"};
+  int ruleset = landlock_prepare(launch->rules, launch->count, NULL, launch->min_abi);
+  if (ruleset < 0) return 125;
   if (apply_limits(launch->limits) != 0) return 125;
+  if (launch->uid >= 0) {
+    if (become((unsigned)launch->uid, (unsigned)launch->gid) != 0) {
+      perror("ocpm-sandbox: cannot switch to the session's uid");
+      return 125;
+    }
+    /* Files the agent makes are its and its group's (the workspace's setgid group), never others'. */
+    umask(007);
+  }
   if (!launch->keep_caps && drop_capabilities() != 0) {
     perror("ocpm-sandbox: cannot drop capabilities");
     return 125;
   }
-  if (landlock_confine(launch->rules, launch->count, NULL, launch->min_abi) != 0) return 125;
+  if (landlock_enforce(ruleset) != 0) return 125;
   if (launch->clear) clear_env(launch->keep, launch->keep_count);
   execvp(launch->program[0], launch->program);
   fprintf(stderr, "ocpm-sandbox: cannot run %s: %s\n", launch->program[0], strerror(errno));
@@ -150,12 +167,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc >= 2 && strcmp(argv[1], "--probe") == 0) {
-    printf("abi %d\npidns %d\ncaps %d\n", landlock_abi(), pidns_available(), holds_capabilities());
+    printf("abi %d\npidns %d\ncaps %d\nsetuid %d\n", landlock_abi(), pidns_available(), holds_capabilities(), can_switch_uid());
     return 0;
   }
   if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) return shell_mode(argv);
 
-  static struct launch launch = {.min_abi = 6};
+  static struct launch launch = {.min_abi = 6, .uid = -1, .gid = -1};
   struct lifetime_options lifetime = {.want = LIFETIME_NONE, .grace_ms = 2000};
   int i = 1;
   for (; i < argc; i++) {
@@ -180,6 +197,10 @@ int main(int argc, char **argv) {
       launch.min_abi = atoi(argv[++i]);
     } else if (has_value && strcmp(arg, "--grace-ms") == 0) {
       lifetime.grace_ms = atoi(argv[++i]);
+    } else if (has_value && strcmp(arg, "--uid") == 0) {
+      launch.uid = strtol(argv[++i], NULL, 10);
+    } else if (has_value && strcmp(arg, "--gid") == 0) {
+      launch.gid = strtol(argv[++i], NULL, 10);
     } else if (has_value && strcmp(arg, "--limits") == 0) {
       launch.limits = argv[++i];
     } else if (has_value && strcmp(arg, "--caps") == 0 && (strcmp(argv[i + 1], "drop") == 0 || strcmp(argv[i + 1], "keep") == 0)) {
@@ -198,6 +219,10 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) {
     fprintf(stderr, "ocpm-sandbox: no program given (… -- PROGRAM [ARG]...)\n");
+    return 125;
+  }
+  if ((launch.uid >= 0) != (launch.gid >= 0) || launch.uid == 0) {
+    fprintf(stderr, "ocpm-sandbox: --uid and --gid go together, and not as 0\n");
     return 125;
   }
   launch.program = &argv[i];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,32 @@ int holds_capabilities(void) {
   return (data[0].effective | data[1].effective | data[0].permitted | data[1].permitted) != 0;
 }
 
+int can_switch_uid(void) {
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof(data));
+  if (read_caps(data) != 0) return 0;
+  __u32 needed = (1U << CAP_SETUID) | (1U << CAP_SETGID) | (1U << CAP_CHOWN);
+  return (data[0].effective & needed) == needed;
+}
+
+static int drop_bounding_set(void) {
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof(data));
+  if (read_caps(data) != 0) return -1;
+  if ((data[0].effective & (1U << CAP_SETPCAP)) == 0) return 0;
+  for (int cap = 0; cap < 64; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+  }
+  int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  return prctl(PR_SET_SECUREBITS, bits, 0, 0, 0);
+}
+
+int become(unsigned uid, unsigned gid) {
+  if (drop_bounding_set() != 0) return -1;
+  if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) return -1;
+  return getuid() == uid && geteuid() == uid && getgid() == gid ? 0 : -1;
+}
+
 int drop_capabilities(void) {
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof(data));
@@ -43,7 +70,8 @@ int drop_capabilities(void) {
     }
     int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return -1;
+    /* Already locked by become(): setting the same bits again is refused, and not needed. */
+    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 && prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) < 0) return -1;
   }
   /* EINVAL: a kernel without ambient capabilities, which then has none to clear. */
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -1;

@@ -9,6 +9,13 @@ int drop_capabilities(void);
 /* Whether the caller holds any capability in its effective or permitted set. */
 int holds_capabilities(void);
 
+/* Whether the caller may run programs under other uids and hand them files (CAP_SETUID, CAP_SETGID, CAP_CHOWN). */
+int can_switch_uid(void);
+
+/* Drops the bounding set and locks securebits (while CAP_SETPCAP is still held), then becomes uid:gid
+   with no supplementary group. -1 on failure. */
+int become(unsigned uid, unsigned gid);
+
 /* Applies limits given as "data=BYTES,fsize=BYTES,nofile=N,nproc=N,core=BYTES" (missing: unchanged). -1 on a bad spec. */
 int apply_limits(const char *spec);
 

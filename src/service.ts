@@ -14,6 +14,7 @@ import { SERVICE_VERSION } from './version.js';
 import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
 import { openSqliteRegistry } from './store/registry.js';
 import { resolveIsolation } from './manager/isolation/isolation.js';
+import { sessionsRoot } from './manager/isolation/session-home.js';
 import { Cluster } from './cluster/cluster.js';
 import { hasPeers } from './config/settings-cluster.js';
 import { requirePeerToken } from './http/auth.js';
@@ -51,7 +52,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
   const registry = openSqliteRegistry(config.storage.dataDir);
   // OCPM_ISOLATION=required on a kernel that cannot confine throws here: nothing listens.
-  const isolation = resolveIsolation(config.isolation);
+  const isolation = resolveIsolation(config.isolation, undefined, [workspaceRoot, sessionsRoot(config.storage.dataDir)]);
   const managerOptions = {
     isolation,
     servicePort: config.http.port,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { commaList, integer, NAMES, nameList, pathList, setting } from './setting.js';
 
 /** The sandbox layers an operator can switch off (diagnosis, or a workload one of them breaks). */
-export const ISOLATION_LAYERS = ['lifetime', 'pidns', 'caps', 'devices', 'tcp', 'limits'] as const;
+export const ISOLATION_LAYERS = ['lifetime', 'pidns', 'caps', 'uid', 'devices', 'tcp', 'limits'] as const;
 export type IsolationLayerName = (typeof ISOLATION_LAYERS)[number];
 
 const portList: z.ZodType<'any' | number[], string> = z
@@ -13,6 +13,16 @@ const portList: z.ZodType<'any' | number[], string> = z
   .regex(/^(any|\d{1,5}( *, *\d{1,5})*)$/)
   .transform((value) => (value === 'any' ? ('any' as const) : value.split(',').map((port) => Number(port.trim()))))
   .pipe(z.union([z.literal('any'), z.array(z.number().int().min(1).max(65535)).min(1)]));
+
+const uidRange: z.ZodType<{ first: number; last: number }, string> = z
+  .string()
+  .trim()
+  .regex(/^\d{1,10}-\d{1,10}$/)
+  .transform((value) => {
+    const [first, last] = value.split('-').map(Number) as [number, number];
+    return { first, last };
+  })
+  .refine(({ first, last }) => first >= 1000 && last >= first && last <= 4_294_967_294, 'first-last, 1000 <= first <= last');
 
 export const ISOLATION_SETTINGS = {
   OCPM_ISOLATION: setting(
@@ -45,7 +55,24 @@ export const ISOLATION_SETTINGS = {
     commaList(z.enum(ISOLATION_LAYERS)),
     [],
     `a comma-separated list of ${ISOLATION_LAYERS.join(', ')}`,
-    "Sandbox layers to switch off (each is warned at boot and missing from the status): `lifetime` (a session's processes may outlive it), `pidns` (subreaper instead of a PID namespace), `caps`, `devices` (all of `/dev`), `tcp`, `limits`.",
+    "Sandbox layers to switch off (each is warned at boot and missing from the status): `lifetime` (a session's processes may outlive it), `pidns` (subreaper instead of a PID namespace), `caps`, `uid` (sessions run as the service's uid), `devices` (all of `/dev`), `tcp`, `limits`.",
+  ),
+  OCPM_SESSION_UID_RANGE: setting(
+    'isolation',
+    'sessionUidRange',
+    uidRange,
+    { first: 100000, last: 165535 },
+    'first-last (uids, first >= 1000)',
+    'Where the service may switch uids (root, or `CAP_SETUID`, `CAP_SETGID`, `CAP_CHOWN`), each session runs as its own uid from this range, owning its workspace (mode 2770, its own group) and session home (0700).',
+    { fallbackText: '100000-165535' },
+  ),
+  OCPM_SESSION_MAX_PROCESSES: setting(
+    'isolation',
+    'sessionMaxProcesses',
+    integer(0, 1_000_000),
+    256,
+    'an integer (0: no limit)',
+    "With per-session uids: the most processes and threads (`RLIMIT_NPROC` of its uid) one session's opencode and commands may have; `0`: no limit.",
   ),
   OCPM_SANDBOX_TCP_CONNECT: setting(
     'isolation',

@@ -5,6 +5,9 @@ import { discoverCatalog } from './catalog/discover-catalog.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
 import { SessionSandbox } from './isolation/session-sandbox.js';
+import { hasProtection } from './isolation/isolation.js';
+import { sessionsRoot } from './isolation/session-home.js';
+import { SessionUids } from './isolation/session-uids.js';
 import type { ManagerCore, Runtime } from './manager-core.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
 import { ServerPool } from './server/server-pool.js';
@@ -104,6 +107,12 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     memoryMb: settings.isolation.sessionMemoryMb,
     diskMb: settings.isolation.sessionDiskMb,
     ...(core.servicePort === undefined ? {} : { servicePort: core.servicePort }),
+    ...(hasProtection(isolation, 'uid')
+      ? {
+          uids: new SessionUids(settings.isolation.sessionUidRange, sessionsRoot(settings.storage.dataDir)),
+          maxProcesses: settings.isolation.sessionMaxProcesses,
+        }
+      : {}),
   });
 }
 

@@ -10,6 +10,7 @@ import type { OpencodeCatalog } from './catalog/catalog.js';
 import { buildChildEnv } from './child-env.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
 import type { SessionSandbox } from './isolation/session-sandbox.js';
+import { sessionsRoot } from './isolation/session-home.js';
 import { Lifecycle } from './lifecycle.js';
 import type { ManagerOptions, ManagerSettings, PartialManagerSettings } from './manager-types.js';
 import type { OpencodeBinary } from './opencode-binary.js';
@@ -82,7 +83,7 @@ export function createCore(options: ManagerOptions): ManagerCore {
     lifecycle: new Lifecycle(),
     activity: new Activity(),
     userRequests: new UserRequests(metrics, logger),
-    isolation: options.isolation ?? resolveIsolation(settings.isolation),
+    isolation: options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir)]),
     servicePort: options.servicePort,
     sourceEnv,
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),

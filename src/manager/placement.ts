@@ -44,6 +44,6 @@ export function perMessageLaunch(core: ManagerCore, session: SessionRecord): { e
   const home = homeOf(core, session);
   return {
     env: sandbox.childEnv(home),
-    sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { workspace: session.workspace, home, tmpDir }),
+    sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir }),
   };
 }

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SANDBOX_BINARY, probeSandbox } from '../../src/manager/isolation/sandbox-binary.js';
@@ -204,6 +205,49 @@ for (const user of users) {
         rmSync(name, { force: true });
       }
     });
+
+    if (user.uid === 0 && probe.setuid) {
+      it("uid: another session's files keep their mode, owner and times; a session's processes are counted on its own", async () => {
+        const [uidA, uidB] = [100_001 + Math.floor(Math.random() * 50_000), 160_001 + Math.floor(Math.random() * 1000)];
+        const victim = path.join(temp.dir, 'victim');
+        const attack = `chmod 0 ${victim}; touch -d 2001-01-01 ${victim}/f; chown $(id -u) ${victim}/f; stat -c '%a %u' ${victim}`;
+        const setUp = (owner: number): void => {
+          mkdirSync(victim, { recursive: true });
+          writeFileSync(path.join(victim, 'f'), 'x');
+          chownSync(victim, owner, owner);
+          chownSync(path.join(victim, 'f'), owner, owner);
+          chmodSync(victim, 0o2770);
+        };
+        chmodSync(temp.dir, 0o711);
+        setUp(uidB);
+        const on = await launch(['--lifetime', 'pidns', '--uid', String(uidA), '--gid', String(uidA)], attack);
+        assert.equal((statSync(victim).mode & 0o7777).toString(8), '2770', on.out);
+        assert.equal(statSync(path.join(victim, 'f')).mtime.getFullYear() > 2001, true);
+        // Off: sessions share the service's uid (0 without capabilities): they own each other's files.
+        rmSync(victim, { recursive: true, force: true });
+        setUp(0);
+        const off = await launch(['--lifetime', 'pidns'], attack);
+        assert.equal(statSync(victim).mode & 0o777, 0, `without per-session uids chmod 0 locks the other session out: ${off.out}`);
+        chmodSync(victim, 0o700);
+
+        // Python's fork does not retry the way bash's does: each refusal is immediate.
+        const forks = `${PYTHON} -c "
+import os, time
+n = 0
+for _ in range(100):
+    try:
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        n += 1
+    except OSError:
+        pass
+print(n)"`;
+        const limited = await launch(['--lifetime', 'pidns', '--uid', String(uidA), '--gid', String(uidA), '--limits', 'nproc=40'], forks);
+        assert.ok(Number(limited.out.trim().split('\n').at(-1)) < 40, `forks under nproc=40: ${limited.out}`);
+        const unlimited = await launch(['--lifetime', 'pidns', '--uid', String(uidA), '--gid', String(uidA)], forks);
+        assert.equal(Number(unlimited.out.trim().split('\n').at(-1)), 100, unlimited.out);
+      });
+    }
 
     describe('the tool shell', () => {
       let server: Server;

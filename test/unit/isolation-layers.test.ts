@@ -11,7 +11,7 @@ import { makeTempDir } from '../helpers/fixtures.js';
 
 const probe =
   (found: Partial<SandboxProbe>): (() => SandboxProbe) =>
-  () => ({ abi: 7, unavailable: undefined, pidns: true, holdsCapabilities: true, ...found });
+  () => ({ abi: 7, unavailable: undefined, pidns: true, holdsCapabilities: true, setuid: false, ...found });
 
 describe('isolation layers', () => {
   it('turns every layer on where the kernel allows', () => {
@@ -77,7 +77,12 @@ describe("what the agent's commands may read", () => {
       assert.deepEqual(beneath(secret), [], `${secret} is readable through ${beneath(secret).join(', ')}`);
     }
     // opencode itself still reads its config: only the commands' list leaves it out.
-    const wrapped = sandbox.wrap('opencode', ['serve'], { workspace: temp.dir, tmpDir: temp.dir, home: { root: temp.dir, home: temp.dir, env: {} } as never });
+    const wrapped = sandbox.wrap('opencode', ['serve'], {
+      sessionId: 's',
+      workspace: temp.dir,
+      tmpDir: temp.dir,
+      home: { root: temp.dir, home: temp.dir, env: {} } as never,
+    });
     assert.ok(wrapped.args.includes(configFile));
     assert.ok(!wrapped.env.OCPM_SANDBOX_SHELL_RO!.split(':').includes(configFile));
   });

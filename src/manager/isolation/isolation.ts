@@ -3,16 +3,18 @@
 import type { Config } from '../../config/config.js';
 import type { IsolationLayerName } from '../../config/settings-isolation.js';
 import { probeSandbox, TCP_LANDLOCK_ABI, type SandboxProbe } from './sandbox-binary.js';
+import { unreachableByOthers } from './session-uids.js';
 
 export type IsolationSetting = 'auto' | 'required' | 'off';
 export type IsolationSettings = Config['isolation'];
 
 /**
  * One protection of the sessions: `landlock` (files, signals, ptrace, abstract sockets), `pidns` or
- * `subreaper` (no process outlives its session), `caps` (no capability), `devices` (only a shell's
+ * `subreaper` (no process outlives its session), `caps` (no capability), `uid` (a uid per session),
+ * `devices` (only a shell's
  * device nodes), `limits` (per-process memory and file size), `tcp` (connect only to allowed ports).
  */
-export const PROTECTIONS = ['landlock', 'pidns', 'subreaper', 'caps', 'devices', 'limits', 'tcp'] as const;
+export const PROTECTIONS = ['landlock', 'pidns', 'subreaper', 'caps', 'uid', 'devices', 'limits', 'tcp'] as const;
 export type Protection = (typeof PROTECTIONS)[number];
 
 export interface Isolation {
@@ -41,7 +43,7 @@ const DEFAULTS: Pick<IsolationSettings, 'layersOff' | 'sandboxTcpConnect' | 'ses
   sessionDiskMb: 2048,
 };
 
-function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe): { protections: Protection[]; warnings: string[] } {
+function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe, uidPaths: readonly string[]): { protections: Protection[]; warnings: string[] } {
   const { layersOff, sandboxTcpConnect, sessionMemoryMb, sessionDiskMb } = { ...DEFAULTS, ...settings };
   const off = (layer: IsolationLayerName): boolean => layersOff.includes(layer);
   const protections: Protection[] = ['landlock'];
@@ -60,6 +62,13 @@ function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe): { pr
   }
   if (off('caps')) warnings.push('caps: switched off (OCPM_ISOLATION_LAYERS_OFF): sessions keep the capabilities of the service');
   else protections.push('caps');
+  const unreachable = unreachableByOthers(uidPaths);
+  if (!probe.setuid) {
+    // Only a warning where it could have been had: a non-root service has nothing to separate from.
+    if (probe.holdsCapabilities) warnings.push('uid: the service lacks CAP_SETUID, CAP_SETGID or CAP_CHOWN: sessions share its uid');
+  } else if (off('uid')) warnings.push("uid: switched off (OCPM_ISOLATION_LAYERS_OFF): sessions run as the service's uid");
+  else if (unreachable !== undefined) warnings.push(`uid: ${unreachable} is closed to other uids (no o+x): sessions run as the service's uid`);
+  else protections.push('uid');
   if (off('devices')) warnings.push('devices: switched off (OCPM_ISOLATION_LAYERS_OFF): sessions may read and write every file under /dev');
   else protections.push('devices');
   if (off('limits') || (sessionMemoryMb === 0 && sessionDiskMb === 0))
@@ -72,12 +81,20 @@ function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe): { pr
   return { protections, warnings };
 }
 
-export function resolveIsolation(settings: Partial<IsolationSettings> & { isolation: IsolationSetting }, probe: () => SandboxProbe = probeSandbox): Isolation {
+/**
+ * @param uidPaths directories every session's uid must traverse (the workspace root, the session
+ *   homes): per-session uids are used only when they can.
+ */
+export function resolveIsolation(
+  settings: Partial<IsolationSettings> & { isolation: IsolationSetting },
+  probe: () => SandboxProbe = probeSandbox,
+  uidPaths: readonly string[] = [],
+): Isolation {
   if (settings.isolation === 'off') {
     return { mechanism: 'none', enforced: false, abi: 0, reason: 'OCPM_ISOLATION=off', protections: [], warnings: [] };
   }
   const found = probe();
-  if (found.unavailable === undefined) return { mechanism: 'landlock', enforced: true, abi: found.abi, reason: null, ...layers(settings, found) };
+  if (found.unavailable === undefined) return { mechanism: 'landlock', enforced: true, abi: found.abi, reason: null, ...layers(settings, found, uidPaths) };
   if (settings.isolation === 'required') {
     throw new IsolationUnavailableError(`OCPM_ISOLATION=required but sessions cannot be isolated: ${found.unavailable}`);
   }

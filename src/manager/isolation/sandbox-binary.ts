@@ -21,6 +21,8 @@ export interface SandboxProbe {
   readonly pidns: boolean;
   /** The service holds capabilities (which every sandbox drops). */
   readonly holdsCapabilities: boolean;
+  /** The service may run sessions under uids of their own (CAP_SETUID, CAP_SETGID, CAP_CHOWN). */
+  readonly setuid: boolean;
 }
 
 function parseProbe(text: string): Map<string, number> {
@@ -33,7 +35,7 @@ function parseProbe(text: string): Map<string, number> {
 }
 
 export function probeSandbox(binary = SANDBOX_BINARY): SandboxProbe {
-  const none = { abi: 0, pidns: false, holdsCapabilities: false };
+  const none = { abi: 0, pidns: false, holdsCapabilities: false, setuid: false };
   try {
     accessSync(binary, constants.X_OK);
   } catch {
@@ -46,7 +48,12 @@ export function probeSandbox(binary = SANDBOX_BINARY): SandboxProbe {
     return { ...none, unavailable: `the sandbox launcher failed: ${error instanceof Error ? error.message : String(error)}` };
   }
   const abi = values.get('abi') ?? Number.NaN;
-  const found = { abi: Number.isFinite(abi) ? abi : 0, pidns: values.get('pidns') === 1, holdsCapabilities: values.get('caps') === 1 };
+  const found = {
+    abi: Number.isFinite(abi) ? abi : 0,
+    pidns: values.get('pidns') === 1,
+    holdsCapabilities: values.get('caps') === 1,
+    setuid: values.get('setuid') === 1,
+  };
   if (!(abi >= REQUIRED_LANDLOCK_ABI)) {
     return {
       ...found,

@@ -14,8 +14,13 @@ export interface SessionHome {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** Where every session's home lives. */
+export function sessionsRoot(dataDir: string): string {
+  return path.join(dataDir, 'opencode', 'sessions');
+}
+
 export function sessionHome(dataDir: string, sessionId: string): SessionHome {
-  const root = path.join(dataDir, 'opencode', 'sessions', sessionId);
+  const root = path.join(sessionsRoot(dataDir), sessionId);
   const home = path.join(root, 'home');
   const data = path.join(root, 'data');
   return {

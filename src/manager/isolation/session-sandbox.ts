@@ -10,12 +10,13 @@
 //    opencode's config).
 //    Being a nested domain, they cannot ptrace opencode, and Landlock scoping stops signals to
 //    anything outside their own sandbox; /proc shows neither of them other processes.
-import { existsSync, realpathSync } from 'node:fs';
+import { chownSync, existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { NETWORK_VARIABLES } from '../child-env.js';
 import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
 import { hasProtection, type Isolation } from './isolation.js';
 import type { SessionHome } from './session-home.js';
+import type { SessionUids } from './session-uids.js';
 import { worldReadablePaths } from './world-readable.js';
 
 /**
@@ -95,9 +96,13 @@ export interface SandboxOptions {
   readonly diskMb: number;
   /** The service's own port, never open to the agent's commands. */
   readonly servicePort?: number;
+  /** With the `uid` layer: each session's uid, and the most processes it may have (0: no limit). */
+  readonly uids?: SessionUids;
+  readonly maxProcesses?: number;
 }
 
 export interface SandboxTarget {
+  readonly sessionId: string;
   readonly workspace: string;
   readonly home: SessionHome;
   /** The child's private TMPDIR (spawnTracked's). */
@@ -202,6 +207,15 @@ export class SessionSandbox {
     return { ...home.env, ...(this.configFile === undefined ? {} : { OPENCODE_CONFIG: this.configFile }) };
   }
 
+  /** The launcher flags of the session's own uid: its files are given to it first (see SessionUids). */
+  private uidFlags(target: SandboxTarget): string[] {
+    const { uids, maxProcesses = 0 } = this.options;
+    if (uids === undefined) return [];
+    const uid = uids.ensure(target);
+    chownSync(target.tmpDir, uid, uid);
+    return ['--uid', String(uid), '--gid', String(uid), ...(maxProcesses > 0 ? ['--limits', `nproc=${maxProcesses}`] : [])];
+  }
+
   /** `file args` run inside the session's sandbox, with the tool shell set up. */
   wrap(file: string, args: readonly string[], target: SandboxTarget): WrappedCommand {
     const ro = this.readPaths.flatMap((p) => ['--ro', p]);
@@ -209,7 +223,7 @@ export class SessionSandbox {
     const dev = this.devices.flatMap((p) => ['--dev', p]);
     return {
       file: this.options.launcher,
-      args: [...ro, ...rw, ...dev, ...this.launcherFlags, '--', file, ...args],
+      args: [...ro, ...rw, ...dev, ...this.launcherFlags, ...this.uidFlags(target), '--', file, ...args],
       env: {
         SHELL: this.options.launcher,
         OCPM_SANDBOX_SHELL: this.shell,

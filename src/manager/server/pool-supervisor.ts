@@ -63,7 +63,9 @@ export class PoolSupervisor {
       binary: this.runtime.binary,
       cwd: tenant?.workspace ?? slot.home.dir,
       env: { ...this.runtime.env, ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }) },
-      sandbox: confined ? (file, args, tmpDir) => sandbox.wrap(file, args, { workspace: tenant.workspace, home: tenant.home, tmpDir }) : undefined,
+      sandbox: confined
+        ? (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir })
+        : undefined,
       serverStartTimeoutMs: this.config.serverStartTimeoutMs,
       healthTimeoutMs: this.config.healthTimeoutMs,
       killGraceMs: this.runtime.killGraceMs,
