@@ -15,6 +15,8 @@ const fallback = (name: string): string | undefined => CONFIG_VARIABLES.find((v)
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean =>
   selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
+/** What the service needs to run sessions under uids of their own (docs/security.md). */
+const SESSION_UID_CAPABILITIES = ['CHOWN', 'SETGID', 'SETPCAP', 'SETUID'];
 export interface Workload {
   readonly doc: Doc;
   readonly pod: Doc;
@@ -208,10 +210,18 @@ export function crossCheckProblems(docs: Doc[]): string[] {
   );
 
   // Locked down: non-root (the image's uid), no escalation, read-only root, no capabilities, seccomp.
+  // The one exception (k8s/overlays/session-uids): root with exactly what per-session uids need.
   const psc = (pod.spec.securityContext ?? {}) as Doc;
   const csc = (container.securityContext ?? {}) as Doc;
-  check(psc.runAsNonRoot === true || csc.runAsNonRoot === true, `${where}: runAsNonRoot is not set`);
-  check(String(csc.runAsUser ?? psc.runAsUser) === runtimeUser()?.split(':')[0], `${where}: runAsUser is not the Dockerfile's USER ${runtimeUser()}`);
+  const added = ((csc.capabilities?.add ?? []) as string[]).slice().sort();
+  const sessionUids = String(csc.runAsUser ?? psc.runAsUser) === '0';
+  if (sessionUids) {
+    check(JSON.stringify(added) === JSON.stringify(SESSION_UID_CAPABILITIES), `${where}: as root, exactly ${SESSION_UID_CAPABILITIES.join(', ')} may be added`);
+  } else {
+    check(psc.runAsNonRoot === true || csc.runAsNonRoot === true, `${where}: runAsNonRoot is not set`);
+    check(String(csc.runAsUser ?? psc.runAsUser) === runtimeUser()?.split(':')[0], `${where}: runAsUser is not the Dockerfile's USER ${runtimeUser()}`);
+    check(added.length === 0, `${where}: no capability may be added`);
+  }
   check(csc.allowPrivilegeEscalation === false, `${where}: allowPrivilegeEscalation must be false`);
   check(csc.readOnlyRootFilesystem === true, `${where}: readOnlyRootFilesystem must be true`);
   check((csc.capabilities?.drop as string[] | undefined)?.includes('ALL') === true, `${where}: capabilities must drop ALL`);

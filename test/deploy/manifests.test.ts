@@ -17,7 +17,7 @@ import type { Doc } from './kustomize-subset.js';
 import { renderKustomization } from './kustomize-subset.js';
 import { kubectlAvailable, render, type Renderer } from './render.js';
 
-const KUSTOMIZATIONS = ['k8s/base', 'k8s/overlays/scaled'];
+const KUSTOMIZATIONS = ['k8s/base', 'k8s/overlays/scaled', 'k8s/overlays/session-uids'];
 const RENDERER: Renderer = kubectlAvailable() ? 'kubectl' : 'builtin';
 if (RENDERER === 'builtin') {
   process.stderr.write(
@@ -227,6 +227,18 @@ describe('k8s manifests', () => {
       assert.match(problems, /OCPM_DRAIN_TIMEOUT is not a variable/);
       assert.match(problems, /containerPort 8080 is not the app default 3000/);
       assert.match(problems, /terminationGracePeriodSeconds 30 s must exceed/);
+    });
+
+    it('root without the per-session-uid profile, or a capability added to the non-root pod', () => {
+      const root = broken((d) => {
+        workload(d).pod.spec.securityContext.runAsUser = 0;
+        container(d).securityContext.capabilities.add = ['SYS_ADMIN'];
+      });
+      assert.match(crossCheckProblems(root).join('\n'), /as root, exactly CHOWN, SETGID, SETPCAP, SETUID may be added/);
+      const added = broken((d) => {
+        container(d).securityContext.capabilities.add = ['NET_RAW'];
+      });
+      assert.match(crossCheckProblems(added).join('\n'), /no capability may be added/);
     });
   });
 
