@@ -96,6 +96,6 @@ export const ISOLATION_SETTINGS = {
     integer(0, 1048576),
     2048,
     'an integer number of MiB (0: no limit)',
-    "The largest file (`RLIMIT_FSIZE`) the agent's commands may write, in MiB; `0`: no limit.",
+    "The disk one session may fill, in MiB: the largest file its commands may write (`RLIMIT_FSIZE`), and its workspace's total, measured after each turn (over it, its messages get 429 `resource_limit`); `0`: no limit.",
   ),
 } as const;

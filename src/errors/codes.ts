@@ -37,6 +37,11 @@ export const ERROR_CODES = {
     description:
       'The session is over OCPM_SESSION_TOKEN_BUDGET or OCPM_SESSION_COST_BUDGET_USD; the body carries `usage` and `budget`. `POST /api/sessions/:id/usage/reset` starts it over.',
   },
+  resource_limit: {
+    status: 429,
+    description:
+      "The session's workspace is over OCPM_SESSION_DISK_MB (measured after each turn); the message names the limit, the body carries `limit`, `usedBytes` and `limitBytes`. Free space in the workspace to continue.",
+  },
   too_many_streams: { status: 429, description: 'This token already has OCPM_MAX_STREAMS_PER_TOKEN SSE streams open.' },
   unsupported_media_type: { status: 415, description: 'A request body that is not application/json.' },
   opencode_failed: { status: 502, description: 'opencode exited with a non-zero code or was killed by a signal.' },

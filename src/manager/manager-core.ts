@@ -11,6 +11,8 @@ import { buildChildEnv } from './child-env.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
 import type { SessionSandbox } from './isolation/session-sandbox.js';
 import { sessionsRoot } from './isolation/session-home.js';
+import { DiskGuard } from './isolation/disk-guard.js';
+import { hasProtection } from './isolation/isolation.js';
 import { Lifecycle } from './lifecycle.js';
 import type { ManagerOptions, ManagerSettings, PartialManagerSettings } from './manager-types.js';
 import type { OpencodeBinary } from './opencode-binary.js';
@@ -43,6 +45,8 @@ export interface ManagerCore {
   readonly userRequests: UserRequests;
   readonly isolation: Isolation;
   readonly servicePort: number | undefined;
+  /** With isolation's `limits` layer and OCPM_SESSION_DISK_MB: each workspace's size between turns. */
+  readonly diskGuard: DiskGuard | undefined;
   /** The environment children are built from, and the filtered one they get. */
   readonly sourceEnv: NodeJS.ProcessEnv;
   readonly childEnv: Readonly<Record<string, string>>;
@@ -73,6 +77,8 @@ export function createCore(options: ManagerOptions): ManagerCore {
   const metrics = options.metrics ?? createMetrics();
   const registry = options.registry ?? memoryRegistry();
   const sourceEnv = options.env ?? process.env;
+  const isolation = options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir)]);
+  const diskMb = settings.isolation.sessionDiskMb;
   return {
     settings,
     logger,
@@ -83,8 +89,9 @@ export function createCore(options: ManagerOptions): ManagerCore {
     lifecycle: new Lifecycle(),
     activity: new Activity(),
     userRequests: new UserRequests(metrics, logger),
-    isolation: options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir)]),
+    isolation,
     servicePort: options.servicePort,
+    diskGuard: hasProtection(isolation, 'limits') && diskMb > 0 ? new DiskGuard(diskMb) : undefined,
     sourceEnv,
     childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),
     serviceVersion: options.serviceVersion ?? '0.0.0',

@@ -280,7 +280,8 @@ export class OpencodeProcessManager {
   }
 
   /** Throws what executeInSession would throw before queueing, so HTTP can answer before it opens a stream. */
-  assertCanAccept(sessionId: string): void {
+  async assertCanAccept(sessionId: string): Promise<void> {
+    await this.admission.refreshDisk(sessionId);
     this.admission.assertCanAccept(sessionId);
   }
 

@@ -51,10 +51,23 @@ export class TurnAdmission {
       this.core.metrics.rejected.inc({ reason: 'budget_exceeded' });
       throw error;
     }
+    try {
+      this.core.diskGuard?.assertWithin(sessionId);
+    } catch (error) {
+      this.core.metrics.rejected.inc({ reason: 'resource_limit' });
+      throw error;
+    }
+  }
+
+  /** A session over the disk limit is measured again before its message is judged. */
+  async refreshDisk(sessionId: string): Promise<void> {
+    const workspace = this.core.sessions.get(sessionId)?.workspace;
+    if (workspace !== undefined) await this.core.diskGuard?.refresh(sessionId, workspace);
   }
 
   /** Waits for the session's turn, then runs `turn` with a signal that every abort path reaches. */
   async admit<T>(sessionId: string, callerSignal: AbortSignal | undefined, turn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    await this.refreshDisk(sessionId);
     this.assertCanAccept(sessionId);
     const controller = new AbortController();
     const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
@@ -76,7 +89,8 @@ export class TurnAdmission {
         throw error;
       }
       try {
-        // A message queued behind the turn that crossed a budget does not run either.
+        // A message queued behind the turn that crossed a budget (or filled the disk) does not run either.
+        await this.refreshDisk(sessionId);
         this.assertWithinBudget(sessionId);
       } catch (error) {
         release();

@@ -21,6 +21,7 @@ import { runServerTurn } from './server/server-turn.js';
 import type { TokenUsage } from './per-message/run-events.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
 import { recordTurnUsage } from './usage-accounting.js';
+import { inBackground } from '../util/housekeeping.js';
 import type { WarmUps } from './warm-up.js';
 
 /** Errors opencode prints when `--session` names a conversation its database does not have. */
@@ -107,6 +108,8 @@ export class TurnRunner {
       else core.logger.warn('Turn failed', { ...fields, errorCode, reason: failureReason });
       this.core.activity.touch(session, Date.now());
       core.sessions.save(session);
+      const { diskGuard } = core;
+      if (diskGuard !== undefined) inBackground(core, 'disk_check', () => diskGuard.measure(session.id, session.workspace), { sessionId: session.id });
     }
   }
 

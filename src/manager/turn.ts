@@ -10,8 +10,8 @@ export type TurnMode = (typeof TURN_MODES)[number];
 export const TURN_OUTCOMES = ['success', 'error', 'timeout', 'aborted'] as const;
 export type TurnOutcome = (typeof TURN_OUTCOMES)[number];
 
-/** Why a message was refused or dropped before it started (`draining`: at shutdown; `budget_exceeded`: the session is over a budget). */
-export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining', 'budget_exceeded'] as const;
+/** Why a message was refused or dropped before it started (`draining`: at shutdown; `budget_exceeded`: the session is over a budget; `resource_limit`: its workspace is over OCPM_SESSION_DISK_MB). */
+export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining', 'budget_exceeded', 'resource_limit'] as const;
 
 export interface TurnResult {
   readonly sessionId: string;

@@ -28,6 +28,7 @@ export const HOUSEKEEPING_TASKS = [
   'supervisor',
   'peer_probe',
   'unhandled_rejection',
+  'disk_check',
 ] as const;
 export type HousekeepingTask = (typeof HOUSEKEEPING_TASKS)[number];
 

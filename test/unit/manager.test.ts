@@ -87,7 +87,7 @@ describe('the manager, draining', () => {
     await started.promise;
     const drained = manager.drain(10_000);
     assert.equal(manager.readiness()?.code, 'draining');
-    assert.throws(() => manager.assertCanAccept('d2'), isCode('draining'));
+    await assert.rejects(manager.assertCanAccept('d2'), isCode('draining'));
     await running;
     await drained;
     assert.equal(manager.readiness()?.code, 'not_ready');

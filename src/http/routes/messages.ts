@@ -54,7 +54,7 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
     const session = manager.getSession(id);
     if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}; register it with PUT /api/sessions/${id}`);
     // Refusals (not ready, draining, queue full) answer as plain errors, before any stream opens.
-    manager.assertCanAccept(id);
+    await manager.assertCanAccept(id);
 
     const controller = new AbortController();
     abortOnClientGone(res, controller, deps.abortOnDisconnect);
