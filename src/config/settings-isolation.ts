@@ -51,7 +51,7 @@ export const ISOLATION_SETTINGS = {
   ),
   OCPM_ISOLATION_LAYERS_OFF: setting(
     'isolation',
-    'layersOff',
+    'isolationLayersOff',
     commaList(z.enum(ISOLATION_LAYERS)),
     [],
     `a comma-separated list of ${ISOLATION_LAYERS.join(', ')}`,

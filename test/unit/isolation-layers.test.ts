@@ -11,12 +11,12 @@ import { makeTempDir } from '../helpers/fixtures.js';
 
 const probe =
   (found: Partial<SandboxProbe>): (() => SandboxProbe) =>
-  () => ({ abi: 7, unavailable: undefined, pidns: true, holdsCapabilities: true, setuid: false, ...found });
+  () => ({ abi: 7, unavailable: undefined, pidns: true, holdsCapabilities: true, setuid: true, ...found });
 
 describe('isolation layers', () => {
   it('turns every layer on where the kernel allows', () => {
     const isolation = resolveIsolation({ isolation: 'auto' }, probe({}));
-    assert.deepEqual(isolation.protections, ['landlock', 'pidns', 'caps', 'devices', 'limits', 'tcp']);
+    assert.deepEqual(isolation.protections, ['landlock', 'pidns', 'caps', 'uid', 'devices', 'limits', 'tcp']);
     assert.deepEqual(isolation.warnings, []);
   });
 
@@ -28,9 +28,9 @@ describe('isolation layers', () => {
   });
 
   it('drops and warns about each layer switched off', () => {
-    const isolation = resolveIsolation({ isolation: 'auto', layersOff: ['lifetime', 'caps', 'devices', 'tcp', 'limits'] }, probe({}));
+    const isolation = resolveIsolation({ isolation: 'auto', isolationLayersOff: ['lifetime', 'caps', 'uid', 'devices', 'tcp', 'limits'] }, probe({}));
     assert.deepEqual(isolation.protections, ['landlock']);
-    assert.equal(isolation.warnings.length, 5);
+    assert.equal(isolation.warnings.length, 6);
   });
 
   it('has no TCP rules below Landlock ABI 4, and none with OCPM_SANDBOX_TCP_CONNECT=any', () => {
@@ -38,6 +38,23 @@ describe('isolation layers', () => {
     const old = resolveIsolation({ isolation: 'auto' }, probe({ abi: 3, unavailable: undefined }));
     assert.ok(!old.protections.includes('tcp'));
     assert.match(old.warnings.join('\n'), /ABI 3 has no TCP rules/);
+  });
+
+  it('gives sessions uids of their own only where the service may and every session uid can reach its directories', async () => {
+    const temp = await makeTempDir('uid-paths');
+    try {
+      const closed = resolveIsolation({ isolation: 'auto' }, probe({}), [path.join(temp.dir, 'workspaces')]);
+      assert.ok(!closed.protections.includes('uid'));
+      assert.match(closed.warnings.join('\n'), /is closed to other uids/);
+      await chmod(temp.dir, 0o711);
+      assert.ok(resolveIsolation({ isolation: 'auto' }, probe({}), [path.join(temp.dir, 'workspaces')]).protections.includes('uid'));
+      // A service without capabilities has nothing to separate from: no uid layer, no warning.
+      const plain = resolveIsolation({ isolation: 'auto' }, probe({ setuid: false, holdsCapabilities: false }));
+      assert.ok(!plain.protections.includes('uid'));
+      assert.deepEqual(plain.warnings, []);
+    } finally {
+      await temp.remove();
+    }
   });
 
   it('reports nothing when not enforced', () => {

@@ -36,16 +36,16 @@ export class IsolationUnavailableError extends Error {
   override readonly name = 'IsolationUnavailableError';
 }
 
-const DEFAULTS: Pick<IsolationSettings, 'layersOff' | 'sandboxTcpConnect' | 'sessionMemoryMb' | 'sessionDiskMb'> = {
-  layersOff: [],
+const DEFAULTS: Pick<IsolationSettings, 'isolationLayersOff' | 'sandboxTcpConnect' | 'sessionMemoryMb' | 'sessionDiskMb'> = {
+  isolationLayersOff: [],
   sandboxTcpConnect: [80, 443],
   sessionMemoryMb: 2048,
   sessionDiskMb: 2048,
 };
 
 function layers(settings: Partial<IsolationSettings>, probe: SandboxProbe, uidPaths: readonly string[]): { protections: Protection[]; warnings: string[] } {
-  const { layersOff, sandboxTcpConnect, sessionMemoryMb, sessionDiskMb } = { ...DEFAULTS, ...settings };
-  const off = (layer: IsolationLayerName): boolean => layersOff.includes(layer);
+  const { isolationLayersOff, sandboxTcpConnect, sessionMemoryMb, sessionDiskMb } = { ...DEFAULTS, ...settings };
+  const off = (layer: IsolationLayerName): boolean => isolationLayersOff.includes(layer);
   const protections: Protection[] = ['landlock'];
   const warnings: string[] = [];
   if (off('lifetime')) {
