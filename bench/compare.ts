@@ -2,7 +2,8 @@
 // the service in per-message mode, the service in server mode, and a bare `opencode serve` called
 // directly (the floor: no manager). Latency, peak RSS of the whole process tree, spawns per message.
 // Usage: npm run bench:compare -- [--sessions 1,5] [--followups 3]
-//        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]   (bench/README.md)
+//        [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1]
+//        [--service-env OCPM_X=1]   (bench/README.md)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,7 @@ const { values: opts } = parseArgs({
     'latency-per-token-ms': { type: 'string', default: '5' },
     'first-token-ms': { type: 'string', default: '100' },
     'opencode-env': { type: 'string', multiple: true, default: [] },
+    'service-env': { type: 'string', multiple: true, default: [] },
     modes: { type: 'string', default: 'per-message,server,server-shared,direct' },
     'log-dir': { type: 'string' },
   },
@@ -48,13 +50,15 @@ const args = {
   /** Where each service's JSON log goes (`<mode>-N<n>.log`), for finding out why a run looks wrong. */
   logDir: opts['log-dir'],
   opencodeEnv: Object.fromEntries(opts['opencode-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+  /** OCPM_* settings of the service in its scenarios (e.g. OCPM_ISOLATION_LAYERS_OFF=… to price a sandbox layer). */
+  serviceEnv: Object.fromEntries(opts['service-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const counts = [...args.sessions, args.followups, args.latencyPerTokenMs, args.firstTokenMs];
-const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair));
+const badEnv = opts['opencode-env'].some((pair) => !/^OPENCODE_[A-Z0-9_]+=/.test(pair)) || opts['service-env'].some((pair) => !/^OCPM_[A-Z0-9_]+=/.test(pair));
 const badModes = args.modes.some((mode) => !MODES.includes(mode));
 if (badModes || !counts.every((n) => Number.isInteger(n) && n >= 0) || args.sessions.some((n) => n < 1) || badEnv) {
   process.stderr.write(
-    'usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--modes per-message,server,server-shared,direct] [--log-dir DIR]\n',
+    'usage: node --import tsx bench/compare.ts [--sessions 1,5] [--followups 3] [--latency-per-token-ms 5] [--first-token-ms 100] [--opencode-env OPENCODE_X=1 ...] [--service-env OCPM_X=1 ...] [--modes per-message,server,server-shared,direct] [--log-dir DIR]\n',
   );
   process.exit(2);
 }
@@ -145,6 +149,7 @@ async function startService(
   return startReadyService(
     {
       ...env,
+      ...args.serviceEnv,
       ...modeEnv,
       PORT: '0',
       HOST: '127.0.0.1',
@@ -387,6 +392,7 @@ async function main(): Promise<void> {
     throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench:compare does)');
   if (args.logDir !== undefined) mkdirSync(args.logDir, { recursive: true });
   if (Object.keys(args.opencodeEnv).length > 0) out(`opencode settings in every scenario: ${JSON.stringify(args.opencodeEnv)}`);
+  if (Object.keys(args.serviceEnv).length > 0) out(`service settings in every scenario: ${JSON.stringify(args.serviceEnv)}`);
   const stub = await startStubLlm({ latencyPerTokenMs: args.latencyPerTokenMs, firstTokenMs: args.firstTokenMs });
   const results: Scenario[] = [];
   try {
