@@ -56,7 +56,7 @@ export interface StatusView {
   readonly runningProcesses?: number;
   readonly configuredMode?: string | null;
   readonly unavailableReason?: string | null;
-  readonly isolation?: { mechanism?: string; enforced?: boolean };
+  readonly isolation?: { mechanism?: string; enforced?: boolean; protections?: string[]; warnings?: string[] };
   readonly replica?: string;
   readonly usage?: Usage;
   readonly processManager?: { mode?: string; instances?: InstanceView[] };

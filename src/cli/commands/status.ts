@@ -45,6 +45,8 @@ export function statusRows(status: StatusView): (string | number)[][] {
     ['mode', status.configuredMode ? `${mode} (configured: ${status.configuredMode})` : mode],
     ['draining', yesNo(status.draining)],
     ['isolation', isolation],
+    ...(status.isolation?.protections === undefined ? [] : [['protections', status.isolation.protections.join(', ') || NONE]]),
+    ...(status.isolation?.warnings ?? []).map((warning) => ['isolation warning', warning]),
     ['opencode version', status.version ?? NONE],
     ...(full
       ? [
