@@ -130,6 +130,27 @@ for (const mode of ['per-message', 'server'] as const) {
       if (mode === 'per-message') assert.equal((await call(url('/api/sessions/escape'), 'DELETE')).status, 204);
     });
 
+    it("survives a clean-up race: an escaped loop swapping a TMPDIR entry for a link to B's workspace deletes nothing of B's", async () => {
+      assert.equal((await call(url('/api/sessions/swap'), 'PUT', { workspace: 'swap' })).status, 201);
+      const victim = path.join(svc.workspaceRoot, 'b');
+      const token = `${3000 + Math.floor(Math.random() * 1000)}.${randomBytes(4).readUInt32BE(0)}`;
+      // The loop runs outside the turn's environment (env -i, its own session) and keeps replacing a
+      // directory of the run's TMPDIR with a symlink to B's workspace while the service cleans up.
+      // Its $0 (the token) names it in /proc for the independent scan.
+      const loop = `T="$TMPDIR"; env -i T="$T" setsid sh -c 'while :; do mkdir -p "$T/d/e" 2>/dev/null; touch "$T/d/e/f" 2>/dev/null; rm -rf "$T/d"; ln -sfn ${victim} "$T/d"; done' ${token} >/dev/null 2>&1 </dev/null & echo looping`;
+      const answer = await send('swap', toolMessage('bash', loop));
+      assert.ok(answer.includes('looping'), answer.slice(0, 500));
+      if (mode === 'server') {
+        assert.equal(pidsWithArg(token).filter(isPidLive).length, 1, 'the loop runs while the server does');
+        assert.equal((await call(url('/api/sessions/swap?purge=true'), 'DELETE')).status, 204);
+      }
+      await waitFor('the loop has ended', () => pidsWithArg(token).filter(isPidLive).length === 0, 15_000);
+      assert.equal(existsSync(path.join(victim, 'secret.txt')), true, "B's file is still there");
+      assert.equal((await call(url('/livez'), 'GET')).status, 200);
+      assert.equal(await send('b', 'after the race MARK:b9'), 'stub answer user_messages=3 marker=b9');
+      if (mode === 'per-message') assert.equal((await call(url('/api/sessions/swap?purge=true'), 'DELETE')).status, 204);
+    });
+
     it('lets the agent work in its own workspace', async () => {
       const own = path.join(svc.workspaceRoot, 'a');
       for (const work of legitimateWork(own)) {
