@@ -34,6 +34,24 @@ export interface Attack {
 
 const bash = (command: string): string => toolMessage('bash', command);
 
+/**
+ * A shell command that forks `count` sleeping children and prints `forked N`, how many it got.
+ * Python's fork does not retry the way bash's does: each refusal is immediate.
+ */
+export function forkStorm(count: number): string {
+  return `/usr/bin/python3 -c "
+import os, time
+n = 0
+for _ in range(${count}):
+    try:
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        n += 1
+    except OSError:
+        pass
+print('forked', n)"`;
+}
+
 /** Every attack; each message's answer must hold none of the secrets. */
 export function attacks(t: AttackTargets): Attack[] {
   const victim = `${t.victimWorkspace}/${t.victimFile}`;

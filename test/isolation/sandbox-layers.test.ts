@@ -12,6 +12,7 @@ import { SANDBOX_BINARY, probeSandbox } from '../../src/manager/isolation/sandbo
 import { SHELL_DEVICES, SYSTEM_CONFIG_DIR, SYSTEM_READ_PATHS } from '../../src/manager/isolation/session-sandbox.js';
 import { worldReadablePaths } from '../../src/manager/isolation/world-readable.js';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { forkStorm } from '../helpers/isolation-attacks.js';
 import { isPidLive, pidsWithArg } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -49,21 +50,22 @@ for (const user of users) {
     let etc: string[];
     const ro = (system: 'world-readable' | 'all'): string[] =>
       [...SYSTEM_READ_PATHS, ...(system === 'all' ? [SYSTEM_CONFIG_DIR] : etc)].flatMap((p) => ['--ro', p]);
-    /** The launcher's main mode around `bash -c script`. */
-    const launch = (flags: readonly string[], script: string, options: { etc?: 'world-readable' | 'all'; devices?: readonly string[] } = {}): Promise<Ran> =>
-      exec([
-        ...user.prefix,
-        SANDBOX_BINARY,
-        ...ro(options.etc ?? 'world-readable'),
-        '--rw',
-        temp.dir,
-        ...(options.devices ?? SHELL_DEVICES).flatMap((p) => ['--dev', p]),
-        ...flags,
-        '--',
-        '/bin/bash',
-        '-c',
-        script,
-      ]);
+    type LaunchOptions = { etc?: 'world-readable' | 'all'; devices?: readonly string[] };
+    /** The launcher's main mode around `bash -c script`, as this describe's user. */
+    const launcherArgv = (flags: readonly string[], script: string, options: LaunchOptions = {}): string[] => [
+      ...user.prefix,
+      SANDBOX_BINARY,
+      ...ro(options.etc ?? 'world-readable'),
+      '--rw',
+      temp.dir,
+      ...(options.devices ?? SHELL_DEVICES).flatMap((p) => ['--dev', p]),
+      ...flags,
+      '--',
+      '/bin/bash',
+      '-c',
+      script,
+    ];
+    const launch = (flags: readonly string[], script: string, options: LaunchOptions = {}): Promise<Ran> => exec(launcherArgv(flags, script, options));
     /** The launcher's shell mode (the agent's commands), with extra OCPM_SANDBOX_SHELL_* variables. */
     const shell = (script: string, env: Record<string, string>): Promise<Ran> =>
       exec([...user.prefix, SANDBOX_BINARY, '-c', script], {
@@ -105,20 +107,7 @@ for (const user of users) {
 
       it(`${lifetime}: a SIGTERM gives the program its grace, then the whole tree is killed`, async () => {
         const token = uniqueSleep();
-        const argv = [
-          ...user.prefix,
-          SANDBOX_BINARY,
-          ...ro('world-readable'),
-          ...SHELL_DEVICES.flatMap((p) => ['--dev', p]),
-          '--lifetime',
-          lifetime,
-          '--grace-ms',
-          '300',
-          '--',
-          '/bin/bash',
-          '-c',
-          `trap '' TERM; env -i setsid sleep ${token} >/dev/null 2>&1 & echo up; wait`,
-        ];
+        const argv = launcherArgv(['--lifetime', lifetime, '--grace-ms', '300'], `trap '' TERM; env -i setsid sleep ${token} >/dev/null 2>&1 & echo up; wait`);
         // setpriv execs the launcher: the signal reaches it.
         const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
         await new Promise((resolve) => child.stdout.once('data', resolve));
@@ -130,23 +119,11 @@ for (const user of users) {
 
       it(`${lifetime}: when the service dies, the tree goes too`, async () => {
         const token = uniqueSleep();
-        const launcher = [
-          ...user.prefix,
-          SANDBOX_BINARY,
-          ...ro('world-readable'),
-          ...SHELL_DEVICES.flatMap((p) => ['--dev', p]),
-          '--lifetime',
-          lifetime,
-          '--grace-ms',
-          '200',
-          '--',
-        ]
-          .map((arg) => `'${arg}'`)
+        const launcher = launcherArgv(['--lifetime', lifetime, '--grace-ms', '200'], `env -i setsid sleep ${token} >/dev/null 2>&1 & echo up; wait`)
+          .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
           .join(' ');
         // A stand-in for the service: a shell that does not exec the launcher, then is SIGKILLed.
-        const service = spawn('/bin/bash', ['-c', `${launcher} /bin/bash -c 'env -i setsid sleep ${token} >/dev/null 2>&1 & echo up; wait'; true`], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        const service = spawn('/bin/bash', ['-c', `${launcher}; true`], { stdio: ['ignore', 'pipe', 'inherit'] });
         await new Promise((resolve) => service.stdout.once('data', resolve));
         await waitFor(`sleep ${token} running`, () => pidsWithArg(token).filter(isPidLive).length === 1, 5000);
         service.kill('SIGKILL');
@@ -230,22 +207,11 @@ for (const user of users) {
         assert.equal(statSync(victim).mode & 0o777, 0, `without per-session uids chmod 0 locks the other session out: ${off.out}`);
         chmodSync(victim, 0o700);
 
-        // Python's fork does not retry the way bash's does: each refusal is immediate.
-        const forks = `${PYTHON} -c "
-import os, time
-n = 0
-for _ in range(100):
-    try:
-        if os.fork() == 0:
-            time.sleep(30); os._exit(0)
-        n += 1
-    except OSError:
-        pass
-print(n)"`;
+        const forks = forkStorm(100);
         const limited = await launch(['--lifetime', 'pidns', '--uid', String(uidA), '--gid', String(uidA), '--limits', 'nproc=40'], forks);
-        assert.ok(Number(limited.out.trim().split('\n').at(-1)) < 40, `forks under nproc=40: ${limited.out}`);
+        assert.ok(Number(/forked (\d+)/.exec(limited.out)?.[1]) < 40, `forks under nproc=40: ${limited.out}`);
         const unlimited = await launch(['--lifetime', 'pidns', '--uid', String(uidA), '--gid', String(uidA)], forks);
-        assert.equal(Number(unlimited.out.trim().split('\n').at(-1)), 100, unlimited.out);
+        assert.equal(Number(/forked (\d+)/.exec(unlimited.out)?.[1]), 100, unlimited.out);
       });
     }
 

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseToolOutputs, startStubLlm, toolMessage, type StubLlm } from '../fixtures/stub-llm/server.mjs';
 import { probeSandbox } from '../../src/manager/isolation/sandbox-binary.js';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { forkStorm } from '../helpers/isolation-attacks.js';
 import { call } from '../helpers/http.js';
 import { explain, realOpencodeServiceEnv } from '../helpers/real-opencode.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -80,20 +81,7 @@ for (const uidLayer of ['on', 'off'] as const) {
 
     if (uidLayer === 'on') {
       it("bounds a fork storm of A's by A's own process limit; B still answers", async () => {
-        const storm = toolMessage(
-          'bash',
-          `/usr/bin/python3 -c "
-import os, time
-n = 0
-for _ in range(300):
-    try:
-        if os.fork() == 0:
-            time.sleep(20); os._exit(0)
-        n += 1
-    except OSError:
-        pass
-print('forked', n)"`,
-        );
+        const storm = toolMessage('bash', forkStorm(300));
         const answer = await send('a', storm);
         const forked = Number(/forked (\d+)/.exec(answer)?.[1]);
         assert.ok(forked < 200, `A forked ${forked} of 300 under OCPM_SESSION_MAX_PROCESSES=200`);

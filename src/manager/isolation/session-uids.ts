@@ -4,7 +4,7 @@
 // counts). The uid is kept as the owner of the session home, so it survives restarts; a home without
 // one (new, or installed by a handoff) gets the next free uid from a hash of the session id.
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { SessionHome } from './session-home.js';
 
@@ -36,7 +36,8 @@ function chownTree(root: string, uid: number, gid: number, mode: { dir: number; 
   const walk = (p: string): void => {
     const stat = lstatSync(p);
     if (stat.isSymbolicLink()) return;
-    chownSync(p, uid, gid);
+    // lchown: never through a link, even one that appeared since the lstat.
+    lchownSync(p, uid, gid);
     if (stat.isDirectory()) {
       chmodSync(p, mode.dir);
       for (const name of readdirSync(p)) walk(path.join(p, name));
