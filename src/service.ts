@@ -1,5 +1,6 @@
 // Builds the whole service from a Config: logger, metrics, the manager singleton's dependencies and
 // the HTTP server. main.ts adds signals and process exit; tests call this directly on port 0.
+import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,7 @@ import { prepareWorkspaceRoot } from './workspace/resolve-workspace.js';
 import { openSqliteRegistry } from './store/registry.js';
 import { resolveIsolation } from './manager/isolation/isolation.js';
 import { sessionsRoot } from './manager/isolation/session-home.js';
+import { SANDBOX_BINARY } from './manager/isolation/sandbox-binary.js';
 import { Cluster } from './cluster/cluster.js';
 import { hasPeers } from './config/settings-cluster.js';
 import { requirePeerToken } from './http/auth.js';
@@ -52,7 +54,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // A corrupt or unreadable registry throws RegistryError here: boot stops, nothing starts empty.
   const registry = openSqliteRegistry(config.storage.dataDir);
   // OCPM_ISOLATION=required on a kernel that cannot confine throws here: nothing listens.
-  const isolation = resolveIsolation(config.isolation, undefined, [workspaceRoot, sessionsRoot(config.storage.dataDir)]);
+  // Session uids must reach their directories, the launcher and opencode (by default beside it).
+  const uidPaths = [
+    workspaceRoot,
+    sessionsRoot(config.storage.dataDir),
+    path.dirname(SANDBOX_BINARY),
+    ...(config.opencode.opencodeBin === undefined ? [] : [config.opencode.opencodeBin]),
+  ];
+  const isolation = resolveIsolation(config.isolation, undefined, uidPaths);
   const managerOptions = {
     isolation,
     servicePort: config.http.port,

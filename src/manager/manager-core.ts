@@ -1,5 +1,6 @@
 // What every part of the manager shares: its settings (whole configuration sections), logger,
 // metrics, registry, lifecycle, the `opencode run` children, and the runtime found at boot.
+import path from 'node:path';
 import { configDefaults } from '../config/config.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -11,6 +12,7 @@ import { buildChildEnv } from './child-env.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
 import type { SessionSandbox } from './isolation/session-sandbox.js';
 import { sessionsRoot } from './isolation/session-home.js';
+import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
 import { DiskGuard } from './isolation/disk-guard.js';
 import { hasProtection } from './isolation/isolation.js';
 import { Lifecycle } from './lifecycle.js';
@@ -77,7 +79,8 @@ export function createCore(options: ManagerOptions): ManagerCore {
   const metrics = options.metrics ?? createMetrics();
   const registry = options.registry ?? memoryRegistry();
   const sourceEnv = options.env ?? process.env;
-  const isolation = options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir)]);
+  const isolation =
+    options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir), path.dirname(SANDBOX_BINARY)]);
   const diskMb = settings.isolation.sessionDiskMb;
   return {
     settings,
