@@ -2,7 +2,7 @@
 // parsers the rows use.
 import { z } from 'zod';
 
-export const SECTIONS = ['http', 'auth', 'storage', 'opencode', 'turns', 'queue', 'budgets', 'pool', 'isolation', 'cluster', 'log'] as const;
+export const SECTIONS = ['http', 'auth', 'storage', 'opencode', 'turns', 'queue', 'budgets', 'pool', 'isolation', 'gateway', 'cluster', 'log'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;

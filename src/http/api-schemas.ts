@@ -153,6 +153,17 @@ export const statusFullResponseSchema = z
     configuredMode: z.enum(TURN_MODES).nullable(),
     unavailableReason: z.string().nullable(),
     opencode: z.object({ providers: z.array(z.string()), defaultModel: z.string().nullable(), configured: z.boolean().nullable() }),
+    gateway: z
+      .object({
+        enabled: z.boolean().describe('The gateway listens: opencode reaches its providers through it'),
+        providers: z.array(z.string()).describe('Providers it stands in for'),
+        refused: z.array(z.object({ id: z.string(), reason: z.string() })).describe('Configured providers it cannot proxy: opencode does not see them'),
+        configError: z.string().nullable().describe('Why the operator opencode config was not passed on (where, never its text)'),
+        keys: z.number().int().describe('Virtual keys alive on this replica'),
+        forwardsTo: z.enum(['providers', 'upstream-gateway']),
+      })
+      .nullable()
+      .describe('The model gateway (docs/security.md, "Credentials"); null when OCPM_MODEL_GATEWAY=false'),
     peers: z
       .array(
         z.object({

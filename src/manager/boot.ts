@@ -10,6 +10,7 @@ import { sessionsRoot } from './isolation/session-home.js';
 import { SessionUids } from './isolation/session-uids.js';
 import type { ManagerCore, Runtime } from './manager-core.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
+import type { PoolRuntime } from './server/pool-config.js';
 import { ServerPool } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
 import { modelLabel } from './usage-accounting.js';
@@ -50,6 +51,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
         killGraceMs: settings.opencode.killGraceMs,
         processes: core.registry.processes,
         sandbox,
+        gatewayEnv: gatewayEnvOf(core),
       },
       metrics,
       logger,
@@ -107,6 +109,9 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     memoryMb: settings.isolation.sessionMemoryMb,
     diskMb: settings.isolation.sessionDiskMb,
     ...(core.servicePort === undefined ? {} : { servicePort: core.servicePort }),
+    // With the gateway, opencode gets the operator's config rewritten inline: its file stays closed.
+    operatorConfigHidden: core.gateway !== undefined,
+    ...(core.gateway?.port === undefined ? {} : { gatewayPort: core.gateway.port }),
     ...(hasProtection(isolation, 'uid')
       ? {
           uids: new SessionUids(settings.isolation.sessionUidRange, sessionsRoot(settings.storage.dataDir)),
@@ -114,6 +119,13 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
         }
       : {}),
   });
+}
+
+/** Each server's model key: its session's when isolated, else its slot's (calls then name their conversation). */
+function gatewayEnvOf(core: ManagerCore): PoolRuntime['gatewayEnv'] {
+  const { gateway } = core;
+  if (gateway === undefined) return undefined;
+  return ({ sessionId, slot }) => (sessionId === undefined ? gateway.envForSlot(slot) : gateway.envForSession(sessionId));
 }
 
 function chooseMode(core: ManagerCore, binary: OpencodeBinary): TurnMode {

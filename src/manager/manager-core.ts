@@ -9,6 +9,7 @@ import { SessionRegistry } from '../store/session-registry.js';
 import { Activity } from './activity.js';
 import type { OpencodeCatalog } from './catalog/catalog.js';
 import { buildChildEnv } from './child-env.js';
+import { ModelGateway } from '../gateway/model-gateway.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
 import type { SessionSandbox } from './isolation/session-sandbox.js';
 import { sessionsRoot } from './isolation/session-home.js';
@@ -51,7 +52,10 @@ export interface ManagerCore {
   readonly diskGuard: DiskGuard | undefined;
   /** The environment children are built from, and the filtered one they get. */
   readonly sourceEnv: NodeJS.ProcessEnv;
-  readonly childEnv: Readonly<Record<string, string>>;
+  /** Never a provider credential while the gateway runs; its configuration is added once it listens. */
+  childEnv: Readonly<Record<string, string>>;
+  /** OCPM_MODEL_GATEWAY: where opencode's model calls go, counted and budgeted per session; undefined when off. */
+  readonly gateway: ModelGateway | undefined;
   readonly serviceVersion: string;
   /** Undefined until boot found opencode (and for good when it did not). */
   runtime: Runtime | undefined;
@@ -70,6 +74,7 @@ export function withDefaults(partial: PartialManagerSettings): ManagerSettings {
     budgets: { ...defaults.budgets, ...partial.budgets },
     pool: { ...defaults.pool, ...partial.pool },
     isolation: { ...defaults.isolation, ...partial.isolation },
+    gateway: { ...defaults.gateway, ...partial.gateway },
   };
 }
 
@@ -82,6 +87,8 @@ export function createCore(options: ManagerOptions): ManagerCore {
   const isolation =
     options.isolation ?? resolveIsolation(settings.isolation, undefined, [sessionsRoot(settings.storage.dataDir), path.dirname(SANDBOX_BINARY)]);
   const diskMb = settings.isolation.sessionDiskMb;
+  const gateway = ModelGateway.prepare(sourceEnv, settings.gateway);
+  const childEnv = buildChildEnv(sourceEnv, settings.opencode.childEnvAllow);
   return {
     settings,
     logger,
@@ -96,7 +103,8 @@ export function createCore(options: ManagerOptions): ManagerCore {
     servicePort: options.servicePort,
     diskGuard: hasProtection(isolation, 'limits') && diskMb > 0 ? new DiskGuard(diskMb) : undefined,
     sourceEnv,
-    childEnv: buildChildEnv(sourceEnv, settings.opencode.childEnvAllow),
+    childEnv: gateway === undefined ? childEnv : gateway.withoutCredentials(childEnv),
+    gateway,
     serviceVersion: options.serviceVersion ?? '0.0.0',
     runtime: undefined,
     catalog: undefined,

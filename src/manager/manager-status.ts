@@ -66,6 +66,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
       configured: core.catalog?.configured ?? null,
     },
     usage: usageTotals(core),
+    gateway: core.gateway?.status() ?? null,
   };
 }
 

@@ -9,6 +9,7 @@ import type { InstanceStatus } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
 import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
+import type { GatewayStatus } from '../gateway/model-gateway.js';
 import type { ManagerState } from './lifecycle.js';
 import type { UserRequestEvent } from './user-requests/user-request.js';
 import type { SessionUsage, UsageTokens } from './usage.js';
@@ -16,7 +17,7 @@ import type { SessionUsage, UsageTokens } from './usage.js';
 export type { ManagerState } from './lifecycle.js';
 
 /** The configuration sections the manager reads, whole, with the keys of the settings table. */
-export type ManagerSettings = Pick<Config, 'storage' | 'opencode' | 'turns' | 'queue' | 'budgets' | 'pool' | 'isolation'>;
+export type ManagerSettings = Pick<Config, 'storage' | 'opencode' | 'turns' | 'queue' | 'budgets' | 'pool' | 'isolation' | 'gateway'>;
 
 /** Settings an embedding app passes: any key left out of a section takes the table's default. */
 export type PartialManagerSettings = { readonly [S in keyof ManagerSettings]?: Partial<ManagerSettings[S]> };
@@ -117,6 +118,8 @@ export interface ManagerStats {
   opencode: { providers: string[]; defaultModel: string | null; configured: boolean | null };
   /** Usage of the sessions this replica holds, summed, and the per-session budgets (null: none). */
   usage: UsageTotals;
+  /** The model gateway: the providers it stands in for, those refused, live keys; null when OCPM_MODEL_GATEWAY is off. */
+  gateway: GatewayStatus | null;
 }
 
 export interface UsageTotals {

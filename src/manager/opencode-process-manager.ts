@@ -24,6 +24,7 @@ import { resetUsage } from './usage-accounting.js';
 import type { PendingRequests, PermissionReply } from './user-requests/user-request.js';
 import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
+import { gatewayHost } from './gateway-host.js';
 
 export type { TurnResult } from './turn.js';
 export type { SessionTransfer } from './session-transfer.js';
@@ -80,6 +81,7 @@ export class OpencodeProcessManager {
     lifecycle.enter('starting');
     logger.info('Initializing OpenCode process manager...');
     process.on('exit', this.killAllOnExit);
+    await this.startGateway();
     this.core.runtime = await boot(this.core);
     if (this.core.runtime !== undefined) lifecycle.enter('ready');
   }
@@ -92,10 +94,27 @@ export class OpencodeProcessManager {
     const reason = 'the service is shutting down';
     await Promise.allSettled([this.admission.abortAll(reason), children.stopAll(new Error(reason))]);
     await this.core.runtime?.pool?.stop();
+    await this.core.gateway?.stop();
     process.off('exit', this.killAllOnExit);
     registry.close();
     lifecycle.enter('stopped');
     logger.info('OpenCode process manager stopped');
+  }
+
+  /** The model gateway listens before any opencode starts: every child's configuration points at it. */
+  private async startGateway(): Promise<void> {
+    const { gateway } = this.core;
+    if (gateway === undefined) return;
+    try {
+      await gateway.start(gatewayHost(this.core));
+    } catch (error) {
+      // Without it no child gets a provider: messages fail with no_provider rather than leak a key.
+      this.core.logger.error('The model gateway could not listen; opencode gets no model provider', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+    this.core.childEnv = { ...this.core.childEnv, ...gateway.baseEnv() };
   }
 
   /**

@@ -40,10 +40,11 @@ export async function leaseServer(core: ManagerCore, session: SessionRecord, sig
 /** A per-message run's environment and sandbox: the session's data dir, or its sandboxed home. */
 export function perMessageLaunch(core: ManagerCore, session: SessionRecord): { env: Record<string, string>; sandbox: SandboxWrapper | undefined } {
   const sandbox = core.runtime?.sandbox;
-  if (sandbox === undefined) return { env: { XDG_DATA_HOME: dataHomeOf(core, session) }, sandbox: undefined };
+  const gatewayEnv = core.gateway?.envForSession(session.id) ?? {};
+  if (sandbox === undefined) return { env: { XDG_DATA_HOME: dataHomeOf(core, session), ...gatewayEnv }, sandbox: undefined };
   const home = homeOf(core, session);
   return {
-    env: sandbox.childEnv(home),
+    env: { ...sandbox.childEnv(home), ...gatewayEnv },
     sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir }),
   };
 }

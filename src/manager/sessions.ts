@@ -65,6 +65,7 @@ export class Sessions {
   /** Forgets a session whose turns have ended, and frees what its server held for it. */
   async remove(session: SessionRecord): Promise<void> {
     this.core.sessions.delete(session.id);
+    this.core.gateway?.revoke(session.id);
     await this.releaseServer(session, 'session_deleted');
   }
 

@@ -20,7 +20,7 @@ import type { Lease } from './server/server-pool.js';
 import { runServerTurn } from './server/server-turn.js';
 import type { TokenUsage } from './per-message/run-events.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
-import { recordTurnUsage } from './usage-accounting.js';
+import { beginTurnUsage, settleTurnUsage } from './usage-accounting.js';
 import { inBackground } from '../util/housekeeping.js';
 import type { WarmUps } from './warm-up.js';
 
@@ -59,6 +59,7 @@ export class TurnRunner {
     let lease: Lease | undefined;
     // The last usage opencode reported for the turn: a failed turn counts what it used too.
     let used: { tokens: TokenUsage; cost: number } | undefined;
+    beginTurnUsage(core, session);
     try {
       checkTurn(core, session, options);
       await this.warmUps.settled(session.id);
@@ -68,20 +69,27 @@ export class TurnRunner {
       const routed = await this.route(session, message, options, signal, lease, (tokens, cost) => (used = { tokens, cost }));
       mode = routed.mode;
       outcome = 'success';
-      recordTurnUsage(core, session, options.model, routed.tokens, routed.cost);
+      const usage = settleTurnUsage(core, session, options.model, { tokens: routed.tokens, cost: routed.cost }) ?? { tokens: routed.tokens, cost: routed.cost };
       core.registry.turns.finish(turnId, {
         status: 'success',
         mode,
         durationMs: Date.now() - startedAt,
         text: routed.text,
-        tokens: routed.tokens,
-        cost: routed.cost,
+        tokens: usage.tokens,
+        cost: usage.cost,
         ...(routed.opencodeSessionId === undefined ? {} : { opencodeSessionId: routed.opencodeSessionId }),
       });
-      return { sessionId: session.id, ...routed };
+      return { sessionId: session.id, ...routed, tokens: usage.tokens, cost: usage.cost };
     } catch (error) {
       if (error instanceof RoutedError) mode = error.mode;
-      const cause = error instanceof RoutedError ? error.cause : error;
+      const usage = settleTurnUsage(core, session, options.model, used);
+      // The gateway refused one of the turn's model calls: that, not opencode's report of it, is why it ended.
+      const cause =
+        usage?.refusal !== undefined
+          ? new OcpmError('budget_exceeded', `The turn stopped: ${usage.refusal}; POST /api/sessions/${session.id}/usage/reset starts it over`)
+          : error instanceof RoutedError
+            ? error.cause
+            : error;
       outcome = cause instanceof TurnTimeoutError || cause instanceof TurnStalledError ? 'timeout' : cause instanceof TurnAbortedError ? 'aborted' : 'error';
       errorCode = cause instanceof OcpmError ? cause.code : 'internal_error';
       failureReason = cause instanceof Error ? cause.message : String(cause);
@@ -90,12 +98,11 @@ export class TurnRunner {
         session.opencodeSessionId = undefined;
         core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
-      recordTurnUsage(core, session, options.model, used?.tokens, used?.cost);
       core.registry.turns.finish(turnId, {
         status: outcome,
         mode,
         durationMs: Date.now() - startedAt,
-        ...(used === undefined ? {} : { tokens: used.tokens, cost: used.cost }),
+        ...(usage === undefined ? {} : { tokens: usage.tokens, cost: usage.cost }),
         error: cause instanceof OcpmError ? { code: cause.code, message: cause.message } : { code: 'internal_error', message: 'Internal error' },
       });
       throw cause;

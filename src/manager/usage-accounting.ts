@@ -6,7 +6,7 @@ import type { SessionRecord } from '../store/session-registry.js';
 import type { OpencodeCatalog } from './catalog/catalog.js';
 import type { ManagerCore } from './manager-core.js';
 import type { TokenUsage } from './per-message/run-events.js';
-import { addTurn, budgetExceeded, countedTokens, emptyUsage, totalTokens } from './usage.js';
+import { addTurn, addTurnOnly, budgetExceeded, countedTokens, emptyUsage, totalTokens, type UsageTokens } from './usage.js';
 
 /** The metric label of a turn's model: the requested or default model when opencode has it configured. */
 export function modelLabel(catalog: Pick<OpencodeCatalog, 'models' | 'defaultModel'> | undefined, requested: string | undefined): string {
@@ -20,6 +20,38 @@ export function recordTurnUsage(core: ManagerCore, session: SessionRecord, model
   const counted = countedTokens(tokens);
   const turnCost = typeof cost === 'number' && Number.isFinite(cost) && cost > 0 ? cost : 0;
   if (turnCost > 0 || totalTokens({ tokens: counted }) > 0) core.metrics.usage.count(modelLabel(core.catalog, model), counted, turnCost);
+}
+
+/** The five counts as a turn reports them (with their total). */
+function asTokenUsage(tokens: UsageTokens): TokenUsage {
+  return { ...tokens, total: totalTokens({ tokens }) };
+}
+
+/** Where a turn's usage comes from: the gateway's count of its calls when the gateway carries them. */
+export function beginTurnUsage(core: ManagerCore, session: SessionRecord): void {
+  if (core.gateway?.active === true) core.gateway.beginTurn(session.id);
+}
+
+/**
+ * Ends a turn's accounting. With the gateway, its calls were added to the session one by one (and to
+ * the metrics): the turn is counted and their sum is its usage; `refusal` says why the gateway
+ * refused one of its calls (a budget). Without it, what opencode reported is added now.
+ */
+export function settleTurnUsage(
+  core: ManagerCore,
+  session: SessionRecord,
+  model: string | undefined,
+  reported: { tokens: TokenUsage; cost: number } | undefined,
+): { tokens: TokenUsage; cost: number; refusal: string | undefined } | undefined {
+  const { gateway } = core;
+  if (gateway?.active !== true) {
+    recordTurnUsage(core, session, model, reported?.tokens, reported?.cost);
+    return reported === undefined ? undefined : { ...reported, refusal: undefined };
+  }
+  const calls = gateway.endTurn(session.id);
+  session.usage = addTurnOnly(session.usage);
+  if (calls === undefined) return undefined;
+  return { tokens: asTokenUsage(calls.tokens), cost: calls.cost, refusal: calls.refusal };
 }
 
 /** Starts the session's usage over (the budgets count from here). */

@@ -43,6 +43,18 @@ export function addTurn(usage: SessionUsage, tokens: TokenUsage | undefined, cos
   return { tokens: sum, cost: usage.cost + finiteOrZero(cost), turns: usage.turns + 1, resetAt: usage.resetAt };
 }
 
+/** The usage after one more model call (counted at the gateway; the turn is counted when it ends). */
+export function addCall(usage: SessionUsage, tokens: UsageTokens, cost: number): SessionUsage {
+  const sum = { ...usage.tokens };
+  for (const type of TOKEN_TYPES) sum[type] += finiteOrZero(tokens[type]);
+  return { tokens: sum, cost: usage.cost + finiteOrZero(cost), turns: usage.turns, resetAt: usage.resetAt };
+}
+
+/** The usage after a turn whose calls were already counted one by one. */
+export function addTurnOnly(usage: SessionUsage): SessionUsage {
+  return { ...usage, turns: usage.turns + 1 };
+}
+
 export function totalTokens(usage: Pick<SessionUsage, 'tokens'>): number {
   return TOKEN_TYPES.reduce((sum, type) => sum + usage.tokens[type], 0);
 }

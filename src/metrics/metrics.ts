@@ -3,6 +3,7 @@
 // session id, a path or user text: label values come from the domain modules' fixed sets.
 import client from 'prom-client';
 import { createClusterMetrics } from './cluster-metrics.js';
+import { createGatewayMetrics } from './gateway-metrics.js';
 import type { GaugeSources, MetricScope } from './metric-kit.js';
 import { createPoolMetrics } from './pool-metrics.js';
 import { createProcessMetrics } from './process-metrics.js';
@@ -19,7 +20,8 @@ export type Metrics = { readonly registry: client.Registry } & ReturnType<typeof
   ReturnType<typeof createServiceMetrics> &
   ReturnType<typeof createUserRequestMetrics> &
   ReturnType<typeof createClusterMetrics> &
-  ReturnType<typeof createUsageMetrics> & {
+  ReturnType<typeof createUsageMetrics> &
+  ReturnType<typeof createGatewayMetrics> & {
     /** Points the live gauges at their sources (the manager, once it exists). */
     bindGauges(sources: GaugeSources): void;
   };
@@ -38,6 +40,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}): Metri
     ...createUserRequestMetrics(scope),
     ...createClusterMetrics(scope),
     ...createUsageMetrics(scope),
+    ...createGatewayMetrics(scope),
     bindGauges(next) {
       sources = next;
     },

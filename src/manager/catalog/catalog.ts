@@ -4,6 +4,13 @@
 // session, so later messages fail too; an unknown `--agent` in `opencode run` falls back silently.
 // Checking first means the bad value never reaches opencode.
 import { OcpmError } from '../../errors/errors.js';
+import type { ModelPrice } from '../../gateway/model-ledger.js';
+
+/** What the catalog says of one model: its price (USD per million tokens) and output limit. */
+export interface ModelCatalogTerms {
+  readonly price?: ModelPrice;
+  readonly outputLimit?: number;
+}
 
 export interface OpencodeCatalog {
   /** Providers that can serve a turn (opencode's keyless `opencode` cloud fallback is left out). */
@@ -15,6 +22,8 @@ export interface OpencodeCatalog {
   readonly agents: string[];
   /** False when no provider is configured: opencode would fall back to its cloud and fail slowly offline. */
   readonly configured: boolean;
+  /** Price and output limit by `provider/model`, where opencode's catalog has them (the gateway's accounting). */
+  readonly terms: Readonly<Record<string, ModelCatalogTerms>>;
 }
 
 /**
@@ -67,6 +76,7 @@ export function buildCatalog(input: {
   providerDefaults?: Readonly<Record<string, string>>;
   /** Whether the fallback provider has a real key (OPENCODE_API_KEY, or not listed with the key `public`). */
   fallbackHasKey: boolean;
+  terms?: Readonly<Record<string, ModelCatalogTerms>>;
 }): OpencodeCatalog {
   const all = [...new Set(input.models.map((model) => model.split('/')[0] ?? '').filter((p) => p !== ''))];
   const fallbackUsable = input.fallbackHasKey || (input.configModel?.startsWith(`${FALLBACK_PROVIDER}/`) ?? false);
@@ -80,7 +90,63 @@ export function buildCatalog(input: {
     defaultModel: providers.length === 0 ? null : defaultModel,
     agents: [...new Set(input.agents)],
     configured: providers.length > 0,
+    terms: input.terms ?? {},
   };
+}
+
+function nonNegative(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** A model object of opencode's catalog: `cost: { input, output, cache: { read, write } }`, `limit: { output }`. */
+export function termsOfModel(model: unknown): ModelCatalogTerms {
+  if (!isRecord(model)) return {};
+  const cost = isRecord(model.cost) ? model.cost : undefined;
+  const cache = cost !== undefined && isRecord(cost.cache) ? cost.cache : {};
+  const input = nonNegative(cost?.input);
+  const output = nonNegative(cost?.output);
+  const price =
+    input === undefined && output === undefined
+      ? undefined
+      : {
+          input: input ?? 0,
+          output: output ?? 0,
+          cacheRead: nonNegative(cache.read ?? cost?.cache_read) ?? 0,
+          cacheWrite: nonNegative(cache.write ?? cost?.cache_write) ?? 0,
+        };
+  const limit = isRecord(model.limit) ? nonNegative(model.limit.output) : undefined;
+  return { ...(price === undefined ? {} : { price }), ...(limit === undefined || limit === 0 ? {} : { outputLimit: limit }) };
+}
+
+/**
+ * `opencode models --verbose`: each `provider/model` line is followed by the model as indented JSON
+ * (plain `opencode models` prints the lines alone). Answers the models and their terms.
+ */
+export function parseVerboseModelsOutput(stdout: string): { models: string[]; terms: Record<string, ModelCatalogTerms> } {
+  const models: string[] = [];
+  const terms: Record<string, ModelCatalogTerms> = {};
+  let current: string | undefined;
+  let block: string[] = [];
+  const close = (): void => {
+    if (current !== undefined && block.length > 0) {
+      try {
+        terms[current] = termsOfModel(JSON.parse(block.join('\n')));
+      } catch {
+        // A block that is not JSON leaves the model without terms.
+      }
+    }
+    block = [];
+  };
+  for (const raw of stdout.split('\n')) {
+    const line = raw.trimEnd();
+    if (/^[^\s/{}"]+\/\S+$/.test(line)) {
+      close();
+      current = line;
+      models.push(line);
+    } else if (current !== undefined && line !== '') block.push(line);
+  }
+  close();
+  return { models, terms };
 }
 
 /** `opencode models`: one `provider/model` per line. */
@@ -107,13 +173,22 @@ export function configModelOf(config: unknown): string | undefined {
 }
 
 /** GET /config/providers: `{ providers: [{ id, source, options, models: { id: … } }], default: { provider: model } }`. */
-export function parseConfigProviders(body: unknown): { models: string[]; defaults: Record<string, string>; fallbackHasKey: boolean } {
+export function parseConfigProviders(body: unknown): {
+  models: string[];
+  defaults: Record<string, string>;
+  fallbackHasKey: boolean;
+  terms: Record<string, ModelCatalogTerms>;
+} {
   const models: string[] = [];
+  const terms: Record<string, ModelCatalogTerms> = {};
   let fallbackHasKey = false;
   const providers = isRecord(body) && Array.isArray(body.providers) ? body.providers.filter(isRecord) : [];
   for (const provider of providers) {
     if (typeof provider.id !== 'string') continue;
-    for (const model of Object.keys(isRecord(provider.models) ? provider.models : {})) models.push(`${provider.id}/${model}`);
+    for (const [model, info] of Object.entries(isRecord(provider.models) ? provider.models : {})) {
+      models.push(`${provider.id}/${model}`);
+      terms[`${provider.id}/${model}`] = termsOfModel(info);
+    }
     const options = isRecord(provider.options) ? provider.options : {};
     if (provider.id === FALLBACK_PROVIDER && options.apiKey !== 'public') fallbackHasKey = true;
   }
@@ -121,7 +196,7 @@ export function parseConfigProviders(body: unknown): { models: string[]; default
   const rawDefaults = isRecord(body) && isRecord(body.default) ? body.default : {};
   for (const [provider, model] of Object.entries(rawDefaults)) if (typeof model === 'string') defaults[provider] = model;
   if (providers.length === 0) throw new Error('GET /config/providers answered no providers list');
-  return { models, defaults, fallbackHasKey };
+  return { models, defaults, fallbackHasKey, terms };
 }
 
 /** GET /agent: `[{ name, mode, native, hidden?, … }]`. */

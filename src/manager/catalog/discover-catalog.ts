@@ -20,7 +20,7 @@ import {
   parseAgentListOutput,
   parseAgents,
   parseConfigProviders,
-  parseModelsOutput,
+  parseVerboseModelsOutput,
   type OpencodeCatalog,
   type TurnOptions,
 } from './catalog.js';
@@ -44,6 +44,7 @@ export async function discoverFromServer(client: OpencodeClient, directory: stri
     configModel: configModelOf(config),
     providerDefaults: parsed.defaults,
     fallbackHasKey: parsed.fallbackHasKey,
+    terms: parsed.terms,
   });
 }
 
@@ -52,17 +53,17 @@ export type RunListing = (args: readonly string[]) => Promise<string>;
 
 /** With the listing commands; `opencode debug config` (for the default model) may fail without harm. */
 export async function discoverFromCli(run: RunListing, env: Readonly<Record<string, string>>): Promise<OpencodeCatalog> {
-  const [models, agents, config] = await Promise.all([run(['models']), run(['agent', 'list']), run(['debug', 'config']).catch(() => undefined)]);
+  const [models, agents, config] = await Promise.all([run(['models', '--verbose']), run(['agent', 'list']), run(['debug', 'config']).catch(() => undefined)]);
   let configModel: string | undefined;
   try {
     configModel = config === undefined ? undefined : configModelOf(JSON.parse(config));
   } catch {
     configModel = undefined;
   }
-  const modelList = parseModelsOutput(models);
+  const { models: modelList, terms } = parseVerboseModelsOutput(models);
   const agentList = parseAgentListOutput(agents);
   if (modelList.length === 0 || agentList.length === 0) throw new Error('opencode listed no models or no agents');
-  return buildCatalog({ models: modelList, agents: agentList, configModel, fallbackHasKey: (env.OPENCODE_API_KEY ?? '') !== '' });
+  return buildCatalog({ models: modelList, agents: agentList, configModel, fallbackHasKey: (env.OPENCODE_API_KEY ?? '') !== '', terms });
 }
 
 function describe(result: TrackedResult): string {

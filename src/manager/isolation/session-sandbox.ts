@@ -96,6 +96,10 @@ export interface SandboxOptions {
   readonly diskMb: number;
   /** The service's own port, never open to the agent's commands. */
   readonly servicePort?: number;
+  /** The model gateway's port: open to the agent's commands too (a call still needs the session's key). */
+  readonly gatewayPort?: number;
+  /** The operator's opencode config file is neither passed nor readable (the gateway inlines a rewritten copy). */
+  readonly operatorConfigHidden?: boolean;
   /** With the `uid` layer: each session's uid, and the most processes it may have (0: no limit). */
   readonly uids?: SessionUids;
   readonly maxProcesses?: number;
@@ -147,7 +151,7 @@ export class SessionSandbox {
   private readonly devices: string[];
 
   constructor(private readonly options: SandboxOptions) {
-    this.configFile = operatorConfigFile(options.sourceEnv);
+    this.configFile = options.operatorConfigHidden === true ? undefined : operatorConfigFile(options.sourceEnv);
     const configDir = options.sourceEnv.OPENCODE_CONFIG_DIR;
     const nodePrefix = path.dirname(path.dirname(real(process.execPath)));
     this.shellReadPaths = [
@@ -185,10 +189,11 @@ export class SessionSandbox {
   }
 
   private buildShellLimits(): Record<string, string> {
-    const { isolation, tcpConnect, memoryMb, diskMb, servicePort } = this.options;
+    const { isolation, tcpConnect, memoryMb, diskMb, servicePort, gatewayPort } = this.options;
     const env: Record<string, string> = {};
     if (hasProtection(isolation, 'tcp') && tcpConnect !== 'any') {
-      env.OCPM_SANDBOX_SHELL_TCP = tcpConnect.filter((port) => port !== servicePort).join(',');
+      const ports = [...tcpConnect.filter((port) => port !== servicePort), ...(gatewayPort === undefined ? [] : [gatewayPort])];
+      env.OCPM_SANDBOX_SHELL_TCP = [...new Set(ports)].join(',');
     }
     if (hasProtection(isolation, 'limits')) {
       const limits = [...(memoryMb > 0 ? [`data=${memoryMb * MIB}`] : []), ...(diskMb > 0 ? [`fsize=${diskMb * MIB}`] : [])];

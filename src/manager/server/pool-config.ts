@@ -29,4 +29,6 @@ export interface PoolRuntime {
    * sandbox and home; slots start idle and are given to sessions on demand (least recently used first).
    */
   readonly sandbox?: SessionSandbox | undefined;
+  /** The model gateway's configuration for a server: its session's key (isolated), else its slot's. */
+  readonly gatewayEnv?: ((owner: { readonly sessionId: string | undefined; readonly slot: number }) => Record<string, string>) | undefined;
 }

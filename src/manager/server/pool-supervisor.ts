@@ -62,7 +62,11 @@ export class PoolSupervisor {
     const instance = new ServerInstance(slot.index, {
       binary: this.runtime.binary,
       cwd: tenant?.workspace ?? slot.home.dir,
-      env: { ...this.runtime.env, ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }) },
+      env: {
+        ...this.runtime.env,
+        ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }),
+        ...this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index }),
+      },
       sandbox: confined
         ? (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir })
         : undefined,

@@ -1,0 +1,36 @@
+// What the model gateway reads and changes in the manager: sessions' usage (each settled call is
+// added and saved at once), the budgets, and opencode's catalog for prices, output limits and the
+// metric label of a model.
+import type { GatewayHost } from '../gateway/model-gateway.js';
+import type { ModelTerms } from '../gateway/model-ledger.js';
+import { OTHER_MODEL } from '../metrics/usage-metrics.js';
+import type { ManagerCore } from './manager-core.js';
+import { addCall } from './usage.js';
+
+export function gatewayHost(core: ManagerCore): GatewayHost {
+  const { sessions, settings } = core;
+  const qualified = (provider: string, model: string | undefined): string | undefined => (model === undefined ? undefined : `${provider}/${model}`);
+  return {
+    usageOf: (id) => sessions.get(id)?.usage,
+    addUsage: (id, tokens, cost) => {
+      const session = sessions.get(id);
+      if (session === undefined) return;
+      session.usage = addCall(session.usage, tokens, cost);
+      sessions.save(session);
+    },
+    sessionOfConversation: (conversation) => sessions.list().find((session) => session.opencodeSessionId === conversation)?.id,
+    budgets: () => settings.budgets,
+    rpm: settings.budgets.sessionModelRpm,
+    termsOf: (provider, model): ModelTerms => {
+      const name = qualified(provider, model);
+      const terms = name === undefined ? undefined : core.catalog?.terms[name];
+      return { price: terms?.price, outputLimit: terms?.outputLimit };
+    },
+    modelLabel: (provider, model) => {
+      const name = qualified(provider, model);
+      return name !== undefined && core.catalog?.models.includes(name) === true ? name : OTHER_MODEL;
+    },
+    metrics: core.metrics,
+    logger: core.logger,
+  };
+}
