@@ -31,12 +31,15 @@ export const GATEWAY_SETTINGS = {
     upstreamTemplate.optional(),
     undefined,
     'an http(s) URL, `{provider}` replaced by the provider id',
-    'Send model calls on to an existing gateway (LiteLLM, Envoy AI Gateway, Portkey, Cloudflare AI Gateway) instead of the providers: `<URL>` + the call\'s path below the provider, e.g. `https://gateway.ai.cloudflare.com/v1/ACCOUNT/GATEWAY/{provider}`; the session id goes in `OCPM_MODEL_GATEWAY_SESSION_HEADER`.',
+    "Send model calls on to an existing gateway (LiteLLM, Envoy AI Gateway, Portkey, Cloudflare AI Gateway) instead of the providers: `<URL>` + the call's path below the provider, e.g. `https://gateway.ai.cloudflare.com/v1/ACCOUNT/GATEWAY/{provider}`; the session id goes in `OCPM_MODEL_GATEWAY_SESSION_HEADER`.",
   ),
   OCPM_MODEL_GATEWAY_SESSION_HEADER: setting(
     'gateway',
     'modelGatewaySessionHeader',
-    z.string().regex(/^[A-Za-z0-9-]+$/).transform((value) => value.toLowerCase()),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .transform((value) => value.toLowerCase()),
     'x-ocpm-session',
     'an HTTP header name',
     'The header that carries the session id to `OCPM_MODEL_GATEWAY_UPSTREAM`.',
@@ -55,6 +58,6 @@ export const GATEWAY_SETTINGS = {
     integer(0),
     0,
     'a non-negative integer (0: no limit)',
-    "Model calls one session may make per minute through the gateway; past it a call gets the provider-style 429 with `retry-after`, which opencode waits out and retries.",
+    'Model calls one session may make per minute through the gateway; past it a call gets the provider-style 429 with `retry-after`, which opencode waits out and retries.',
   ),
 } as const;

@@ -99,14 +99,15 @@ function wireOf(path: string): Wire {
 export class GatewayProxy {
   constructor(private readonly deps: ProxyDeps) {}
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    this.serve(req, res).catch((error: unknown) => {
+  /** `boundTo`: the session whose own listener took the call (only its key is valid there); undefined: the main listener. */
+  handle(req: IncomingMessage, res: ServerResponse, boundTo: string | undefined): void {
+    this.serve(req, res, boundTo).catch((error: unknown) => {
       this.deps.logger.warn('Model gateway call failed', { error: error instanceof Error ? error.message : String(error) });
       sendError(res, 'openai', 502, 'gateway_error', 'the model gateway could not complete the call');
     });
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, boundTo: string | undefined): Promise<void> {
     const { deps } = this;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const [, encodedProvider = '', ...rest] = url.pathname.split('/');
@@ -118,7 +119,7 @@ export class GatewayProxy {
       sendError(res, wire, 404, 'not_found', `the model gateway has no provider "${provider}"`);
       return;
     }
-    const sessionId = this.sessionOf(req.headers);
+    const sessionId = this.sessionOf(req.headers, boundTo);
     if (sessionId === undefined) {
       deps.metrics.modelCalls.inc({ provider, model: 'other', outcome: 'unauthorized' });
       sendError(res, wire, 401, 'authentication_error', 'unknown or revoked key');
@@ -170,12 +171,16 @@ export class GatewayProxy {
     await this.forward({ req, res, upstream, subPath, search: url.search, payload, wire, sessionId, label, reservation, provider });
   }
 
-  /** The session the key stands for: its own, or (a shared server's key) the one its conversation belongs to. */
-  private sessionOf(headers: IncomingHttpHeaders): string | undefined {
+  /**
+   * The session the key stands for: on a session's own listener only that session's key; on the main
+   * listener only a shared server's key, for the session its conversation belongs to.
+   */
+  private sessionOf(headers: IncomingHttpHeaders, boundTo: string | undefined): string | undefined {
     const holder = this.deps.keys.holderOf(keyOf(headers));
     if (holder === undefined) return undefined;
     let sessionId: string | undefined;
-    if (holder.kind === 'session') sessionId = holder.sessionId;
+    if (boundTo !== undefined) sessionId = holder.kind === 'session' && holder.sessionId === boundTo ? boundTo : undefined;
+    else if (holder.kind === 'session') sessionId = undefined;
     else {
       const conversation = headers['x-session-id'];
       sessionId = typeof conversation === 'string' ? this.deps.sessionOfConversation(conversation) : undefined;
@@ -198,11 +203,16 @@ export class GatewayProxy {
   }): Promise<void> {
     const { deps } = this;
     const { req, res, upstream, wire, reservation, provider } = call;
-    const base = deps.forward === undefined ? upstream.baseURL : deps.forward.template.replaceAll('{provider}', encodeURIComponent(provider)).replace(/\/+$/, '');
+    const base =
+      deps.forward === undefined ? upstream.baseURL : deps.forward.template.replaceAll('{provider}', encodeURIComponent(provider)).replace(/\/+$/, '');
     const target = new URL(`${base}${call.subPath}${call.search}`);
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
-    Object.assign(headers, upstream.headers, req.headers['x-api-key'] !== undefined || wire === 'anthropic' ? authHeaders('anthropic', upstream.apiKey) : authHeaders('openai', upstream.apiKey));
+    Object.assign(
+      headers,
+      upstream.headers,
+      req.headers['x-api-key'] !== undefined || wire === 'anthropic' ? authHeaders('anthropic', upstream.apiKey) : authHeaders('openai', upstream.apiKey),
+    );
     headers['accept-encoding'] = 'identity';
     if (call.payload.length > 0) headers['content-length'] = String(call.payload.length);
     if (deps.forward !== undefined) headers[deps.forward.sessionHeader] = call.sessionId;
@@ -230,7 +240,8 @@ export class GatewayProxy {
       const upstreamReq = transport.request(target, { method: req.method, headers, timeout: deps.upstreamTimeoutMs }, (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(upstreamRes.headers)) if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
+        for (const [name, value] of Object.entries(upstreamRes.headers))
+          if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
         res.writeHead(status, responseHeaders);
         res.flushHeaders();
         const streaming = String(upstreamRes.headers['content-type'] ?? '').includes('text/event-stream');

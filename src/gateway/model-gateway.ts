@@ -1,8 +1,11 @@
-// The model gateway: a loopback HTTP listener of the service that every opencode child reaches
+// The model gateway: loopback HTTP listeners of the service that every opencode child reaches
 // instead of its model providers. Children get a configuration whose providers point at it under a
 // virtual key of their session; the real keys, upstream URLs and the operator's opencode config stay
-// in the service. Each call is admitted against its session's budgets, counted from the provider's own
-// usage fields, and priced from opencode's catalog.
+// in the service. Each session has a listener (port) of its own, which takes only its own key: with
+// the sandbox's TCP layer a session's commands reach only that port, so even a key of another session
+// is refused there. Shared pool servers call the main listener with their server's key. Each call is
+// admitted against its session's budgets, counted from the provider's own usage fields, and priced
+// from opencode's catalog.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging/logger.js';
@@ -49,11 +52,38 @@ export interface GatewayStatus {
   readonly forwardsTo: 'providers' | 'upstream-gateway';
 }
 
+/** Where a session's opencode reaches the gateway, and the configuration that says so. */
+export interface SessionAccess {
+  readonly env: Record<string, string>;
+  /** The session's own listener port (the one port its sandbox opens for the gateway). */
+  readonly port: number | undefined;
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
 export class ModelGateway {
   private readonly keys = new VirtualKeys();
   private server: http.Server | undefined;
+  private proxy: GatewayProxy | undefined;
   private ledger: ModelLedger | undefined;
   private url = '';
+  /** Each session's own listener, opened with its first opencode process on this replica. */
+  private readonly sessionListeners = new Map<string, Promise<{ server: http.Server; port: number }>>();
 
   private constructor(
     private readonly settings: GatewaySettings,
@@ -109,7 +139,9 @@ export class ModelGateway {
     }
     this.ledger = new ModelLedger({ usageOf: host.usageOf, addUsage: host.addUsage, budgets: host.budgets, rpm: host.rpm });
     const forward: ForwardTo | undefined =
-      this.settings.modelGatewayUpstream === undefined ? undefined : { template: this.settings.modelGatewayUpstream, sessionHeader: this.settings.modelGatewaySessionHeader };
+      this.settings.modelGatewayUpstream === undefined
+        ? undefined
+        : { template: this.settings.modelGatewayUpstream, sessionHeader: this.settings.modelGatewaySessionHeader };
     const proxy = new GatewayProxy({
       keys: this.keys,
       ledger: this.ledger,
@@ -124,17 +156,12 @@ export class ModelGateway {
       forward,
       upstreamTimeoutMs: this.settings.modelGatewayTimeoutMs,
     });
-    const server = http.createServer((req, res) => proxy.handle(req, res));
+    this.proxy = proxy;
+    const server = http.createServer((req, res) => proxy.handle(req, res, undefined));
     server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.modelGatewayPort, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listen(server, this.settings.modelGatewayPort);
     this.server = server;
-    this.url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+    this.url = `http://127.0.0.1:${String(port)}`;
     logger.info('Model gateway listening: opencode reaches its providers through the service, with per-session keys', {
       url: this.url,
       providers: [...this.resolved.upstreams.values()].map((p) => `${p.id} (key: ${p.keySource})`),
@@ -142,29 +169,35 @@ export class ModelGateway {
     });
   }
 
-  get port(): number | undefined {
-    const address = this.server?.address();
-    return typeof address === 'object' && address !== null ? address.port : undefined;
-  }
-
   /** The configuration of children that never call a model (catalog listing, export, import). */
   baseEnv(): Record<string, string> {
     return this.configEnv(NO_SESSION_KEY);
   }
 
-  /** A session's own opencode (per-message run, isolated server). */
-  envForSession(sessionId: string): Record<string, string> {
-    return this.configEnv(this.keys.forSession(sessionId));
+  /** A session's own opencode (per-message run, isolated server): its key, on its own listener. */
+  async sessionAccess(sessionId: string): Promise<SessionAccess> {
+    const { proxy } = this;
+    if (this.server === undefined || proxy === undefined) return { env: {}, port: undefined };
+    let listener = this.sessionListeners.get(sessionId);
+    if (listener === undefined) {
+      const server = http.createServer((req, res) => proxy.handle(req, res, sessionId));
+      server.keepAliveTimeout = 65_000;
+      listener = listen(server, 0).then((port) => ({ server, port }));
+      this.sessionListeners.set(sessionId, listener);
+      listener.catch(() => this.sessionListeners.delete(sessionId));
+    }
+    const { port } = await listener;
+    return { env: this.configEnv(this.keys.forSession(sessionId), `http://127.0.0.1:${String(port)}`), port };
   }
 
   /** A shared server: its calls name their session by opencode's conversation id. */
   envForSlot(slot: number): Record<string, string> {
-    return this.configEnv(this.keys.forSlot(slot));
+    return this.configEnv(this.keys.forSlot(slot), this.url);
   }
 
-  private configEnv(key: string): Record<string, string> {
+  private configEnv(key: string, url = this.url): Record<string, string> {
     if (this.server === undefined) return {};
-    return { OPENCODE_CONFIG_CONTENT: JSON.stringify(gatewayConfig(this.config, this.resolved, this.url, key)) };
+    return { OPENCODE_CONFIG_CONTENT: JSON.stringify(gatewayConfig(this.config, this.resolved, url, key)) };
   }
 
   beginTurn(sessionId: string): void {
@@ -175,10 +208,13 @@ export class ModelGateway {
     return this.ledger?.endTurn(sessionId);
   }
 
-  /** The session's key stops working and what it had in flight is forgotten (deleted, handed over). */
+  /** The session's key and listener stop working and what it had in flight is forgotten (deleted, handed over). */
   revoke(sessionId: string): void {
     this.keys.revokeSession(sessionId);
     this.ledger?.forget(sessionId);
+    const listener = this.sessionListeners.get(sessionId);
+    this.sessionListeners.delete(sessionId);
+    listener?.then(({ server }) => close(server)).catch(() => undefined);
   }
 
   status(): GatewayStatus {
@@ -194,12 +230,12 @@ export class ModelGateway {
 
   async stop(): Promise<void> {
     this.keys.revokeAll();
+    const listeners = [...this.sessionListeners.values()];
+    this.sessionListeners.clear();
+    await Promise.allSettled(listeners.map(async (listener) => close((await listener).server)));
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await close(server);
   }
 }

@@ -55,7 +55,8 @@ export interface LedgerDeps {
 
 export function costOf(tokens: UsageTokens, price: ModelPrice | undefined): number {
   if (price === undefined) return 0;
-  const usd = tokens.input * price.input + (tokens.output + tokens.reasoning) * price.output + tokens.cacheRead * price.cacheRead + tokens.cacheWrite * price.cacheWrite;
+  const usd =
+    tokens.input * price.input + (tokens.output + tokens.reasoning) * price.output + tokens.cacheRead * price.cacheRead + tokens.cacheWrite * price.cacheWrite;
   return usd / 1_000_000;
 }
 
@@ -175,7 +176,12 @@ export class ModelLedger {
     this.recentCalls.set(sessionId, recent);
     if (recent.length < rpm) return undefined;
     const retryAfterMs = Math.max(1, 60_000 - (now - recent[0]!));
-    return { ok: false, reason: 'rate', message: `the session made ${recent.length} model calls in the last minute (OCPM_SESSION_MODEL_RPM=${rpm})`, retryAfterMs };
+    return {
+      ok: false,
+      reason: 'rate',
+      message: `the session made ${recent.length} model calls in the last minute (OCPM_SESSION_MODEL_RPM=${rpm})`,
+      retryAfterMs,
+    };
   }
 
   private noteCall(sessionId: string): void {

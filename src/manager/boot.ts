@@ -111,7 +111,6 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     ...(core.servicePort === undefined ? {} : { servicePort: core.servicePort }),
     // With the gateway, opencode gets the operator's config rewritten inline: its file stays closed.
     operatorConfigHidden: core.gateway !== undefined,
-    ...(core.gateway?.port === undefined ? {} : { gatewayPort: core.gateway.port }),
     ...(hasProtection(isolation, 'uid')
       ? {
           uids: new SessionUids(settings.isolation.sessionUidRange, sessionsRoot(settings.storage.dataDir)),
@@ -125,7 +124,7 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
 function gatewayEnvOf(core: ManagerCore): PoolRuntime['gatewayEnv'] {
   const { gateway } = core;
   if (gateway === undefined) return undefined;
-  return ({ sessionId, slot }) => (sessionId === undefined ? gateway.envForSlot(slot) : gateway.envForSession(sessionId));
+  return async ({ sessionId, slot }) => (sessionId === undefined ? { env: gateway.envForSlot(slot), port: undefined } : gateway.sessionAccess(sessionId));
 }
 
 function chooseMode(core: ManagerCore, binary: OpencodeBinary): TurnMode {

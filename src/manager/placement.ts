@@ -38,13 +38,16 @@ export async function leaseServer(core: ManagerCore, session: SessionRecord, sig
 }
 
 /** A per-message run's environment and sandbox: the session's data dir, or its sandboxed home. */
-export function perMessageLaunch(core: ManagerCore, session: SessionRecord): { env: Record<string, string>; sandbox: SandboxWrapper | undefined } {
+export async function perMessageLaunch(
+  core: ManagerCore,
+  session: SessionRecord,
+): Promise<{ env: Record<string, string>; sandbox: SandboxWrapper | undefined }> {
   const sandbox = core.runtime?.sandbox;
-  const gatewayEnv = core.gateway?.envForSession(session.id) ?? {};
-  if (sandbox === undefined) return { env: { XDG_DATA_HOME: dataHomeOf(core, session), ...gatewayEnv }, sandbox: undefined };
+  const gateway = (await core.gateway?.sessionAccess(session.id)) ?? { env: {}, port: undefined };
+  if (sandbox === undefined) return { env: { XDG_DATA_HOME: dataHomeOf(core, session), ...gateway.env }, sandbox: undefined };
   const home = homeOf(core, session);
   return {
-    env: { ...sandbox.childEnv(home), ...gatewayEnv },
-    sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir }),
+    env: { ...sandbox.childEnv(home), ...gateway.env },
+    sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir, gatewayPort: gateway.port }),
   };
 }

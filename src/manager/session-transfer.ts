@@ -52,7 +52,7 @@ const parseExport = (printed: string): unknown => JSON.parse(printed.slice(print
 async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
   const binary = core.runtime?.binary;
   if (binary === undefined) throw new OcpmError('opencode_unavailable', 'opencode is unavailable');
-  const launch = dataHome === undefined ? perMessageLaunch(core, session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
+  const launch = dataHome === undefined ? await perMessageLaunch(core, session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
   const chunks: string[] = [];
   let size = 0;
   const result = await core.children.run({

@@ -153,7 +153,7 @@ export class TurnRunner {
     };
     const perMessage = async (): Promise<Omit<TurnResult, 'sessionId'>> => {
       const dataHome = dataHomeOf(core, session);
-      const launch = perMessageLaunch(core, session);
+      const launch = await perMessageLaunch(core, session);
       try {
         return await runPerMessageTurn({
           ...common,

@@ -96,8 +96,6 @@ export interface SandboxOptions {
   readonly diskMb: number;
   /** The service's own port, never open to the agent's commands. */
   readonly servicePort?: number;
-  /** The model gateway's port: open to the agent's commands too (a call still needs the session's key). */
-  readonly gatewayPort?: number;
   /** The operator's opencode config file is neither passed nor readable (the gateway inlines a rewritten copy). */
   readonly operatorConfigHidden?: boolean;
   /** With the `uid` layer: each session's uid, and the most processes it may have (0: no limit). */
@@ -111,6 +109,8 @@ export interface SandboxTarget {
   readonly home: SessionHome;
   /** The child's private TMPDIR (spawnTracked's). */
   readonly tmpDir: string;
+  /** The session's own model gateway port: open to its commands too (a call still needs the session's key). */
+  readonly gatewayPort?: number | undefined;
 }
 
 export interface WrappedCommand {
@@ -189,11 +189,10 @@ export class SessionSandbox {
   }
 
   private buildShellLimits(): Record<string, string> {
-    const { isolation, tcpConnect, memoryMb, diskMb, servicePort, gatewayPort } = this.options;
+    const { isolation, tcpConnect, memoryMb, diskMb, servicePort } = this.options;
     const env: Record<string, string> = {};
     if (hasProtection(isolation, 'tcp') && tcpConnect !== 'any') {
-      const ports = [...tcpConnect.filter((port) => port !== servicePort), ...(gatewayPort === undefined ? [] : [gatewayPort])];
-      env.OCPM_SANDBOX_SHELL_TCP = [...new Set(ports)].join(',');
+      env.OCPM_SANDBOX_SHELL_TCP = tcpConnect.filter((port) => port !== servicePort).join(',');
     }
     if (hasProtection(isolation, 'limits')) {
       const limits = [...(memoryMb > 0 ? [`data=${memoryMb * MIB}`] : []), ...(diskMb > 0 ? [`fsize=${diskMb * MIB}`] : [])];
@@ -237,6 +236,9 @@ export class SessionSandbox {
         OCPM_SANDBOX_SHELL_DEV: this.devices.join(':'),
         OCPM_SANDBOX_SHELL_ENV: this.toolEnv,
         ...this.shellLimits,
+        ...(target.gatewayPort === undefined || this.shellLimits.OCPM_SANDBOX_SHELL_TCP === undefined
+          ? {}
+          : { OCPM_SANDBOX_SHELL_TCP: [this.shellLimits.OCPM_SANDBOX_SHELL_TCP, String(target.gatewayPort)].filter((ports) => ports !== '').join(',') }),
       },
     };
   }

@@ -30,5 +30,7 @@ export interface PoolRuntime {
    */
   readonly sandbox?: SessionSandbox | undefined;
   /** The model gateway's configuration for a server: its session's key (isolated), else its slot's. */
-  readonly gatewayEnv?: ((owner: { readonly sessionId: string | undefined; readonly slot: number }) => Record<string, string>) | undefined;
+  readonly gatewayEnv?:
+    | ((owner: { readonly sessionId: string | undefined; readonly slot: number }) => Promise<{ env: Record<string, string>; port: number | undefined }>)
+    | undefined;
 }

@@ -59,16 +59,18 @@ export class PoolSupervisor {
       return;
     }
     const confined = tenant !== undefined && sandbox !== undefined;
+    const gateway = (await this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index })) ?? { env: {}, port: undefined };
     const instance = new ServerInstance(slot.index, {
       binary: this.runtime.binary,
       cwd: tenant?.workspace ?? slot.home.dir,
       env: {
         ...this.runtime.env,
         ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }),
-        ...this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index }),
+        ...gateway.env,
       },
       sandbox: confined
-        ? (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir })
+        ? (file, args, tmpDir) =>
+            sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir, gatewayPort: gateway.port })
         : undefined,
       serverStartTimeoutMs: this.config.serverStartTimeoutMs,
       healthTimeoutMs: this.config.healthTimeoutMs,
