@@ -141,7 +141,8 @@ export function gatewayConfig(config: JsonObject, resolved: ResolvedProviders, g
   for (const { id } of resolved.refused) delete providers[id];
   for (const id of resolved.upstreams.keys()) {
     const entry = isRecord(providers[id]) ? providers[id] : {};
-    const { headers: _headers, baseURL: _baseURL, apiKey: _apiKey, ...options } = isRecord(entry.options) ? entry.options : {};
+    const options: JsonObject = isRecord(entry.options) ? { ...entry.options } : {};
+    for (const secret of ['headers', 'baseURL', 'apiKey']) delete options[secret];
     providers[id] = { ...entry, options: { ...options, baseURL: `${gatewayURL}/${encodeURIComponent(id)}`, apiKey: key } };
   }
   return { ...config, provider: providers };
