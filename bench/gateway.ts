@@ -113,7 +113,11 @@ const result = {
     direct: { p50: round(percentile(direct.total, 0.5)), p95: round(percentile(direct.total, 0.95)) },
     gateway: { p50: round(percentile(gated.total, 0.5)), p95: round(percentile(gated.total, 0.95)) },
   },
-  cpuMsPerCall: { direct: round(direct.cpuUs / CALLS / 1000), gateway: round(gated.cpuUs / CALLS / 1000), added: round((gated.cpuUs - direct.cpuUs) / CALLS / 1000) },
+  cpuMsPerCall: {
+    direct: round(direct.cpuUs / CALLS / 1000),
+    gateway: round(gated.cpuUs / CALLS / 1000),
+    added: round((gated.cpuUs - direct.cpuUs) / CALLS / 1000),
+  },
   /** Output tokens the gateway counted for the session (every call through it, warm-up included). */
   countedOutputTokens: counted?.tokens.output ?? 0,
 };

@@ -46,8 +46,8 @@ export interface ProxyDeps {
   readonly keys: VirtualKeys;
   readonly ledger: ModelLedger;
   readonly upstreams: ReadonlyMap<string, UpstreamProvider>;
-  /** The session a shared server's call is for, from opencode's `x-session-id` (its conversation id). */
-  readonly sessionOfConversation: (opencodeSessionId: string) => string | undefined;
+  /** The session of the server's slot a shared server's call is for, from opencode's `x-session-id` (its conversation id). */
+  readonly sessionOfConversation: (opencodeSessionId: string, slot: number) => string | undefined;
   readonly sessionExists: (sessionId: string) => boolean;
   readonly termsOf: (provider: string, model: string | undefined) => ModelTerms;
   /** The metric label of `provider/model`: a configured model, else `other`. */
@@ -183,7 +183,7 @@ export class GatewayProxy {
     else if (holder.kind === 'session') sessionId = undefined;
     else {
       const conversation = headers['x-session-id'];
-      sessionId = typeof conversation === 'string' ? this.deps.sessionOfConversation(conversation) : undefined;
+      sessionId = typeof conversation === 'string' ? this.deps.sessionOfConversation(conversation, holder.slot) : undefined;
     }
     return sessionId !== undefined && this.deps.sessionExists(sessionId) ? sessionId : undefined;
   }
@@ -237,7 +237,7 @@ export class GatewayProxy {
         resolve();
       };
       const transport = target.protocol === 'https:' ? https : http;
-      const upstreamReq = transport.request(target, { method: req.method, headers, timeout: deps.upstreamTimeoutMs }, (upstreamRes) => {
+      const upstreamReq = transport.request(target, { method: req.method, headers }, (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(upstreamRes.headers))
@@ -274,7 +274,10 @@ export class GatewayProxy {
           finish('aborted');
         });
       });
-      upstreamReq.on('timeout', () => upstreamReq.destroy(new Error(`no answer within ${deps.upstreamTimeoutMs} ms`)));
+      // A bound on the whole call, not only on silence: a stream that never ends is ended.
+      const deadline = setTimeout(() => upstreamReq.destroy(new Error(`the call took longer than ${deps.upstreamTimeoutMs} ms`)), deps.upstreamTimeoutMs);
+      deadline.unref();
+      upstreamReq.on('close', () => clearTimeout(deadline));
       upstreamReq.on('error', (error) => {
         if (settled) return;
         if (!res.headersSent) {

@@ -31,7 +31,7 @@ export interface GatewaySettings {
 export interface GatewayHost {
   readonly usageOf: (sessionId: string) => SessionUsage | undefined;
   readonly addUsage: (sessionId: string, tokens: UsageTokens, cost: number) => void;
-  readonly sessionOfConversation: (opencodeSessionId: string) => string | undefined;
+  readonly sessionOfConversation: (opencodeSessionId: string, slot: number) => string | undefined;
   readonly budgets: () => Budgets;
   readonly rpm: number;
   readonly termsOf: (provider: string, model: string | undefined) => ModelTerms;

@@ -61,6 +61,7 @@ export function costOf(tokens: UsageTokens, price: ModelPrice | undefined): numb
 }
 
 interface Pending {
+  calls: number;
   tokens: number;
   cost: number;
 }
@@ -90,7 +91,7 @@ export class ModelLedger {
     if (rate !== undefined) return rate;
     const tokens = maxOutput ?? terms.outputLimit ?? DEFAULT_OUTPUT_RESERVATION;
     const cost = terms.price === undefined ? 0 : (tokens * terms.price.output) / 1_000_000;
-    const pending = this.pending.get(sessionId) ?? { tokens: 0, cost: 0 };
+    const pending = this.pending.get(sessionId) ?? { calls: 0, tokens: 0, cost: 0 };
     const { sessionTokenBudget, sessionCostBudgetUsd } = this.deps.budgets();
     const usedTokens = totalTokens(usage) + pending.tokens;
     const usedCost = usage.cost + pending.cost;
@@ -105,6 +106,7 @@ export class ModelLedger {
       if (turn !== undefined) turn.refusal ??= refusal;
       return { ok: false, reason: 'budget', message: refusal };
     }
+    pending.calls += 1;
     pending.tokens += tokens;
     pending.cost += cost;
     this.pending.set(sessionId, pending);
@@ -117,12 +119,7 @@ export class ModelLedger {
    * short) is charged its whole reservation as output: a caller cannot spend without counting.
    */
   settle(reservation: Reservation, reported: UsageTokens | undefined): { tokens: UsageTokens; cost: number } {
-    const pending = this.pending.get(reservation.sessionId);
-    if (pending !== undefined) {
-      pending.tokens = Math.max(0, pending.tokens - reservation.tokens);
-      pending.cost = Math.max(0, pending.cost - reservation.cost);
-      if (pending.tokens === 0 && pending.cost === 0) this.pending.delete(reservation.sessionId);
-    }
+    this.release(reservation);
     const tokens = reported ?? { input: 0, output: reservation.tokens, reasoning: 0, cacheRead: 0, cacheWrite: 0 };
     const cost = costOf(tokens, reservation.price);
     if (this.deps.usageOf(reservation.sessionId) !== undefined) this.deps.addUsage(reservation.sessionId, tokens, cost);
@@ -139,9 +136,11 @@ export class ModelLedger {
   release(reservation: Reservation): void {
     const pending = this.pending.get(reservation.sessionId);
     if (pending === undefined) return;
+    pending.calls -= 1;
     pending.tokens = Math.max(0, pending.tokens - reservation.tokens);
     pending.cost = Math.max(0, pending.cost - reservation.cost);
-    if (pending.tokens === 0 && pending.cost === 0) this.pending.delete(reservation.sessionId);
+    // The last call out takes the sums with it (no floating-point residue stays reserved).
+    if (pending.calls <= 0) this.pending.delete(reservation.sessionId);
   }
 
   /** From now on the session's calls also count for its running turn. */

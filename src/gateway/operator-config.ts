@@ -34,12 +34,15 @@ export function stripJsonc(text: string): string {
     } else if (ch === '/' && text[i + 1] === '*') {
       const end = text.indexOf('*/', i + 2);
       i = end === -1 ? text.length : end + 2;
+    } else if (ch === ',' && /^(\s|\/\/[^\n]*\n|\/\*[\s\S]*?\*\/)*[}\]]/.test(text.slice(i + 1))) {
+      // A trailing comma (before a closing bracket, maybe across comments) is dropped.
+      i += 1;
     } else {
       out += ch;
       i += 1;
     }
   }
-  return out.replace(/,(\s*[}\]])/g, '$1');
+  return out;
 }
 
 /** Parses one source; the error names where it failed (position), never what the text holds. */

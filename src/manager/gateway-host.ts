@@ -18,7 +18,8 @@ export function gatewayHost(core: ManagerCore): GatewayHost {
       session.usage = addCall(session.usage, tokens, cost);
       sessions.save(session);
     },
-    sessionOfConversation: (conversation) => sessions.list().find((session) => session.opencodeSessionId === conversation)?.id,
+    // A shared server serves the sessions pinned to its slot: another slot's conversation is not its to spend on.
+    sessionOfConversation: (conversation, slot) => sessions.list().find((session) => session.opencodeSessionId === conversation && session.slot === slot)?.id,
     budgets: () => settings.budgets,
     rpm: settings.budgets.sessionModelRpm,
     termsOf: (provider, model): ModelTerms => {

@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { stubOpencodeConfig } from '../fixtures/stub-llm/opencode-config.mjs';
-import { parseToolOutputs, startStubLlm } from '../fixtures/stub-llm/server.mjs';
+import { parseToolOutputs, startStubLlm, toolMessage } from '../fixtures/stub-llm/server.mjs';
 import { attacks, legitimateWork, PLANTED_FILES, SUCCESS_MARKERS } from '../helpers/isolation-attacks.js';
 import { findFreePort } from '../../src/util/free-port.js';
 
@@ -120,6 +120,25 @@ try {
     const ran = parseToolOutputs(answer).length > 0;
     if (leaked.length > 0 || !ran) failed += 1;
     say(`${leaked.length > 0 ? 'LEAK' : ran ? 'blocked' : 'NO TOOL OUTPUT'}: ${attack.name}${leaked.length > 0 ? ` (${answer.slice(0, 500)})` : ''}`);
+  }
+  // opencode's own process holds only the gateway's key: its read tool prints its environment, directly
+  // or through a link the agent planted, and the operator's key and the stub's address are not in it.
+  await send('a', toolMessage('bash', 'ln -sf /proc/self/environ own-environ'));
+  for (const [what, path] of [
+    ['its environment', '/proc/self/environ'],
+    ['a planted link to it', '/workspaces/a/own-environ'],
+  ] as const) {
+    const answer = await send('a', toolMessage('read', path));
+    const leaked = [secrets.providerKey, `:${stub.port}`].filter((word) => answer.includes(word));
+    const read = answer.includes('ocpm-vk-');
+    if (leaked.length > 0 || !read) failed += 1;
+    say(
+      `${leaked.length > 0 ? 'LEAK' : read ? 'no key' : 'NOT READ'}: opencode's read tool on ${what}${leaked.length > 0 || !read ? ` (${answer.slice(0, 300)})` : ''}`,
+    );
+  }
+  if (!stub.calls.every((received) => received.headers.authorization === `Bearer ${secrets.providerKey}`)) {
+    failed += 1;
+    say('the stub model did not always receive the real key');
   }
   const planted = podman('exec', name, 'ls', '/workspaces/b')
     .split('\n')
