@@ -57,6 +57,7 @@ export interface StatusView {
   readonly configuredMode?: string | null;
   readonly unavailableReason?: string | null;
   readonly isolation?: { mechanism?: string; enforced?: boolean; protections?: string[]; warnings?: string[] };
+  readonly gateway?: { enabled?: boolean; providers?: string[]; refused?: Array<{ id?: string; reason?: string }>; configError?: string | null } | null;
   readonly replica?: string;
   readonly usage?: Usage;
   readonly processManager?: { mode?: string; instances?: InstanceView[] };

@@ -123,7 +123,7 @@ export const AGENT_SETTINGS = {
     integer(1).optional(),
     undefined,
     'a positive integer (unset: no limit)',
-    'Tokens (input, output, reasoning, cache read and write together) one session may use; once it is over, its new messages get 429 `budget_exceeded` until `POST /api/sessions/:id/usage/reset`. The turn that crosses the limit finishes.',
+    'Tokens (input, output, reasoning, cache read and write together) one session may use. Through the model gateway each model call first reserves its output cap: the call that would cross the budget is refused and its turn fails with 429 `budget_exceeded`; past the budget new messages get the same until `POST /api/sessions/:id/usage/reset`.',
   ),
   OCPM_SESSION_COST_BUDGET_USD: setting(
     'budgets',
@@ -131,7 +131,7 @@ export const AGENT_SETTINGS = {
     decimal(0).optional(),
     undefined,
     'a non-negative decimal number of US dollars (unset: no limit)',
-    'Cost in USD (as opencode prices its models) one session may reach; past it, like `OCPM_SESSION_TOKEN_BUDGET`.',
+    "Cost in USD (at the prices of opencode's model catalog) one session may reach; each model call reserves its output cap at the model's output price, like `OCPM_SESSION_TOKEN_BUDGET`.",
   ),
   OCPM_POOL_SIZE: setting(
     'pool',

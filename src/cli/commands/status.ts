@@ -62,7 +62,20 @@ export function statusRows(status: StatusView): (string | number)[][] {
   if (status.replica !== undefined) rows.push(['replica', status.replica]);
   if (instances !== undefined) rows.push(['instances', instanceSummary(instances.map((instance) => instance.state ?? 'unknown'))]);
   if (status.usage !== undefined) rows.push(['usage', usageTotals(status.usage)]);
+  rows.push(...gatewayRows(status.gateway));
   return rows;
+}
+
+/** The model gateway: off, or the providers it stands in for, and what it refused. */
+function gatewayRows(gateway: StatusView['gateway']): (string | number)[][] {
+  if (gateway === undefined) return [];
+  if (gateway === null) return [['model gateway', 'off (opencode holds the provider keys)']];
+  const providers = gateway.providers ?? [];
+  return [
+    ['model gateway', gateway.enabled === true ? `on: ${providers.length === 0 ? 'no provider' : providers.join(', ')}` : 'not listening'],
+    ...(gateway.refused ?? []).map((refused) => ['refused provider', `${refused.id ?? '?'}: ${refused.reason ?? ''}`]),
+    ...(gateway.configError ? [['opencode config', gateway.configError]] : []),
+  ];
 }
 
 /** `3 (ready 2, backoff 1)` */
