@@ -29,10 +29,17 @@ interface CatalogProvider {
   models?: Record<string, { api?: { url?: string; npm?: string } }>;
 }
 
+/**
+ * Providers left out of both tables: github-copilot signs in with OAuth, and the GITHUB_TOKEN its catalog
+ * entry names is a git credential operators pass for other reasons.
+ */
+const LEFT_OUT = new Set(['github-copilot']);
+
 const body = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as { version?: string; all: CatalogProvider[] };
 const rows: string[] = [];
 const refused: string[] = [];
 for (const provider of body.all) {
+  if (LEFT_OUT.has(provider.id)) continue;
   const model = Object.values(provider.models ?? {})[0];
   const npm = provider.npm ?? model?.api?.npm;
   const sdk = npm === undefined ? undefined : SDKS[npm];

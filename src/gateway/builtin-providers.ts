@@ -148,7 +148,6 @@ export const BUILTIN_PROVIDERS: readonly BuiltinProvider[] = [
   ['xiaomi', ['XIAOMI_API_KEY'], 'openai', 'https://api.xiaomimimo.com/v1'],
   ['xiaomi-token-plan-sgp', ['XIAOMI_API_KEY'], 'openai', 'https://token-plan-sgp.xiaomimimo.com/v1'],
   ['minimax', ['MINIMAX_API_KEY'], 'anthropic', 'https://api.minimax.io/anthropic/v1'],
-  ['github-copilot', ['GITHUB_TOKEN'], 'openai', 'https://api.githubcopilot.com'],
   ['inferx', ['INFERX_API_KEY'], 'openai', 'https://model.inferx.net/endpoints/v1'],
   ['opencode-go', ['OPENCODE_API_KEY'], 'openai', 'https://opencode.ai/zen/go/v1'],
   ['openreason', ['OPENREASON_API_KEY'], 'openai', 'https://api.openreason.app/v1'],

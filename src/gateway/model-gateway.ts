@@ -16,6 +16,7 @@ import { ModelLedger, type ModelTerms, type TurnCalls } from './model-ledger.js'
 import { OperatorConfigError, readOperatorConfig, referencedVariables, type JsonObject } from './operator-config.js';
 import { gatewayConfig, resolveProviders, type RefusedProvider, type ResolvedProviders } from './upstream-providers.js';
 import { VirtualKeys } from './virtual-keys.js';
+import { isRecord } from './wire-formats.js';
 
 export interface GatewaySettings {
   /** OCPM_MODEL_GATEWAY. */
@@ -125,7 +126,9 @@ export class ModelGateway {
 
   /** The children's environment without any provider credential or operator config. */
   withoutCredentials(env: Readonly<Record<string, string>>): Record<string, string> {
-    const drop = new Set([...this.resolved.credentialVariables, ...referencedVariables(this.config)]);
+    // Variables the providers' settings name ({env:…}) are theirs; other sections (MCP servers) keep theirs.
+    const providers = isRecord(this.config.provider) ? this.config.provider : {};
+    const drop = new Set([...this.resolved.credentialVariables, ...referencedVariables(providers)]);
     return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name)));
   }
 

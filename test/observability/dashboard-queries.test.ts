@@ -16,7 +16,7 @@ import { expand, panelQueries, parseLabelValues, queryVariables, type Builtins, 
 import { startPrometheus, type Prometheus, type PromSeries } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { JOB, NOT_LIVE_PANELS } from './synthetic-panels.js';
+import { GATEWAY_METRIC, isGatewayQuery, JOB, NOT_LIVE_PANELS } from './synthetic-panels.js';
 
 const DASHBOARD = path.join(PROJECT_ROOT, 'grafana', 'dashboard.json');
 const ALERTS = path.join(PROJECT_ROOT, 'grafana', 'alerts.yml');
@@ -212,6 +212,10 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
         // checks their values. They must still parse and find their series.
         if (NOT_LIVE_PANELS.has(query.where)) {
           if (!/^no finite value/.test(problem ?? '')) problems.push(`${query.where}: expected NaN only, got ${problem ?? 'a finite value'}`);
+        } else if (isGatewayQuery(query.where)) {
+          // The Model gateway row: the fake opencode calls no model, so most of its series do not
+          // exist here; it must still parse. gateway-panels.test.ts sees it with model calls.
+          if (problem !== undefined && !/^no (series|finite value)/.test(problem)) problems.push(`${query.where}: ${problem}`);
         } else if (problem !== undefined) problems.push(`${query.where}: ${problem}`);
       }
       assert.deepEqual(problems, []);
@@ -275,6 +279,8 @@ describe('the dashboard and the alert rules against a real Prometheus', () => {
     assert.ok(names.has('opencode_manager_commands_total') && names.has('up'));
     const missing: string[] = [];
     for (const name of names) {
+      // Only model calls create the gateway's series: gateway-panels.test.ts checks those names.
+      if (GATEWAY_METRIC.test(name)) continue;
       if ((await prom.instant(`count_over_time({__name__="${name}"}[5m])`)).length === 0) missing.push(name);
     }
     assert.deepEqual(missing, [], 'the alerts read metrics the service does not export');

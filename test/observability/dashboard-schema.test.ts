@@ -53,7 +53,7 @@ describe('grafana/dashboard.json', () => {
     assert.equal(new Set(ids).size, ids.length, 'panel ids repeat');
   });
 
-  it('covers RED for turns, USE for processes, the sessions waiting on users, the replicas and usage and cost: the panels the issue asks for exist', () => {
+  it('covers RED for turns, USE for processes, the sessions waiting on users, the replicas, usage and cost and the model gateway: the panels the issue asks for exist', () => {
     const titles = panelsOf(dashboard).map((p) => p.title);
     for (const title of [
       'Turns per second by outcome',
@@ -95,6 +95,10 @@ describe('grafana/dashboard.json', () => {
       'Cost per hour',
       'Cost per turn',
       'Messages refused for budget per minute',
+      'Model calls per second by outcome',
+      'Upstream error ratio by provider',
+      'Model time to first byte p50 / p95 by provider',
+      'Model calls refused per second by reason',
     ]) {
       assert.ok(titles.includes(title), `no panel "${title}"`);
     }
@@ -115,6 +119,7 @@ describe('grafana/dashboard.json', () => {
         'Service process',
         'Replicas',
         'Usage and cost',
+        'Model gateway',
       ],
     );
     const cells = new Map<string, string>();

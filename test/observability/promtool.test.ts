@@ -13,7 +13,7 @@ import { expand, panelQueries, queryVariables, type QueryVariable, type Selectio
 import { call } from '../helpers/http.js';
 import { requireBinary } from '../helpers/prometheus.js';
 import { startTestService } from '../helpers/test-service.js';
-import { HANDOFF_PANELS, HANDOFF_SERIES, JOB, series, type SyntheticSeries } from './synthetic-panels.js';
+import { GATEWAY_PANELS, GATEWAY_SERIES, HANDOFF_PANELS, HANDOFF_SERIES, JOB, series, type SyntheticSeries } from './synthetic-panels.js';
 
 const GRAFANA = path.join(PROJECT_ROOT, 'grafana');
 // Auth is coming to /api/*; sending a token now keeps this test valid when it lands.
@@ -66,12 +66,19 @@ const USAGE_PANELS: Record<string, number> = {
   'panel "Messages refused for budget per minute" A': 2,
 };
 
+function samplesOf(expected: Expected[string]): Array<{ labels: string; value: number }> {
+  return typeof expected === 'number' ? [{ labels: '{}', value: expected }] : expected.map(([labels, value]) => ({ labels, value }));
+}
+
 interface RuleTests {
   tests: Array<{ name?: string; alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
 }
 
+/** A panel query's one unlabelled value, or [labels, value] for each series it returns. */
+type Expected = Record<string, number | ReadonlyArray<readonly [string, number]>>;
+
 /** `promtool test rules` evaluates each named panel query (variables: All, or the job) on the series at 10m. */
-async function assertPanelValues(input: SyntheticSeries[], expected: Record<string, number>): Promise<void> {
+async function assertPanelValues(input: SyntheticSeries[], expected: Expected): Promise<void> {
   const dashboard = JSON.parse(await readFile(path.join(GRAFANA, 'dashboard.json'), 'utf8')) as Record<string, any>;
   const bound = new Map<string, { variable: QueryVariable; selection: Selection }>();
   for (const variable of queryVariables(dashboard)) bound.set(variable.name, { variable, selection: variable.includeAll ? { all: true } : { values: [JOB] } });
@@ -87,7 +94,7 @@ async function assertPanelValues(input: SyntheticSeries[], expected: Record<stri
         promql_expr_test: queries.map((q) => ({
           expr: expand(q.expr, bound, { rateInterval: '5m', interval: '1m', rangeSeconds: 600 }),
           eval_time: '10m',
-          exp_samples: [{ labels: '{}', value: expected[q.where] }],
+          exp_samples: samplesOf(expected[q.where] as Expected[string]),
         })),
       },
     ],
@@ -107,7 +114,7 @@ describe('promtool', () => {
   it('check rules: grafana/alerts.yml is valid', () => {
     const { status, output } = promtool(['check', 'rules', 'alerts.yml']);
     assert.equal(status, 0, output);
-    assert.match(output, /SUCCESS: 15 rules found/);
+    assert.match(output, /SUCCESS: 16 rules found/);
   });
 
   it('test rules: the unit tests pass', () => {
@@ -141,6 +148,10 @@ describe('promtool', () => {
 
   it('the Usage and cost panels compute the expected cost per hour, cost per turn and budget refusals on known series (promql_expr_test)', async () => {
     await assertPanelValues(USAGE_SERIES, USAGE_PANELS);
+  });
+
+  it('the Model gateway panels compute the expected error ratio (0, not missing, without errors), first-byte quantiles and refusals on known series (promql_expr_test)', async () => {
+    await assertPanelValues(GATEWAY_SERIES, GATEWAY_PANELS);
   });
 
   it('the handoff time panel, which the live check cannot see, computes the expected quantiles on known series (promql_expr_test)', async () => {
