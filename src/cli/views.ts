@@ -56,6 +56,7 @@ export interface StatusView {
   readonly runningProcesses?: number;
   readonly configuredMode?: string | null;
   readonly unavailableReason?: string | null;
+  readonly notReady?: { code?: string; message?: string } | null;
   readonly isolation?: { mechanism?: string; enforced?: boolean; protections?: string[]; warnings?: string[] };
   readonly gateway?: { enabled?: boolean; providers?: string[]; refused?: Array<{ id?: string; reason?: string }>; configError?: string | null } | null;
   readonly replica?: string;

@@ -1,6 +1,7 @@
 // What the manager reports: the status document (GET /api/opencode/status) and the live gauges the
 // metrics read at scrape time.
 import type { ManagerCore } from './manager-core.js';
+import { readinessOf } from './readiness.js';
 import { MODE_DESCRIPTIONS, type ManagerStats, type UsageTotals } from './manager-types.js';
 import { budgetExceeded, sumUsage } from './usage.js';
 
@@ -36,7 +37,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     activeStreams: core.activity.streams,
     processManager: {
       isRunning: serverUp,
-      isReady: lifecycle.state === 'ready',
+      isReady: readinessOf(core) === undefined,
       pendingRequests: lifecycle.pending,
       activeSessions: sessions.countActive(core.settings.turns.sessionIdleMs, now),
       lastActivity: core.activity.lastActivity,
@@ -54,6 +55,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     serverModeSupported: runtime?.binary.supportsServe ?? false,
     configuredMode: runtime?.mode ?? null,
     unavailableReason: lifecycle.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
+    notReady: readinessOf(core) ?? null,
     isolation: {
       mechanism: core.isolation.mechanism,
       enforced: core.isolation.enforced,

@@ -109,6 +109,8 @@ export interface ManagerStats {
   /** The mode OCPM_MODE resolved to at boot; `processManager.mode` says what serves right now. */
   configuredMode: TurnMode | null;
   unavailableReason: string | null;
+  /** Why /readyz answers 503 (starting, draining, no provider, a broken opencode config…); null when ready. */
+  notReady: { code: string; message: string } | null;
   /** How sessions are kept apart: `landlock` (enforced) or `none`. */
   isolation: Pick<Isolation, 'mechanism' | 'enforced' | 'protections' | 'warnings'>;
   /**

@@ -25,6 +25,7 @@ import type { PendingRequests, PermissionReply } from './user-requests/user-requ
 import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
 import { gatewayHost } from './gateway-host.js';
+import { readinessOf } from './readiness.js';
 
 export type { TurnResult } from './turn.js';
 export type { SessionTransfer } from './session-transfer.js';
@@ -193,7 +194,7 @@ export class OpencodeProcessManager {
 
   /** The error code and message for /readyz and refused messages (undefined: ready). */
   readiness(): { code: ErrorCode; message: string } | undefined {
-    return this.core.lifecycle.rejection();
+    return readinessOf(this.core);
   }
 
   registerSession(id: string, workspace: string): { session: SessionView; created: boolean } {

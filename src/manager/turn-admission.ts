@@ -6,6 +6,7 @@ import type { ManagerCore } from './manager-core.js';
 import type { TurnOutcome } from './turn.js';
 import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
 import { assertWithinBudget } from './usage-accounting.js';
+import { configurationProblem } from './readiness.js';
 
 interface RunningTurn {
   readonly controller: AbortController;
@@ -40,6 +41,9 @@ export class TurnAdmission {
     const { lifecycle, metrics } = this.core;
     if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
     lifecycle.assertReady();
+    // A message the service cannot answer is refused before it is a turn (and before any opencode starts).
+    const problem = configurationProblem(this.core);
+    if (problem !== undefined) throw new OcpmError(problem.code, problem.message);
     this.assertWithinBudget(sessionId);
     this.scheduler.assertCanQueue(sessionId);
   }

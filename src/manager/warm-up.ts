@@ -1,6 +1,7 @@
 // Server mode: a registered session's opencode session (or, isolated, its own server) is made ready
 // in the background, so its first message does not pay the per-directory bootstrap. A turn of the
 // session waits for its warm-up first; a delete waits for it too.
+import { configurationProblem } from './readiness.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import type { ManagerCore } from './manager-core.js';
 import { leaseServer, slotOf } from './placement.js';
@@ -20,7 +21,8 @@ export class WarmUps {
   start(session: SessionRecord): void {
     const { core } = this;
     const pool = core.runtime?.pool;
-    if (pool === undefined || core.lifecycle.state !== 'ready' || this.running.has(session.id)) return;
+    // No server starts for a session while the service cannot answer (no provider, a broken config).
+    if (pool === undefined || core.lifecycle.state !== 'ready' || configurationProblem(core) !== undefined || this.running.has(session.id)) return;
     if (pool.isolated) {
       // Starts the session's own server (a few seconds) so that the first message does not wait for it.
       if (pool.slotOfSession(session.id) !== undefined) return;

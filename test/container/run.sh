@@ -4,7 +4,7 @@
 #  1. With the fake opencode (mounted, never baked into the image): waits for /readyz, checks PID 1,
 #     the user, the HEALTHCHECK, sends a message, checks /metrics, then sends SIGTERM while a turn
 #     runs: the turn must finish (drain), the exit code be 0, the stop take less than the drain bound.
-#  2. With the image's own opencode binary (no model needed to start), run plainly as docs/deployment.md's
+#  2. With the image's own opencode binary (a provider key, never used), run plainly as docs/deployment.md's
 #     `docker run` does (named volumes, writable root): /readyz in server mode, nothing in the
 #     service user's home it cannot write, then SIGTERM when idle: exit 0, quickly.
 #  3. Isolation: the image's opencode against the stub model on the host; session A's agent runs
@@ -157,15 +157,16 @@ wait "$SLOW" || fail "the request in flight at SIGTERM failed"
 grep -q 'fake reply #2 .*: still answered after SIGTERM' "$WORK/slow.json" || { cat "$WORK/slow.json" >&2; fail "the turn in flight at SIGTERM was not answered"; }
 say "SIGTERM with a ${SLOW_TURN_MS} ms turn in flight: the turn was answered, exit 0 after $STOP_S s"
 
-# ---- 2. the image's own opencode (server mode; starting needs no model)
+# ---- 2. the image's own opencode (server mode; starting needs no model call, ready needs a provider:
+#         a key that is never used, which the model gateway takes and opencode never sees)
 REAL="ocpm-test-real-$$"
 T=$(date +%s.%N)
-start "$REAL" -v "ocpm-test-workspaces-$$:/workspaces" -v "ocpm-test-data-$$:/data"
+start "$REAL" -v "ocpm-test-workspaces-$$:/workspaces" -v "ocpm-test-data-$$:/data" -e ANTHROPIC_API_KEY=sk-ant-container-test-unused
 VOLUMES+=("ocpm-test-workspaces-$$" "ocpm-test-data-$$")
 wait_ready "$REAL"
 READY_S=$(since "$T")
 curl -fsS -m 5 "$BASE/api/opencode/status" >"$WORK/status.json"
-grep -q '"version":"1\.' "$WORK/status.json" && grep -q '"mode":"server"' "$WORK/status.json" ||
+grep -q '"version":"1\.' "$WORK/status.json" && grep -q '"mode":"server"' "$WORK/status.json" && grep -q '"providers":\["anthropic"\]' "$WORK/status.json" ||
   { cat "$WORK/status.json" >&2; fail "the bundled opencode is not serving"; }
 FOREIGN=$(podman exec "$REAL" find /home/node /workspaces /data ! -user 1000 -print)
 [ -z "$FOREIGN" ] || fail "not owned by the service user: $FOREIGN"

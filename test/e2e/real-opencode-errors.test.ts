@@ -82,11 +82,21 @@ describe('real opencode, server mode, no provider configured', () => {
 
   it('warns at boot how to configure one, and a message fails at once with no_provider', async () => {
     assert.ok(
-      svc.logs.some((line) => line.level === 'warn' && /provider/i.test(String(line.message)) && /OPENCODE_CONFIG_CONTENT/.test(JSON.stringify(line))),
+      svc.logs.some((line) => line.level === 'error' && /provider/i.test(String(line.message)) && /OPENCODE_CONFIG_CONTENT/.test(JSON.stringify(line))),
       'no boot warning that names how to configure a provider',
     );
     assert.deepEqual((await call(`${svc.url}/api/opencode/status`, 'GET')).body.opencode.providers, []);
+    const readyz = await call(`${svc.url}/readyz`, 'GET');
+    assert.equal(readyz.status, 503);
+    assert.equal(readyz.body.error.code, 'no_provider');
+    assert.equal((await call(`${svc.url}/livez`, 'GET')).status, 200);
     await call(`${svc.url}/api/sessions/none`, 'PUT', { workspace: 'none' });
+    // No server is started for a session the service cannot answer.
+    const instances = (await call(`${svc.url}/api/opencode/status`, 'GET')).body.processManager.instances as Array<{ state: string }>;
+    assert.ok(
+      instances.every((instance) => instance.state === 'idle'),
+      JSON.stringify(instances),
+    );
     const startedAt = Date.now();
     const answer = await call(`${svc.url}/api/sessions/none/messages`, 'POST', { text: 'hello' });
     assert.equal(answer.status, 503, JSON.stringify(answer.body));

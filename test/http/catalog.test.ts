@@ -53,12 +53,19 @@ for (const mode of ['per-message', 'server'] as const) {
     });
     const url = (p: string): string => `${svc.url}${p}`;
 
-    it('boot warns how to configure one, status says so, and a message is 503 no_provider at once', async () => {
+    it('boot says how to configure one, /readyz and status say so, and a message is 503 no_provider at once', async () => {
       const warning = svc.logs.find((line) => typeof line.message === 'string' && line.message.includes('no model provider configured'));
       assert.ok(warning, 'a boot warning');
       assert.match(String(warning.message), /OPENCODE_CONFIG_CONTENT.*docs\/configuration\.md/);
       const status = await call(url('/api/opencode/status'), 'GET');
       assert.deepEqual(status.body.opencode, { providers: [], defaultModel: null, configured: false });
+      assert.equal(status.body.notReady.code, 'no_provider');
+      assert.equal(status.body.processManager.isReady, false);
+      const readyz = await call(url('/readyz'), 'GET');
+      assert.equal(readyz.status, 503);
+      assert.equal(readyz.body.error.code, 'no_provider');
+      assert.match(readyz.body.error.message, /OPENCODE_CONFIG_CONTENT/);
+      assert.equal((await call(url('/livez'), 'GET')).status, 200);
       await call(url('/api/sessions/n'), 'PUT', { workspace: 'n' });
       const startedAt = Date.now();
       const refused = await call(url('/api/sessions/n/messages'), 'POST', { text: 'hi' });

@@ -143,15 +143,27 @@ describe('the model gateway with an opencode config that is not JSON', () => {
     await svc?.close();
   });
 
-  it('passes nothing of it on, says where it broke and never echoes it', async () => {
-    const status = (await call(`${svc.url}/api/opencode/status`, 'GET')).body as { gateway: { configError: string | null } };
+  it('is not ready, says where the config broke, passes nothing of it on and never echoes it', async () => {
+    const status = (await call(`${svc.url}/api/opencode/status`, 'GET')).body as {
+      gateway: { configError: string | null; providers: string[] };
+      notReady: { code: string; message: string } | null;
+    };
     assert.match(String(status.gateway.configError), /OPENCODE_CONFIG_CONTENT is not a valid opencode configuration: JSON error at position \d+/);
+    assert.deepEqual(status.gateway.providers, []);
+    assert.equal(status.notReady?.code, 'invalid_opencode_config');
     assert.ok(svc.logs.some((line) => line.level === 'error' && line.code === 'invalid_opencode_config'));
+    const readyz = await call(`${svc.url}/readyz`, 'GET');
+    assert.equal(readyz.status, 503);
+    assert.equal(readyz.body.error.code, 'invalid_opencode_config');
+    assert.equal((await call(`${svc.url}/livez`, 'GET')).status, 200);
     assert.equal((await call(`${svc.url}/api/sessions/s`, 'PUT', { workspace: 's' })).status, 201);
-    await call(`${svc.url}/api/sessions/s/messages`, 'POST', { text: 'hello' });
-    const run = await lastRun(svc);
-    assert.ok(!JSON.stringify(run.opencodeEnv).includes('sk-BROKEN-SECRET'), "the broken config reached opencode's environment");
-    assert.ok(!JSON.stringify(svc.logs).includes('sk-BROKEN-SECRET'), 'the broken config was logged');
+    const refused = await call(`${svc.url}/api/sessions/s/messages`, 'POST', { text: 'hello' });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'invalid_opencode_config');
+    const history = await call(`${svc.url}/api/sessions/s/messages`, 'GET');
+    assert.equal(history.body.messages.length, 0, 'a refused message is not a turn');
+    const everything = JSON.stringify([svc.logs, status, readyz.body, refused.body]);
+    assert.ok(!everything.includes('sk-BROKEN-SECRET'), 'the broken config was echoed');
   });
 });
 

@@ -59,6 +59,7 @@ export function statusRows(status: StatusView): (string | number)[][] {
     ['running processes', formatCount(status.runningProcesses)],
   ];
   if (status.unavailableReason) rows.push(['unavailable because', status.unavailableReason]);
+  if (status.notReady && !status.draining) rows.push(['not ready', `${status.notReady.code ?? '?'}: ${status.notReady.message ?? ''}`]);
   if (status.replica !== undefined) rows.push(['replica', status.replica]);
   if (instances !== undefined) rows.push(['instances', instanceSummary(instances.map((instance) => instance.state ?? 'unknown'))]);
   if (status.usage !== undefined) rows.push(['usage', usageTotals(status.usage)]);

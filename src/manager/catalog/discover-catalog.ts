@@ -94,7 +94,10 @@ export async function discoverCatalog(core: ManagerCore, binaryPath: string, poo
     durationMs: Date.now() - startedAt,
   };
   if (!catalog.configured) {
-    logger.warn(`opencode has no model provider configured, so every message is refused with no_provider: ${NO_PROVIDER_HINT}`, fields);
+    logger.error(`opencode has no model provider configured: /readyz answers 503 and every message is refused with no_provider. ${NO_PROVIDER_HINT}`, {
+      ...fields,
+      code: 'no_provider',
+    });
   } else {
     logger.info('OpenCode providers discovered', { ...fields, via: client !== undefined ? 'server' : 'commands' });
   }
