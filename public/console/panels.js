@@ -4,11 +4,7 @@ import { el, formatBytes, formatCost, formatDuration, formatNumber, formatTime }
 /** The figures at the top: [label, value, tone] where tone colours the badge. */
 export function summaryItems(status) {
   const pm = status.processManager ?? {};
-  const readiness = status.draining
-    ? ['draining', 'warn']
-    : pm.isReady
-      ? ['ready', 'ok']
-      : [status.notReady?.code ?? status.state ?? 'not ready', 'bad'];
+  const readiness = status.draining ? ['draining', 'warn'] : pm.isReady ? ['ready', 'ok'] : [status.notReady?.code ?? status.state ?? 'not ready', 'bad'];
   const isolation = status.isolation ?? {};
   return [
     ['Mode', pm.mode === 'server' ? 'server' : 'per-message', pm.mode === 'server' || status.configuredMode !== 'server' ? 'ok' : 'warn', pm.description],
