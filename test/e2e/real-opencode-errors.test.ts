@@ -80,7 +80,7 @@ describe('real opencode, server mode, no provider configured', () => {
     await temp.remove();
   });
 
-  it('warns at boot how to configure one, and a message fails at once with no_provider', async () => {
+  it('says at boot how to configure one, answers /readyz 503, starts no server, and a message fails at once with no_provider', async () => {
     assert.ok(
       svc.logs.some((line) => line.level === 'error' && /provider/i.test(String(line.message)) && /OPENCODE_CONFIG_CONTENT/.test(JSON.stringify(line))),
       'no boot warning that names how to configure a provider',
