@@ -181,6 +181,8 @@ export class ModelGateway {
   async sessionAccess(sessionId: string): Promise<SessionAccess> {
     const { proxy } = this;
     if (this.server === undefined || proxy === undefined) return { env: {}, port: undefined };
+    // Nothing to proxy: the session needs no key and no listener of its own.
+    if (!this.active) return { env: this.baseEnv(), port: undefined };
     let listener = this.sessionListeners.get(sessionId);
     if (listener === undefined) {
       const server = http.createServer((req, res) => proxy.handle(req, res, sessionId));
