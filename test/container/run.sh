@@ -165,7 +165,7 @@ start "$REAL" -v "ocpm-test-workspaces-$$:/workspaces" -v "ocpm-test-data-$$:/da
 VOLUMES+=("ocpm-test-workspaces-$$" "ocpm-test-data-$$")
 wait_ready "$REAL"
 READY_S=$(since "$T")
-curl -fsS -m 5 "$BASE/api/opencode/status" >"$WORK/status.json"
+curl -fsS -m 5 -H "authorization: Bearer $TOKEN" "$BASE/api/opencode/status" >"$WORK/status.json"
 grep -q '"version":"1\.' "$WORK/status.json" && grep -q '"mode":"server"' "$WORK/status.json" && grep -q '"providers":\["anthropic"\]' "$WORK/status.json" ||
   { cat "$WORK/status.json" >&2; fail "the bundled opencode is not serving"; }
 FOREIGN=$(podman exec "$REAL" find /home/node /workspaces /data ! -user 1000 -print)
