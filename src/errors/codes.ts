@@ -50,7 +50,8 @@ export const ERROR_CODES = {
   spawn_failed: { status: 502, description: 'The opencode process could not be started.' },
   invalid_opencode_config: {
     status: 503,
-    description: "The operator's opencode configuration is not valid JSON: the service passes none of it on and answers nothing until it is fixed and restarted (the message says where it broke, never what it holds).",
+    description:
+      "The operator's opencode configuration is not valid JSON: the service passes none of it on and answers nothing until it is fixed and restarted (the message says where it broke, never what it holds).",
   },
   no_provider: { status: 503, description: 'opencode has no model provider configured; see the boot warning and docs/configuration.md.' },
   opencode_unavailable: { status: 503, description: 'No usable opencode binary was found at boot.' },
