@@ -102,10 +102,6 @@ const statusSummaryFields = {
   activeStreams: z.number().int(),
   state: z.enum(MANAGER_STATES),
   draining: z.boolean().describe('True from the first SIGTERM: no new messages, running turns finish'),
-  notReady: z
-    .object({ code: z.string(), message: z.string() })
-    .nullable()
-    .describe('Why /readyz answers 503 (not_ready, draining, opencode_unavailable, no_provider, invalid_opencode_config), with the fix; null when ready'),
   isolation: z.object({ mechanism: z.enum(['landlock', 'none']), enforced: z.boolean() }).strict(),
   replica: z.string().describe("This replica's OCPM_REPLICA_NAME"),
 };
@@ -156,6 +152,10 @@ export const statusFullResponseSchema = z
     serverModeSupported: z.boolean(),
     configuredMode: z.enum(TURN_MODES).nullable(),
     unavailableReason: z.string().nullable(),
+    notReady: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .describe('Why /readyz answers 503 (not_ready, draining, opencode_unavailable, no_provider, invalid_opencode_config), with the fix; null when ready'),
     opencode: z.object({ providers: z.array(z.string()), defaultModel: z.string().nullable(), configured: z.boolean().nullable() }),
     gateway: z
       .object({

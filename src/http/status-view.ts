@@ -18,7 +18,6 @@ export interface SummaryStatus {
   readonly processManager: Omit<ManagerStats['processManager'], 'instances'>;
   readonly state: ManagerStats['state'];
   readonly draining: boolean;
-  readonly notReady: ManagerStats['notReady'];
   readonly isolation: Pick<ManagerStats['isolation'], 'mechanism' | 'enforced'>;
   /** This replica's name: every /api answer carries it in X-Ocpm-Replica anyway. */
   readonly replica: string;
@@ -49,7 +48,6 @@ export function summaryStatus(stats: ManagerStats, cluster: ClusterStatus): Summ
     },
     state: stats.state,
     draining: stats.draining,
-    notReady: stats.notReady,
     isolation: { mechanism: stats.isolation.mechanism, enforced: stats.isolation.enforced },
     replica: cluster.replica,
   };
