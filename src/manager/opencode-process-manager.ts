@@ -18,7 +18,8 @@ import { homeOf } from './placement.js';
 import { exportSession, importSession, type SessionTransfer } from './session-transfer.js';
 import { resetSession } from './session-reset.js';
 import { Sessions } from './sessions.js';
-import { TurnAdmission } from './turn-admission.js';
+import { countRefusal, TurnAdmission } from './turn-admission.js';
+import { checkTurn } from './catalog/discover-catalog.js';
 import { TurnRunner } from './turn-runner.js';
 import { resetUsage } from './usage-accounting.js';
 import type { PendingRequests, PermissionReply } from './user-requests/user-request.js';
@@ -309,6 +310,8 @@ export class OpencodeProcessManager {
   async executeInSession(sessionId: string, workspaceDir: string, message: string, options: ExecuteOptions = {}): Promise<TurnResult> {
     this.admission.assertCanAccept(sessionId);
     const { session } = this.sessions.upsert(sessionId, workspaceDir);
+    // An unknown model or agent is refused at once: not queued, not a turn.
+    countRefusal(this.core, () => checkTurn(this.core, session, options));
     return this.admission.admit(sessionId, options.signal, (signal) => this.runner.run(session, message, options, signal));
   }
 

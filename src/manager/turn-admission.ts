@@ -8,6 +8,16 @@ import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
 import { assertWithinBudget } from './usage-accounting.js';
 import { configurationProblem } from './readiness.js';
 
+/** Runs a check that refuses a message before it is a turn, counting a refusal by its code. */
+export function countRefusal(core: Pick<ManagerCore, 'metrics'>, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof OcpmError) core.metrics.messagesRefused.inc({ code: error.code });
+    throw error;
+  }
+}
+
 interface RunningTurn {
   readonly controller: AbortController;
   readonly done: Promise<unknown>;
@@ -38,14 +48,16 @@ export class TurnAdmission {
 
   /** Throws what admit() would throw before queueing (not ready, draining, over budget, queue full). */
   assertCanAccept(sessionId: string): void {
-    const { lifecycle, metrics } = this.core;
-    if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
-    lifecycle.assertReady();
-    // A message the service cannot answer is refused before it is a turn (and before any opencode starts).
-    const problem = configurationProblem(this.core);
-    if (problem !== undefined) throw new OcpmError(problem.code, problem.message);
-    this.assertWithinBudget(sessionId);
-    this.scheduler.assertCanQueue(sessionId);
+    countRefusal(this.core, () => {
+      const { lifecycle, metrics } = this.core;
+      if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
+      lifecycle.assertReady();
+      // A message the service cannot answer is refused before it is a turn (and before any opencode starts).
+      const problem = configurationProblem(this.core);
+      if (problem !== undefined) throw new OcpmError(problem.code, problem.message);
+      this.assertWithinBudget(sessionId);
+      this.scheduler.assertCanQueue(sessionId);
+    });
   }
 
   private assertWithinBudget(sessionId: string): void {

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import { pathHider } from '../util/hide-host-paths.js';
-import { checkTurn } from './catalog/discover-catalog.js';
 import type { ManagerCore } from './manager-core.js';
 import type { ExecuteOptions, StandaloneOptions } from './manager-types.js';
 import { prepareSessionHome } from './opencode-homes.js';
@@ -61,7 +60,6 @@ export class TurnRunner {
     let used: { tokens: TokenUsage; cost: number } | undefined;
     beginTurnUsage(core, session);
     try {
-      checkTurn(core, session, options);
       await this.warmUps.settled(session.id);
       if (core.runtime?.sandbox !== undefined) await this.prepareIsolatedHome(session);
       lease = await leaseServer(core, session, signal);

@@ -13,6 +13,21 @@ export type TurnOutcome = (typeof TURN_OUTCOMES)[number];
 /** Why a message was refused or dropped before it started (`draining`: at shutdown; `budget_exceeded`: the session is over a budget; `resource_limit`: its workspace is over OCPM_SESSION_DISK_MB). */
 export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining', 'budget_exceeded', 'resource_limit'] as const;
 
+/** The error codes a message can be refused with before it is a turn (opencode_manager_messages_refused_total{code}). */
+export const REFUSAL_CODES = [
+  'not_ready',
+  'draining',
+  'opencode_unavailable',
+  'no_provider',
+  'invalid_opencode_config',
+  'invalid_model',
+  'invalid_agent',
+  'budget_exceeded',
+  'resource_limit',
+  'queue_full',
+  'session_queue_full',
+] as const;
+
 export interface TurnResult {
   readonly sessionId: string;
   readonly text: string;

@@ -60,5 +60,6 @@ export function createClusterMetrics(scope: MetricScope) {
   for (const outcome of FORWARD_OUTCOMES) forwardedRequests.inc({ outcome }, 0);
   for (const outcome of HANDOFF_OUTCOMES) sessionHandoffs.inc({ outcome }, 0);
   for (const state of PEER_STATES) peers.set({ state }, 0);
+  for (const result of LOOKUP_RESULTS) ownerLookup.zero({ result });
   return { forwardedRequests, forwardDuration, sessionHandoffs, handoffDuration, ownerLookup, peers };
 }

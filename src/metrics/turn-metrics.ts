@@ -1,6 +1,6 @@
 // Turns and the queue: how many ran, how they ended, how long they took and waited, and what was refused.
 import client from 'prom-client';
-import { REJECT_REASONS, TURN_MODES, TURN_OUTCOMES } from '../manager/turn.js';
+import { REFUSAL_CODES, REJECT_REASONS, TURN_MODES, TURN_OUTCOMES } from '../manager/turn.js';
 import { liveGauge, type MetricScope } from './metric-kit.js';
 
 /** 0.05 s to 30 min: a cached server answer to a long agent turn. */
@@ -34,11 +34,21 @@ export function createTurnMetrics(scope: MetricScope) {
     labelNames: ['reason'] as const,
     registers,
   });
+  const messagesRefused = new client.Counter({
+    name: 'opencode_manager_messages_refused_total',
+    help: 'Messages refused before they became a turn (no turn record, not in commands_total), by error code (no_provider, invalid_model, budget_exceeded, queue_full, not_ready, ...).',
+    labelNames: ['code'] as const,
+    registers,
+  });
   liveGauge(scope, 'opencode_manager_pending_requests', 'Messages waiting in the queue for their turn.', (s) => s.pendingRequests());
   // Zero every known series up front so rates and ratios exist before the first event.
   for (const mode of TURN_MODES) {
-    for (const outcome of TURN_OUTCOMES) commands.inc({ mode, outcome }, 0);
+    for (const outcome of TURN_OUTCOMES) {
+      commands.inc({ mode, outcome }, 0);
+      commandDuration.zero({ mode, outcome });
+    }
   }
+  for (const code of REFUSAL_CODES) messagesRefused.inc({ code }, 0);
   for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
-  return { commands, commandDuration, queueWait, rejected };
+  return { commands, commandDuration, queueWait, rejected, messagesRefused };
 }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { call } from '../helpers/http.js';
+import { sample } from '../helpers/metrics-text.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
 for (const mode of ['per-message', 'server'] as const) {
@@ -40,6 +41,15 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.match(badAgent.body.error.message, /^Agent not found: nosuch\. Known agents: build, /);
       const good = await send('m', { text: 'ok', model: 'fake/big', agent: 'plan' });
       assert.equal(good.status, 200);
+      // The refused messages are counted apart, not as turns: three turns ran, none failed.
+      const metrics = (await call(url('/metrics'), 'GET')).body as string;
+      assert.equal(sample(metrics, 'opencode_manager_messages_refused_total', { code: 'invalid_model' }), 1);
+      assert.equal(sample(metrics, 'opencode_manager_messages_refused_total', { code: 'invalid_agent' }), 1);
+      assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode, outcome: 'error' }), 0);
+      assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode, outcome: 'success' }), 3);
+      const history = await call(url('/api/sessions/m/messages?limit=100'), 'GET');
+      assert.equal(history.status, 200);
+      assert.equal(history.body.messages.length, 3);
     });
   });
 
@@ -72,6 +82,9 @@ for (const mode of ['per-message', 'server'] as const) {
       assert.equal(refused.status, 503);
       assert.equal(refused.body.error.code, 'no_provider');
       assert.ok(Date.now() - startedAt < 5000);
+      const metrics = (await call(url('/metrics'), 'GET')).body as string;
+      assert.equal(sample(metrics, 'opencode_manager_messages_refused_total', { code: 'no_provider' }), 1);
+      assert.equal(sample(metrics, 'opencode_manager_commands_total', { mode, outcome: 'error' }), 0);
     });
   });
 }
