@@ -9,7 +9,8 @@ ENV npm_config_update_notifier=false
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-ENV npm_config_nodedir=/usr/local
+# node-gyp reads this one before npm_config_nodedir, and npm does not warn about it as an unknown config.
+ENV npm_package_config_node_gyp_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The project's own install script compiles the Landlock launcher (native/ -> build/ocpm-sandbox).

@@ -8,11 +8,22 @@
 # Use:
 #   source scripts/use-node24.sh        when the machine's node is not v24: installs the pinned Node
 #                                       (once; cached), puts its bin dir first on PATH and points native
-#                                       builds at its headers (npm_config_nodedir); prints node's version
+#                                       builds at its headers (npm_package_config_node_gyp_nodedir, see
+#                                       below); prints node's version
 #   bash scripts/use-node24.sh          prints the bin dir to put first on PATH (installing if needed)
 #   bash scripts/use-node24.sh --prefix installs the pinned Node whatever the machine has and prints
 #                                       its prefix (test/container/make-base-image.sh copies it)
 # Linux x64 only (the registry package is the linux-x64 build).
+#
+# Native builds (better-sqlite3's `node-gyp rebuild` when no prebuilt binary can be downloaded) find the
+# headers through node-gyp's `nodedir` option. node-gyp (12, bundled with npm 11) reads its options from
+# the environment as npm_config_<option> and as npm_package_config_node_gyp_<option>, the latter taking
+# precedence. npm_config_nodedir made every npm 11 command warn `Unknown env config "nodedir"` (npm
+# checks each npm_config_* variable against its own settings), so the script exports
+# npm_package_config_node_gyp_nodedir instead: npm does not read npm_package_* variables, passes them on
+# to install scripts unchanged, and node-gyp prefers it to a `nodedir` from an .npmrc (which npm exports
+# to install scripts as npm_config_nodedir), so it also wins over a machine's `nodedir=/usr` that
+# points at another Node's headers.
 
 # The npm that Node 24.22.3 bundles (its CHANGELOG: "upgrade npm to 11.19.1"); update with .node-version.
 OCPM_NPM_VERSION=11.19.1
@@ -69,8 +80,10 @@ if [ "${BASH_SOURCE[0]}" != "$0" ]; then
     echo "use-node24: node $(node --version) on PATH is already v24 ($(command -v node))" >&2
   elif _ocpm_node24_prefix=$(_ocpm_node24_install); then
     export PATH="$_ocpm_node24_prefix/bin:$PATH"
-    # node-gyp (native modules such as better-sqlite3) takes the headers from here, not the web.
-    export npm_config_nodedir="$_ocpm_node24_prefix"
+    # node-gyp (native modules such as better-sqlite3) takes the headers from here, not the web (above).
+    export npm_package_config_node_gyp_nodedir="$_ocpm_node24_prefix"
+    # Left by an earlier version of this script in the same shell: it would only make npm warn.
+    [ "${npm_config_nodedir:-}" != "$_ocpm_node24_prefix" ] || unset npm_config_nodedir
     hash -r
     echo "use-node24: node $(node --version), npm $(npm --version) from $_ocpm_node24_prefix/bin" >&2
   else

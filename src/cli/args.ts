@@ -4,7 +4,7 @@
 import { usageError } from './cli-error.js';
 
 /** Options that take a value; every other known option is a boolean flag. */
-const VALUE_OPTIONS = new Set(['url', 'token-file', 'state', 'limit', 'offset']);
+const VALUE_OPTIONS = new Set(['url', 'token-file', 'state', 'limit', 'offset', 'message']);
 const FLAG_OPTIONS = new Set(['json', 'help']);
 const SHORT_OPTIONS: Readonly<Record<string, string>> = { h: 'help' };
 

@@ -17,6 +17,8 @@ export class CliError extends Error {
   constructor(
     readonly exitCode: ExitCode,
     message: string,
+    /** The service's error code (`session_not_found`, …) when the service answered the error. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'CliError';

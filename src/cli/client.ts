@@ -1,22 +1,32 @@
 // The CLI's HTTP client: one JSON request to the service. A 4xx/5xx becomes a CliError with the
-// service's own error code (exit 1); a connection failure or timeout, one with exit 3.
+// service's own error code (exit 1); a connection failure or timeout, one with exit 3 that names the
+// URL tried, where it came from, and how to point ocpm elsewhere.
 import { CliError, EXIT, oneLine, usageError } from './cli-error.js';
 
 /** Long enough for an abort or a restart, which wait on the process they stop. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ApiClient {
-  /** The parsed JSON answer of a 2xx (null for an empty body). */
-  request(method: 'GET' | 'POST', path: string, query?: Readonly<Record<string, string | number | undefined>>): Promise<unknown>;
+  /** The parsed JSON answer of a 2xx (null for an empty body). `body` is sent as JSON. */
+  request(method: 'GET' | 'POST', path: string, query?: Readonly<Record<string, string | number | undefined>>, body?: unknown): Promise<unknown>;
   /** Whether requests carry a token (one was found). */
   hasToken(): boolean;
 }
 
-export function createApiClient(baseUrl: string, token: () => string | undefined, timeoutMs = REQUEST_TIMEOUT_MS): ApiClient {
+/** Where the service's URL came from, for the error when nothing answers there. */
+export type UrlSource = '--url' | 'OCPM_URL' | 'default';
+
+export interface ApiClientOptions {
+  readonly urlSource?: UrlSource;
+  readonly timeoutMs?: number;
+}
+
+export function createApiClient(baseUrl: string, token: () => string | undefined, options: ApiClientOptions = {}): ApiClient {
   const base = parseBaseUrl(baseUrl);
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   return {
     hasToken: () => token() !== undefined,
-    async request(method, path, query = {}) {
+    async request(method, path, query = {}, body = undefined) {
       const url = new URL(path.replace(/^\//, ''), base);
       for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
       const bearer = token();
@@ -24,11 +34,16 @@ export function createApiClient(baseUrl: string, token: () => string | undefined
       try {
         response = await fetch(url, {
           method,
-          headers: { accept: 'application/json', ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }) },
+          headers: {
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        throw new CliError(EXIT.unreachable, `cannot reach ${base.origin}: ${connectionReason(error)}`);
+        throw unreachableError(base, options.urlSource, connectionReason(error, timeoutMs));
       }
       const text = await response.text();
       if (!response.ok) throw serviceError(response.status, text);
@@ -40,6 +55,20 @@ export function createApiClient(baseUrl: string, token: () => string | undefined
       }
     },
   };
+}
+
+/**
+ * `cannot reach the service at http://127.0.0.1:3000 (the default URL): ECONNREFUSED, nothing listens
+ * there; pass --url <url> or set OCPM_URL to the service's address`: the commonest cause is a service on
+ * another port or host, so the error says which URL was tried and how to name another.
+ */
+function unreachableError(base: URL, source: UrlSource | undefined, reason: string): CliError {
+  const shown = base.pathname === '/' ? base.origin : base.href.replace(/\/$/, '');
+  const from = source === undefined ? '' : source === 'default' ? ' (the default URL)' : ` (from ${source})`;
+  return new CliError(
+    EXIT.unreachable,
+    `cannot reach the service at ${shown}${from}: ${reason}; pass --url <url> or set the OCPM_URL environment variable to the service's address`,
+  );
 }
 
 function parseBaseUrl(text: string): URL {
@@ -55,11 +84,23 @@ function parseBaseUrl(text: string): URL {
   return url;
 }
 
+/** What the usual connection failures mean, after their code. */
+const CONNECTION_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing listens there',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'the host name does not resolve now',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'no route to the network',
+  ECONNRESET: 'the connection was reset',
+};
+
 /** fetch hides the reason (ECONNREFUSED, ENOTFOUND, a timeout) in `cause`. */
-function connectionReason(error: unknown): string {
-  if (error instanceof DOMException && error.name === 'TimeoutError') return 'no answer in time';
+function connectionReason(error: unknown, timeoutMs: number): string {
+  if (error instanceof DOMException && error.name === 'TimeoutError') return `no answer in ${Math.round(timeoutMs / 1000)} s`;
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return oneLine(cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error)));
+  const code = cause?.code;
+  if (code !== undefined && CONNECTION_CODES[code] !== undefined) return `${code}, ${CONNECTION_CODES[code]}`;
+  return oneLine(code ?? cause?.message ?? (error instanceof Error ? error.message : String(error)));
 }
 
 /** `{ error: { code, message } }` is every error of the API; anything else (a proxy's page) is named by its status. */
@@ -67,7 +108,8 @@ function serviceError(status: number, body: string): CliError {
   try {
     const { error } = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
     if (typeof error?.code === 'string') {
-      return new CliError(EXIT.serviceError, oneLine(`${error.code}: ${typeof error.message === 'string' ? error.message : ''}`).replace(/: $/, ''));
+      const message = oneLine(`${error.code}: ${typeof error.message === 'string' ? error.message : ''}`).replace(/: $/, '');
+      return new CliError(EXIT.serviceError, message, error.code);
     }
   } catch {
     // not JSON: fall through

@@ -28,8 +28,10 @@ export interface Command {
   /** More lines for `ocpm help <command>`. */
   readonly details: readonly string[];
   readonly options: readonly CommandOption[];
-  /** Positional arguments it needs, exactly. */
+  /** Positional arguments it needs. */
   readonly arity: number;
+  /** Positional arguments it may take after those (`pending [session]`); none when left out. */
+  readonly optionalArity?: number;
   /**
    * false for the status-based commands: GET /api/opencode/status answers without a token (its
    * summary). They still send the token when one is found, and then get the full status.

@@ -1,4 +1,4 @@
-// How values read in tables: ages, byte sizes, costs, token counts, yes/no. A missing value is `-`.
+// How values read in tables: ages, times left, byte sizes, costs, token counts, yes/no. A missing value is `-`.
 
 export const NONE = '-';
 
@@ -10,6 +10,17 @@ export function formatAge(atMs: number | null | undefined, nowMs: number): strin
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
   return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+/** `in 42s`, `in 5m`, `in 3h`, `in 2d` until a time in ms since the epoch; `now` once it has passed. */
+export function formatUntil(atMs: number | null | undefined, nowMs: number): string {
+  if (typeof atMs !== 'number' || !Number.isFinite(atMs) || atMs <= 0) return NONE;
+  const seconds = Math.round((atMs - nowMs) / 1000);
+  if (seconds <= 0) return 'now';
+  if (seconds < 60) return `in ${seconds}s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `in ${Math.floor(seconds / 3600)}h`;
+  return `in ${Math.floor(seconds / 86_400)}d`;
 }
 
 /** `512 B`, `1.5 KiB`, `590.0 MiB`. */

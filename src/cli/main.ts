@@ -2,7 +2,7 @@
 // the unit tests call it directly; src/cli/ocpm.ts is the process around it.
 import { parseArgs, type ParsedArgs } from './args.js';
 import { CliError, EXIT, oneLine, usageError, type ExitCode } from './cli-error.js';
-import { createApiClient } from './client.js';
+import { createApiClient, type UrlSource } from './client.js';
 import type { Command } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { DEFAULT_URL, commandHelp, overviewHelp } from './help.js';
@@ -52,7 +52,9 @@ async function dispatch(parsed: ParsedArgs, io: CliIo): Promise<ExitCode> {
   }
   checkArguments(command, parsed);
 
-  const url = stringOption(parsed, 'url') ?? (io.env.OCPM_URL || DEFAULT_URL);
+  const flagUrl = stringOption(parsed, 'url');
+  const urlSource: UrlSource = flagUrl !== undefined ? '--url' : io.env.OCPM_URL ? 'OCPM_URL' : 'default';
+  const url = flagUrl ?? (io.env.OCPM_URL || DEFAULT_URL);
   // Looked up at the first request, so a bad argument is reported (exit 2) before a missing token (exit 3).
   // A command that works without one (the status) sends it when one is found.
   let token: { value: string | undefined } | undefined;
@@ -61,7 +63,7 @@ async function dispatch(parsed: ParsedArgs, io: CliIo): Promise<ExitCode> {
     token ??= { value: command.needsToken ? resolveToken(sources) : findToken(sources) };
     return token.value;
   };
-  const api = createApiClient(url, bearer);
+  const api = createApiClient(url, bearer, { urlSource });
   await command.run({ api, json: parsed.options.has('json'), args: parsed.positionals, options: parsed.options, now: (io.now ?? Date.now)(), print });
   return EXIT.ok;
 }
@@ -77,8 +79,9 @@ function checkArguments(command: Command, parsed: ParsedArgs): void {
   const allowed = new Set([...GLOBAL_OPTION_NAMES, ...command.options.map((option) => option.name)]);
   const foreign = [...parsed.options.keys()].find((name) => !allowed.has(name));
   if (foreign !== undefined) throw usageError(`${command.name} takes no option --${foreign}`);
-  if (parsed.positionals.length !== command.arity) {
-    throw usageError(`usage: ocpm ${command.usage} (got ${parsed.positionals.length} argument${parsed.positionals.length === 1 ? '' : 's'})`);
+  const given = parsed.positionals.length;
+  if (given < command.arity || given > command.arity + (command.optionalArity ?? 0)) {
+    throw usageError(`usage: ocpm ${command.usage} (got ${given} argument${given === 1 ? '' : 's'})`);
   }
 }
 

@@ -64,6 +64,35 @@ export interface StatusView {
   readonly processManager?: { mode?: string; instances?: InstanceView[] };
 }
 
+/** A permission request a turn waits on (GET /api/sessions/:id/pending). */
+export interface PermissionRequestView {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly permission?: string;
+  readonly patterns?: string[];
+  readonly metadata?: Record<string, unknown>;
+  /** ISO time at which the service rejects it unanswered. */
+  readonly expiresAt?: string;
+}
+
+export interface QuestionRequestView {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly questions?: Array<{
+    question?: string;
+    header?: string;
+    options?: Array<{ label?: string; description?: string }>;
+    multiple?: boolean;
+    custom?: boolean;
+  }>;
+  readonly expiresAt?: string;
+}
+
+export interface PendingRequestsView {
+  readonly permissions: PermissionRequestView[];
+  readonly questions: QuestionRequestView[];
+}
+
 /** A session's state: the service's own when it sends one, else what `busy`/`waitingOnUser` say. */
 export function sessionState(session: SessionView): string {
   if (typeof session.state === 'string') return session.state;

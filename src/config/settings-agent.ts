@@ -51,7 +51,7 @@ export const AGENT_SETTINGS = {
     z.enum(['ask', 'allow', 'deny']),
     'ask',
     'ask, allow or deny',
-    "`ask`: opencode's permission requests and questions are forwarded to the client (per-message mode cannot forward: it acts as `deny` there); `allow`: permissions are approved once automatically; `deny`: rejected automatically. Questions are rejected under `allow` and `deny`.",
+    "Who answers opencode's permission requests and questions. `ask`: the web app; the turn waits for its answer (it learns of a request from the events of a streaming turn or `GET /api/sessions/:id/pending`, and answers with `POST /api/sessions/:id/permissions/:requestId` or `…/questions/:requestId`: [Permissions and questions](api.md#permissions-and-questions)) for at most `OCPM_PERMISSION_TIMEOUT_MS`; per-message mode cannot forward them and acts as `deny`. `allow`: permissions are approved once automatically; `deny`: rejected automatically. Questions are rejected under `allow` and `deny`.",
   ),
   OCPM_PERMISSION_TIMEOUT_MS: setting(
     'turns',
@@ -59,7 +59,7 @@ export const AGENT_SETTINGS = {
     integer(100),
     120000,
     ms(100),
-    'How long a forwarded permission request or question waits for an answer; then it is rejected, the model is told the user did not answer, and the turn goes on.',
+    'How long a permission request or question forwarded to the web app (`OCPM_PERMISSION_POLICY=ask`) waits for its answer; then it is rejected, the model is told the user did not answer, and the turn goes on. `OCPM_STALL_TIMEOUT_MS` does not count while a request waits; `OCPM_TURN_TIMEOUT_MS` does.',
   ),
   OCPM_STALL_TIMEOUT_MS: setting(
     'turns',

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { zeroProviderSeries } from '../metrics/gateway-metrics.js';
 import type { Budgets, SessionUsage, UsageTokens } from '../manager/usage.js';
 import { GatewayProxy, type ForwardTo } from './gateway-proxy.js';
 import { ModelLedger, type ModelTerms, type TurnCalls } from './model-ledger.js';
@@ -141,6 +142,7 @@ export class ModelGateway {
       logger.error(`Model provider "${id}" is refused: ${reason}. Its credentials stay in the service and opencode does not see it.`, { provider: id });
     }
     this.ledger = new ModelLedger({ usageOf: host.usageOf, addUsage: host.addUsage, budgets: host.budgets, rpm: host.rpm });
+    zeroProviderSeries(host.metrics.gateway, [...this.resolved.upstreams.keys()]);
     const forward: ForwardTo | undefined =
       this.settings.modelGatewayUpstream === undefined
         ? undefined

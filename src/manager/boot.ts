@@ -1,6 +1,7 @@
 // Boot: clean up after a crashed previous run, find opencode and read what it can do, set up the
 // sessions' sandbox, choose the mode, and start the server pool. Never throws: a missing binary
 // leaves the manager `unavailable` with the reason.
+import { BootCache } from './boot-cache.js';
 import { discoverCatalog } from './catalog/discover-catalog.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
@@ -18,6 +19,7 @@ import { modelLabel } from './usage-accounting.js';
 export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
   const { settings, logger, metrics } = core;
   await cleanUpAfterCrash(core);
+  const cache = new BootCache(settings.storage.dataDir);
   let binary: OpencodeBinary;
   try {
     binary = await findOpencodeBinary({
@@ -26,6 +28,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
       searchPath: core.sourceEnv,
       cwd: process.cwd(),
       processes: core.registry.processes,
+      cache,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -59,7 +62,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
     await pool.start();
     if (!pool.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
   }
-  core.catalog = await discoverCatalog(core, binary.path, pool);
+  core.catalog = await discoverCatalog(core, binary, pool, cache);
   if (core.catalog?.defaultModel != null) core.metrics.usage.zeroModel(modelLabel(core.catalog, undefined));
   logger.info('OpenCode process manager initialized', {
     version: binary.version,

@@ -83,7 +83,7 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     sessions: () => core.sessions.size,
     activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),
     serverInstances: () => pool()?.countByState() ?? {},
-    residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes()),
+    residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes(kind)),
     sessionsWaitingOnUser: () => core.userRequests.sessionsWaiting(),
     oldestUserWaitSeconds: () => core.userRequests.oldestWaitSeconds(),
     serverMemory: () => pool()?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],

@@ -1,13 +1,16 @@
 // Finds the opencode binary and reads what it can do: OCPM_OPENCODE_BIN, else the binary that
 // `npm ci` installed from the opencode-ai dependency, else PATH. Each candidate must answer
-// `--version`; `serve --help` exiting 0 means the binary has server mode.
+// `--version`; `serve --help` exiting 0 means the binary has server mode. The answers are kept in the
+// boot cache: the same file is not probed again at the next boot.
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ProcessStore } from '../store/process-store.js';
+import { digest, fileIdentity, stableEnv, type BootCache } from './boot-cache.js';
 import { spawnTracked } from './process-tree/spawn-tracked.js';
 
 const PROBE_TIMEOUT_MS = 20000;
+const PROBE_CACHE_ENTRY = 'opencodeBinary';
 
 export interface OpencodeBinary {
   readonly path: string;
@@ -106,6 +109,8 @@ export async function findOpencodeBinary(options: {
   searchPath: NodeJS.ProcessEnv;
   cwd: string;
   processes?: ProcessStore;
+  /** What the probes of the same file (same size, time and inode) answered at an earlier boot. */
+  cache?: BootCache;
 }): Promise<OpencodeBinary> {
   const candidates: Candidate[] =
     options.explicit !== undefined
@@ -117,9 +122,16 @@ export async function findOpencodeBinary(options: {
       if (candidate.source !== 'PATH') reasons.push(`${candidate.path}: not an executable file`);
       continue;
     }
+    const key = digest(candidate.path, fileIdentity(candidate.path), stableEnv(options.env));
+    const known = options.cache?.get<Pick<OpencodeBinary, 'version' | 'supportsServe'>>(PROBE_CACHE_ENTRY, key);
+    if (known !== undefined) return { path: candidate.path, source: candidate.source, version: known.version, supportsServe: known.supportsServe };
     try {
-      const version = await readVersion(candidate.path, options.env, options.cwd, options.processes);
-      const serve = await supportsServe(candidate.path, options.env, options.cwd, options.processes);
+      // Both at once: each is a whole opencode start (~1.5 s).
+      const [version, serve] = await Promise.all([
+        readVersion(candidate.path, options.env, options.cwd, options.processes),
+        supportsServe(candidate.path, options.env, options.cwd, options.processes),
+      ]);
+      options.cache?.set(PROBE_CACHE_ENTRY, key, { version, supportsServe: serve });
       return { path: candidate.path, source: candidate.source, version, supportsServe: serve };
     } catch (error) {
       reasons.push(error instanceof Error ? error.message : String(error));

@@ -63,6 +63,7 @@ async function runForSession(core: ManagerCore, session: SessionRecord, args: st
     sandbox: launch.sandbox,
     timeoutMs,
     sessionId: session.id,
+    kind: 'cli',
     onStdoutLine: (line) => {
       size += line.length + 1;
       if (size <= MAX_EXPORT_BYTES) chunks.push(line);

@@ -38,3 +38,16 @@ export function createGatewayMetrics(scope: MetricScope) {
   for (const reason of ['budget', 'rate']) reservationsRefused.inc({ reason }, 0);
   return { gateway: { modelCalls, modelCallSeconds, reservationsRefused, upstreamErrors } };
 }
+
+/**
+ * Every proxied provider's series from boot (the dashboard's Model gateway row and the upstream-error
+ * alert have data before the first call): calls of a model not configured (`other`) by outcome, no
+ * answer at all (`connect`), and both phases of the call time.
+ */
+export function zeroProviderSeries(metrics: ReturnType<typeof createGatewayMetrics>['gateway'], providers: readonly string[]): void {
+  for (const provider of providers) {
+    for (const outcome of MODEL_CALL_OUTCOMES) metrics.modelCalls.inc({ provider, model: 'other', outcome }, 0);
+    metrics.upstreamErrors.inc({ provider, status: 'connect' }, 0);
+    for (const phase of ['first_byte', 'total']) metrics.modelCallSeconds.zero({ provider, phase });
+  }
+}

@@ -12,7 +12,7 @@ export interface GaugeSources {
   /** Server instances per state (server mode; all zero otherwise). */
   serverInstances(): Partial<Record<InstanceState, number>>;
   /** Resident bytes of the process trees of each kind, read from /proc. */
-  residentMemory(kind: 'run' | 'serve'): number;
+  residentMemory(kind: 'run' | 'serve' | 'cli'): number;
   /** Resident bytes of each server instance's process tree by pool slot (`serve-0`, …), as last measured. */
   serverMemory(): ReadonlyArray<{ server: string; bytes: number }>;
   /** Sessions with at least one pending permission request or question. */

@@ -3,14 +3,18 @@
 import client from 'prom-client';
 import { liveGauge, type MetricScope } from './metric-kit.js';
 
-/** The kinds of opencode child the metrics count: `run` (one per message) and `serve` (a server instance). */
-export const SPAWN_KINDS = ['run', 'serve'] as const;
+/**
+ * The kinds of opencode child the metrics count: `run` (one per message), `serve` (a server instance)
+ * and `cli` (a command the service runs for itself: the catalog listing, a conversation's export or import).
+ */
+export const SPAWN_KINDS = ['run', 'serve', 'cli'] as const;
+export type SpawnKind = (typeof SPAWN_KINDS)[number];
 
 export function createProcessMetrics(scope: MetricScope) {
   const registers = [scope.registry];
   const spawns = new client.Counter({
     name: 'opencode_manager_process_spawns_total',
-    help: 'opencode processes the manager tried to start, by kind (run = one per message, serve = server instance) and outcome.',
+    help: 'opencode processes the manager tried to start, by kind (run = one per message, serve = server instance, cli = a listing, export or import command of the service) and outcome.',
     labelNames: ['kind', 'outcome'] as const,
     registers,
   });

@@ -4,7 +4,7 @@
 import type { Db } from './database.js';
 
 /** run: one per message; serve: a server instance; probe: `opencode --version` and the like. */
-export const PROCESS_KINDS = ['run', 'serve', 'probe'] as const;
+export const PROCESS_KINDS = ['run', 'cli', 'serve', 'probe'] as const;
 export type ProcessKind = (typeof PROCESS_KINDS)[number];
 
 export interface ProcessRow {

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findFreePort } from '../../src/util/free-port.js';
 import { PROJECT_ROOT, makeTempDir } from '../helpers/fixtures.js';
 import { TEST_API_TOKEN, call, callOk } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -200,11 +200,24 @@ describe('ocpm against a per-message service', () => {
     assert.match(none.stderr, /^ocpm: no API token: cannot read \S+api-token [^\n]*\n$/);
   });
 
-  it('an unreachable service is exit 3; an unknown command or option exit 2', async () => {
-    const port = await findFreePort();
-    const unreachable = await ocpm(['status', '--url', `http://127.0.0.1:${port}`], {}, cwd.dir);
-    assert.equal(unreachable.code, 3);
-    assert.match(unreachable.stderr, new RegExp(`^ocpm: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\\n$`));
+  it('an unreachable service is exit 3, naming the URL tried and how to give another; an unknown command or option exit 2', async () => {
+    // A port that was just listened on and closed again: nothing listens there.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve, reject) => closed.close((error) => (error ? reject(error) : resolve())));
+    const url = `http://127.0.0.1:${port}`;
+    const hint = "pass --url <url> or set the OCPM_URL environment variable to the service's address";
+
+    const fromFlag = await ocpm(['status', '--url', url], {}, cwd.dir);
+    assert.equal(fromFlag.code, 3);
+    assert.equal(fromFlag.stdout, '');
+    assert.equal(fromFlag.stderr, `ocpm: cannot reach the service at ${url} (from --url): ECONNREFUSED, nothing listens there; ${hint}\n`);
+
+    // Through OCPM_URL, with a path prefix, for a command that needs the token: the same, naming its source.
+    const fromEnv = await ocpm(['sessions'], { OCPM_URL: `${url}/ops`, OCPM_API_TOKEN: token }, cwd.dir);
+    assert.equal(fromEnv.code, 3);
+    assert.equal(fromEnv.stderr, `ocpm: cannot reach the service at ${url}/ops (from OCPM_URL): ECONNREFUSED, nothing listens there; ${hint}\n`);
 
     for (const args of [['frobnicate'], ['status', '--bogus'], ['session'], ['sessions', '--limit', 'x'], []]) {
       const run = await ocpm(args, env, cwd.dir);
@@ -216,7 +229,7 @@ describe('ocpm against a per-message service', () => {
   it('--help lists every command with the exit codes; each command has its own help', async () => {
     const overview = await ocpm(['--help'], {}, cwd.dir);
     assert.equal(overview.code, 0);
-    const commands = ['status', 'sessions', 'session', 'abort', 'reset', 'instances', 'restart-instance', 'usage'];
+    const commands = ['status', 'sessions', 'session', 'abort', 'reset', 'pending', 'answer', 'instances', 'restart-instance', 'usage'];
     for (const command of commands) assert.match(overview.stdout, new RegExp(`^ {2}${command}\\b`, 'm'));
     assert.match(overview.stdout, /^ {2}3 {2}the service cannot be reached/m);
     const asked = commands.flatMap((command) => [
@@ -254,6 +267,23 @@ describe('ocpm against a per-message service', () => {
     assert.match(run.stdout, /^reset alpha$/m);
     const after = await callOk(`${svc.url}/api/sessions/alpha`, 'GET', undefined, auth());
     assert.notEqual(after.opencodeSessionId, before.opencodeSessionId);
+  });
+
+  it('pending with nothing asked says so; an unknown session or request is the service error, exit 1', async () => {
+    const none = await ocpm(['pending'], env, cwd.dir);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, 'no pending requests\n');
+    const oneSession = await ocpm(['pending', 'beta'], env, cwd.dir);
+    assert.equal(oneSession.stdout, 'no pending requests in session beta\n');
+    assert.deepEqual(JSON.parse((await ocpm(['pending', 'beta', '--json'], env, cwd.dir)).stdout), { permissions: [], questions: [] });
+
+    const missing = await ocpm(['pending', 'nosuch'], env, cwd.dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^ocpm: session_not_found: No session nosuch\n$/);
+    const unknown = await ocpm(['answer', 'beta', 'per_nosuch', 'once'], env, cwd.dir);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /^ocpm: request_not_found: [^\n]*per_nosuch[^\n]*\n$/);
   });
 
   it('sessions --state filters', async () => {
@@ -304,6 +334,88 @@ describe('ocpm against a server-mode service', () => {
     assert.equal(wrong.code, 1);
     assert.equal(wrong.stdout, '');
     assert.match(wrong.stderr, /^ocpm: unauthorized: the service did not accept the API token [^\n]*\n$/);
+  });
+
+  it('pending lists the permission requests and questions turns wait on; answer … once lets the turn finish', async () => {
+    const env = { OCPM_URL: svc.url, OCPM_API_TOKEN: TEST_API_TOKEN };
+    const pendingOf = (id: string): Promise<{ permissions: Array<{ id: string }>; questions: Array<{ id: string }> }> =>
+      callOk(`${svc.url}/api/sessions/${id}/pending`, 'GET');
+    for (const id of ['asker', 'quiz']) await callOk(`${svc.url}/api/sessions/${id}`, 'PUT', { workspace: id });
+    // The fake opencode's knobs: a bash call that asks a permission, and a question with two options.
+    const turn = call(`${svc.url}/api/sessions/asker/messages`, 'POST', { text: '#fake ask patterns=echo%20hi\nplease' });
+    const quiz = call(`${svc.url}/api/sessions/quiz/messages`, 'POST', { text: '#fake question=Which%20colour%3F options=red,blue\npick' });
+    const requestId = await waitFor('the permission request', async () => (await pendingOf('asker')).permissions[0]?.id);
+    const questionId = await waitFor('the question', async () => (await pendingOf('quiz')).questions[0]?.id);
+    await waitFor('both sessions to wait on the user', async () => {
+      const { sessions } = await callOk(`${svc.url}/api/sessions`, 'GET');
+      return sessions.filter((session: { waitingOnUser: boolean }) => session.waitingOnUser).length === 2;
+    });
+
+    const listed = await ocpm(['pending'], env, cwd.dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    assertAligned(listed.stdout, 'SESSION');
+    assert.match(listed.stdout, /^SESSION +REQUEST +KIND +ASKS +EXPIRES$/m);
+    assert.match(listed.stdout, new RegExp(`^asker +${requestId} +permission +bash: echo hi +in \\d+[smh]$`, 'm'));
+    assert.match(listed.stdout, new RegExp(`^quiz +${questionId} +question +Which colour\\? \\[red, blue\\] +in \\d+[smh]$`, 'm'));
+    const one = await ocpm(['pending', 'asker'], env, cwd.dir);
+    assert.match(one.stdout, new RegExp(`^asker +${requestId} +permission `, 'm'));
+    assert.doesNotMatch(one.stdout, /^quiz /m);
+    assert.deepEqual(JSON.parse((await ocpm(['pending', 'asker', '--json'], env, cwd.dir)).stdout), await pendingOf('asker'));
+    const all = JSON.parse((await ocpm(['pending', '--json'], env, cwd.dir)).stdout);
+    assert.deepEqual(
+      all.permissions.map((request: { id: string }) => request.id),
+      [requestId],
+    );
+    assert.deepEqual(
+      all.questions.map((request: { id: string }) => request.id),
+      [questionId],
+    );
+
+    // Bad arguments are usage errors, and nothing is sent: the request is still pending afterwards.
+    for (const args of [
+      ['answer', 'asker', requestId, 'maybe'],
+      ['answer', 'asker', requestId],
+      ['answer', 'asker', requestId, 'once', '--message', 'why'],
+      ['answer', 'asker', requestId, 'once', 'extra'],
+    ]) {
+      const run = await ocpm(args, env, cwd.dir);
+      assert.equal(run.code, 2, `ocpm ${args.join(' ')}`);
+      assert.match(run.stderr, /^ocpm: [^\n]+\nRun `ocpm --help` for usage\.\n$/, `ocpm ${args.join(' ')}`);
+    }
+    assert.deepEqual(
+      (await pendingOf('asker')).permissions.map((request) => request.id),
+      [requestId],
+    );
+
+    const answered = await ocpm(['answer', 'asker', requestId, 'once'], env, cwd.dir);
+    assert.equal(answered.code, 0, answered.stderr);
+    assert.equal(answered.stdout, `answered permission request ${requestId} of session asker: once\n`);
+    const done = await turn;
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.match(done.body.text as string, /: please \[permission=once\]$/);
+    const again = await ocpm(['answer', 'asker', requestId, 'once'], env, cwd.dir);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^ocpm: request_already_answered: [^\n]+\n$/);
+
+    // reject --message reaches the model: the fake's turn goes on and ends with it.
+    const second = call(`${svc.url}/api/sessions/asker/messages`, 'POST', { text: '#fake ask patterns=echo%20bye\nagain' });
+    const secondId = await waitFor('the second permission request', async () => (await pendingOf('asker')).permissions[0]?.id);
+    const rejected = await ocpm(['answer', 'asker', secondId, 'reject', '--message', 'use printf', '--json'], env, cwd.dir);
+    assert.equal(rejected.code, 0, rejected.stderr);
+    assert.deepEqual(JSON.parse(rejected.stdout), { id: secondId, reply: 'reject' });
+    const secondDone = await second;
+    assert.equal(secondDone.status, 200, JSON.stringify(secondDone.body));
+    assert.match(secondDone.body.text as string, /\[permission=reject: use printf\]$/);
+
+    // The question is not a permission: answer refuses it (the service's error); the API rejects it here.
+    const notPermission = await ocpm(['answer', 'quiz', questionId, 'once'], env, cwd.dir);
+    assert.equal(notPermission.code, 1);
+    assert.match(notPermission.stderr, /^ocpm: request_not_found: /);
+    await callOk(`${svc.url}/api/sessions/quiz/questions/${questionId}`, 'POST', { reject: true });
+    assert.equal((await quiz).status, 403);
+    const none = await ocpm(['pending'], env, cwd.dir);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, 'no pending requests\n');
   });
 
   it('restart-instance <name> restarts one', async () => {

@@ -15,7 +15,7 @@ import { backendTrafficPolicyErrors } from './envoy-gateway.js';
 import { disallowedTypes, docName, schemaErrors, typeKey, unknownFieldErrors } from './k8s-schema.js';
 import type { Doc } from './kustomize-subset.js';
 import { renderKustomization } from './kustomize-subset.js';
-import { kubectlAvailable, render, type Renderer } from './render.js';
+import { kubectlAvailable, render, renderOverlay, type Renderer } from './render.js';
 
 const KUSTOMIZATIONS = ['k8s/base', 'k8s/overlays/scaled', 'k8s/overlays/session-uids'];
 const RENDERER: Renderer = kubectlAvailable() ? 'kubectl' : 'builtin';
@@ -179,6 +179,42 @@ describe('k8s manifests', () => {
       assert.ok(graceS > drainS);
       assert.ok(handoffS >= 300, `${graceS} s leaves ${handoffS} s for the handoff after the drain, less than 300 s`);
     });
+  });
+
+  describe('the components (k8s/components), on the overlays they are for', () => {
+    /** Each component: the kinds it drops, and the kustomizations it applies to. */
+    const COMPONENTS: Record<string, { drops: string[]; on: string[] }> = {
+      'without-prometheus-operator': { drops: ['ServiceMonitor', 'PrometheusRule'], on: KUSTOMIZATIONS },
+      'without-envoy-gateway': { drops: ['Gateway', 'HTTPRoute', 'BackendTrafficPolicy'], on: ['k8s/overlays/scaled'] },
+      'without-keda': { drops: ['ScaledObject'], on: ['k8s/overlays/scaled'] },
+    };
+    const byName = (docs: Doc[]): Map<string, Doc> => new Map(docs.map((d) => [`${typeKey(d)}/${String(d.metadata.name)}`, d]));
+
+    it('every component is covered here', () => {
+      assert.deepEqual(readdirSync(path.join(PROJECT_ROOT, 'k8s', 'components')).sort(), Object.keys(COMPONENTS).sort());
+    });
+
+    for (const [component, { drops, on }] of Object.entries(COMPONENTS)) {
+      for (const dir of on) {
+        it(`${component} on ${dir} drops ${drops.join(', ')} and changes nothing else`, () => {
+          const overlay = [
+            'apiVersion: kustomize.config.k8s.io/v1beta1',
+            'kind: Kustomization',
+            'resources:',
+            `  - ../../${dir.replace(/^k8s\//, '')}`,
+            'components:',
+            `  - ../../components/${component}`,
+            '',
+          ].join('\n');
+          const docs = renderOverlay(PROJECT_ROOT, 'component-test', overlay, RENDERER);
+          const expected = docsOf(dir).filter((d) => !drops.includes(String(d.kind)));
+          assert.ok(expected.length < docsOf(dir).length, `${dir} has something to drop`);
+          assert.deepEqual(byName(docs), byName(expected));
+          if (RENDERER === 'kubectl')
+            assert.deepEqual(byName(renderOverlay(PROJECT_ROOT, 'component-test', overlay, 'builtin')), byName(docs), 'built-in renderer');
+        });
+      }
+    }
   });
 
   it('the built-in renderer gives what kubectl kustomize gives', { skip: RENDERER !== 'kubectl' && 'kubectl is not installed' }, () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { call } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
+import { makeTempDir } from '../helpers/fixtures.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
 for (const mode of ['per-message', 'server'] as const) {
@@ -104,5 +105,45 @@ describe('catalog unknown (listing fails)', () => {
     await call(`${svc.url}/api/sessions/u`, 'PUT', { workspace: 'u' });
     const sent = await call(`${svc.url}/api/sessions/u/messages`, 'POST', { text: 'hi', model: 'any/model' });
     assert.equal(sent.status, 200);
+  });
+});
+
+describe('the catalog at the next boot comes from the boot cache, until what it depends on changes', () => {
+  let temp: { dir: string; remove: () => Promise<void> };
+  before(async () => {
+    temp = await makeTempDir('catalog-cache');
+  });
+  after(async () => {
+    await temp.remove();
+  });
+
+  /** Boots per-message over the same dirs (and the same children's environment); answers what boot did. */
+  const boot = async (providers: string) => {
+    const svc = await startTestService({
+      OCPM_DATA_DIR: `${temp.dir}/data`,
+      OCPM_WORKSPACE_ROOT: `${temp.dir}/workspaces`,
+      XDG_DATA_HOME: `${temp.dir}/xdg-data`,
+      FAKE_OPENCODE_RECORD_DIR: `${temp.dir}/record`,
+      FAKE_OPENCODE_TEST_TAG: 'catalog-cache',
+      FAKE_OPENCODE_PROVIDERS: providers,
+    });
+    try {
+      const metrics = (await call(`${svc.url}/metrics`, 'GET')).body as string;
+      const discovered = svc.logs.find((line) => line.message === 'OpenCode providers discovered');
+      return {
+        via: discovered?.via,
+        providers: (await call(`${svc.url}/api/opencode/status`, 'GET')).body.opencode.providers as string[],
+        cli: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'cli', outcome: 'started' }),
+        run: sample(metrics, 'opencode_manager_process_spawns_total', { kind: 'run', outcome: 'started' }),
+      };
+    } finally {
+      await svc.close();
+    }
+  };
+
+  it('first boot: one catalog server (kind cli, never run); then the cache; a changed config is read again', async () => {
+    assert.deepEqual(await boot('fake/default,stub/stub-model'), { via: 'catalog server', providers: ['fake', 'stub'], cli: 1, run: 0 });
+    assert.deepEqual(await boot('fake/default,stub/stub-model'), { via: 'cache', providers: ['fake', 'stub'], cli: 0, run: 0 });
+    assert.deepEqual(await boot('other/model'), { via: 'catalog server', providers: ['other'], cli: 1, run: 0 });
   });
 });

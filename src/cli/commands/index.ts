@@ -1,6 +1,7 @@
 // Every command of ocpm, in the order `ocpm --help` lists them.
 import type { Command } from '../command.js';
 import { instancesCommand, restartInstanceCommand } from './instances.js';
+import { answerCommand, pendingCommand } from './requests.js';
 import { abortCommand, resetCommand, sessionCommand, sessionsCommand } from './sessions.js';
 import { statusCommand } from './status.js';
 import { usageCommand } from './usage.js';
@@ -11,6 +12,8 @@ export const COMMANDS: readonly Command[] = [
   sessionCommand,
   abortCommand,
   resetCommand,
+  pendingCommand,
+  answerCommand,
   instancesCommand,
   restartInstanceCommand,
   usageCommand,

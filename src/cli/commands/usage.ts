@@ -37,7 +37,8 @@ export const usageCommand: Command = {
   },
 };
 
-async function allSessions(context: CommandContext): Promise<SessionView[]> {
+/** Every session, page after page (a service without paging answers them all at once). */
+export async function allSessions(context: CommandContext): Promise<SessionView[]> {
   const sessions: SessionView[] = [];
   let offset: number | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {

@@ -1,17 +1,22 @@
-// Reads the catalog once at boot: from the first ready server instance (GET /config/providers,
-// /agent, /config), or by running opencode's listing commands (`opencode models`, `opencode agent
-// list`, `opencode debug config`) the way a per-message run starts. Never throws: a catalog that
-// could not be read is undefined, and then no message is refused for it.
+// Reads the catalog once at boot: from the boot cache when nothing it depends on changed, else from
+// the first ready server instance (GET /config/providers, /agent, /config), else from a server
+// started for it alone, else by running opencode's listing commands (`opencode models`, `opencode
+// agent list`, `opencode debug config`). Never throws: a catalog that could not be read is
+// undefined, and then no message is refused for it.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { SessionRecord } from '../../store/session-registry.js';
 import { tolerate } from '../../util/housekeeping.js';
 import { removeTree } from '../../util/remove-tree.js';
+import type { BootCache } from '../boot-cache.js';
 import type { ManagerCore } from '../manager-core.js';
+import type { OpencodeBinary } from '../opencode-binary.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import type { OpencodeClient } from '../server/opencode-client.js';
 import type { ServerPool } from '../server/server-pool.js';
+import { ServerInstance } from '../server/server-instance.js';
+import { catalogKey } from './catalog-key.js';
 import {
   buildCatalog,
   checkTurnOptions,
@@ -71,20 +76,44 @@ function describe(result: TrackedResult): string {
   return `${how}${result.stderrTail.length === 0 ? '' : `: ${result.stderrTail.slice(-3).join(' | ')}`}`;
 }
 
-/** Discovers the catalog for the mode boot chose, logs what it found, and warns when no provider is configured. */
-export async function discoverCatalog(core: ManagerCore, binaryPath: string, pool: ServerPool | undefined): Promise<OpencodeCatalog | undefined> {
+/** The boot cache's entry of the catalog. */
+const CACHE_ENTRY = 'opencodeCatalog';
+
+/**
+ * Discovers the catalog for the mode boot chose, logs what it found, and warns when no provider is
+ * configured. From the boot cache when opencode, its environment and its config files are what they
+ * were; else from the first ready server, else from a server started for it alone, else (no `serve`)
+ * from the listing commands.
+ */
+export async function discoverCatalog(
+  core: ManagerCore,
+  binary: OpencodeBinary,
+  pool: ServerPool | undefined,
+  cache: BootCache,
+): Promise<OpencodeCatalog | undefined> {
   const { logger } = core;
   const startedAt = Date.now();
-  const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
-  let catalog: OpencodeCatalog | undefined;
-  try {
-    catalog = client !== undefined ? await discoverWithServer(core, client) : await discoverWithCommands(core, binaryPath);
-  } catch (error) {
-    logger.warn('Could not read which models and agents opencode has; messages are not checked against them', {
-      reason: error instanceof Error ? error.message : String(error),
-      durationMs: Date.now() - startedAt,
-    });
-    return undefined;
+  const key = catalogKey(binary, core.childEnv);
+  let catalog = cache.get<OpencodeCatalog>(CACHE_ENTRY, key);
+  let via = 'cache';
+  if (catalog === undefined) {
+    const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
+    via = client !== undefined ? 'server' : binary.supportsServe ? 'catalog server' : 'commands';
+    try {
+      catalog =
+        client !== undefined
+          ? await discoverWithServer(core, client)
+          : binary.supportsServe
+            ? await discoverWithOwnServer(core, binary.path)
+            : await discoverWithCommands(core, binary.path);
+    } catch (error) {
+      logger.warn('Could not read which models and agents opencode has; messages are not checked against them', {
+        reason: error instanceof Error ? error.message : String(error),
+        durationMs: Date.now() - startedAt,
+      });
+      return undefined;
+    }
+    cache.set(CACHE_ENTRY, key, catalog);
   }
   const fields = {
     providers: catalog.providers,
@@ -92,6 +121,7 @@ export async function discoverCatalog(core: ManagerCore, binaryPath: string, poo
     models: catalog.models.length,
     agents: catalog.agents,
     durationMs: Date.now() - startedAt,
+    via,
   };
   if (!catalog.configured) {
     logger.error(`opencode has no model provider configured: /readyz answers 503 and every message is refused with no_provider. ${NO_PROVIDER_HINT}`, {
@@ -99,7 +129,7 @@ export async function discoverCatalog(core: ManagerCore, binaryPath: string, poo
       code: 'no_provider',
     });
   } else {
-    logger.info('OpenCode providers discovered', { ...fields, via: client !== undefined ? 'server' : 'commands' });
+    logger.info('OpenCode providers discovered', fields);
   }
   return catalog;
 }
@@ -111,6 +141,37 @@ async function discoverWithServer(core: ManagerCore, client: OpencodeClient): Pr
     return await discoverFromServer(client, directory);
   } finally {
     await tolerate(core, 'tmp_cleanup', () => removeTree(directory), { what: 'catalog data dir' });
+  }
+}
+
+/** One `opencode serve` of the service's own, in a throwaway directory and data dir, stopped once read. */
+async function discoverWithOwnServer(core: ManagerCore, binaryPath: string): Promise<OpencodeCatalog> {
+  const { settings, metrics } = core;
+  const root = path.join(settings.storage.dataDir, 'catalog');
+  const directory = path.join(root, 'dir');
+  await mkdir(directory, { recursive: true });
+  const instance = new ServerInstance(-1, {
+    binary: binaryPath,
+    cwd: directory,
+    env: { ...core.childEnv, XDG_DATA_HOME: path.join(root, 'data') },
+    serverStartTimeoutMs: Math.max(settings.pool.serverStartTimeoutMs, CATALOG_TIMEOUT_MS),
+    healthTimeoutMs: settings.pool.healthTimeoutMs,
+    killGraceMs: settings.opencode.killGraceMs,
+    logger: core.logger.child({ component: 'catalog' }),
+    processes: core.registry.processes,
+  });
+  try {
+    try {
+      await instance.start();
+    } catch (error) {
+      metrics.spawns.inc({ kind: 'cli', outcome: 'failed' });
+      throw error;
+    }
+    metrics.spawns.inc({ kind: 'cli', outcome: 'started' });
+    return await discoverFromServer(instance.client!, directory);
+  } finally {
+    await instance.stop('catalog read');
+    await tolerate(core, 'tmp_cleanup', () => removeTree(root), { what: 'catalog data dir' });
   }
 }
 
@@ -129,6 +190,7 @@ async function discoverWithCommands(core: ManagerCore, binaryPath: string): Prom
         workspaceDir: dir,
         env: { ...core.childEnv, XDG_DATA_HOME: dir },
         timeoutMs: CATALOG_TIMEOUT_MS,
+        kind: 'cli',
         onStdoutLine: (line) => {
           if (stdout.length < 4 * 1024 * 1024) stdout += `${line}\n`;
         },

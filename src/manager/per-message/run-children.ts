@@ -15,10 +15,18 @@ export interface RunChildOptions extends Pick<
   readonly workspaceDir: string;
   /** For logs only. */
   readonly sessionId?: string;
+  /**
+   * `run` (default): a message's `opencode run`; `cli`: any other opencode command the service runs
+   * for itself (listing the catalog at boot, exporting or importing a conversation).
+   */
+  readonly kind?: RunChildKind;
 }
+
+export type RunChildKind = 'run' | 'cli';
 
 export class RunChildren {
   private readonly children = new Map<string, TrackedChild>();
+  private readonly kinds = new Map<string, RunChildKind>();
 
   constructor(private readonly deps: { logger: Logger; metrics: Metrics; processes: ProcessStore; killGraceMs: number }) {}
 
@@ -27,34 +35,40 @@ export class RunChildren {
   }
 
   /** Resident bytes of every child's whole tree, read from /proc. */
-  residentBytes(): number {
-    return [...this.children.values()].reduce((sum, child) => sum + treeResidentBytes(child.identity), 0);
+  residentBytes(kind: RunChildKind): number {
+    return [...this.children.values()]
+      .filter((child) => this.kinds.get(child.processId) === kind)
+      .reduce((sum, child) => sum + treeResidentBytes(child.identity), 0);
   }
 
   /** Spawns one child and follows it to the end of its whole tree. */
   async run(options: RunChildOptions): Promise<TrackedResult> {
     const { logger, metrics } = this.deps;
+    const kind = options.kind ?? 'run';
     let child: TrackedChild;
     try {
-      const { workspaceDir, sessionId, ...spawn } = options;
+      const { workspaceDir, sessionId, kind: _kind, ...spawn } = options;
       void sessionId; // logs only, not a spawn option
+      void _kind; // metrics and the registry only
       child = await spawnTracked({
         ...spawn,
         cwd: workspaceDir,
         killGraceMs: this.deps.killGraceMs,
-        registry: { store: this.deps.processes, kind: 'run' },
+        registry: { store: this.deps.processes, kind },
         onCleanupError: (error) => housekeepingFailed({ logger, metrics }, 'tmp_cleanup', error, { sessionId }),
       });
     } catch (error) {
-      metrics.spawns.inc({ kind: 'run', outcome: 'failed' });
+      metrics.spawns.inc({ kind, outcome: 'failed' });
       logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });
       throw error;
     }
-    metrics.spawns.inc({ kind: 'run', outcome: 'started' });
+    metrics.spawns.inc({ kind, outcome: 'started' });
     this.children.set(child.processId, child);
+    this.kinds.set(child.processId, kind);
     logger.info('Executing OpenCode command (standalone)', {
       processId: child.processId,
       sessionId: options.sessionId,
+      kind,
       pid: child.pid,
       activeProcesses: this.children.size,
     });
@@ -74,6 +88,7 @@ export class RunChildren {
       return result;
     } finally {
       this.children.delete(child.processId);
+      this.kinds.delete(child.processId);
     }
   }
 
