@@ -18,7 +18,7 @@ import { resolveIsolation } from './manager/isolation/isolation.js';
 import { sessionsRoot } from './manager/isolation/session-home.js';
 import { SANDBOX_BINARY } from './manager/isolation/sandbox-binary.js';
 import { Cluster } from './cluster/cluster.js';
-import { hasPeers } from './config/settings-cluster.js';
+import { hasPeers, replicaNameOf } from './config/settings-cluster.js';
 import { requirePeerToken } from './http/auth.js';
 
 export interface Service {
@@ -73,8 +73,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     env: options.env,
   };
   const manager = options.singleton === true ? OpencodeProcessManager.getInstance(managerOptions) : new OpencodeProcessManager(managerOptions);
+  const replica = replicaNameOf(config.cluster, config.http.port);
   const cluster = hasPeers(config.cluster)
     ? new Cluster(
+        replica,
         config.cluster,
         config.storage.dataDir,
         () => config.cluster.peerToken ?? auth.primaryToken(),
@@ -91,7 +93,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     autoCreateWorkspaces: config.storage.autoCreateWorkspaces,
     auth,
     metricsVerifier: config.auth.metricsToken.length > 0 ? new TokenVerifier(config.auth.metricsToken) : undefined,
-    replica: config.cluster.replicaName,
+    replica,
     cluster:
       cluster === undefined
         ? undefined

@@ -1,7 +1,7 @@
 // This replica among its peers: who it is, who they are (Peers), which one owns a session
 // (OwnerDirectory), the sessions it handed away (so a late request finds them), and the handoff of
 // every session to an up peer when it drains.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
@@ -33,7 +33,8 @@ export function chooseTarget(sessionId: string, peers: readonly Peer[]): Peer | 
 }
 
 export class Cluster {
-  readonly self: string;
+  /** This process's own id, in every probe answer: a peer that answers with it is this replica itself. */
+  readonly bootId = randomUUID();
   readonly client: PeerClient;
   readonly peers: Peers;
   readonly owners: OwnerDirectory;
@@ -45,16 +46,18 @@ export class Cluster {
   private readonly moving = new Map<string, Promise<void>>();
 
   constructor(
+    /** This replica's name among its peers. */
+    readonly self: string,
     settings: Config['cluster'],
     dataDir: string,
     peerToken: () => string | undefined,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    this.self = settings.replicaName;
     this.client = new PeerClient({ self: this.self, token: peerToken, timeoutMs: settings.peerTimeoutMs });
     this.peers = new Peers({
       self: this.self,
+      bootId: this.bootId,
       staticUrls: settings.peers,
       dns: settings.peerDns,
       client: this.client,

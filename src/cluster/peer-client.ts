@@ -5,6 +5,8 @@
 /** What a peer says about itself. `left`: it handed every session away and holds none. */
 export interface PeerIdentity {
   readonly replica: string;
+  /** Its process's id (a new one at each start); absent from a replica of an older version. */
+  readonly bootId?: string;
   readonly state: string;
   readonly left: boolean;
   readonly sessions: number;

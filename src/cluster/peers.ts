@@ -34,6 +34,8 @@ export interface PeerView {
 
 export interface PeersOptions {
   readonly self: string;
+  /** This process's id: a probe answered with it reached this replica itself. */
+  readonly bootId: string;
   readonly staticUrls: readonly string[];
   /** `host:port` whose A records are peers. */
   readonly dns: string | undefined;
@@ -186,8 +188,15 @@ export class Peers {
   private async probe(peer: Peer): Promise<void> {
     try {
       const identity = await this.options.client.identity(peer.url);
-      if (identity.replica === this.options.self) {
+      // This replica itself (listed among its peers): the same process, not merely the same name.
+      if (identity.bootId === this.options.bootId || (identity.bootId === undefined && identity.replica === this.options.self)) {
         peer.self = true;
+        return;
+      }
+      if (identity.replica === this.options.self) {
+        // Another replica with our name: owner look-ups and handoffs by name would confuse the two.
+        peer.name = undefined;
+        this.set(peer, 'name_conflict', `it answers with this replica's own name "${identity.replica}": give each replica its own OCPM_REPLICA_NAME`);
         return;
       }
       // The same replica at a new address (a pod that came back): the old entry goes.
@@ -218,7 +227,8 @@ export class Peers {
   private set(peer: Peer, state: PeerState, error: string | undefined): void {
     if (peer.state !== state) {
       const fields = { peer: peer.name ?? peer.url, from: peer.state, to: state, ...(error === undefined ? {} : { error }) };
-      if (state === 'down' || state === 'unauthorized') this.options.logger.warn('Peer state changed', fields);
+      if (state === 'name_conflict') this.options.logger.error(`Peer state changed: ${error ?? 'name conflict'}`, fields);
+      else if (state === 'down' || state === 'unauthorized') this.options.logger.warn('Peer state changed', fields);
       else this.options.logger.info('Peer state changed', fields);
     }
     peer.state = state;

@@ -1,5 +1,6 @@
 // The settings of several replicas behind one routing layer: who this replica is, where its peers
 // are, and how replicas authenticate to each other. Rows of the settings table (src/config/settings.ts).
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
 import { commaList, integer, ms, setting, TOKEN_PATTERN } from './setting.js';
@@ -10,11 +11,14 @@ export const CLUSTER_SETTINGS = {
   OCPM_REPLICA_NAME: setting(
     'cluster',
     'replicaName',
-    z.string().regex(/^[A-Za-z0-9._-]{1,253}$/),
-    os.hostname(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,253}$/)
+      .optional(),
+    undefined,
     'a name of letters, digits, dots, dashes or underscores',
-    "This replica's name among its peers (status `replica`, the `X-Ocpm-Replica` header). In a StatefulSet the hostname is the pod name.",
-    { fallbackText: 'the hostname' },
+    "This replica's name among its peers (status `replica`, the `X-Ocpm-Replica` header); each replica needs its own. The default, the hostname and the port, is unique on one host; with `PORT=0` a random suffix stands for the port. The Kubernetes manifests set it to the pod name.",
+    { fallbackText: '`<hostname>-<PORT>`' },
   ),
   OCPM_PEERS: setting(
     'cluster',
@@ -69,6 +73,16 @@ export const CLUSTER_SETTINGS = {
     "Time one session's handoff (export, transfer, import) may take when a draining replica gives its sessions to a peer.",
   ),
 } as const;
+
+/**
+ * This replica's name: OCPM_REPLICA_NAME, else the hostname and the port (two replicas on one host
+ * listen on different ports); with PORT=0 the port is not known yet, so a random suffix stands for it.
+ */
+export function replicaNameOf(cluster: { replicaName: string | undefined }, port: number): string {
+  if (cluster.replicaName !== undefined) return cluster.replicaName;
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'replica';
+  return `${host}-${port === 0 ? randomBytes(4).toString('hex') : String(port)}`;
+}
 
 /** Whether this replica has peers at all (else everything cluster-related stays off). */
 export const hasPeers = (cluster: { peers: readonly string[]; peerDns: string | undefined }): boolean =>

@@ -6,6 +6,7 @@ import { MANAGER_STATES } from '../manager/lifecycle.js';
 import { SESSION_STATES } from '../manager/manager-types.js';
 import { INSTANCE_STATES } from '../manager/server/server-instance.js';
 import { TURN_MODES } from '../manager/turn.js';
+import { PEER_STATES } from '../metrics/cluster-metrics.js';
 
 const tokensSchema = z.object({
   input: z.number(),
@@ -173,7 +174,7 @@ export const statusFullResponseSchema = z
         z.object({
           name: z.string().nullable(),
           url: z.string(),
-          state: z.enum(['up', 'draining', 'down', 'left', 'unauthorized']),
+          state: z.enum(PEER_STATES),
           lastSeenAt: z.number().nullable(),
           error: z.string().optional(),
         }),

@@ -15,7 +15,8 @@ export type HandoffOutcome = (typeof HANDOFF_OUTCOMES)[number];
 export const LOOKUP_RESULTS = ['cache', 'peer', 'none', 'unavailable'] as const;
 export type LookupResult = (typeof LOOKUP_RESULTS)[number];
 
-export const PEER_STATES = ['up', 'draining', 'down', 'left', 'unauthorized'] as const;
+/** `name_conflict`: another replica answers with this replica's name (each needs its own OCPM_REPLICA_NAME). */
+export const PEER_STATES = ['up', 'draining', 'down', 'left', 'unauthorized', 'name_conflict'] as const;
 export type PeerState = (typeof PEER_STATES)[number];
 
 export function createClusterMetrics(scope: MetricScope) {
@@ -53,7 +54,7 @@ export function createClusterMetrics(scope: MetricScope) {
   });
   const peers = new client.Gauge({
     name: 'opencode_manager_peers',
-    help: 'Peer replicas by state (up, draining, down, left, unauthorized).',
+    help: "Peer replicas by state (up, draining, down, left, unauthorized, name_conflict: it answers with this replica's own name).",
     labelNames: ['state'] as const,
     registers,
   });

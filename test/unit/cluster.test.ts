@@ -22,6 +22,8 @@ class FakeReplica {
   left = false;
   sessions = new Set<string>();
   token = 'peer-token';
+  /** Its process id (as a replica of this version sends); the default is a replica of its own. */
+  bootId = `boot-${Math.random()}`;
   private readonly server = http.createServer((req, res) => {
     if (req.headers.authorization !== `Bearer ${this.token}`) {
       res.writeHead(401).end();
@@ -31,7 +33,7 @@ class FakeReplica {
     if (url === '/internal/v1/replica') {
       res
         .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ replica: this.name, state: this.state, left: this.left, sessions: this.sessions.size }));
+        .end(JSON.stringify({ replica: this.name, bootId: this.bootId, state: this.state, left: this.left, sessions: this.sessions.size }));
       return;
     }
     const id = /^\/internal\/v1\/sessions\/([^/]+)$/.exec(url)?.[1];
@@ -82,11 +84,35 @@ describe('peers and owner look-ups over real HTTP', () => {
   });
 
   const newPeers = (staticUrls: string[]): Peers =>
-    new Peers({ self: 'r1', staticUrls, dns: undefined, client, probeIntervalMs: 60_000, logger, knownFile: path.join(dir, 'known-peers.json') });
+    new Peers({
+      self: 'r1',
+      bootId: 'boot-r1',
+      staticUrls,
+      dns: undefined,
+      client,
+      probeIntervalMs: 60_000,
+      logger,
+      knownFile: path.join(dir, 'known-peers.json'),
+    });
   const states = (peers: Peers): string[] => peers.view().map((p) => `${p.name ?? p.url}=${p.state}`);
+
+  it('reports another replica that answers with its name (another boot id) as name_conflict, never as itself', async () => {
+    const namesake = new FakeReplica('r1');
+    const namesakeUrl = await namesake.listen();
+    try {
+      const peers = newPeers([urls[0]!, namesakeUrl]);
+      await peers.refresh();
+      assert.deepEqual(states(peers), ['r2=up', `${namesakeUrl}=name_conflict`]);
+      assert.match(peers.view()[1]?.error ?? '', /answers with this replica's own name "r1": give each replica its own OCPM_REPLICA_NAME/);
+      assert.equal(peers.up().length, 1);
+    } finally {
+      await namesake.close();
+    }
+  });
 
   it('probes each peer for its name and state, recognises itself, and flags a wrong token', async () => {
     const self = new FakeReplica('r1');
+    self.bootId = 'boot-r1';
     const selfUrl = await self.listen();
     try {
       const peers = newPeers([...urls, selfUrl]);

@@ -46,7 +46,7 @@ export function internalRoutes(deps: InternalRouteDeps): Router {
   router.use('/internal/v1', deps.peerAuth, express.json({ limit: HANDOFF_BODY_LIMIT, strict: true }));
 
   router.get('/internal/v1/replica', (_req, res) => {
-    res.json({ replica: cluster.self, state: manager.state, left: cluster.left, sessions: manager.sessionIds().length });
+    res.json({ replica: cluster.self, bootId: cluster.bootId, state: manager.state, left: cluster.left, sessions: manager.sessionIds().length });
   });
 
   router.get('/internal/v1/sessions', (_req, res) => {
