@@ -82,7 +82,7 @@ export function sessionRow(session, act, now) {
       tokens === undefined ? '–' : formatNumber(tokens),
     ),
     el('td', { class: 'num' }, formatCost(session.usage?.cost)),
-    el('td', { class: 'num' }, session.pendingRequests > 0 ? formatNumber(session.pendingRequests) : ''),
+    el('td', { class: 'num' }, session.pendingUserRequests > 0 ? formatNumber(session.pendingUserRequests) : ''),
     el(
       'td',
       {},

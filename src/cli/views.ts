@@ -16,7 +16,7 @@ export interface SessionView {
   readonly lastActivity?: number;
   readonly busy?: boolean;
   readonly waitingOnUser?: boolean;
-  readonly pendingRequests?: number;
+  readonly pendingUserRequests?: number;
   readonly state?: string;
   readonly usage?: Usage;
 }

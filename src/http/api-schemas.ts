@@ -45,7 +45,7 @@ export const sessionResponseSchema = z
     createdAt: z.number().describe('ms since the epoch'),
     lastActivity: z.number().describe('ms since the epoch'),
     waitingOnUser: z.boolean().describe("True while the session's turn waits on a person's answer"),
-    pendingRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
+    pendingUserRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
     usage: usageSchema,
     state: z
       .enum(SESSION_STATES)

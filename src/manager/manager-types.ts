@@ -70,8 +70,8 @@ export interface SessionView {
   readonly busy: boolean;
   /** True while the session's turn waits on a person (a permission request or question is pending). */
   readonly waitingOnUser: boolean;
-  /** Permission requests and questions of the session that wait for an answer. */
-  readonly pendingRequests: number;
+  /** Permission requests and questions of the session that wait for an answer (not the status's queued `pendingRequests`). */
+  readonly pendingUserRequests: number;
   /** Tokens, cost and turns since the session was created or its usage reset. */
   readonly usage: SessionUsage;
   readonly state: SessionState;

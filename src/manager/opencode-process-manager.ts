@@ -271,7 +271,7 @@ export class OpencodeProcessManager {
   }
 
   /** The permission requests and questions of the session's turn that wait for a person's answer. */
-  pendingRequests(id: string): PendingRequests {
+  pendingUserRequests(id: string): PendingRequests {
     return this.core.userRequests.list(id);
   }
 

@@ -12,8 +12,8 @@ import { homeOf } from './placement.js';
 import type { DisposalReason } from './server/pool-config.js';
 
 /** A session's state from what it is doing now; waiting on a person outranks running, running outranks waiting in the queue. */
-export function sessionState(activity: { readonly pendingRequests: number; readonly busy: boolean; readonly queued: boolean }): SessionState {
-  if (activity.pendingRequests > 0) return 'waiting_on_user';
+export function sessionState(activity: { readonly pendingUserRequests: number; readonly busy: boolean; readonly queued: boolean }): SessionState {
+  if (activity.pendingUserRequests > 0) return 'waiting_on_user';
   if (activity.busy) return 'busy';
   return activity.queued ? 'queued' : 'idle';
 }
@@ -46,7 +46,7 @@ export class Sessions {
 
   view(session: SessionRecord): SessionView {
     const busy = this.isBusy(session.id);
-    const pendingRequests = this.core.userRequests.countFor(session.id);
+    const pendingUserRequests = this.core.userRequests.countFor(session.id);
     return {
       id: session.id,
       workspace: session.workspace,
@@ -55,9 +55,9 @@ export class Sessions {
       createdAt: session.createdAt,
       lastActivity: session.lastActivity,
       busy,
-      waitingOnUser: pendingRequests > 0,
-      pendingRequests,
-      state: sessionState({ pendingRequests, busy, queued: this.isQueued(session.id) }),
+      waitingOnUser: pendingUserRequests > 0,
+      pendingUserRequests,
+      state: sessionState({ pendingUserRequests, busy, queued: this.isQueued(session.id) }),
       usage: session.usage,
     };
   }

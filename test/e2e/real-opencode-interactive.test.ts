@@ -64,7 +64,7 @@ describe('real opencode, server mode: permission requests and questions', () => 
 
     const session = (await call(url('/api/sessions/ask'), 'GET')).body;
     assert.equal(session.waitingOnUser, true);
-    assert.equal(session.pendingRequests, 1);
+    assert.equal(session.pendingUserRequests, 1);
     assert.equal((await call(url('/api/opencode/status'), 'GET')).body.sessionsWaitingOnUser, 1);
     assert.equal(sample(await (await fetch(url('/metrics'))).text(), 'opencode_manager_sessions_waiting_on_user'), 1);
 

@@ -13,7 +13,7 @@ interface Session {
   busy: boolean;
   opencodeSessionId: string | null;
   messageCount: number;
-  pendingRequests: number;
+  pendingUserRequests: number;
 }
 
 interface Instance {
@@ -186,7 +186,7 @@ describe('admin actions, server mode', () => {
     );
     const reset = await api.reset('asker');
     assert.equal(reset.status, 200, JSON.stringify(reset.body));
-    assert.deepEqual([reset.body.state, reset.body.pendingRequests, reset.body.opencodeSessionId], ['idle', 0, null]);
+    assert.deepEqual([reset.body.state, reset.body.pendingUserRequests, reset.body.opencodeSessionId], ['idle', 0, null]);
     const ended = await turn;
     assert.ok(ended.status >= 400 && ended.status < 500, `the turn answered ${ended.status}: ${JSON.stringify(ended.body)}`);
     assert.deepEqual((await call(api.url('/api/sessions/asker/pending'), 'GET')).body, { permissions: [], questions: [] });

@@ -6,10 +6,10 @@ import { sessionState } from '../../src/manager/sessions.js';
 
 describe('sessionState', () => {
   it('ranks waiting on a person over running over queued', () => {
-    assert.equal(sessionState({ pendingRequests: 1, busy: true, queued: true }), 'waiting_on_user');
-    assert.equal(sessionState({ pendingRequests: 0, busy: true, queued: true }), 'busy');
-    assert.equal(sessionState({ pendingRequests: 0, busy: false, queued: true }), 'queued');
-    assert.equal(sessionState({ pendingRequests: 0, busy: false, queued: false }), 'idle');
+    assert.equal(sessionState({ pendingUserRequests: 1, busy: true, queued: true }), 'waiting_on_user');
+    assert.equal(sessionState({ pendingUserRequests: 0, busy: true, queued: true }), 'busy');
+    assert.equal(sessionState({ pendingUserRequests: 0, busy: false, queued: true }), 'queued');
+    assert.equal(sessionState({ pendingUserRequests: 0, busy: false, queued: false }), 'idle');
   });
 });
 

@@ -15,7 +15,7 @@ export function userRequestRoutes(manager: OpencodeProcessManager): Router {
     const { id } = parse(sessionParamsSchema, req.params, 'params');
     parse(noQuerySchema, req.query, 'query');
     requireSession(id);
-    res.json(manager.pendingRequests(id));
+    res.json(manager.pendingUserRequests(id));
   });
 
   router.post('/api/sessions/:id/permissions/:requestId', async (req, res) => {
