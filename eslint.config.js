@@ -2,6 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** One layer rule: files matching `files` may not import a specifier matching `regex` (why: `message`). */
+function layer(files, regex, message) {
+  return { files: [files], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] } };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', '.tmp/', 'build/', 'node_modules/', 'data/', 'workspaces/', 'test/fixtures/**', '.ci/**'] },
   js.configs.recommended,
@@ -21,6 +26,35 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Layers (CONTRIBUTING.md#layers). Imports in src/ are relative, so each rule matches the folder
+  // names a specifier reaches through `../`; the rules' files globs do not overlap (a later
+  // no-restricted-imports would replace an earlier one, not add to it).
+  layer('src/util/**/*.ts', '^(\\.\\./)+(?!util/)', 'src/util/ is the bottom layer: it imports nothing of the project outside src/util/.'),
+  layer(
+    'src/store/**/*.ts',
+    '^(\\.\\./)+(manager|http|cluster)/',
+    'src/store/ sits below the manager, the HTTP API and the cluster: it must not import them (shared shapes go down, e.g. src/usage/).',
+  ),
+  layer(
+    'src/metrics/**/*.ts',
+    '^(\\.\\./)+(http|cluster|store)/',
+    'src/metrics/ declares metrics; the HTTP API, the cluster and the store record into them, not the other way round.',
+  ),
+  layer(
+    'src/manager/server/**/*.ts',
+    '^(\\.\\./)+per-message/',
+    'Server mode and per-message mode are siblings: what both need goes in src/manager/ (e.g. turn.ts) or below.',
+  ),
+  layer(
+    'src/manager/per-message/**/*.ts',
+    '^(\\.\\./)+server/',
+    'Per-message mode and server mode are siblings: what both need goes in src/manager/ (e.g. turn.ts) or below.',
+  ),
+  layer(
+    'src/cli/**/*.ts',
+    '^(\\.\\./)+(manager|http|store|cluster|gateway)/',
+    'The CLI is a client of the HTTP API: it talks to the service over HTTP and imports none of its internals.',
+  ),
   {
     // Tests read fields of JSON bodies whose shape is what is under test: `any` is the honest type.
     files: ['test/**/*.ts'],

@@ -8,6 +8,7 @@ import { createMetrics } from './metrics/metrics.js';
 import { startService } from './service.js';
 import { RegistryError } from './store/database.js';
 import { IsolationUnavailableError } from './manager/isolation/isolation.js';
+import { errorMessage } from './util/guards.js';
 import { installLastResort } from './util/housekeeping.js';
 
 async function main(): Promise<void> {
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
         process.exit(0);
       },
       (error: unknown) => {
-        lifecycle.error('Shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+        lifecycle.error('Shutdown failed', { error: errorMessage(error) });
         service.manager.killAllNow();
         process.exit(1);
       },
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const what =
     error instanceof RegistryError
       ? 'The registry database is unusable; not starting'

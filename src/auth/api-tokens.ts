@@ -6,6 +6,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, TOKEN_PATTERN, type Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import { errorMessage } from '../util/guards.js';
 import { parseTokenFile } from './token-file.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -86,7 +87,7 @@ export function loadApiAuth(settings: AuthSettings, logger: Logger, recheckMs = 
       current = readTokenFile(file);
     } catch (error) {
       // A Secret being swapped can be briefly unreadable: keep the tokens we have.
-      logger.warn('Token file could not be re-read; keeping the current tokens', { file, error: error instanceof Error ? error.message : String(error) });
+      logger.warn('Token file could not be re-read; keeping the current tokens', { file, error: errorMessage(error) });
       return false;
     }
     verifier.replace([...settings.apiToken, ...current.tokens]);

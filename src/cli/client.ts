@@ -1,6 +1,7 @@
 // The CLI's HTTP client: one JSON request to the service. A 4xx/5xx becomes a CliError with the
 // service's own error code (exit 1); a connection failure or timeout, one with exit 3 that names the
 // URL tried, where it came from, and how to point ocpm elsewhere.
+import { errorMessage } from '../util/guards.js';
 import { CliError, EXIT, oneLine, usageError } from './cli-error.js';
 
 /** Long enough for an abort or a restart, which wait on the process they stop. */
@@ -100,7 +101,7 @@ function connectionReason(error: unknown, timeoutMs: number): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code;
   if (code !== undefined && CONNECTION_CODES[code] !== undefined) return `${code}, ${CONNECTION_CODES[code]}`;
-  return oneLine(code ?? cause?.message ?? (error instanceof Error ? error.message : String(error)));
+  return oneLine(code ?? cause?.message ?? errorMessage(error));
 }
 
 /** `{ error: { code, message } }` is every error of the API; anything else (a proxy's page) is named by its status. */

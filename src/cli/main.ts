@@ -1,5 +1,6 @@
 // runCli: argv in, exit code out. Everything it touches (env, cwd, output, clock) is passed in, so
 // the unit tests call it directly; src/cli/ocpm.ts is the process around it.
+import { errorMessage } from '../util/guards.js';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { CliError, EXIT, oneLine, usageError, type ExitCode } from './cli-error.js';
 import { createApiClient, type UrlSource } from './client.js';
@@ -28,7 +29,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       return error.exitCode;
     }
     // A bug of the CLI itself: still one line, no stack (the service answered; exit 1 would mislead).
-    io.stderr(`ocpm: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+    io.stderr(`ocpm: internal error: ${oneLine(errorMessage(error))}\n`);
     return EXIT.serviceError;
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { PEER_STATES } from '../metrics/cluster-metrics.js';
+import { errorMessage } from '../util/guards.js';
 import { OwnerDirectory } from './owner-directory.js';
 import { PeerClient } from './peer-client.js';
 import { Peers, type Peer, type PeerView } from './peers.js';
@@ -155,7 +156,7 @@ export class Cluster {
     try {
       transfer = await manager.exportSession(sessionId, timeoutMs);
     } catch (error) {
-      return failed('its export failed', { error: error instanceof Error ? error.message : String(error) });
+      return failed('its export failed', { error: errorMessage(error) });
     }
     if (transfer === undefined) return true; // deleted meanwhile: nothing to move
     const tried: string[] = [];
@@ -171,7 +172,7 @@ export class Cluster {
       try {
         await this.client.handOff(target.url, sessionId, transfer, timeoutMs);
       } catch (error) {
-        this.logger.warn('Session handoff to a peer failed', { sessionId, to: target.name, error: error instanceof Error ? error.message : String(error) });
+        this.logger.warn('Session handoff to a peer failed', { sessionId, to: target.name, error: errorMessage(error) });
         continue;
       }
       this.movedTo.set(sessionId, target.name!);

@@ -1,6 +1,7 @@
 // Replica-to-replica calls on /internal/v1: who a peer is and what state it is in, whether it holds a
 // session, a session handed over, and "I left". Every call carries the peer token and this
 // replica's name, and is bounded by a timeout.
+import { errorMessage } from '../util/guards.js';
 
 /** What a peer says about itself. `left`: it handed every session away and holds none. */
 export interface PeerIdentity {
@@ -92,7 +93,7 @@ export class PeerClient {
       });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
-      throw new PeerCallError(url, cause ?? (error instanceof Error ? error.message : String(error)));
+      throw new PeerCallError(url, cause ?? errorMessage(error));
     }
     const text = await response.text().catch(() => '');
     let parsed: unknown = text;

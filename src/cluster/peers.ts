@@ -5,7 +5,8 @@ import { resolve4 } from 'node:dns/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../logging/logger.js';
 import type { PeerState } from '../metrics/cluster-metrics.js';
-import { describeError, housekeepingFailed, type Housekeeping } from '../util/housekeeping.js';
+import { errorMessage } from '../util/guards.js';
+import { housekeepingFailed, type Housekeeping } from '../util/housekeeping.js';
 import { PeerCallError, type PeerClient } from './peer-client.js';
 
 export interface Peer {
@@ -83,7 +84,7 @@ export class Peers {
     try {
       writeFileSync(this.options.knownFile, `${JSON.stringify(known)}\n`);
     } catch (error) {
-      this.options.logger.warn('Could not save the known peers', { error: error instanceof Error ? error.message : String(error) });
+      this.options.logger.warn('Could not save the known peers', { error: errorMessage(error) });
     }
   }
 
@@ -93,7 +94,7 @@ export class Peers {
     this.timer = setInterval(() => {
       this.refresh().catch((error: unknown) => {
         if (this.options.housekeeping !== undefined) housekeepingFailed(this.options.housekeeping, 'peer_probe', error);
-        else this.options.logger.warn('Peer probe failed', { error: describeError(error) });
+        else this.options.logger.warn('Peer probe failed', { error: errorMessage(error) });
       });
     }, this.options.probeIntervalMs);
     this.timer.unref();
@@ -141,7 +142,7 @@ export class Peers {
   /** A call to the peer failed for want of an answer: down (unless it left). */
   markUnreachable(peer: Peer, error: unknown): void {
     if (peer.state === 'left') return;
-    this.set(peer, 'down', error instanceof Error ? error.message : String(error));
+    this.set(peer, 'down', errorMessage(error));
   }
 
   /** The peer said it handed every session away and is leaving. */
@@ -172,7 +173,7 @@ export class Peers {
       addresses = await resolve4(host);
     } catch (error) {
       // No records (no pod ready yet) or DNS trouble: keep the peers we know.
-      this.options.logger.debug('Peer DNS lookup failed', { host, error: error instanceof Error ? error.message : String(error) });
+      this.options.logger.debug('Peer DNS lookup failed', { host, error: errorMessage(error) });
       return;
     }
     const current = new Set(addresses.map((address) => `http://${address}:${port}`));

@@ -7,11 +7,12 @@ import https from 'node:https';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ModelCallOutcome } from '../metrics/gateway-metrics.js';
+import { errorMessage, isRecord } from '../util/guards.js';
 import { createLineSplitter } from '../util/line-splitter.js';
 import type { ModelLedger, ModelTerms, Reservation } from './model-ledger.js';
 import type { UpstreamProvider } from './upstream-providers.js';
 import type { VirtualKeys } from './virtual-keys.js';
-import { authHeaders, isRecord, keyOf, maxOutputOf, UsageReader, withStreamUsage, type Wire } from './wire-formats.js';
+import { authHeaders, keyOf, maxOutputOf, UsageReader, withStreamUsage, type Wire } from './wire-formats.js';
 
 /** Largest request body taken (opencode's requests with a long history reach a few MB). */
 export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -102,7 +103,7 @@ export class GatewayProxy {
   /** `boundTo`: the session whose own listener took the call (only its key is valid there); undefined: the main listener. */
   handle(req: IncomingMessage, res: ServerResponse, boundTo: string | undefined): void {
     this.serve(req, res, boundTo).catch((error: unknown) => {
-      this.deps.logger.warn('Model gateway call failed', { error: error instanceof Error ? error.message : String(error) });
+      this.deps.logger.warn('Model gateway call failed', { error: errorMessage(error) });
       sendError(res, 'openai', 502, 'gateway_error', 'the model gateway could not complete the call');
     });
   }

@@ -11,13 +11,13 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { zeroProviderSeries } from '../metrics/gateway-metrics.js';
-import type { Budgets, SessionUsage, UsageTokens } from '../manager/usage.js';
+import type { Budgets, SessionUsage, UsageTokens } from '../usage/usage.js';
+import { isRecord } from '../util/guards.js';
 import { GatewayProxy, type ForwardTo } from './gateway-proxy.js';
 import { ModelLedger, type ModelTerms, type TurnCalls } from './model-ledger.js';
 import { OperatorConfigError, readOperatorConfig, referencedVariables, type JsonObject } from './operator-config.js';
 import { gatewayConfig, resolveProviders, type RefusedProvider, type ResolvedProviders } from './upstream-providers.js';
 import { VirtualKeys } from './virtual-keys.js';
-import { isRecord } from './wire-formats.js';
 
 export interface GatewaySettings {
   /** OCPM_MODEL_GATEWAY. */

@@ -4,7 +4,7 @@
 // would cross a budget is refused. After the call the reservation is settled to the usage the
 // provider reported. So concurrent calls overspend by at most one reservation's error, never by
 // the number of calls. The same place counts each session's calls per minute.
-import { TOKEN_TYPES, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../manager/usage.js';
+import { TOKEN_TYPES, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../usage/usage.js';
 
 /** USD per million tokens, as opencode's catalog prices a model. */
 export interface ModelPrice {

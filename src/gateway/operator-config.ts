@@ -4,7 +4,7 @@
 // a rewritten copy, never the text itself.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isRecord } from './wire-formats.js';
+import { isRecord } from '../util/guards.js';
 
 export type JsonObject = Record<string, unknown>;
 

@@ -3,9 +3,9 @@
 // `{env:…}` and `{file:…}` resolved), OPENCODE_AUTH_CONTENT, and the key variables of opencode's
 // built-in providers (BUILTIN_PROVIDERS: the catalog's URL, else the SDK's default). A provider the
 // gateway cannot stand in for is refused: its credentials go nowhere.
+import { isRecord } from '../util/guards.js';
 import { BUILTIN_PROVIDERS, UNPROXIED_PROVIDERS } from './builtin-providers.js';
 import { parseConfigText, substitute, type JsonObject } from './operator-config.js';
-import { isRecord } from './wire-formats.js';
 
 export interface UpstreamProvider {
   readonly id: string;

@@ -2,7 +2,8 @@
 // (its output cap), and where the provider reports what a call used, in a JSON answer or in the
 // events of a stream. `openai` covers OpenAI's chat completions and responses APIs and every
 // OpenAI-compatible server; `anthropic` is the Messages API.
-import type { UsageTokens } from '../manager/usage.js';
+import type { UsageTokens } from '../usage/usage.js';
+import { isRecord } from '../util/guards.js';
 
 export const WIRES = ['openai', 'anthropic'] as const;
 export type Wire = (typeof WIRES)[number];
@@ -123,8 +124,4 @@ function count(value: unknown): number {
 
 function record(value: unknown): Record<string, unknown> {
   return isRecord(value) ? value : {};
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,7 @@
 // Boot: clean up after a crashed previous run, find opencode and read what it can do, set up the
 // sessions' sandbox, choose the mode, and start the server pool. Never throws: a missing binary
 // leaves the manager `unavailable` with the reason.
+import { errorMessage } from '../util/guards.js';
 import { BootCache } from './boot-cache.js';
 import { discoverCatalog } from './catalog/discover-catalog.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
@@ -31,7 +32,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
       cache,
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     core.lifecycle.enter('unavailable', reason);
     metrics.setBuildInfo({ version: core.serviceVersion, opencodeVersion: 'unavailable', mode: settings.opencode.mode });
     logger.error('OpenCode process manager initialization failed', { reason });

@@ -4,8 +4,8 @@
 import type { GatewayHost } from '../gateway/model-gateway.js';
 import type { ModelTerms } from '../gateway/model-ledger.js';
 import { OTHER_MODEL } from '../metrics/usage-metrics.js';
+import { addCall } from '../usage/usage.js';
 import type { ManagerCore } from './manager-core.js';
-import { addCall } from './usage.js';
 
 export function gatewayHost(core: ManagerCore): GatewayHost {
   const { sessions, settings } = core;

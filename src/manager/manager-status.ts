@@ -1,9 +1,9 @@
 // What the manager reports: the status document (GET /api/opencode/status) and the live gauges the
 // metrics read at scrape time.
+import { budgetExceeded, sumUsage } from '../usage/usage.js';
 import type { ManagerCore } from './manager-core.js';
 import { readinessOf } from './readiness.js';
 import { MODE_DESCRIPTIONS, type ManagerStats, type UsageTotals } from './manager-types.js';
-import { budgetExceeded, sumUsage } from './usage.js';
 
 /** The live numbers status and gauges read; the façade supplies them. */
 export interface LiveCounts {

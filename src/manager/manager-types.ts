@@ -12,7 +12,7 @@ import type { Isolation } from './isolation/isolation.js';
 import type { GatewayStatus } from '../gateway/model-gateway.js';
 import type { ManagerState } from './lifecycle.js';
 import type { UserRequestEvent } from './user-requests/user-request.js';
-import type { SessionUsage, UsageTokens } from './usage.js';
+import type { SessionUsage, UsageTokens } from '../usage/usage.js';
 
 export type { ManagerState } from './lifecycle.js';
 

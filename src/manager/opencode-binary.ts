@@ -6,6 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ProcessStore } from '../store/process-store.js';
+import { errorMessage } from '../util/guards.js';
 import { digest, fileIdentity, stableEnv, type BootCache } from './boot-cache.js';
 import { spawnTracked } from './process-tree/spawn-tracked.js';
 
@@ -134,7 +135,7 @@ export async function findOpencodeBinary(options: {
       options.cache?.set(PROBE_CACHE_ENTRY, key, { version, supportsServe: serve });
       return { path: candidate.path, source: candidate.source, version, supportsServe: serve };
     } catch (error) {
-      reasons.push(error instanceof Error ? error.message : String(error));
+      reasons.push(errorMessage(error));
     }
   }
   if (reasons.length === 0) reasons.push('no opencode executable in node_modules or on PATH');

@@ -5,6 +5,7 @@ import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TurnRecord } from '../store/turn-store.js';
+import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import { boot } from './boot.js';
@@ -112,7 +113,7 @@ export class OpencodeProcessManager {
     } catch (error) {
       // Without it no child gets a provider: messages fail with no_provider rather than leak a key.
       this.core.logger.error('The model gateway could not listen; opencode gets no model provider', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
       return;
     }

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import type { TurnRecord } from '../store/turn-store.js';
+import { usageFrom } from '../usage/usage.js';
+import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
@@ -14,7 +16,6 @@ import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
 import { copyConversationDatabase, installConversationDatabase } from './isolation/conversation-database.js';
 import { prepareSessionHome } from './opencode-homes.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
-import { usageFrom } from './usage.js';
 
 /** Turns of history that travel with a session (the store keeps this many). */
 const TURNS_MOVED = 100;
@@ -94,7 +95,7 @@ async function exportConversation(core: ManagerCore, session: SessionRecord, ope
     } catch (error) {
       core.logger.warn('Export through the server failed; running opencode export', {
         sessionId: session.id,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }

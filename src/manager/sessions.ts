@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
+import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
@@ -112,7 +113,7 @@ export class Sessions {
       await instance.client.deleteSession(session.opencodeSessionId, session.workspace, core.settings.pool.healthTimeoutMs).catch((error: unknown) => {
         core.logger.warn("opencode could not delete the purged session's conversation", {
           sessionId: session.id,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
       });
     }

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
 import type { SessionRecord } from '../store/session-registry.js';
+import type { TokenUsage } from '../usage/usage.js';
+import { errorMessage } from '../util/guards.js';
 import { pathHider } from '../util/hide-host-paths.js';
 import type { ManagerCore } from './manager-core.js';
 import type { ExecuteOptions, StandaloneOptions } from './manager-types.js';
@@ -17,7 +19,6 @@ import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { Lease } from './server/server-pool.js';
 import { runServerTurn } from './server/server-turn.js';
-import type { TokenUsage } from './per-message/run-events.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
 import { beginTurnUsage, settleTurnUsage } from './usage-accounting.js';
 import { inBackground } from '../util/housekeeping.js';
@@ -90,7 +91,7 @@ export class TurnRunner {
             : error;
       outcome = cause instanceof TurnTimeoutError || cause instanceof TurnStalledError ? 'timeout' : cause instanceof TurnAbortedError ? 'aborted' : 'error';
       errorCode = cause instanceof OcpmError ? cause.code : 'internal_error';
-      failureReason = cause instanceof Error ? cause.message : String(cause);
+      failureReason = errorMessage(cause);
       if (mode === 'per-message' && session.opencodeSessionId !== undefined && cause instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(cause.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
         session.opencodeSessionId = undefined;

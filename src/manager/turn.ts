@@ -1,6 +1,6 @@
 // What a finished turn answers, in either mode.
 import type { SessionRecord } from '../store/session-registry.js';
-import type { TokenUsage } from './per-message/run-events.js';
+import type { TokenUsage } from '../usage/usage.js';
 import type { TurnRequests } from './user-requests/user-requests.js';
 
 export const TURN_MODES = ['per-message', 'server'] as const;
@@ -38,6 +38,11 @@ export interface TurnResult {
   readonly cost: number;
   /** The opencode process's exit code (per-message mode); null in server mode. */
   readonly exitCode: number | null;
+}
+
+/** The title of the opencode session a session's turns run in, in either mode. */
+export function sessionTitle(sessionId: string): string {
+  return `Session ${sessionId}`;
 }
 
 /** Splits `provider/model` (the model id may itself contain slashes). */

@@ -3,10 +3,9 @@
 import { OcpmError } from '../errors/errors.js';
 import { OTHER_MODEL } from '../metrics/usage-metrics.js';
 import type { SessionRecord } from '../store/session-registry.js';
+import { addTurn, addTurnOnly, budgetExceeded, countedTokens, emptyUsage, totalTokens, type TokenUsage, type UsageTokens } from '../usage/usage.js';
 import type { OpencodeCatalog } from './catalog/catalog.js';
 import type { ManagerCore } from './manager-core.js';
-import type { TokenUsage } from './per-message/run-events.js';
-import { addTurn, addTurnOnly, budgetExceeded, countedTokens, emptyUsage, totalTokens, type UsageTokens } from './usage.js';
 
 /** The metric label of a turn's model: the requested or default model when opencode has it configured. */
 export function modelLabel(catalog: Pick<OpencodeCatalog, 'models' | 'defaultModel'> | undefined, requested: string | undefined): string {

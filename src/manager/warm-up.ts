@@ -1,6 +1,7 @@
 // Server mode: a registered session's opencode session (or, isolated, its own server) is made ready
 // in the background, so its first message does not pay the per-directory bootstrap. A turn of the
 // session waits for its warm-up first; a delete waits for it too.
+import { errorMessage } from '../util/guards.js';
 import { configurationProblem } from './readiness.js';
 import type { SessionRecord } from '../store/session-registry.js';
 import type { ManagerCore } from './manager-core.js';
@@ -54,9 +55,7 @@ export class WarmUps {
     const { logger } = this.core;
     const done = warming
       .then(() => logger.debug('Session warmed up', { sessionId: session.id }))
-      .catch((error: unknown) =>
-        logger.warn('Session warm-up failed', { sessionId: session.id, error: error instanceof Error ? error.message : String(error) }),
-      )
+      .catch((error: unknown) => logger.warn('Session warm-up failed', { sessionId: session.id, error: errorMessage(error) }))
       .finally(() => this.running.delete(session.id));
     this.running.set(session.id, done);
   }

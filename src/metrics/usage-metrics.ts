@@ -2,7 +2,7 @@
 // the models opencode has configured (its catalog, read at boot) and `other` for anything else, so a
 // client cannot grow the series by naming models.
 import client from 'prom-client';
-import { TOKEN_TYPES, type TokenType, type UsageTokens } from '../manager/usage.js';
+import { TOKEN_TYPES, type TokenType, type UsageTokens } from '../usage/usage.js';
 import type { MetricScope } from './metric-kit.js';
 
 /** The metric's `type` label for each of the usage's token types. */

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../util/guards.js';
 
 export type Db = Database.Database;
 
@@ -71,7 +72,7 @@ export function openRegistry(dataDir: string): Db {
     return db;
   } catch (error) {
     db?.close();
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new RegistryError(
       `The registry database ${file} cannot be used (${reason}). Nothing was changed; move the file aside to start with an empty registry, or restore it from a backup.`,
     );

@@ -1,6 +1,6 @@
 // Sessions the web app registered: its id -> workspace, the opencode session that carries the
 // conversation, and activity. Kept in memory for the hot path, written through to the store.
-import { emptyUsage } from '../manager/usage.js';
+import { emptyUsage } from '../usage/usage.js';
 import { MemorySessionStore, type SessionRecord, type SessionStore } from './session-store.js';
 
 export type { SessionRecord } from './session-store.js';

@@ -1,5 +1,5 @@
 // Persists session records: the manager writes each change through, and loads them all at boot.
-import { emptyUsage, usageFrom, type SessionUsage } from '../manager/usage.js';
+import { emptyUsage, usageFrom, type SessionUsage } from '../usage/usage.js';
 import type { Db } from './database.js';
 
 export interface SessionRecord {

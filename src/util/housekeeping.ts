@@ -4,8 +4,7 @@
 // and counted in opencode_manager_housekeeping_errors_total{task}, and never thrown out of a timer or
 // a promise nobody awaits: the service keeps serving. The last resort for a rejection nobody handled
 // is installed by the service binary (installLastResort, from src/main.ts).
-import type { Logger } from '../logging/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { errorMessage } from './guards.js';
 
 /**
  * - `tmp_cleanup`: scratch directories (a child's private TMPDIR, the catalog's and a handoff's data dirs)
@@ -32,10 +31,17 @@ export const HOUSEKEEPING_TASKS = [
 ] as const;
 export type HousekeepingTask = (typeof HOUSEKEEPING_TASKS)[number];
 
-/** Where failures go: a logger and the counter (the manager's core and the service both have them). */
+/**
+ * Where failures go: a logger and the counter (the manager's core and the service both have them).
+ * Written as the shapes used here, so util/ imports nothing of the project: the service's Logger and
+ * its Metrics' `housekeepingErrors` counter fit them.
+ */
 export interface Housekeeping {
-  readonly logger: Logger;
-  readonly metrics: Pick<Metrics, 'housekeepingErrors'>;
+  readonly logger: {
+    warn(message: string, meta: Record<string, unknown>): unknown;
+    error(message: string, meta: Record<string, unknown>): unknown;
+  };
+  readonly metrics: { readonly housekeepingErrors: { inc(labels: { task: HousekeepingTask }): void } };
 }
 
 /** The log message of every housekeeping failure (its `task` field says which). */
@@ -43,15 +49,11 @@ export const HOUSEKEEPING_FAILED = 'Housekeeping task failed';
 /** The log message of the last resort. */
 export const UNHANDLED_REJECTION = 'Unhandled promise rejection: logged and counted, the service keeps running';
 
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Logs (warn) and counts one failure of `task`. Never throws. */
 export function housekeepingFailed(target: Housekeeping, task: HousekeepingTask, error: unknown, fields: Record<string, unknown> = {}): void {
   try {
     target.metrics.housekeepingErrors.inc({ task });
-    target.logger.warn(HOUSEKEEPING_FAILED, { task, ...fields, error: describeError(error) });
+    target.logger.warn(HOUSEKEEPING_FAILED, { task, ...fields, error: errorMessage(error) });
   } catch {
     // Reporting a failure must not become one.
   }
@@ -99,7 +101,7 @@ export function installLastResort(target: Housekeeping): () => void {
       target.metrics.housekeepingErrors.inc({ task: 'unhandled_rejection' });
       target.logger.error(UNHANDLED_REJECTION, {
         task: 'unhandled_rejection',
-        error: describeError(reason),
+        error: errorMessage(reason),
         ...(reason instanceof Error && reason.stack !== undefined ? { stack: reason.stack.split('\n').slice(0, 8).join('\n') } : {}),
       });
     } catch {
@@ -108,7 +110,7 @@ export function installLastResort(target: Housekeeping): () => void {
   };
   const onException = (error: Error, origin: string): void => {
     try {
-      target.logger.error('Uncaught exception: the service exits', { origin, error: describeError(error), stack: error.stack });
+      target.logger.error('Uncaught exception: the service exits', { origin, error: errorMessage(error), stack: error.stack });
     } catch {
       // Node prints the exception and exits anyway.
     }

@@ -20,6 +20,7 @@ import fs, { constants, type BigIntStats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { errorMessage } from './guards.js';
 
 export interface RemoveTreeOptions {
   /** Walks of the tree before giving up while it keeps changing (default 5). */
@@ -172,7 +173,7 @@ class OperationFailed extends Error {
     readonly where: string,
     readonly error: unknown,
   ) {
-    super(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+    super(`${where}: ${errorMessage(error)}`);
   }
 }
 

@@ -147,3 +147,20 @@ describe('the catalog at the next boot comes from the boot cache, until what it 
     assert.deepEqual(await boot('other/model'), { via: 'catalog server', providers: ['other'], cli: 1, run: 0 });
   });
 });
+
+describe('a catalog server that never gets ready', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ FAKE_OPENCODE_SERVE_NEVER_READY: '1', OCPM_SERVER_START_TIMEOUT_MS: '1000', FAKE_OPENCODE_PROVIDERS: 'fake/default' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it('is given up after OCPM_SERVER_START_TIMEOUT_MS, and the listing commands read the catalog', async () => {
+    assert.ok(svc.logs.some((line) => line.message === 'No opencode server started to read the catalog; using the listing commands'));
+    assert.equal(svc.logs.find((line) => line.message === 'OpenCode providers discovered')?.via, 'commands');
+    const status = await call(`${svc.url}/api/opencode/status`, 'GET');
+    assert.deepEqual(status.body.opencode.providers, ['fake']);
+  });
+});

@@ -6,6 +6,7 @@ import { Router } from 'express';
 import { OcpmError } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import { errorMessage } from '../../util/guards.js';
 import { callerOf } from '../auth.js';
 import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
 import { ConsoleHub } from '../console-hub.js';
@@ -57,7 +58,7 @@ export function eventRoutes(deps: EventRouteDeps): Router {
       },
       fail: (error) => {
         // End the stream, never the process.
-        deps.logger.warn('The console stream ended: its state could not be read', { error: error instanceof Error ? error.message : String(error) });
+        deps.logger.warn('The console stream ended: its state could not be read', { error: errorMessage(error) });
         stream.close();
       },
     });

@@ -5,6 +5,7 @@
 // Checking first means the bad value never reaches opencode.
 import { OcpmError } from '../../errors/errors.js';
 import type { ModelPrice } from '../../gateway/model-ledger.js';
+import { isRecord } from '../../util/guards.js';
 
 /** What the catalog says of one model: its price (USD per million tokens) and output limit. */
 export interface ModelCatalogTerms {
@@ -60,10 +61,6 @@ export function checkTurnOptions(catalog: OpencodeCatalog | undefined, options: 
   if (agent !== undefined && !catalog.agents.includes(agent)) {
     throw new OcpmError('invalid_agent', `Agent not found: ${agent}. Known agents: ${list(catalog.agents)}`);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Builds the catalog from what opencode listed; `apiKeyOf` tells the keyless fallback apart (server mode). */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { SessionRecord } from '../../store/session-registry.js';
+import { errorMessage } from '../../util/guards.js';
 import { tolerate } from '../../util/housekeeping.js';
 import { removeTree } from '../../util/remove-tree.js';
 import type { BootCache } from '../boot-cache.js';
@@ -15,7 +16,7 @@ import type { OpencodeBinary } from '../opencode-binary.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import type { OpencodeClient } from '../server/opencode-client.js';
 import type { ServerPool } from '../server/server-pool.js';
-import { ServerInstance } from '../server/server-instance.js';
+import { ServerInstance, StartFailedError } from '../server/server-instance.js';
 import { catalogKey } from './catalog-key.js';
 import {
   buildCatalog,
@@ -97,18 +98,11 @@ export async function discoverCatalog(
   let catalog = cache.get<OpencodeCatalog>(CACHE_ENTRY, key);
   let via = 'cache';
   if (catalog === undefined) {
-    const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
-    via = client !== undefined ? 'server' : binary.supportsServe ? 'catalog server' : 'commands';
     try {
-      catalog =
-        client !== undefined
-          ? await discoverWithServer(core, client)
-          : binary.supportsServe
-            ? await discoverWithOwnServer(core, binary.path)
-            : await discoverWithCommands(core, binary.path);
+      ({ catalog, via } = await readCatalog(core, binary, pool));
     } catch (error) {
       logger.warn('Could not read which models and agents opencode has; messages are not checked against them', {
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
         durationMs: Date.now() - startedAt,
       });
       return undefined;
@@ -134,6 +128,25 @@ export async function discoverCatalog(
   return catalog;
 }
 
+/**
+ * The shared pool's ready server; else, where no server was started yet (per-message mode, an isolated
+ * pool), one of the service's own; else (no `serve`, or a shared server that failed to start, so a
+ * catalog server would fail too) the listing commands.
+ */
+async function readCatalog(core: ManagerCore, binary: OpencodeBinary, pool: ServerPool | undefined): Promise<{ catalog: OpencodeCatalog; via: string }> {
+  const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
+  if (client !== undefined) return { catalog: await discoverWithServer(core, client), via: 'server' };
+  if (binary.supportsServe && (pool === undefined || pool.isolated)) {
+    try {
+      return { catalog: await discoverWithOwnServer(core, binary.path), via: 'catalog server' };
+    } catch (error) {
+      if (!(error instanceof StartFailedError)) throw error;
+      core.logger.warn('No opencode server started to read the catalog; using the listing commands', { reason: errorMessage(error) });
+    }
+  }
+  return { catalog: await discoverWithCommands(core, binary.path), via: 'commands' };
+}
+
 async function discoverWithServer(core: ManagerCore, client: OpencodeClient): Promise<OpencodeCatalog> {
   const directory = path.join(core.settings.storage.dataDir, 'catalog-server');
   await mkdir(directory, { recursive: true });
@@ -154,7 +167,7 @@ async function discoverWithOwnServer(core: ManagerCore, binaryPath: string): Pro
     binary: binaryPath,
     cwd: directory,
     env: { ...core.childEnv, XDG_DATA_HOME: path.join(root, 'data') },
-    serverStartTimeoutMs: Math.max(settings.pool.serverStartTimeoutMs, CATALOG_TIMEOUT_MS),
+    serverStartTimeoutMs: settings.pool.serverStartTimeoutMs,
     healthTimeoutMs: settings.pool.healthTimeoutMs,
     killGraceMs: settings.opencode.killGraceMs,
     logger: core.logger.child({ component: 'catalog' }),

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../../util/guards.js';
 
 /** The launcher built at install time: <package root>/build/ocpm-sandbox (from src/ and dist/ alike). */
 export const SANDBOX_BINARY = fileURLToPath(new URL('../../../build/ocpm-sandbox', import.meta.url));
@@ -45,7 +46,7 @@ export function probeSandbox(binary = SANDBOX_BINARY): SandboxProbe {
   try {
     values = parseProbe(execFileSync(binary, ['--probe'], { encoding: 'utf8', timeout: 5000 }));
   } catch (error) {
-    return { ...none, unavailable: `the sandbox launcher failed: ${error instanceof Error ? error.message : String(error)}` };
+    return { ...none, unavailable: `the sandbox launcher failed: ${errorMessage(error)}` };
   }
   const abi = values.get('abi') ?? Number.NaN;
   const found = {

@@ -10,8 +10,7 @@ import {
   type RunFailureContext,
 } from '../../errors/errors.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
-import { sessionTitle } from '../server/server-turn.js';
-import type { TurnInput, TurnResult } from '../turn.js';
+import { sessionTitle, type TurnInput, type TurnResult } from '../turn.js';
 import { lostPermissionError } from '../user-requests/user-requests.js';
 import { RunEventCollector, type OpencodeEvent } from './run-events.js';
 

@@ -1,5 +1,6 @@
 // The `opencode run` children of the manager: spawned through spawnTracked, recorded in the process
 // registry, counted in metrics and logged at start and end; stopped together at shutdown.
+import { errorMessage } from '../../util/guards.js';
 import { housekeepingFailed } from '../../util/housekeeping.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -59,7 +60,7 @@ export class RunChildren {
       });
     } catch (error) {
       metrics.spawns.inc({ kind, outcome: 'failed' });
-      logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: error instanceof Error ? error.message : String(error) });
+      logger.error('OpenCode process failed to start', { sessionId: options.sessionId, reason: errorMessage(error) });
       throw error;
     }
     metrics.spawns.inc({ kind, outcome: 'started' });

@@ -1,15 +1,8 @@
 // Folds the JSON event lines of `opencode run --format json` into one turn result.
 // Line shapes (facts doc): {"type":"step_start"|"text"|"tool_use"|"step_finish"|"reasoning"|"error",
 // "timestamp", "sessionID", "part"|"error"}.
-
-export interface TokenUsage {
-  input: number;
-  output: number;
-  reasoning: number;
-  cacheRead: number;
-  cacheWrite: number;
-  total: number;
-}
+import { emptyTokens, type TokenUsage } from '../../usage/usage.js';
+import { isRecord } from '../../util/guards.js';
 
 export interface OpencodeEvent {
   readonly type: string;
@@ -29,14 +22,6 @@ export interface RunEventSummary {
   unparsedLines: number;
   /** Tool calls `run` refused because their permission resolved to `ask` (it cannot ask anyone) or `deny`. */
   rejectedTools: Array<{ tool: string; patterns: string[] }>;
-}
-
-export function emptyTokens(): TokenUsage {
-  return { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0, total: 0 };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function num(value: unknown): number {

@@ -5,6 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Event as OpencodeBusEvent, EventSessionCreated, EventSessionUpdated, Session } from '@opencode-ai/sdk/v2';
 import type { Logger } from '../../logging/logger.js';
+import { errorMessage, isRecord } from '../../util/guards.js';
 import { parseSse } from '../../util/sse-parser.js';
 import type { OpencodeClient } from './opencode-client.js';
 
@@ -33,10 +34,6 @@ const RECONNECT_PAUSE_MS = 500;
 const MAX_PARENT_LINKS = 10000;
 /** Deepest subagent nesting followed (a guard against a cycle in bad data). */
 const MAX_DEPTH = 8;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** /global/event wraps each bus event with its directory; /event does not. Accept both. */
 export function unwrapBusEvent(value: unknown): BusEvent | undefined {
@@ -133,7 +130,7 @@ export class EventHub {
         this.everConnected = true;
         for await (const message of parseSse(body)) this.dispatch(message.data);
       } catch (error) {
-        if (!signal.aborted) this.logger.debug('Event stream interrupted', { error: error instanceof Error ? error.message : String(error) });
+        if (!signal.aborted) this.logger.debug('Event stream interrupted', { error: errorMessage(error) });
       } finally {
         this.connected = false;
       }
@@ -159,7 +156,7 @@ export class EventHub {
         try {
           listener(event);
         } catch (error) {
-          this.logger.warn('A bus event listener threw; the event stream goes on', { error: error instanceof Error ? error.message : String(error) });
+          this.logger.warn('A bus event listener threw; the event stream goes on', { error: errorMessage(error) });
         }
       }
     }
@@ -170,7 +167,7 @@ export class EventHub {
       try {
         listener();
       } catch (error) {
-        this.logger.warn('A reconnect listener threw', { error: error instanceof Error ? error.message : String(error) });
+        this.logger.warn('A reconnect listener threw', { error: errorMessage(error) });
       }
     }
   }

@@ -8,6 +8,7 @@
 // answer 200 with the web UI's HTML, trap 7), is an OpencodeHttpError with the body as sent.
 import { createOpencodeClient, type OpencodeClient as SdkClient } from '@opencode-ai/sdk/v2';
 import { Agent } from 'undici';
+import { isRecord } from '../../util/guards.js';
 
 export class OpencodeHttpError extends Error {
   override readonly name = 'OpencodeHttpError';
@@ -41,10 +42,6 @@ export interface MessageBody {
 export interface MessageAnswer {
   readonly info: Record<string, unknown>;
   readonly parts: ReadonlyArray<Record<string, unknown>>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {

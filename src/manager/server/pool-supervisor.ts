@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { errorMessage } from '../../util/guards.js';
 import { housekeepingFailed, inBackground, type Housekeeping } from '../../util/housekeeping.js';
 import { prepareSessionHome } from '../opencode-homes.js';
 import { ServerInstance, type HealthResult } from './server-instance.js';
@@ -53,7 +54,7 @@ export class PoolSupervisor {
       else await prepareSessionHome(tenant.home);
     } catch (error) {
       // No process was spawned: the slot is retried like a failed start, not left `starting`.
-      slot.lastError = `could not prepare the data dir: ${describe(error)}`;
+      slot.lastError = `could not prepare the data dir: ${errorMessage(error)}`;
       this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
@@ -86,7 +87,7 @@ export class PoolSupervisor {
     } catch (error) {
       this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
       if (slot.instance !== instance) return;
-      slot.lastError = describe(error);
+      slot.lastError = errorMessage(error);
       this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
@@ -114,8 +115,8 @@ export class PoolSupervisor {
       fields = { pid: result.pid, exitCode: result.exitCode, signal: result.signal, stderrTail: result.stderrTail.slice(-5) };
     } catch (error) {
       housekeepingFailed(this.housekeeping, 'supervisor', error, { instance: slot.id, what: 'following the exit of opencode serve' });
-      why = `opencode serve ended: ${describe(error)}`;
-      fields = { error: describe(error) };
+      why = `opencode serve ended: ${errorMessage(error)}`;
+      fields = { error: errorMessage(error) };
     }
     if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
     instance.markExited();
@@ -265,8 +266,4 @@ export class PoolSupervisor {
       housekeepingFailed(this.housekeeping, 'directory_release', error, { instance: slot.id, reason });
     }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

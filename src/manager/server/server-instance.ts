@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logging/logger.js';
 import type { ProcessStore } from '../../store/process-store.js';
+import { errorMessage } from '../../util/guards.js';
 import { spawnTracked, type SandboxWrapper, type TrackedChild, type TrackedResult } from '../process-tree/spawn-tracked.js';
 import { treeResidentBytes } from '../process-tree/tree-memory.js';
 import { findFreePort } from '../../util/free-port.js';
@@ -165,8 +166,7 @@ export class ServerInstance {
       sandbox: launch.sandbox,
       killGraceMs: launch.killGraceMs,
       registry: launch.processes === undefined ? undefined : { store: launch.processes, kind: 'serve' },
-      onCleanupError: (error) =>
-        log.warn('Housekeeping task failed', { task: 'tmp_cleanup', slot: this.slot, error: error instanceof Error ? error.message : String(error) }),
+      onCleanupError: (error) => log.warn('Housekeeping task failed', { task: 'tmp_cleanup', slot: this.slot, error: errorMessage(error) }),
       onStdoutLine: (line) => {
         const match = LISTENING_LINE.exec(line);
         if (match?.[1] !== undefined) onListening(match[1]);

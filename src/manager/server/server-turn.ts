@@ -11,8 +11,9 @@ import {
   type RunFailureContext,
 } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import { emptyTokens, type TokenUsage } from '../per-message/run-events.js';
-import { splitModel, type TurnInput, type TurnResult } from '../turn.js';
+import { emptyTokens, type TokenUsage } from '../../usage/usage.js';
+import { errorMessage, isRecord } from '../../util/guards.js';
+import { sessionTitle, splitModel, type TurnInput, type TurnResult } from '../turn.js';
 import { lostPermissionError } from '../user-requests/user-requests.js';
 import { sessionIdOf, type BusEvent } from './event-hub.js';
 import { askedPermission, askedQuestion, settledRequestId } from './user-request-events.js';
@@ -28,16 +29,8 @@ export interface ServerTurnInput extends TurnInput<BusEvent> {
   readonly logger: Logger;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function num(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
-export function sessionTitle(sessionId: string): string {
-  return `Session ${sessionId}`;
 }
 
 /** How long a streaming turn waits, after /message answered, for the events that trail it. */
@@ -120,7 +113,7 @@ async function resyncRequests(input: ServerTurnInput, directory: string, ours: (
   } catch (error) {
     input.logger.warn('Could not list the pending requests after the event stream reconnected', {
       sessionId: input.session.id,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 }
@@ -145,7 +138,7 @@ async function untilIdle(idle: Promise<void>, sawBusy: boolean, input: ServerTur
   } catch (error) {
     input.logger.warn('Could not check that the opencode session is idle', {
       sessionId: input.session.id,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 }
@@ -198,7 +191,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     // Nobody may answer the turn's requests any more; then the API abort also ends its tool processes.
     void requests.rejectAll();
     client.abortSession(opencodeSessionId, directory, input.abortGraceMs).catch((error: unknown) => {
-      input.logger.warn('Abort through the opencode API failed', { instance: instance.slot, error: error instanceof Error ? error.message : String(error) });
+      input.logger.warn('Abort through the opencode API failed', { instance: instance.slot, error: errorMessage(error) });
     });
     // The HTTP call is dropped only if it hangs past the grace.
     setTimeout(() => http.abort(new Error('abort grace elapsed')), input.abortGraceMs).unref();
@@ -325,7 +318,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     // Not an answer from opencode but a broken connection: do not trust the instance until it answers a health check.
     if (!(error instanceof OpencodeHttpError)) instance.markSuspect();
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    const why = instance.stopReason ?? `${error instanceof Error ? error.message : String(error)}${cause}`;
+    const why = instance.stopReason ?? `${errorMessage(error)}${cause}`;
     throw new RunFailedError('opencode_failed', `The opencode server (serve-${instance.slot}) failed during the turn: ${why}`, context());
   } finally {
     clearTimeout(timer);

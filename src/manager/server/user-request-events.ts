@@ -11,13 +11,10 @@ import type {
   QuestionInfo,
   QuestionOption as SdkQuestionOption,
 } from '@opencode-ai/sdk/v2';
+import { isRecord } from '../../util/guards.js';
 import type { AskedPermission, AskedQuestion } from '../user-requests/user-requests.js';
 import type { QuestionItem, QuestionOption } from '../user-requests/user-request.js';
 import { propertiesOf, type BusEvent, type Unchecked } from './event-hub.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];

@@ -5,6 +5,7 @@
 import { OcpmError } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { errorMessage } from '../../util/guards.js';
 import {
   permissionLabel,
   type PendingRequests,
@@ -247,7 +248,7 @@ export class UserRequests {
       this.logger.warn('opencode did not take the answer to a request', {
         sessionId: entry.view.sessionId,
         kind: entry.kind,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }
