@@ -37,9 +37,10 @@ export default tseslint.config(
   ),
   layer(
     'src/metrics/**/*.ts',
-    '^(\\.\\./)+(http|cluster|store)/',
-    'src/metrics/ declares metrics; the HTTP API, the cluster and the store record into them, not the other way round.',
+    '^(\\.\\./)+(?!(contracts|util|usage)/)',
+    'src/metrics/ declares metrics; it takes its label values from src/contracts/ (and src/util/, src/usage/), never from the parts that record into it.',
   ),
+  layer('src/contracts/**/*.ts', '^(\\.\\./)+', 'src/contracts/ is a leaf: the vocabulary every layer imports, importing nothing of the project.'),
   layer(
     'src/manager/server/**/*.ts',
     '^(\\.\\./)+per-message/',

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ModelGateway } from '../src/gateway/model-gateway.js';
 import { createSilentLogger } from '../src/logging/logger.js';
 import { createMetrics } from '../src/metrics/metrics.js';
-import { addCall, emptyUsage, type SessionUsage } from '../src/manager/usage.js';
+import { addCall, emptyUsage, type SessionUsage } from '../src/usage/usage.js';
 import { configDefaults } from '../src/config/config.js';
 import { stubOpencodeConfig } from '../test/fixtures/stub-llm/opencode-config.mjs';
 import { percentile, writeResults } from './results.js';

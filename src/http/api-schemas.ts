@@ -2,11 +2,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.js';
 import { PROTECTIONS } from '../manager/isolation/isolation.js';
-import { MANAGER_STATES } from '../manager/lifecycle.js';
-import { SESSION_STATES } from '../manager/manager-types.js';
-import { INSTANCE_STATES } from '../manager/server/server-instance.js';
-import { TURN_MODES } from '../manager/turn.js';
-import { PEER_STATES } from '../metrics/cluster-metrics.js';
+import { INSTANCE_STATES, MANAGER_STATES, PEER_STATES, SESSION_STATES, TURN_MODES } from '../contracts/vocabulary.js';
 
 const tokensSchema = z.object({
   input: z.number(),

@@ -1,7 +1,7 @@
 // zod schemas for every param and body of the API; parse() turns a failure into invalid_request.
 import { z } from 'zod';
 import { OcpmError } from '../errors/errors.js';
-import { SESSION_STATES } from '../manager/manager-types.js';
+import { SESSION_STATES } from '../contracts/vocabulary.js';
 
 export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match [A-Za-z0-9_-]{1,128}');
 

@@ -4,8 +4,8 @@
 import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 
-export const MANAGER_STATES = ['created', 'starting', 'ready', 'unavailable', 'draining', 'stopping', 'stopped'] as const;
-export type ManagerState = (typeof MANAGER_STATES)[number];
+export { MANAGER_STATES, type ManagerState } from '../contracts/vocabulary.js';
+import type { ManagerState } from '../contracts/vocabulary.js';
 
 /** Why a state takes no messages: the error code and message callers get (undefined: it takes them). */
 export function stateRejection(state: ManagerState, unavailableReason: string | null): { code: ErrorCode; message: string } | undefined {

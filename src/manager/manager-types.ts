@@ -57,8 +57,8 @@ export type StandaloneOptions = Partial<Omit<RunChildOptions, 'file' | 'workspac
  * What a session is doing: `waiting_on_user` (its turn waits on a permission request or question),
  * `busy` (a turn runs), `queued` (its messages wait for their turn), else `idle`.
  */
-export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
+export { SESSION_STATES, type SessionState } from '../contracts/vocabulary.js';
+import type { SessionState } from '../contracts/vocabulary.js';
 
 export interface SessionView {
   readonly id: string;

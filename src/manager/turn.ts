@@ -3,30 +3,8 @@ import type { SessionRecord } from '../store/session-registry.js';
 import type { TokenUsage } from '../usage/usage.js';
 import type { TurnRequests } from './user-requests/user-requests.js';
 
-export const TURN_MODES = ['per-message', 'server'] as const;
-export type TurnMode = (typeof TURN_MODES)[number];
-
-/** How a turn ended (a message aborted or timed out while it waited counts too). */
-export const TURN_OUTCOMES = ['success', 'error', 'timeout', 'aborted'] as const;
-export type TurnOutcome = (typeof TURN_OUTCOMES)[number];
-
-/** Why a message was refused or dropped before it started (`draining`: at shutdown; `budget_exceeded`: the session is over a budget; `resource_limit`: its workspace is over OCPM_SESSION_DISK_MB). */
-export const REJECT_REASONS = ['queue_full', 'session_queue_full', 'queue_timeout', 'draining', 'budget_exceeded', 'resource_limit'] as const;
-
-/** The error codes a message can be refused with before it is a turn (opencode_manager_messages_refused_total{code}). */
-export const REFUSAL_CODES = [
-  'not_ready',
-  'draining',
-  'opencode_unavailable',
-  'no_provider',
-  'invalid_opencode_config',
-  'invalid_model',
-  'invalid_agent',
-  'budget_exceeded',
-  'resource_limit',
-  'queue_full',
-  'session_queue_full',
-] as const;
+export { REFUSAL_CODES, REJECT_REASONS, TURN_MODES, TURN_OUTCOMES, type TurnMode, type TurnOutcome } from '../contracts/vocabulary.js';
+import type { TurnMode } from '../contracts/vocabulary.js';
 
 export interface TurnResult {
   readonly sessionId: string;

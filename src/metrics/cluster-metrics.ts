@@ -15,9 +15,8 @@ export type HandoffOutcome = (typeof HANDOFF_OUTCOMES)[number];
 export const LOOKUP_RESULTS = ['cache', 'peer', 'none', 'unavailable'] as const;
 export type LookupResult = (typeof LOOKUP_RESULTS)[number];
 
-/** `name_conflict`: another replica answers with this replica's name (each needs its own OCPM_REPLICA_NAME). */
-export const PEER_STATES = ['up', 'draining', 'down', 'left', 'unauthorized', 'name_conflict'] as const;
-export type PeerState = (typeof PEER_STATES)[number];
+export { PEER_STATES, type PeerState } from '../contracts/vocabulary.js';
+import { PEER_STATES } from '../contracts/vocabulary.js';
 
 export function createClusterMetrics(scope: MetricScope) {
   const registers = [scope.registry];

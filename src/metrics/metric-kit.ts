@@ -1,6 +1,6 @@
 // Helpers shared by the metric modules: the gauge sources the manager binds, and a gauge read at scrape time.
 import client from 'prom-client';
-import type { InstanceState } from '../manager/server/server-instance.js';
+import type { InstanceState } from '../contracts/vocabulary.js';
 
 /** Live numbers the gauges read at scrape time. */
 export interface GaugeSources {

@@ -1,9 +1,7 @@
 // The server pool: instances by state and memory, starts, restarts, health probes, directory
 // releases and (isolated pools) evictions.
 import client from 'prom-client';
-import { DISPOSAL_REASONS, RESTART_REASONS } from '../manager/server/pool-config.js';
-import { HEALTH_FAILURE_CLASSES } from '../manager/server/opencode-client.js';
-import { INSTANCE_STATES } from '../manager/server/server-instance.js';
+import { DISPOSAL_REASONS, HEALTH_FAILURE_CLASSES, INSTANCE_STATES, RESTART_REASONS } from '../contracts/vocabulary.js';
 import type { MetricScope } from './metric-kit.js';
 
 export const HEALTH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

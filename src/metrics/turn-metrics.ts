@@ -1,6 +1,6 @@
 // Turns and the queue: how many ran, how they ended, how long they took and waited, and what was refused.
 import client from 'prom-client';
-import { REFUSAL_CODES, REJECT_REASONS, TURN_MODES, TURN_OUTCOMES } from '../manager/turn.js';
+import { REFUSAL_CODES, REJECT_REASONS, TURN_MODES, TURN_OUTCOMES } from '../contracts/vocabulary.js';
 import { liveGauge, type MetricScope } from './metric-kit.js';
 
 /** 0.05 s to 30 min: a cached server answer to a long agent turn. */

@@ -1,7 +1,7 @@
 // Permission requests and questions a turn put to a person: how they ended, how long people took,
 // and how many sessions wait on someone now.
 import client from 'prom-client';
-import { PERMISSION_KEYS, PERMISSION_OUTCOMES, QUESTION_OUTCOMES } from '../manager/user-requests/user-request.js';
+import { PERMISSION_KEYS, PERMISSION_OUTCOMES, QUESTION_OUTCOMES } from '../contracts/vocabulary.js';
 import { liveGauge, type MetricScope } from './metric-kit.js';
 
 /** 0.5 s to 30 min: a person clicking at once to one who came back much later. */

@@ -13,7 +13,7 @@ import { ModelLedger, type ModelPrice } from '../../src/gateway/model-ledger.js'
 import type { UpstreamProvider } from '../../src/gateway/upstream-providers.js';
 import { VirtualKeys } from '../../src/gateway/virtual-keys.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
-import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/manager/usage.js';
+import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/usage/usage.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { sample } from '../helpers/metrics-text.js';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { costOf, DEFAULT_OUTPUT_RESERVATION, ModelLedger, type ModelPrice, type ModelTerms, type Reservation } from '../../src/gateway/model-ledger.js';
-import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/manager/usage.js';
+import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/usage/usage.js';
 
 const SESSION = 's1';
 const NO_TERMS: ModelTerms = { price: undefined, outputLimit: undefined };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { modelLabel } from '../../src/manager/usage-accounting.js';
-import { addTurn, budgetExceeded, emptyUsage, sumUsage, totalTokens, usageFrom } from '../../src/manager/usage.js';
+import { addTurn, budgetExceeded, emptyUsage, sumUsage, totalTokens, usageFrom } from '../../src/usage/usage.js';
 
 const turnTokens = (input: number, output: number) => ({ input, output, reasoning: 1, cacheRead: 2, cacheWrite: 3, total: 999 });
 

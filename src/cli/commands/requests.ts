@@ -8,8 +8,7 @@ import { formatTable } from '../table.js';
 import type { PendingRequestsView, PermissionRequestView, QuestionRequestView } from '../views.js';
 import { allSessions } from './usage.js';
 
-export const PERMISSION_REPLIES = ['once', 'always', 'reject'] as const;
-type PermissionReply = (typeof PERMISSION_REPLIES)[number];
+import { PERMISSION_REPLIES, type PermissionReply } from '../../contracts/vocabulary.js';
 
 /** Sessions whose pending requests are read at once, without a session argument. */
 const PARALLEL_READS = 8;

@@ -8,7 +8,7 @@ import { formatTable } from '../table.js';
 import { sessionState, type SessionList, type SessionView } from '../views.js';
 import { usageTotals } from './usage.js';
 
-export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'] as const;
+import { SESSION_STATES } from '../../contracts/vocabulary.js';
 
 export const sessionsCommand: Command = {
   name: 'sessions',

@@ -260,9 +260,8 @@ export class OpencodeClient {
   }
 }
 
-/** Classifies a failed health check for metrics: timeout, refused (nothing listening), bad_status. */
-export const HEALTH_FAILURE_CLASSES = ['timeout', 'refused', 'bad_status', 'error'] as const;
-export type HealthFailureClass = (typeof HEALTH_FAILURE_CLASSES)[number];
+export { HEALTH_FAILURE_CLASSES, type HealthFailureClass } from '../../contracts/vocabulary.js';
+import type { HealthFailureClass } from '../../contracts/vocabulary.js';
 
 export function classifyHealthFailure(error: unknown): HealthFailureClass {
   if (error instanceof OpencodeHttpError) return 'bad_status';

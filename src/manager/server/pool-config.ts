@@ -4,12 +4,7 @@ import type { Config } from '../../config/config.js';
 import type { ProcessStore } from '../../store/process-store.js';
 import type { SessionSandbox } from '../isolation/session-sandbox.js';
 
-/** `operator`: asked for with POST /api/instances/:name/restart. */
-export const RESTART_REASONS = ['exit', 'health', 'memory', 'start_failed', 'retry', 'operator'] as const;
-export type RestartReason = (typeof RESTART_REASONS)[number];
-
-export const DISPOSAL_REASONS = ['idle', 'session_deleted', 'session_reset'] as const;
-export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
+export { DISPOSAL_REASONS, RESTART_REASONS, type DisposalReason, type RestartReason } from '../../contracts/vocabulary.js';
 
 /** The pool section of the configuration. */
 export type PoolConfig = Config['pool'];

@@ -15,9 +15,8 @@ import { OpencodeClient, classifyHealthFailure, type HealthFailureClass } from '
 const LISTENING_LINE = /opencode server listening on (https?:\/\/\S+)/;
 const HEALTH_RETRY_MS = 100;
 
-/** `idle`: an isolated pool's slot that serves no session now (no process). */
-export const INSTANCE_STATES = ['idle', 'starting', 'ready', 'backoff', 'stopping', 'stopped', 'failed'] as const;
-export type InstanceState = (typeof INSTANCE_STATES)[number];
+export { INSTANCE_STATES, type InstanceState } from '../../contracts/vocabulary.js';
+import type { InstanceState } from '../../contracts/vocabulary.js';
 
 export interface HealthResult {
   readonly ok: boolean;

@@ -1,40 +1,20 @@
 // What a person is asked during a turn (a permission or a question), as the web app sees it, and the
 // fixed label sets its metrics use.
 
-/** How the service answers opencode's permission requests: forward them, or answer them itself. */
-export const PERMISSION_POLICIES = ['ask', 'allow', 'deny'] as const;
-export type PermissionPolicy = (typeof PERMISSION_POLICIES)[number];
+import { PERMISSION_KEYS, type PermissionLabel, type PermissionOutcome, type QuestionOutcome } from '../../contracts/vocabulary.js';
 
-/** opencode 1.18.33's permission keys; any other key is counted as `other`. */
-export const PERMISSION_KEYS = [
-  'read',
-  'edit',
-  'glob',
-  'grep',
-  'list',
-  'bash',
-  'task',
-  'webfetch',
-  'websearch',
-  'external_directory',
-  'doom_loop',
-  'todowrite',
-  'question',
-  'lsp',
-  'skill',
-] as const;
-export type PermissionLabel = (typeof PERMISSION_KEYS)[number] | 'other';
-
-/** How a permission request ended: a person's reply, the timeout, the policy, or the turn's abort. */
-export const PERMISSION_OUTCOMES = ['once', 'always', 'reject', 'timeout', 'auto_allow', 'auto_deny', 'aborted'] as const;
-export type PermissionOutcome = (typeof PERMISSION_OUTCOMES)[number];
-
-/** How a question ended: answered, rejected by the person, the timeout, the policy, or the turn's abort. */
-export const QUESTION_OUTCOMES = ['answered', 'reject', 'timeout', 'auto_reject', 'aborted'] as const;
-export type QuestionOutcome = (typeof QUESTION_OUTCOMES)[number];
-
-export const PERMISSION_REPLIES = ['once', 'always', 'reject'] as const;
-export type PermissionReply = (typeof PERMISSION_REPLIES)[number];
+export {
+  PERMISSION_KEYS,
+  PERMISSION_OUTCOMES,
+  PERMISSION_POLICIES,
+  PERMISSION_REPLIES,
+  QUESTION_OUTCOMES,
+  type PermissionLabel,
+  type PermissionOutcome,
+  type PermissionPolicy,
+  type PermissionReply,
+  type QuestionOutcome,
+} from '../../contracts/vocabulary.js';
 
 export function permissionLabel(key: string): PermissionLabel {
   return (PERMISSION_KEYS as readonly string[]).includes(key) ? (key as PermissionLabel) : 'other';
