@@ -12,7 +12,17 @@ import { call, TEST_API_TOKEN } from '../helpers/http.js';
 import { series, sumBy } from '../helpers/metrics-text.js';
 import { readJsonLines } from '../helpers/json-lines.js';
 import { fakeOpencodeProcesses, pidsWithEnv } from '../helpers/processes.js';
-import { buildService, freeLoopbackPorts, mapLimit, percentile, Replica, sendMessage, sessionHeaders, type MessageResult } from '../helpers/replica-cluster.js';
+import {
+  buildService,
+  freeLoopbackPorts,
+  holdPort,
+  mapLimit,
+  percentile,
+  Replica,
+  sendMessage,
+  sessionHeaders,
+  type MessageResult,
+} from '../helpers/replica-cluster.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const HAPROXY = haproxyBinary();
@@ -60,6 +70,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP, t
       /** The replica that answered each session last (X-Ocpm-Replica): its owner. */
       const owners = new Map<string, string | null>();
       const replica = (name: Name): Replica => replicas.get(name) as Replica;
+      let r4Port: { release: () => Promise<void> } | undefined;
       const tails = (...names: Name[]): string => names.map((name) => replica(name).tail()).join('\n\n');
 
       before(async () => {
@@ -90,6 +101,8 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP, t
           };
           replicas.set(name, new Replica(name, ports[i] as number, env, build.nodeArgs, temp.dir));
         });
+        // r4 joins in phase 2: until then its port stays taken, so nothing else on the machine gets it.
+        r4Port = await holdPort(replica('r4').port);
         await Promise.all((['r1', 'r2', 'r3'] as const).map((name) => replica(name).start()));
         haproxy = new Haproxy(HAPROXY as string, {
           dir: `${temp.dir}/haproxy`,
@@ -100,6 +113,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP, t
       });
 
       after(async () => {
+        await r4Port?.release().catch(() => undefined);
         await haproxy?.stop();
         await Promise.all([...replicas.values()].map((r) => r.stop()));
         // A replica SIGKILLed on purpose leaves its opencode children: end them (ours, by pid), then fail if any was left otherwise.
@@ -198,6 +212,7 @@ describe('multi-replica cluster behind haproxy (fake opencode)', { skip: SKIP, t
 
       let phase2: MessageResult[] = [];
       it('phase 2: r4 joins (3 -> 4): message 4 of every session answers, no 404, the sessions that hash to r4 are forwarded', async (t: TestContext) => {
+        await r4Port?.release();
         await replica('r4').start();
         await haproxy.enable('r4');
         for (const name of ['r1', 'r2', 'r3'] as const) {

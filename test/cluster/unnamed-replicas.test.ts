@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { sample } from '../helpers/metrics-text.js';
-import { freeLoopbackPorts } from '../helpers/replica-cluster.js';
+import { freeLoopbackPorts, holdPort } from '../helpers/replica-cluster.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -26,6 +26,8 @@ describe('two unnamed replicas on one host', () => {
   let b: TestService;
   let ports: number[] = [];
   let temp: { dir: string; remove: () => Promise<void> };
+  /** The third port, started on in the last test: taken until then. */
+  let third: { release: () => Promise<void> } | undefined;
   const common = (): Record<string, string> => ({
     OCPM_PEERS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
     OCPM_WORKSPACE_ROOT: `${temp.dir}/workspaces`,
@@ -36,11 +38,13 @@ describe('two unnamed replicas on one host', () => {
   before(async () => {
     temp = await makeTempDir('unnamed-replicas');
     ports = await freeLoopbackPorts(3);
+    third = await holdPort(ports[2]!);
     a = await startTestService({ ...common(), PORT: String(ports[0]) });
     b = await startTestService({ ...common(), PORT: String(ports[1]) });
     for (const svc of [a, b]) await waitFor(`${svc.url} sees its peer up`, async () => (await peersOf(svc)).some((peer) => peer.state === 'up'));
   });
   after(async () => {
+    await third?.release();
     await a?.close().catch(() => undefined);
     await b?.close().catch(() => undefined);
     await temp?.remove();
@@ -74,6 +78,7 @@ describe('two unnamed replicas on one host', () => {
   });
 
   it("a replica started with the other's name is reported as a name conflict, not taken for itself", async () => {
+    await third?.release();
     const namesake = await startTestService({ ...common(), PORT: String(ports[2]), OCPM_REPLICA_NAME: `${os.hostname()}-${ports[1]}` });
     try {
       await waitFor('the conflict to be seen', async () => (await peersOf(b)).some((peer) => peer.state === 'name_conflict'));

@@ -35,6 +35,18 @@ export async function freeLoopbackPorts(n: number): Promise<number[]> {
 }
 
 /**
+ * Keeps a port that a replica starts on later taken (every connection is reset, so peers probing it see
+ * it down): a port only reserved by number could meanwhile be picked by any listener or outgoing
+ * connection of the machine. `release()` frees it just before the replica binds it.
+ */
+export async function holdPort(port: number): Promise<{ release: () => Promise<void> }> {
+  const server = net.createServer((socket) => socket.resetAndDestroy());
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return { release: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/**
  * Builds src/ with tsc into a private folder of `.tmp/` (git-ignored), so test files that build at the
  * same time never share output. The build sits one level below a folder that links the checkout's
  * package.json and build/ (the service finds both relative to its own files) and lies inside the
