@@ -7,7 +7,6 @@ import { NONE, formatUntil } from '../format.js';
 import { formatTable } from '../table.js';
 import type { PendingRequestsView, PermissionRequestView, QuestionRequestView } from '../views.js';
 import { allSessions } from './usage.js';
-
 import { PERMISSION_REPLIES, type PermissionReply } from '../../contracts/vocabulary.js';
 
 /** Sessions whose pending requests are read at once, without a session argument. */

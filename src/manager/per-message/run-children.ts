@@ -26,8 +26,7 @@ export interface RunChildOptions extends Pick<
 export type RunChildKind = 'run' | 'cli';
 
 export class RunChildren {
-  private readonly children = new Map<string, TrackedChild>();
-  private readonly kinds = new Map<string, RunChildKind>();
+  private readonly children = new Map<string, { readonly child: TrackedChild; readonly kind: RunChildKind }>();
 
   constructor(private readonly deps: { logger: Logger; metrics: Metrics; processes: ProcessStore; killGraceMs: number }) {}
 
@@ -38,7 +37,8 @@ export class RunChildren {
   /** Resident bytes of every child's whole tree, read from /proc. */
   residentBytes(kind: RunChildKind): number {
     return [...this.children.values()]
-      .filter((child) => this.kinds.get(child.processId) === kind)
+      .filter((entry) => entry.kind === kind)
+      .map((entry) => entry.child)
       .reduce((sum, child) => sum + treeResidentBytes(child.identity), 0);
   }
 
@@ -64,8 +64,7 @@ export class RunChildren {
       throw error;
     }
     metrics.spawns.inc({ kind, outcome: 'started' });
-    this.children.set(child.processId, child);
-    this.kinds.set(child.processId, kind);
+    this.children.set(child.processId, { child, kind });
     logger.info('Executing OpenCode command (standalone)', {
       processId: child.processId,
       sessionId: options.sessionId,
@@ -89,19 +88,18 @@ export class RunChildren {
       return result;
     } finally {
       this.children.delete(child.processId);
-      this.kinds.delete(child.processId);
     }
   }
 
   /** Ends every child tree (SIGTERM, grace, SIGKILL) and waits. */
   async stopAll(reason: Error): Promise<void> {
-    const children = [...this.children.values()];
+    const children = [...this.children.values()].map((entry) => entry.child);
     for (const child of children) child.abort(reason);
     await Promise.allSettled(children.map((child) => child.done));
   }
 
   /** Synchronous SIGKILL of every tree, for exits that cannot wait. */
   killAllNow(): void {
-    for (const child of this.children.values()) child.killNow();
+    for (const { child } of this.children.values()) child.killNow();
   }
 }
