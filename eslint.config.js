@@ -52,6 +52,16 @@ export default tseslint.config(
     'Per-message mode and server mode are siblings: what both need goes in src/manager/ (e.g. turn.ts) or below.',
   ),
   layer(
+    'src/opencode-wire/**/*.ts',
+    '^((\\.\\./)+(?!(util|usage)/)|(?!\\.|@opencode-ai/sdk(/|$)))',
+    'src/opencode-wire/ reads what opencode sends, for both modes: it imports only src/util/, src/usage/ and @opencode-ai/sdk (its types), no other package and nothing of the manager.',
+  ),
+  layer(
+    'src/manager/*.ts',
+    '^\\./(server/(shared|isolated)-server-pool|placement/(?!(placement|per-message-placement|choose-placement)\\.js$))',
+    'The execution mode is decided once: boot calls choosePlacement(), everything else asks the Placement interface (src/manager/placement/placement.ts), never a concrete pool or placement.',
+  ),
+  layer(
     'src/cli/**/*.ts',
     '^(\\.\\./)+(manager|http|store|cluster|gateway)/',
     'The CLI is a client of the HTTP API: it talks to the service over HTTP and imports none of its internals.',

@@ -5,13 +5,19 @@ export class OcpmError extends Error {
   override readonly name: string = 'OcpmError';
   /** Fields the error body carries beside code and message (e.g. a budget error's usage). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * When the caller may try again (a full queue, a rate limit, an unreachable owner): the HTTP error
+   * handler sends it as Retry-After, whoever raised the error.
+   */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> },
+    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>>; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.details = options?.details;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

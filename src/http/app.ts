@@ -2,7 +2,7 @@
 // Order matters: helmet and metrics see every response; CORS answers preflights (sent without
 // credentials) before authentication; authentication runs before any body is read.
 import type { Config } from '../config/config.js';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Cluster } from '../cluster/cluster.js';
 import { REPLICA_HEADER } from '../cluster/forward.js';
 import helmet from 'helmet';
@@ -14,20 +14,21 @@ import type { Metrics } from '../metrics/metrics.js';
 import { requireApiToken, requireMetricsToken } from './auth.js';
 import { corsPolicy } from './cors.js';
 import { createErrorHandler, notFoundHandler } from './http-errors.js';
-import { buildOpenApiDocument } from './openapi.js';
 import { messageRateLimit, StreamLimiter } from './rate-limits.js';
 import { requestMetrics } from './request-metrics.js';
 import { requireJsonBody } from './require-json.js';
-import { consoleRoutes } from './routes/console.js';
+import { mountRoutes, recordRouteTable, type Route } from './route-table.js';
+import { consoleFiles, consoleRoutes } from './routes/console.js';
+import { withDocumentRoute } from './routes/document.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { instanceRoutes } from './routes/instances.js';
-import { internalRoutes } from './routes/internal.js';
-import { routeToOwner } from './session-owner.js';
-import { fullStatus } from './status-view.js';
+import { internalRouter, internalRoutes } from './routes/internal.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRequestRoutes } from './routes/user-requests.js';
+import { routeToOwner } from './session-owner.js';
+import { fullStatus } from './status-view.js';
 
 export interface AppDeps {
   readonly manager: OpencodeProcessManager;
@@ -49,13 +50,22 @@ export interface AppDeps {
 }
 
 /**
- * The one /api route that stays open: Kubernetes and dashboards probe it without a token. Without a
- * valid token it answers only the status summary (status-view.ts).
+ * The /api routes the table declares `api-optional` stay open (the status: Kubernetes and dashboards
+ * probe it without a token, and without a valid one it answers only its summary, status-view.ts).
+ * Matched by exact path: such a route has no path parameters.
  */
-const isOpenApiRoute = (method: string, path: string): boolean => (method === 'GET' || method === 'HEAD') && path === '/api/opencode/status';
+function openApiRoutes(routes: readonly Route[]): (method: string, path: string) => boolean {
+  const open = new Set(
+    routes
+      .filter((route) => route.security === 'api-optional')
+      .flatMap((route) => (route.method === 'get' ? ['GET', 'HEAD'] : [route.method.toUpperCase()]).map((method) => `${method} ${route.path}`)),
+  );
+  return (method, path) => open.has(`${method} /api${path}`);
+}
 
 export function createApp(deps: AppDeps): Express {
   const { http } = deps;
+  const routes = withDocumentRoute(publicRoutes(deps));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -68,27 +78,23 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader(REPLICA_HEADER, deps.replica);
     next();
   });
-  app.use(
-    '/api',
-    requireApiToken(deps.auth, (method, path) => isOpenApiRoute(method, `/api${path}`)),
-  );
+  app.use('/api', requireApiToken(deps.auth, openApiRoutes(routes)));
   // Any body must be JSON in UTF-8 (415 otherwise), checked before the parser reads it.
   app.use(requireJsonBody);
   const { cluster } = deps;
+  const internal: Route[] =
+    cluster === undefined
+      ? []
+      : internalRoutes({
+          manager: deps.manager,
+          cluster: cluster.cluster,
+          metrics: deps.metrics,
+          logger: deps.logger.child({ component: 'cluster' }),
+          handoffTimeoutMs: cluster.handoffTimeoutMs,
+          workspaceRoot: deps.workspaceRoot,
+        });
   // Before the API's body parser: a handed-over conversation has its own, larger limit.
-  if (cluster !== undefined) {
-    app.use(
-      internalRoutes({
-        manager: deps.manager,
-        cluster: cluster.cluster,
-        metrics: deps.metrics,
-        logger: deps.logger.child({ component: 'cluster' }),
-        peerAuth: cluster.peerAuth,
-        handoffTimeoutMs: cluster.handoffTimeoutMs,
-        workspaceRoot: deps.workspaceRoot,
-      }),
-    );
-  }
+  if (cluster !== undefined) app.use(internalRouter(cluster.peerAuth, internal));
   app.use(express.json({ limit: http.maxBodyBytes, strict: true }));
   if (cluster !== undefined) {
     app.use(
@@ -102,51 +108,44 @@ export function createApp(deps: AppDeps): Express {
       }),
     );
   }
+  app.use(mountRoutes(Router(), routes));
+  app.use('/console', consoleFiles());
+  recordRouteTable(app, [...routes, ...internal]);
+  app.use(notFoundHandler);
+  app.use(createErrorHandler(deps.logger.child({ component: 'http' })));
+  return app;
+}
+
+/** Every route but the replica-to-replica ones, in the order the document lists them. */
+function publicRoutes(deps: AppDeps): Route[] {
+  const { http, cluster } = deps;
   const clusterStatus = () => cluster?.cluster.status() ?? { replica: deps.replica, peers: [] };
   // One budget of open SSE streams per token, message streams and console streams alike.
   const streamLimiter = new StreamLimiter(http.maxStreamsPerToken);
-  const openApiDocument = buildOpenApiDocument(http.maxMessageChars);
-  app.get('/api/openapi.json', (_req, res) => {
-    res.json(openApiDocument);
-  });
-  app.use(
-    healthRoutes({
-      manager: deps.manager,
-      metrics: deps.metrics,
-      metricsAuth: requireMetricsToken(deps.metricsVerifier),
-      cluster: clusterStatus,
-    }),
-  );
-  app.use(
-    eventRoutes({
-      manager: deps.manager,
-      status: () => fullStatus(deps.manager.getStats(), clusterStatus()),
-      intervalMs: http.eventsIntervalMs,
-      streamLimiter,
-      logger: deps.logger.child({ component: 'http' }),
-    }),
-  );
-  app.use(consoleRoutes());
-  app.use(
-    sessionRoutes({
+  return [
+    ...sessionRoutes({
       manager: deps.manager,
       workspaceRoot: deps.workspaceRoot,
       autoCreateWorkspaces: deps.autoCreateWorkspaces,
       ...(cluster === undefined ? {} : { peerSessions: () => cluster.cluster.peerSessions() }),
     }),
-  );
-  app.use(userRequestRoutes(deps.manager));
-  app.use(instanceRoutes(deps.manager));
-  app.use(
-    messageRoutes({
+    ...messageRoutes({
       manager: deps.manager,
       maxMessageChars: http.maxMessageChars,
       abortOnDisconnect: http.abortOnDisconnect,
       submissionLimit: messageRateLimit(http.rateLimitPerMin),
       streamLimiter,
     }),
-  );
-  app.use(notFoundHandler);
-  app.use(createErrorHandler(deps.logger.child({ component: 'http' })));
-  return app;
+    ...userRequestRoutes(deps.manager),
+    ...instanceRoutes(deps.manager),
+    ...healthRoutes({ manager: deps.manager, metrics: deps.metrics, metricsAuth: requireMetricsToken(deps.metricsVerifier), cluster: clusterStatus }),
+    ...eventRoutes({
+      manager: deps.manager,
+      status: () => fullStatus(deps.manager.getStats(), clusterStatus()),
+      intervalMs: http.eventsIntervalMs,
+      streamLimiter,
+      logger: deps.logger.child({ component: 'http' }),
+    }),
+    ...consoleRoutes(),
+  ];
 }

@@ -3,7 +3,6 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { httpStatusOf, type ErrorCode } from '../errors/codes.js';
 import { OcpmError } from '../errors/errors.js';
 import type { Logger } from '../logging/logger.js';
-import { QueueRejectedError } from '../manager/turn-scheduler.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; [detail: string]: unknown };
@@ -72,7 +71,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       sendError(res, 'internal_error', 'Internal error; see the service log');
       return;
     }
-    if (known instanceof QueueRejectedError) res.setHeader('Retry-After', String(known.retryAfterSeconds));
+    // Whoever raised it (the queue, the rate limit, an unreachable owner) said when to come back.
+    if (known.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(known.retryAfterSeconds));
     sendError(res, known.code, known.message, known.details);
   };
 }

@@ -1,9 +1,10 @@
 // Abuse limits per caller: message submissions per minute (express-rate-limit, keyed by token
-// principal) and open SSE streams. Both answer 429 with Retry-After in our error shape.
+// principal; 429 rate_limited with Retry-After) and open SSE streams (the routes answer 429
+// too_many_streams when acquire() refuses).
 import { rateLimit } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
+import { rateLimited } from '../errors/factories.js';
 import { callerOf } from './auth.js';
-import { sendError } from './http-errors.js';
 
 const WINDOW_MS = 60_000;
 
@@ -18,11 +19,11 @@ export function messageRateLimit(perMinute: number): RequestHandler {
     keyGenerator: (_req, res) => callerOf(res),
     // Keyed by token, never by IP: its proxy/IP sanity checks do not apply (and would log noise behind an ingress).
     validate: false,
-    handler: (req, res) => {
+    // The error handler answers it, Retry-After included, like every other refusal.
+    handler: (req, _res, next) => {
       const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime === undefined ? WINDOW_MS / 1000 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
-      res.setHeader('Retry-After', String(seconds));
-      sendError(res, 'rate_limited', `More than ${perMinute} messages per minute for this token; retry after ${seconds} s`);
+      next(rateLimited(perMinute, seconds));
     },
   });
 }

@@ -1,14 +1,15 @@
 // Sends a request for a session this replica does not hold to the replica that does (Cluster finds
 // it), so any replica answers for any session and hash routing only saves a hop. A session whose
 // owner may be a peer that does not answer gets 503 `session_unavailable`, never a new conversation.
+// Refusals are thrown: the app's error handler answers them (Retry-After from the error).
 import type { RequestHandler } from 'express';
 import type { Cluster } from '../cluster/cluster.js';
+import { notOwner, sessionUnavailable } from '../errors/factories.js';
 import { FORWARDED_BY_HEADER, forwardRequest } from '../cluster/forward.js';
 import type { Peer } from '../cluster/peers.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { sendError } from './http-errors.js';
 import { sessionIdSchema } from './validation.js';
 
 /** How long a client waits before asking again for a session whose owner does not answer. */
@@ -33,10 +34,7 @@ export function routeToOwner(deps: SessionOwnerDeps): RequestHandler {
     await cluster.settled(id);
     if (manager.getSession(id) !== undefined) return next();
     // A peer forwarded this: it thought the session is here. It asks again; it never loops through us.
-    if (req.get(FORWARDED_BY_HEADER) !== undefined) {
-      sendError(res, 'not_owner', `Replica ${cluster.self} does not hold session ${id}`);
-      return;
-    }
+    if (req.get(FORWARDED_BY_HEADER) !== undefined) throw notOwner(cluster.self, id);
     let unreachable: Peer | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       const moved = cluster.movedOwner(id);
@@ -45,9 +43,7 @@ export function routeToOwner(deps: SessionOwnerDeps): RequestHandler {
       if (owner.kind === 'none') return next();
       if (owner.kind === 'unavailable') {
         metrics.forwardedRequests.inc({ outcome: 'unavailable' });
-        res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
-        sendError(res, 'session_unavailable', `Session ${id} is unavailable: ${owner.reason}; retry after ${UNAVAILABLE_RETRY_AFTER_S} s`);
-        return;
+        throw sessionUnavailable(id, owner.reason, UNAVAILABLE_RETRY_AFTER_S);
       }
       const result = await forwardRequest(req, res, owner.peer.url, cluster.self, deps.connectTimeoutMs);
       if (result.kind === 'relayed') {
@@ -70,7 +66,6 @@ export function routeToOwner(deps: SessionOwnerDeps): RequestHandler {
       deps.logger.warn('Forward to the owner failed', { sessionId: id, owner: owner.peer.name ?? owner.peer.url, error: result.error.message });
     }
     metrics.forwardedRequests.inc({ outcome: 'unavailable' });
-    res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
-    sendError(res, 'session_unavailable', `Session ${id} is unavailable: its owner could not be reached; retry after ${UNAVAILABLE_RETRY_AFTER_S} s`);
+    throw sessionUnavailable(id, 'its owner could not be reached', UNAVAILABLE_RETRY_AFTER_S);
   };
 }

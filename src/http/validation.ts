@@ -40,6 +40,12 @@ export const questionReplyBodySchema = z.union([
 /** Routes that take no query parameters refuse any. */
 export const noQuerySchema = z.strictObject({});
 
+/**
+ * Probes, the status, the metrics, the console and the replica routes ignore any query string (as
+ * they always have): a cache-busting parameter must not fail a probe or a scrape.
+ */
+export const ignoredQuerySchema = z.object({});
+
 /** Routes that take no body accept none, or an empty JSON object. */
 export const noBodySchema = z.strictObject({}).optional();
 

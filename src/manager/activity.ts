@@ -1,6 +1,4 @@
 // Activity the status reports: client streams open now, and when any session last did something.
-import type { SessionRecord } from '../store/session-registry.js';
-
 export class Activity {
   private openStreams = 0;
   private last = Date.now();
@@ -23,8 +21,8 @@ export class Activity {
     };
   }
 
-  touch(session: SessionRecord, at: number): void {
-    session.lastActivity = at;
+  /** A session did something (its own record is the registry's to touch). */
+  touch(at: number): void {
     this.last = at;
   }
 }

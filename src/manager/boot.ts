@@ -1,5 +1,5 @@
 // Boot: clean up after a crashed previous run, find opencode and read what it can do, set up the
-// sessions' sandbox, choose the mode, and start the server pool. Never throws: a missing binary
+// sessions' sandbox, choose the mode and with it the placement, and start its servers. Never throws: a missing binary
 // leaves the manager `unavailable` with the reason.
 import { errorMessage } from '../util/guards.js';
 import { BootCache } from './boot-cache.js';
@@ -12,8 +12,7 @@ import { sessionsRoot } from './isolation/session-home.js';
 import { SessionUids } from './isolation/session-uids.js';
 import type { ManagerCore, Runtime } from './manager-core.js';
 import { findOpencodeBinary, type OpencodeBinary } from './opencode-binary.js';
-import type { PoolRuntime } from './server/pool-config.js';
-import { ServerPool } from './server/server-pool.js';
+import { choosePlacement } from './placement/choose-placement.js';
 import type { TurnMode } from './turn.js';
 import { modelLabel } from './usage-accounting.js';
 
@@ -41,39 +40,20 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
   const sandbox = createSandbox(core, binary);
   const mode = chooseMode(core, binary);
   metrics.setBuildInfo({ version: core.serviceVersion, opencodeVersion: binary.version, mode });
-  let pool: ServerPool | undefined;
-  if (mode === 'server') {
-    metrics.instanceMemoryLimit.set(settings.pool.maxInstanceRssMb * 1024 * 1024);
-    pool = new ServerPool(
-      settings.pool,
-      {
-        // One shared server by default; isolated, one server per turn that can run at once.
-        size: settings.pool.poolSize ?? (sandbox === undefined ? 1 : settings.queue.maxConcurrentTurns),
-        binary: binary.path,
-        dataDir: settings.storage.dataDir,
-        env: core.childEnv,
-        killGraceMs: settings.opencode.killGraceMs,
-        processes: core.registry.processes,
-        sandbox,
-        gatewayEnv: gatewayEnvOf(core),
-      },
-      metrics,
-      logger,
-    );
-    await pool.start();
-    if (!pool.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
-  }
-  core.catalog = await discoverCatalog(core, binary, pool, cache);
+  const placement = choosePlacement(core, binary, mode, sandbox);
+  await placement.start();
+  if (placement.mode === 'server' && !placement.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
+  core.catalog = await discoverCatalog(core, binary, placement, cache);
   if (core.catalog?.defaultModel != null) core.metrics.usage.zeroModel(modelLabel(core.catalog, undefined));
   logger.info('OpenCode process manager initialized', {
     version: binary.version,
     binary: binary.path,
     source: binary.source,
     mode,
-    poolSize: pool?.slots.length ?? 0,
+    poolSize: placement.instances()?.length ?? 0,
     serverModeSupported: binary.supportsServe,
   });
-  return { binary, mode, pool, sandbox };
+  return { binary, placement };
 }
 
 /** Kills what a crashed previous run left (verified by /proc) and closes its interrupted turns. */
@@ -122,13 +102,6 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
         }
       : {}),
   });
-}
-
-/** Each server's model key: its session's when isolated, else its slot's (calls then name their conversation). */
-function gatewayEnvOf(core: ManagerCore): PoolRuntime['gatewayEnv'] {
-  const { gateway } = core;
-  if (gateway === undefined) return undefined;
-  return async ({ sessionId, slot }) => (sessionId === undefined ? { env: gateway.envForSlot(slot), port: undefined } : gateway.sessionAccess(sessionId));
 }
 
 function chooseMode(core: ManagerCore, binary: OpencodeBinary): TurnMode {

@@ -15,8 +15,7 @@ export function gatewayHost(core: ManagerCore): GatewayHost {
     addUsage: (id, tokens, cost) => {
       const session = sessions.get(id);
       if (session === undefined) return;
-      session.usage = addCall(session.usage, tokens, cost);
-      sessions.save(session);
+      sessions.updateUsage(session, (usage) => addCall(usage, tokens, cost));
     },
     // A shared server serves the sessions pinned to its slot: another slot's conversation is not its to spend on.
     sessionOfConversation: (conversation, slot) => sessions.list().find((session) => session.opencodeSessionId === conversation && session.slot === slot)?.id,

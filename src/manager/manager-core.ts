@@ -1,5 +1,6 @@
 // What every part of the manager shares: its settings (whole configuration sections), logger,
-// metrics, registry, lifecycle, the `opencode run` children, and the runtime found at boot.
+// metrics, registry, lifecycle, the `opencode run` children, and what boot found and chose: the
+// binary and the placement.
 import path from 'node:path';
 import { configDefaults } from '../config/config.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
@@ -11,7 +12,6 @@ import type { OpencodeCatalog } from './catalog/catalog.js';
 import { buildChildEnv } from './child-env.js';
 import { ModelGateway } from '../gateway/model-gateway.js';
 import { resolveIsolation, type Isolation } from './isolation/isolation.js';
-import type { SessionSandbox } from './isolation/session-sandbox.js';
 import { sessionsRoot } from './isolation/session-home.js';
 import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
 import { DiskGuard } from './isolation/disk-guard.js';
@@ -20,19 +20,15 @@ import { Lifecycle } from './lifecycle.js';
 import type { ManagerOptions, ManagerSettings, PartialManagerSettings } from './manager-types.js';
 import type { OpencodeBinary } from './opencode-binary.js';
 import { RunChildren } from './per-message/run-children.js';
-import type { ServerPool } from './server/server-pool.js';
-import type { TurnMode } from './turn.js';
+import { PerMessagePlacement } from './placement/per-message-placement.js';
+import type { Placement, PlacementDeps } from './placement/placement.js';
 import { UserRequests } from './user-requests/user-requests.js';
 
-/** What boot found and started: fixed until the manager stops. */
+/** What boot found and chose: fixed until the manager stops. */
 export interface Runtime {
   readonly binary: OpencodeBinary;
-  /** The mode OCPM_MODE resolved to. */
-  readonly mode: TurnMode;
-  /** Server mode only. */
-  readonly pool: ServerPool | undefined;
-  /** Set when isolation is enforced: every opencode child runs in its session's sandbox. */
-  readonly sandbox: SessionSandbox | undefined;
+  /** Where sessions run: the mode OCPM_MODE resolved to, isolated or not. */
+  readonly placement: Placement;
 }
 
 export interface ManagerCore {
@@ -58,7 +54,11 @@ export interface ManagerCore {
   readonly gateway: ModelGateway | undefined;
   readonly serviceVersion: string;
   /** Undefined until boot found opencode (and for good when it did not). */
-  runtime: Runtime | undefined;
+  binary: OpencodeBinary | undefined;
+  /** Where sessions run; per-message (no servers, no sandbox) until boot chose (and when it found no opencode). */
+  placement: Placement;
+  /** What boot builds the placement with. */
+  readonly placementDeps: PlacementDeps;
   /** The providers, models and agents opencode has, read at boot; undefined when unknown (nothing is refused then). */
   catalog: OpencodeCatalog | undefined;
 }
@@ -89,12 +89,21 @@ export function createCore(options: ManagerOptions): ManagerCore {
   const diskMb = settings.isolation.sessionDiskMb;
   const gateway = ModelGateway.prepare(sourceEnv, settings.gateway);
   const childEnv = buildChildEnv(sourceEnv, settings.opencode.childEnvAllow);
+  const sessions = new SessionRegistry(registry.sessions);
+  const placementDeps: PlacementDeps = {
+    dataDir: settings.storage.dataDir,
+    sessions,
+    gateway,
+    logger,
+    housekeeping: { logger, metrics },
+    healthTimeoutMs: settings.pool.healthTimeoutMs,
+  };
   return {
     settings,
     logger,
     metrics,
     registry,
-    sessions: new SessionRegistry(registry.sessions),
+    sessions,
     children: new RunChildren({ logger, metrics, processes: registry.processes, killGraceMs: settings.opencode.killGraceMs }),
     lifecycle: new Lifecycle(),
     activity: new Activity(),
@@ -106,7 +115,9 @@ export function createCore(options: ManagerOptions): ManagerCore {
     childEnv: gateway === undefined ? childEnv : gateway.withoutCredentials(childEnv),
     gateway,
     serviceVersion: options.serviceVersion ?? '0.0.0',
-    runtime: undefined,
+    binary: undefined,
+    placement: new PerMessagePlacement(placementDeps),
+    placementDeps,
     catalog: undefined,
   };
 }

@@ -12,7 +12,7 @@ export interface LiveCounts {
 }
 
 function runningProcesses(core: ManagerCore): number {
-  return core.children.size + (core.runtime?.pool?.countByState().ready ?? 0);
+  return core.children.size + (core.placement.countByState().ready ?? 0);
 }
 
 function usageTotals(core: ManagerCore): UsageTotals {
@@ -26,13 +26,13 @@ function usageTotals(core: ManagerCore): UsageTotals {
 }
 
 export function buildStats(core: ManagerCore, live: LiveCounts, now: number): ManagerStats {
-  const { lifecycle, runtime, sessions } = core;
-  const pool = runtime?.pool;
-  const serverUp = pool?.canServe() ?? false;
-  const description = serverUp ? MODE_DESCRIPTIONS.server : pool === undefined ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
+  const { lifecycle, binary, placement, sessions } = core;
+  const serverUp = placement.canServe();
+  const description = serverUp ? MODE_DESCRIPTIONS.server : placement.mode === 'per-message' ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
+  const instances = placement.instances();
   return {
-    available: runtime !== undefined && lifecycle.state !== 'unavailable',
-    version: runtime?.binary.version ?? null,
+    available: binary !== undefined && lifecycle.state !== 'unavailable',
+    version: binary?.version ?? null,
     runningProcesses: runningProcesses(core),
     activeStreams: core.activity.streams,
     processManager: {
@@ -44,7 +44,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
       idleTime: Math.max(0, now - core.activity.lastActivity),
       mode: serverUp ? 'server' : 'per-session',
       description,
-      ...(pool === undefined ? {} : { instances: pool.statusOf() }),
+      ...(instances === undefined ? {} : { instances }),
     },
     state: lifecycle.state,
     draining: lifecycle.state === 'draining' || lifecycle.state === 'stopping',
@@ -52,8 +52,8 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
     runningTurns: live.running,
     sessionsWaitingOnUser: core.userRequests.sessionsWaiting(),
     sessions: sessions.size,
-    serverModeSupported: runtime?.binary.supportsServe ?? false,
-    configuredMode: runtime?.mode ?? null,
+    serverModeSupported: binary?.supportsServe ?? false,
+    configuredMode: binary === undefined ? null : placement.mode,
     unavailableReason: lifecycle.state === 'unavailable' ? 'opencode binary not found or not working (see the service log)' : null,
     notReady: readinessOf(core) ?? null,
     isolation: {
@@ -74,7 +74,6 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
 
 /** Points the metrics' live gauges at the manager. */
 export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
-  const pool = (): NonNullable<ManagerCore['runtime']>['pool'] => core.runtime?.pool;
   core.metrics.isolationEnforced.set(core.isolation.enforced ? 1 : 0);
   core.metrics.bindGauges({
     activeProcesses: () => runningProcesses(core),
@@ -82,10 +81,10 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     pendingRequests: () => live().queued,
     sessions: () => core.sessions.size,
     activeSessions: () => core.sessions.countActive(core.settings.turns.sessionIdleMs),
-    serverInstances: () => pool()?.countByState() ?? {},
-    residentMemory: (kind) => (kind === 'serve' ? (pool()?.residentBytes() ?? 0) : core.children.residentBytes(kind)),
+    serverInstances: () => core.placement.countByState(),
+    residentMemory: (kind) => (kind === 'serve' ? core.placement.residentBytes() : core.children.residentBytes(kind)),
     sessionsWaitingOnUser: () => core.userRequests.sessionsWaiting(),
     oldestUserWaitSeconds: () => core.userRequests.oldestWaitSeconds(),
-    serverMemory: () => pool()?.slots.map((slot) => ({ server: slot.id, bytes: slot.instance?.rssBytes ?? 0 })) ?? [],
+    serverMemory: () => core.placement.serverMemory(),
   });
 }

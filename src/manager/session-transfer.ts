@@ -5,16 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
-import type { SessionRecord } from '../store/session-registry.js';
+import type { Session, SessionRecord } from '../store/session-registry.js';
 import type { TurnRecord } from '../store/turn-store.js';
 import { usageFrom } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
-import { homeOf, perMessageLaunch, dataHomeOf } from './placement.js';
-import { copyConversationDatabase, installConversationDatabase } from './isolation/conversation-database.js';
-import { prepareSessionHome } from './opencode-homes.js';
+import { installConversationDatabase } from './isolation/conversation-database.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 
 /** Turns of history that travel with a session (the store keeps this many). */
@@ -50,10 +48,10 @@ function describe(result: TrackedResult): string {
 const parseExport = (printed: string): unknown => JSON.parse(printed.slice(printed.indexOf('{')));
 
 /** Runs one opencode command for the session, in its sandbox and data dir, and returns its stdout. */
-async function runForSession(core: ManagerCore, session: SessionRecord, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
-  const binary = core.runtime?.binary;
+async function runForSession(core: ManagerCore, session: Session, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
+  const { binary } = core;
   if (binary === undefined) throw new OcpmError('opencode_unavailable', 'opencode is unavailable');
-  const launch = dataHome === undefined ? await perMessageLaunch(core, session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
+  const launch = dataHome === undefined ? await core.placement.launch(session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
   const chunks: string[] = [];
   let size = 0;
   const result = await core.children.run({
@@ -75,20 +73,12 @@ async function runForSession(core: ManagerCore, session: SessionRecord, args: st
   return chunks.join('\n');
 }
 
-/** The server instance serving the session now, if one is ready (none is started for this). */
-function servingInstance(core: ManagerCore, session: SessionRecord) {
-  const pool = core.runtime?.pool;
-  if (pool === undefined) return undefined;
-  const slot = pool.isolated ? pool.slotOfSession(session.id) : session.slot === undefined ? undefined : pool.slotFor(session.slot);
-  return slot?.ready;
-}
-
 /**
  * The conversation as `opencode export` prints it: from the server that serves the session when one
  * is ready (no opencode start, which costs seconds), else from `opencode export`.
  */
-async function exportConversation(core: ManagerCore, session: SessionRecord, opencodeSessionId: string, timeoutMs: number): Promise<unknown> {
-  const client = servingInstance(core, session)?.client;
+async function exportConversation(core: ManagerCore, session: Session, opencodeSessionId: string, timeoutMs: number): Promise<unknown> {
+  const client = core.placement.servingInstance(session)?.client;
   if (client !== undefined) {
     try {
       return await client.exportConversation(opencodeSessionId, session.workspace, timeoutMs);
@@ -103,11 +93,10 @@ async function exportConversation(core: ManagerCore, session: SessionRecord, ope
 }
 
 /** What a peer needs to continue the session. */
-export async function exportSession(core: ManagerCore, session: SessionRecord, timeoutMs: number): Promise<SessionTransfer> {
+export async function exportSession(core: ManagerCore, session: Session, timeoutMs: number): Promise<SessionTransfer> {
   let conversation: unknown = null;
   // Isolated: the session's database is the conversation; a copy of it needs no opencode start.
-  const database =
-    session.opencodeSessionId !== undefined && core.runtime?.sandbox !== undefined ? await copyConversationDatabase(homeOf(core, session).data) : undefined;
+  const database = await core.placement.exportDatabase(session);
   if (session.opencodeSessionId !== undefined && database === undefined) {
     conversation = await exportConversation(core, session, session.opencodeSessionId, timeoutMs);
   }
@@ -129,7 +118,7 @@ export async function exportSession(core: ManagerCore, session: SessionRecord, t
 }
 
 /** A replica without isolation took an isolated session: `opencode export` from its database, in a scratch data dir. */
-async function conversationOf(core: ManagerCore, session: SessionRecord, database: string, timeoutMs: number): Promise<unknown> {
+async function conversationOf(core: ManagerCore, session: Session, database: string, timeoutMs: number): Promise<unknown> {
   const scratch = path.join(core.settings.storage.dataDir, 'handoff', randomUUID());
   try {
     await installConversationDatabase(scratch, database);
@@ -141,7 +130,7 @@ async function conversationOf(core: ManagerCore, session: SessionRecord, databas
 }
 
 /** Takes a session a peer handed over: its conversation into this replica's opencode, then its record and history. */
-export async function importSession(core: ManagerCore, transfer: SessionTransfer, timeoutMs: number): Promise<SessionRecord> {
+export async function importSession(core: ManagerCore, transfer: SessionTransfer, timeoutMs: number): Promise<Session> {
   const { record } = transfer;
   const session: SessionRecord = {
     id: record.id,
@@ -156,18 +145,13 @@ export async function importSession(core: ManagerCore, transfer: SessionTransfer
   };
   let conversation = transfer.conversation;
   if (transfer.database !== undefined && session.opencodeSessionId !== undefined) {
-    if (core.runtime?.sandbox !== undefined) {
-      await prepareSessionHome(homeOf(core, session));
-      await installConversationDatabase(homeOf(core, session).data, transfer.database);
-      conversation = null;
-    } else {
-      conversation = await conversationOf(core, session, transfer.database, timeoutMs);
-    }
+    // Isolated here: the database becomes the session's own; else its conversation is exported from it.
+    conversation = (await core.placement.importDatabase(session, transfer.database)) ? null : await conversationOf(core, session, transfer.database, timeoutMs);
   }
   if (conversation !== null && session.opencodeSessionId !== undefined) {
-    if (core.runtime?.sandbox !== undefined) await prepareSessionHome(homeOf(core, session));
+    await core.placement.prepareHome(session);
     // The data dir is inside the session's sandbox, so the import reads the file from there.
-    const dataHome = dataHomeOf(core, session);
+    const dataHome = core.placement.dataHome(session);
     await mkdir(dataHome, { recursive: true, mode: 0o700 });
     const file = path.join(dataHome, `ocpm-handoff-${session.id}.json`);
     await writeFile(file, JSON.stringify(conversation), { mode: 0o600 });

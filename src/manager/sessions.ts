@@ -3,14 +3,11 @@
 // workspace change under a running turn; and what deleting and purging a session removes.
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
-import type { SessionRecord } from '../store/session-registry.js';
-import { errorMessage } from '../util/guards.js';
+import type { Session } from '../store/session-registry.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import type { ManagerCore } from './manager-core.js';
 import type { SessionState, SessionView } from './manager-types.js';
-import { homeOf } from './placement.js';
-import type { DisposalReason } from './server/pool-config.js';
 
 /** A session's state from what it is doing now; waiting on a person outranks running, running outranks waiting in the queue. */
 export function sessionState(activity: { readonly pendingUserRequests: number; readonly busy: boolean; readonly queued: boolean }): SessionState {
@@ -27,7 +24,7 @@ export class Sessions {
   ) {}
 
   /** Creates the session or moves it to `workspace`, after the workspace and busy checks. */
-  upsert(id: string, workspace: string): { session: SessionRecord; created: boolean } {
+  upsert(id: string, workspace: string): { session: Session; created: boolean } {
     const { sessions, settings } = this.core;
     if (this.isBusy(id) && sessions.get(id)?.workspace !== workspace) {
       throw new OcpmError('session_busy', `Session ${id} is running a turn; its workspace cannot change now`);
@@ -45,7 +42,7 @@ export class Sessions {
     }
   }
 
-  view(session: SessionRecord): SessionView {
+  view(session: Session): SessionView {
     const busy = this.isBusy(session.id);
     const pendingUserRequests = this.core.userRequests.countFor(session.id);
     return {
@@ -64,37 +61,19 @@ export class Sessions {
   }
 
   /** Forgets a session whose turns have ended, and frees what its server held for it. */
-  async remove(session: SessionRecord): Promise<void> {
+  async remove(session: Session): Promise<void> {
     this.core.sessions.delete(session.id);
     this.core.gateway?.revoke(session.id);
-    await this.releaseServer(session, 'session_deleted');
-  }
-
-  /**
-   * Frees what the session's server held for it: an isolated pool's slot (its server stops), or a
-   * shared slot's pin and the workspace's directory when no other session of that slot uses it.
-   */
-  async releaseServer(session: SessionRecord, reason: DisposalReason): Promise<void> {
-    const pool = this.core.runtime?.pool;
-    if (pool?.isolated === true) {
-      await pool.releaseSession(session.id, reason === 'session_reset' ? 'its session was reset' : 'its session was deleted');
-    } else if (pool !== undefined && session.slot !== undefined) {
-      pool.unpin(session.slot);
-      const stillUsed = this.core.sessions
-        .list()
-        .some((other) => other.id !== session.id && other.slot === session.slot && other.workspace === session.workspace);
-      if (!stillUsed) await pool.releaseDirectory(pool.slotFor(session.slot), session.workspace, reason);
-    }
+    await this.core.placement.release(session, 'session_deleted');
   }
 
   /**
    * Deletes what a removed session left on disk: its workspace, its turn history and its opencode
-   * conversation (the whole session home when isolated; without isolation the conversation lives in
-   * a database shared with other sessions and only opencode's own delete is possible). Directories
-   * are removed without following a link out of them (the agent wrote them); a removal that fails is
-   * logged and counted (`purge`) and the rest of the purge goes on.
+   * conversation (see the placement's purgeConversation). Directories are removed without following a
+   * link out of them (the agent wrote them); a removal that fails is logged and counted (`purge`) and
+   * the rest of the purge goes on.
    */
-  async purge(session: SessionRecord): Promise<void> {
+  async purge(session: Session): Promise<void> {
     const { core } = this;
     core.registry.turns.deleteSession(session.id);
     // A workspace another session still uses (OCPM_ALLOW_SHARED_WORKSPACES) stays.
@@ -103,19 +82,6 @@ export class Sessions {
     } else {
       await tolerate(core, 'purge', () => removeTree(session.workspace), { sessionId: session.id, what: 'workspace' });
     }
-    if (core.runtime?.sandbox !== undefined) {
-      await tolerate(core, 'purge', () => removeTree(homeOf(core, session).root), { sessionId: session.id, what: 'session home' });
-      return;
-    }
-    const pool = core.runtime?.pool;
-    const instance = pool !== undefined && session.slot !== undefined ? pool.slotFor(session.slot).ready : undefined;
-    if (instance?.client !== undefined && session.opencodeSessionId !== undefined) {
-      await instance.client.deleteSession(session.opencodeSessionId, session.workspace, core.settings.pool.healthTimeoutMs).catch((error: unknown) => {
-        core.logger.warn("opencode could not delete the purged session's conversation", {
-          sessionId: session.id,
-          error: errorMessage(error),
-        });
-      });
-    }
+    await core.placement.purgeConversation(session);
   }
 }

@@ -1,20 +1,17 @@
 // One turn of a session, once admitted: where it runs (its server instance, or per-message when no
 // instance can serve, or when the instance turns out dead before it took the message), what it
 // changes on the session (saved as soon as known), and its record: registry row, metrics, log line.
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
-import type { SessionRecord } from '../store/session-registry.js';
+import type { Session } from '../store/session-registry.js';
 import type { TokenUsage } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { pathHider } from '../util/hide-host-paths.js';
 import type { ManagerCore } from './manager-core.js';
 import type { ExecuteOptions, StandaloneOptions } from './manager-types.js';
-import { prepareSessionHome } from './opencode-homes.js';
 import { DataHomeGate } from './per-message/data-home-gate.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
-import { dataHomeOf, homeOf, leaseServer, perMessageLaunch } from './placement.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { Lease } from './server/server-pool.js';
@@ -31,7 +28,6 @@ type Standalone = (workspaceDir: string, args: readonly string[], options: Stand
 
 export class TurnRunner {
   private readonly dataHomeGate = new DataHomeGate();
-  private servingFallback = false;
 
   constructor(
     private readonly core: ManagerCore,
@@ -44,15 +40,14 @@ export class TurnRunner {
     this.core.metrics.commandDuration.observe({ mode, outcome }, (Date.now() - startedAt) / 1000);
   }
 
-  async run(session: SessionRecord, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
+  async run(session: Session, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
     const { core } = this;
+    const { placement } = core;
     const startedAt = Date.now();
-    this.core.activity.touch(session, startedAt);
-    session.lastMessageAt = startedAt;
-    session.messageCount += 1;
-    core.sessions.save(session);
+    core.activity.touch(startedAt);
+    core.sessions.beginTurn(session, startedAt);
     const turnId = core.registry.turns.start(session.id, startedAt);
-    let mode: TurnMode = core.runtime?.mode ?? 'per-message';
+    let mode: TurnMode = placement.mode;
     let outcome: TurnOutcome = 'error';
     let errorCode: string | undefined;
     let failureReason: string | undefined;
@@ -62,9 +57,8 @@ export class TurnRunner {
     beginTurnUsage(core, session);
     try {
       await this.warmUps.settled(session.id);
-      if (core.runtime?.sandbox !== undefined) await this.prepareIsolatedHome(session);
-      lease = await leaseServer(core, session, signal);
-      this.noteServing(lease !== undefined || core.runtime?.pool === undefined);
+      await placement.prepareTurn(session);
+      lease = await placement.lease(session, signal);
       const routed = await this.route(session, message, options, signal, lease, (tokens, cost) => (used = { tokens, cost }));
       mode = routed.mode;
       outcome = 'success';
@@ -94,7 +88,7 @@ export class TurnRunner {
       failureReason = errorMessage(cause);
       if (mode === 'per-message' && session.opencodeSessionId !== undefined && cause instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(cause.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
-        session.opencodeSessionId = undefined;
+        core.sessions.setConversation(session, undefined);
         core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
       core.registry.turns.finish(turnId, {
@@ -112,8 +106,9 @@ export class TurnRunner {
       const fields = { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt };
       if (errorCode === undefined) core.logger.info('Turn finished', fields);
       else core.logger.warn('Turn failed', { ...fields, errorCode, reason: failureReason });
-      this.core.activity.touch(session, Date.now());
-      core.sessions.save(session);
+      const endedAt = Date.now();
+      core.activity.touch(endedAt);
+      core.sessions.touch(session, endedAt);
       const { diskGuard } = core;
       if (diskGuard !== undefined) inBackground(core, 'disk_check', () => diskGuard.measure(session.id, session.workspace), { sessionId: session.id });
     }
@@ -121,7 +116,7 @@ export class TurnRunner {
 
   /** Runs the turn on the leased instance, or per-message; errors carry the mode they ran in. */
   private async route(
-    session: SessionRecord,
+    session: Session,
     message: string,
     options: ExecuteOptions,
     signal: AbortSignal,
@@ -145,14 +140,11 @@ export class TurnRunner {
         present: this.hostPathHider(session),
         ...(options.onUserRequest === undefined ? {} : { notify: options.onUserRequest }),
       }),
-      onConversation: (opencodeSessionId: string): void => {
-        session.opencodeSessionId = opencodeSessionId;
-        core.sessions.save(session);
-      },
+      onConversation: (opencodeSessionId: string): void => core.sessions.setConversation(session, opencodeSessionId),
     };
     const perMessage = async (): Promise<Omit<TurnResult, 'sessionId'>> => {
-      const dataHome = dataHomeOf(core, session);
-      const launch = await perMessageLaunch(core, session);
+      const dataHome = core.placement.dataHome(session);
+      const launch = await core.placement.launch(session);
       try {
         return await runPerMessageTurn({
           ...common,
@@ -191,31 +183,16 @@ export class TurnRunner {
   }
 
   /**
-   * Isolation: the session's home exists before its opencode starts; a conversation that was kept in
-   * a shared data dir before isolation was turned on is not in it, so the session starts a new one.
-   */
-  private async prepareIsolatedHome(session: SessionRecord): Promise<void> {
-    const home = homeOf(this.core, session);
-    if (session.opencodeSessionId !== undefined && !existsSync(home.root)) {
-      this.core.logger.warn("The session's conversation is not in its isolated home (kept before isolation, or purged); it starts a new one", {
-        sessionId: session.id,
-      });
-      session.opencodeSessionId = undefined;
-    }
-    await prepareSessionHome(home);
-  }
-
-  /**
    * Events as the client sees them: paths relative to the session's workspace, host paths (the
    * service's checkout and data dir, other workspaces, private TMPDIRs) hidden.
    */
-  private eventRelay<E>(session: SessionRecord, onEvent: (event: E) => void): (event: E) => void {
+  private eventRelay<E>(session: Session, onEvent: (event: E) => void): (event: E) => void {
     const hide = this.hostPathHider(session);
     return (event) => onEvent(hide(event));
   }
 
   /** Built on first use: most turns ask nobody anything, and the regular expressions cost a compile. */
-  private hostPathHider(session: SessionRecord): <T>(value: T) => T {
+  private hostPathHider(session: Session): <T>(value: T) => T {
     let hide: ReturnType<typeof pathHider> | undefined;
     return <T>(value: T): T => {
       hide ??= pathHider(session.workspace, [
@@ -226,14 +203,6 @@ export class TurnRunner {
       ]);
       return hide(value) as T;
     };
-  }
-
-  /** Logs the switch between server mode and the per-message fallback, once per change. */
-  private noteServing(byServer: boolean): void {
-    if (this.core.runtime?.pool === undefined || byServer === !this.servingFallback) return;
-    this.servingFallback = !byServer;
-    if (this.servingFallback) this.core.logger.warn('No OpenCode server instance can serve: falling back to per-message mode');
-    else this.core.logger.info('OpenCode server instances serve again: leaving per-message fallback');
   }
 }
 

@@ -21,9 +21,9 @@ export class QueueRejectedError extends OcpmError {
   constructor(
     code: 'queue_full' | 'session_queue_full',
     message: string,
-    readonly retryAfterSeconds: number,
+    override readonly retryAfterSeconds: number,
   ) {
-    super(code, message);
+    super(code, message, { retryAfterSeconds });
   }
 }
 

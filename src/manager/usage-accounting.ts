@@ -2,7 +2,7 @@
 // the budget check every new message passes.
 import { OcpmError } from '../errors/errors.js';
 import { OTHER_MODEL } from '../metrics/usage-metrics.js';
-import type { SessionRecord } from '../store/session-registry.js';
+import type { Session } from '../store/session-registry.js';
 import { addTurn, addTurnOnly, budgetExceeded, countedTokens, emptyUsage, totalTokens, type TokenUsage, type UsageTokens } from '../usage/usage.js';
 import type { OpencodeCatalog } from './catalog/catalog.js';
 import type { ManagerCore } from './manager-core.js';
@@ -14,8 +14,8 @@ export function modelLabel(catalog: Pick<OpencodeCatalog, 'models' | 'defaultMod
 }
 
 /** Adds one finished turn (any outcome; tokens and cost when opencode reported them) to its session and the metrics. */
-export function recordTurnUsage(core: ManagerCore, session: SessionRecord, model: string | undefined, tokens?: TokenUsage, cost?: number): void {
-  session.usage = addTurn(session.usage, tokens, cost);
+export function recordTurnUsage(core: ManagerCore, session: Session, model: string | undefined, tokens?: TokenUsage, cost?: number): void {
+  core.sessions.updateUsage(session, (usage) => addTurn(usage, tokens, cost));
   const counted = countedTokens(tokens);
   const turnCost = typeof cost === 'number' && Number.isFinite(cost) && cost > 0 ? cost : 0;
   if (turnCost > 0 || totalTokens({ tokens: counted }) > 0) core.metrics.usage.count(modelLabel(core.catalog, model), counted, turnCost);
@@ -27,7 +27,7 @@ function asTokenUsage(tokens: UsageTokens): TokenUsage {
 }
 
 /** Where a turn's usage comes from: the gateway's count of its calls when the gateway carries them. */
-export function beginTurnUsage(core: ManagerCore, session: SessionRecord): void {
+export function beginTurnUsage(core: ManagerCore, session: Session): void {
   if (core.gateway?.active === true) core.gateway.beginTurn(session.id);
 }
 
@@ -38,7 +38,7 @@ export function beginTurnUsage(core: ManagerCore, session: SessionRecord): void 
  */
 export function settleTurnUsage(
   core: ManagerCore,
-  session: SessionRecord,
+  session: Session,
   model: string | undefined,
   reported: { tokens: TokenUsage; cost: number } | undefined,
 ): { tokens: TokenUsage; cost: number; refusal: string | undefined } | undefined {
@@ -48,15 +48,14 @@ export function settleTurnUsage(
     return reported === undefined ? undefined : { ...reported, refusal: undefined };
   }
   const calls = gateway.endTurn(session.id);
-  session.usage = addTurnOnly(session.usage);
+  core.sessions.updateUsage(session, addTurnOnly);
   if (calls === undefined) return undefined;
   return { tokens: asTokenUsage(calls.tokens), cost: calls.cost, refusal: calls.refusal };
 }
 
 /** Starts the session's usage over (the budgets count from here). */
-export function resetUsage(core: ManagerCore, session: SessionRecord, now = Date.now()): void {
-  session.usage = emptyUsage(now);
-  core.sessions.save(session);
+export function resetUsage(core: ManagerCore, session: Session, now = Date.now()): void {
+  core.sessions.updateUsage(session, () => emptyUsage(now));
 }
 
 /** Throws 429 `budget_exceeded`, with the usage and the budgets, when the session is over a budget. */

@@ -3,9 +3,8 @@
 // session waits for its warm-up first; a delete waits for it too.
 import { errorMessage } from '../util/guards.js';
 import { configurationProblem } from './readiness.js';
-import type { SessionRecord } from '../store/session-registry.js';
+import type { Session } from '../store/session-registry.js';
 import type { ManagerCore } from './manager-core.js';
-import { leaseServer, slotOf } from './placement.js';
 import { ensureOpencodeSession } from './server/server-turn.js';
 import type { ServerInstance } from './server/server-instance.js';
 
@@ -19,39 +18,31 @@ export class WarmUps {
     await this.running.get(sessionId)?.catch(() => undefined);
   }
 
-  start(session: SessionRecord): void {
+  start(session: Session): void {
     const { core } = this;
-    const pool = core.runtime?.pool;
     // No server starts for a session while the service cannot answer (no provider, a broken config).
-    if (pool === undefined || core.lifecycle.state !== 'ready' || configurationProblem(core) !== undefined || this.running.has(session.id)) return;
-    if (pool.isolated) {
-      // Starts the session's own server (a few seconds) so that the first message does not wait for it.
-      if (pool.slotOfSession(session.id) !== undefined) return;
-      this.track(
-        session,
-        leaseServer(core, session).then(async (lease) => {
-          if (lease === undefined) return;
-          try {
-            await this.createConversation(lease.instance, session);
-          } finally {
-            lease.release();
-          }
-        }),
-      );
-      return;
-    }
-    if (session.opencodeSessionId !== undefined) return;
-    const instance = slotOf(core, session).ready;
-    if (instance !== undefined) this.track(session, this.createConversation(instance, session));
+    if (core.lifecycle.state !== 'ready' || configurationProblem(core) !== undefined || this.running.has(session.id)) return;
+    const leasing = core.placement.warmUpLease(session);
+    if (leasing === undefined) return;
+    this.track(
+      session,
+      leasing.then(async (lease) => {
+        if (lease === undefined) return;
+        try {
+          await this.createConversation(lease.instance, session);
+        } finally {
+          lease.release();
+        }
+      }),
+    );
   }
 
-  private async createConversation(instance: ServerInstance, session: SessionRecord): Promise<void> {
+  private async createConversation(instance: ServerInstance, session: Session): Promise<void> {
     if (session.opencodeSessionId !== undefined) return;
-    session.opencodeSessionId = await ensureOpencodeSession(instance, session, this.core.settings.pool.serverStartTimeoutMs);
-    this.core.sessions.save(session);
+    this.core.sessions.setConversation(session, await ensureOpencodeSession(instance, session, this.core.settings.pool.serverStartTimeoutMs));
   }
 
-  private track(session: SessionRecord, warming: Promise<void>): void {
+  private track(session: Session, warming: Promise<void>): void {
     const { logger } = this.core;
     const done = warming
       .then(() => logger.debug('Session warmed up', { sessionId: session.id }))

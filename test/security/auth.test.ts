@@ -6,17 +6,20 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apiOperations } from '../../src/http/openapi.js';
+import type { Express } from 'express';
+import { routeTableOf } from '../../src/http/route-table.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { call, TEST_API_TOKEN } from '../helpers/http.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
-/** Every route that needs the API token, with a concrete path. */
-const protectedRoutes = apiOperations(100)
-  .filter((op) => op.security === 'api')
-  .map((op) => ({ method: op.method.toUpperCase(), path: op.path.replace(':id', 'auth-probe') }));
+/** Every route of the app's table that needs the API token, with a concrete path. */
+function protectedRoutes(svc: TestService): Array<{ method: string; path: string }> {
+  return routeTableOf(svc.service.server.listeners('request')[0] as Express)
+    .filter((route) => route.security === 'api')
+    .map((route) => ({ method: route.method.toUpperCase(), path: route.path.replace(':id', 'auth-probe') }));
+}
 
 describe('API authentication', () => {
   let svc: TestService;
@@ -29,7 +32,8 @@ describe('API authentication', () => {
   const url = (p: string): string => `${svc.url}${p}`;
 
   it('refuses every protected route without a valid token: 401, WWW-Authenticate: Bearer, JSON error', async () => {
-    assert.ok(protectedRoutes.length >= 8);
+    const routes = protectedRoutes(svc);
+    assert.ok(routes.length >= 8);
     const wrong: Array<[string, Record<string, string>]> = [
       ['missing', { authorization: '' }],
       ['wrong token', bearer('not-the-token')],
@@ -41,7 +45,7 @@ describe('API authentication', () => {
       ['two tokens', { authorization: `Bearer ${TEST_API_TOKEN} ${TEST_API_TOKEN}` }],
       ['metrics token on the API', bearer('scrape-token-123')],
     ];
-    for (const route of protectedRoutes) {
+    for (const route of routes) {
       for (const [name, headers] of wrong) {
         const response = await call(
           url(route.path),

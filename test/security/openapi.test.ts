@@ -1,12 +1,14 @@
 // The OpenAPI document: valid OpenAPI 3.1, built from the routes' own schemas, and in step with the
-// app: every route the app has is documented, and every documented operation answers as documented
-// (a documented status, content type and body shape; 401 where it needs a token).
+// app: it lists exactly the route table the app mounted, every route of that table answers (none
+// with the app's 404), and every documented operation answers as documented (a documented status,
+// content type and body shape; 401 where it needs a token).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import type { Express } from 'express';
 import { z } from 'zod';
+import { routeTableOf, type Route } from '../../src/http/route-table.js';
 import { call, TEST_API_TOKEN, type JsonResponse } from '../helpers/http.js';
-import { routesOf } from '../helpers/express-routes.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -66,15 +68,54 @@ describe('OpenAPI document', () => {
     assert.deepEqual(result, { valid: true });
   });
 
-  it('documents every route the app has, and nothing it does not have', () => {
-    const fromApp = routesOf(svc.service.server)
-      .map((r) => `${r.method.toUpperCase()} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`)
+  /** The table the running app mounted (createApp keeps it in app.locals). */
+  const table = (): readonly Route[] => routeTableOf(svc.service.server.listeners('request')[0] as Express);
+
+  it("lists exactly the app's route table, but the replica-to-replica routes", () => {
+    const routes = table();
+    assert.ok(routes.length >= 10, `only ${routes.length} routes in the table`);
+    const fromTable = routes
+      .filter((route) => route.security !== 'peer')
+      .map((route) => `${route.method.toUpperCase()} ${route.path.replace(/:([A-Za-z]+)/g, '{$1}')}`)
       .sort();
     const fromDoc = Object.entries(doc.paths)
       .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`))
       .sort();
-    assert.ok(fromApp.length >= 10, `only ${fromApp.length} routes found: the router walk is broken`);
-    assert.deepEqual(fromDoc, fromApp);
+    assert.deepEqual(fromDoc, fromTable);
+  });
+
+  it("mounts every route of the table: each answers something other than the app's 404 not_found", async () => {
+    /** One request with the token; a stream is not read, only its status. */
+    const answer = async (method: string, path: string, body?: unknown): Promise<{ status: number; code: unknown }> => {
+      const cancel = new AbortController();
+      const response = await fetch(`${svc.url}${path}`, {
+        method,
+        redirect: 'manual',
+        signal: cancel.signal,
+        headers: { authorization: `Bearer ${TEST_API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if ((response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+        cancel.abort();
+        return { status: response.status, code: undefined };
+      }
+      const text = await response.text();
+      const code: unknown = (response.headers.get('content-type') ?? '').includes('json')
+        ? (JSON.parse(text) as { error?: { code?: unknown } }).error?.code
+        : undefined;
+      return { status: response.status, code };
+    };
+    // The check itself: a route the app does not have gets the 404 not_found it looks for.
+    assert.deepEqual(await answer('GET', '/api/no-such-route'), { status: 404, code: 'not_found' });
+    assert.deepEqual(await answer('POST', '/api/sessions/table-probe/no-such-action', { refused: true }), { status: 404, code: 'not_found' });
+    for (const route of table()) {
+      // A session that does not exist and a body every schema refuses: nothing is changed.
+      const path = route.path.replace(/:([A-Za-z]+)/g, 'table-probe');
+      const got = await answer(route.method.toUpperCase(), path, route.method === 'get' ? undefined : { refused: true });
+      const where = `${route.method.toUpperCase()} ${route.path} answered ${got.status} ${String(got.code)}`;
+      assert.ok(!(got.status === 404 && got.code === 'not_found'), `${where}: the table has it, the app does not`);
+      assert.notEqual(got.status, 401, `${where} with a valid token`);
+    }
   });
 
   it('every documented operation answers with a documented status and body, and 401 without a token where it needs one', async () => {

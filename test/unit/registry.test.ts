@@ -23,10 +23,10 @@ describe('SQLite registry', () => {
     const first = openSqliteRegistry(dir);
     const sessions = new SessionRegistry(first.sessions);
     const { session } = sessions.upsert('s1', '/w/s1', 1000);
-    session.opencodeSessionId = 'ses_1';
-    session.messageCount = 3;
-    session.slot = 2;
-    sessions.save(session);
+    // Each intent persists at once: nothing is saved by hand.
+    sessions.setConversation(session, 'ses_1');
+    for (const at of [1001, 1002, 1003]) sessions.beginTurn(session, at);
+    sessions.pinSlot(session, 2);
     sessions.upsert('s2', '/w/s2', 2000);
     first.turns.start('s2', 2000);
     first.close();

@@ -9,7 +9,8 @@ import { configDefaults } from '../../src/config/config.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
 import { buildChildEnv } from '../../src/manager/child-env.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { ServerPool, type PoolConfig, type Slot } from '../../src/manager/server/server-pool.js';
+import type { PoolConfig, Slot } from '../../src/manager/server/server-pool.js';
+import { SharedServerPool } from '../../src/manager/server/shared-server-pool.js';
 import type { InstanceState } from '../../src/manager/server/server-instance.js';
 import { FAKE_OPENCODE, makeTempDir } from '../helpers/fixtures.js';
 
@@ -18,10 +19,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startPool(size: number, config: Partial<PoolConfig> = {}, env: Record<string, string> = {}): Promise<{ pool: ServerPool; metrics: Metrics }> {
+async function startPool(size: number, config: Partial<PoolConfig> = {}, env: Record<string, string> = {}): Promise<{ pool: SharedServerPool; metrics: Metrics }> {
   const temp = await makeTempDir('pool');
   const metrics = createMetrics({ collectDefault: false });
-  const pool = new ServerPool(
+  const pool = new SharedServerPool(
     { ...configDefaults().pool, healthIntervalMs: 60_000, ...config },
     { size, binary: FAKE_OPENCODE, dataDir: path.join(temp.dir, 'data'), env: { ...buildChildEnv(process.env), ...env }, killGraceMs: 500 },
     metrics,

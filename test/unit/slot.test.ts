@@ -1,9 +1,10 @@
-// Slot: one pool position whose data dir outlives its instances, whose state changes wake waiting
-// turns, and whose data dir is its tenant's own in an isolated pool.
+// Slot: one pool position whose data dir outlives its instances, whose state changes (named
+// transitions) wake waiting turns, and whose data dir is its tenant's own in an isolated pool.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configDefaults } from '../../src/config/config.js';
 import { sessionHome, slotHome } from '../../src/manager/opencode-homes.js';
+import type { SessionSandbox } from '../../src/manager/isolation/session-sandbox.js';
 import { Slot } from '../../src/manager/server/slot.js';
 
 const slot = (isolated = false): Slot => new Slot(3, slotHome('/data', 3), configDefaults('/').pool, isolated);
@@ -23,10 +24,13 @@ describe('Slot', () => {
   it("uses its tenant session's own data dir while it serves one (isolated)", () => {
     const s = slot(true);
     const home = sessionHome('/data', 'ses-1');
-    s.tenant = { sessionId: 'ses-1', workspace: '/ws/1', home };
+    // The sandbox is not used by the slot itself: it is what the supervisor starts the tenant's server in.
+    s.assign({ sessionId: 'ses-1', workspace: '/ws/1', home, sandbox: {} as SessionSandbox });
     assert.equal(s.dataHome, home.data);
-    s.tenant = undefined;
+    assert.equal(s.state, 'starting');
+    s.free();
     assert.equal(s.dataHome, '/data/opencode/slot-3/data');
+    assert.equal(s.state, 'idle');
   });
 
   it('wakes every waiter at its next state change, and only then', async () => {
@@ -35,25 +39,28 @@ describe('Slot', () => {
     const waits = [s.nextChange().then(() => (woken += 1)), s.nextChange().then(() => (woken += 1))];
     await Promise.resolve();
     assert.equal(woken, 0);
-    s.state = 'backoff';
+    s.markBackoff();
     await Promise.all(waits);
     assert.equal(woken, 2);
   });
 
   it('stops waiting for a memory replacement once the slot is ready, failed or stopped', () => {
-    for (const end of ['ready', 'failed', 'stopped'] as const) {
+    const ends = { ready: (s: Slot) => s.markReady(), failed: (s: Slot) => s.markFailed(), stopped: (s: Slot) => s.markStopped() };
+    for (const [end, enter] of Object.entries(ends)) {
       const s = slot();
-      s.awaitingReplacement = true;
-      s.state = 'starting';
+      s.beginReplacement(true, 'process tree resident memory above the limit');
+      s.beginStart();
       assert.equal(s.awaitingReplacement, true);
-      s.state = end;
+      assert.equal(s.recyclePending, false, 'a start ends the recycle');
+      enter(s);
       assert.equal(s.awaitingReplacement, false, end);
+      assert.equal(s.lastError, 'process tree resident memory above the limit');
     }
   });
 
   it('has no ready instance without one', () => {
     const s = slot();
-    s.state = 'ready';
+    s.markReady();
     assert.equal(s.ready, undefined);
   });
 });

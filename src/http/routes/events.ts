@@ -2,8 +2,7 @@
 // OCPM_EVENTS_INTERVAL_MS only what changed for this connection (console-feed.ts, from the frame the
 // hub reads once for every connection), until the client goes away. This replica's sessions only:
 // with peers, each replica has its own console.
-import { Router } from 'express';
-import { OcpmError } from '../../errors/errors.js';
+import { tooManyStreams } from '../../errors/factories.js';
 import type { Logger } from '../../logging/logger.js';
 import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import { errorMessage } from '../../util/guards.js';
@@ -11,8 +10,9 @@ import { callerOf } from '../auth.js';
 import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
 import { ConsoleHub } from '../console-hub.js';
 import type { StreamLimiter } from '../rate-limits.js';
+import { failure } from '../replies.js';
+import { defineRoute, type Route } from '../route-table.js';
 import { openSse } from '../sse.js';
-import { noQuerySchema, parse } from '../validation.js';
 
 /** How many of the latest turns (across sessions) the console shows. */
 export const RECENT_TURNS = 50;
@@ -38,38 +38,47 @@ export function managerSources(manager: OpencodeProcessManager, status: () => ob
   };
 }
 
-export function eventRoutes(deps: EventRouteDeps): Router {
-  const router = Router();
+export function eventRoutes(deps: EventRouteDeps): Route[] {
   const { manager } = deps;
   const hub = new ConsoleHub(managerSources(manager, deps.status), deps.intervalMs);
-
-  router.get('/api/events', (req, res) => {
-    parse(noQuerySchema, req.query, 'query');
-    const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
-    if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one');
-    const feed = new ConsoleFeed();
-    const stream = openSse(res);
-    const releaseGauge = manager.trackStream();
-    const unsubscribe = hub.subscribe({
-      frame: (frame) => {
-        // A client that reads slowly gets the accumulated changes at a later tick, not a growing buffer.
-        if (res.writableNeedDrain) return;
-        for (const change of feed.changes(frame)) stream.sendJson(change.event, change.json);
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/events',
+      summary:
+        "The operator console's SSE stream: a snapshot event ({ status, sessions, recentTurns, pending }), then status, sessions ({ upserted, removed }), turns ({ upserted }) and pending events when they change",
+      security: 'api',
+      replies: {
+        200: { description: 'An SSE stream that stays open', contentType: 'text/event-stream' },
+        400: failure('A query string'),
+        429: failure('Too many streams open for this token'),
       },
-      fail: (error) => {
-        // End the stream, never the process.
-        deps.logger.warn('The console stream ended: its state could not be read', { error: errorMessage(error) });
-        stream.close();
+      handler: ({ res }) => {
+        const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
+        if (releaseSlot === undefined) throw tooManyStreams('close one');
+        const feed = new ConsoleFeed();
+        const stream = openSse(res);
+        const releaseGauge = manager.trackStream();
+        const unsubscribe = hub.subscribe({
+          frame: (frame) => {
+            // A client that reads slowly gets the accumulated changes at a later tick, not a growing buffer.
+            if (res.writableNeedDrain) return;
+            for (const change of feed.changes(frame)) stream.sendJson(change.event, change.json);
+          },
+          fail: (error) => {
+            // End the stream, never the process.
+            deps.logger.warn('The console stream ended: its state could not be read', { error: errorMessage(error) });
+            stream.close();
+          },
+        });
+        res.once('close', () => {
+          unsubscribe();
+          releaseGauge();
+          releaseSlot();
+        });
+        const snapshot = feed.snapshot(hub.read());
+        stream.sendJson(snapshot.event, snapshot.json);
       },
-    });
-    res.once('close', () => {
-      unsubscribe();
-      releaseGauge();
-      releaseSlot();
-    });
-    const snapshot = feed.snapshot(hub.read());
-    stream.sendJson(snapshot.event, snapshot.json);
-  });
-
-  return router;
+    }),
+  ];
 }

@@ -1,12 +1,17 @@
 // Running a message (JSON or SSE) and aborting a running turn.
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
 import { OcpmError } from '../../errors/errors.js';
+import { sessionNotFound, tooManyStreams } from '../../errors/factories.js';
 import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-process-manager.js';
-import { errorBody, toOcpmError } from '../http-errors.js';
-import { openSse } from '../sse.js';
+import { abortResponseSchema, turnListResponseSchema, turnResponseSchema } from '../api-schemas.js';
 import { callerOf } from '../auth.js';
+import { errorBody, toOcpmError } from '../http-errors.js';
 import type { StreamLimiter } from '../rate-limits.js';
-import { listTurnsQuerySchema, messageBodySchema, noBodySchema, noQuerySchema, parse, sessionParamsSchema } from '../validation.js';
+import { failure, json } from '../replies.js';
+import { defineRoute, type Route, type RouteInput } from '../route-table.js';
+import { openSse } from '../sse.js';
+import { listTurnsQuerySchema, messageBodySchema, sessionParamsSchema } from '../validation.js';
 
 export interface MessageRouteDeps {
   readonly manager: OpencodeProcessManager;
@@ -42,76 +47,112 @@ function abortOnClientGone(res: Response, controller: AbortController, enabled: 
   });
 }
 
-export function messageRoutes(deps: MessageRouteDeps): Router {
-  const router = Router();
+/** Answers a message: the finished turn as JSON, or its events as an SSE stream. */
+async function sendMessage(
+  deps: MessageRouteDeps,
+  { params: { id }, body, req, res }: RouteInput<z.output<typeof sessionParamsSchema>, unknown, z.output<ReturnType<typeof messageBodySchema>>>,
+): Promise<void> {
   const { manager } = deps;
-  const bodySchema = messageBodySchema(deps.maxMessageChars);
+  const session = manager.getSession(id);
+  if (session === undefined) throw sessionNotFound(id, `register it with PUT /api/sessions/${id}`);
+  // Refusals (not ready, draining, queue full) answer as plain errors, before any stream opens.
+  await manager.assertCanAccept(id);
 
-  router.post('/api/sessions/:id/messages', deps.submissionLimit, async (req, res) => {
-    const { id } = parse(sessionParamsSchema, req.params, 'params');
-    parse(noQuerySchema, req.query, 'query');
-    const body = parse(bodySchema, req.body, 'body');
-    const session = manager.getSession(id);
-    if (session === undefined) throw new OcpmError('session_not_found', `No session ${id}; register it with PUT /api/sessions/${id}`);
-    // Refusals (not ready, draining, queue full) answer as plain errors, before any stream opens.
-    await manager.assertCanAccept(id);
+  const controller = new AbortController();
+  abortOnClientGone(res, controller, deps.abortOnDisconnect);
+  const options = { signal: controller.signal, model: body.model, agent: body.agent };
 
-    const controller = new AbortController();
-    abortOnClientGone(res, controller, deps.abortOnDisconnect);
-    const options = { signal: controller.signal, model: body.model, agent: body.agent };
+  if (!wantsEventStream(req)) {
+    const turn = await manager.executeInSession(id, session.workspace, body.text, options);
+    res.json(turnBody(turn));
+    return;
+  }
 
-    if (!wantsEventStream(req)) {
-      const turn = await manager.executeInSession(id, session.workspace, body.text, options);
-      res.json(turnBody(turn));
-      return;
-    }
+  const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
+  if (releaseSlot === undefined) throw tooManyStreams('close one or use JSON');
+  const stream = openSse(res);
+  const releaseGauge = manager.trackStream();
+  const release = (): void => {
+    releaseGauge();
+    releaseSlot();
+  };
+  res.once('close', release);
+  try {
+    const turn = await manager.executeInSession(id, session.workspace, body.text, {
+      ...options,
+      onEvent: (event) => stream.send('part', event),
+      onUserRequest: (event) => stream.send(event.type, event.data),
+    });
+    stream.send('done', turnBody(turn));
+  } catch (error) {
+    const known = toOcpmError(error);
+    stream.send(
+      'error',
+      known === undefined ? errorBody('internal_error', 'Internal error; see the service log') : errorBody(known.code, known.message, known.details),
+    );
+    if (known === undefined) throw error;
+  } finally {
+    stream.close();
+    release();
+  }
+}
 
-    const releaseSlot = deps.streamLimiter.acquire(callerOf(res));
-    if (releaseSlot === undefined) throw new OcpmError('too_many_streams', 'This token has too many SSE streams open; close one or use JSON');
-    const stream = openSse(res);
-    const releaseGauge = manager.trackStream();
-    const release = (): void => {
-      releaseGauge();
-      releaseSlot();
-    };
-    res.once('close', release);
-    try {
-      const turn = await manager.executeInSession(id, session.workspace, body.text, {
-        ...options,
-        onEvent: (event) => stream.send('part', event),
-        onUserRequest: (event) => stream.send(event.type, event.data),
-      });
-      stream.send('done', turnBody(turn));
-    } catch (error) {
-      const known = toOcpmError(error);
-      stream.send(
-        'error',
-        known === undefined ? errorBody('internal_error', 'Internal error; see the service log') : errorBody(known.code, known.message, known.details),
-      );
-      if (known === undefined) throw error;
-    } finally {
-      stream.close();
-      release();
-    }
-  });
-
-  router.get('/api/sessions/:id/messages', (req, res) => {
-    const { id } = parse(sessionParamsSchema, req.params, 'params');
-    const { limit } = parse(listTurnsQuerySchema, req.query, 'query');
-    if (manager.getSession(id) === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
-    res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
-  });
-
-  router.post('/api/sessions/:id/abort', (req, res) => {
-    const { id } = parse(sessionParamsSchema, req.params, 'params');
-    parse(noQuerySchema, req.query, 'query');
-    parse(noBodySchema, req.body, 'body');
-    if (manager.getSession(id) === undefined) throw new OcpmError('session_not_found', `No session ${id}`);
-    if (!manager.abortTurn(id, 'aborted through the API')) {
-      throw new OcpmError('session_idle', `Session ${id} is not running a turn`);
-    }
-    res.status(202).json({ sessionId: id, aborting: true });
-  });
-
-  return router;
+export function messageRoutes(deps: MessageRouteDeps): Route[] {
+  const { manager } = deps;
+  const notFound = failure('No such session');
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/sessions/:id/messages',
+      summary:
+        'Send a message; JSON answer, or an SSE stream with Accept: text/event-stream (part, permission, question, permission_resolved, question_resolved, then done or error)',
+      security: 'api',
+      // The rate limit counts every submission, valid or not: it runs before the input is read.
+      use: [deps.submissionLimit],
+      params: sessionParamsSchema,
+      body: messageBodySchema(deps.maxMessageChars),
+      replies: {
+        200: { description: 'The finished turn (JSON), or an SSE stream of part/done/error events', schema: turnResponseSchema },
+        400: failure('Invalid body, or a model or agent opencode does not know'),
+        404: notFound,
+        403: failure('The turn needed a permission it did not get (permission_denied)'),
+        409: failure('Aborted'),
+        413: failure('Body too large'),
+        415: failure('Not JSON'),
+        429: failure('Rate limit, queue full or too many streams (Retry-After), or the session is over a budget (budget_exceeded, with usage and budget)'),
+        502: failure('opencode failed'),
+        503: failure('Not ready or draining'),
+        504: failure('Timeout'),
+      },
+      handler: (input) => sendMessage(deps, input),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/sessions/:id/messages',
+      summary: 'Past turns of a session, newest first',
+      security: 'api',
+      params: sessionParamsSchema,
+      query: listTurnsQuerySchema,
+      replies: { 200: json('The turns', turnListResponseSchema), 404: notFound },
+      handler: ({ params: { id }, query: { limit }, res }) => {
+        if (manager.getSession(id) === undefined) throw sessionNotFound(id);
+        res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/sessions/:id/abort',
+      summary: 'Abort the running turn',
+      security: 'api',
+      params: sessionParamsSchema,
+      replies: { 202: json('Aborting', abortResponseSchema), 404: notFound, 409: failure('No turn running') },
+      handler: ({ params: { id }, res }) => {
+        if (manager.getSession(id) === undefined) throw sessionNotFound(id);
+        if (!manager.abortTurn(id, 'aborted through the API')) {
+          throw new OcpmError('session_idle', `Session ${id} is not running a turn`);
+        }
+        res.status(202).json({ sessionId: id, aborting: true });
+      },
+    }),
+  ];
 }

@@ -15,7 +15,7 @@ import type { ManagerCore } from '../manager-core.js';
 import type { OpencodeBinary } from '../opencode-binary.js';
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import type { OpencodeClient } from '../server/opencode-client.js';
-import type { ServerPool } from '../server/server-pool.js';
+import type { Placement } from '../placement/placement.js';
 import { ServerInstance, StartFailedError } from '../server/server-instance.js';
 import { catalogKey } from './catalog-key.js';
 import {
@@ -89,7 +89,7 @@ const CACHE_ENTRY = 'opencodeCatalog';
 export async function discoverCatalog(
   core: ManagerCore,
   binary: OpencodeBinary,
-  pool: ServerPool | undefined,
+  placement: Placement,
   cache: BootCache,
 ): Promise<OpencodeCatalog | undefined> {
   const { logger } = core;
@@ -99,7 +99,7 @@ export async function discoverCatalog(
   let via = 'cache';
   if (catalog === undefined) {
     try {
-      ({ catalog, via } = await readCatalog(core, binary, pool));
+      ({ catalog, via } = await readCatalog(core, binary, placement));
     } catch (error) {
       logger.warn('Could not read which models and agents opencode has; messages are not checked against them', {
         reason: errorMessage(error),
@@ -133,10 +133,10 @@ export async function discoverCatalog(
  * pool), one of the service's own; else (no `serve`, or a shared server that failed to start, so a
  * catalog server would fail too) the listing commands.
  */
-async function readCatalog(core: ManagerCore, binary: OpencodeBinary, pool: ServerPool | undefined): Promise<{ catalog: OpencodeCatalog; via: string }> {
-  const client = pool?.slots.find((slot) => slot.state === 'ready')?.instance?.client;
+async function readCatalog(core: ManagerCore, binary: OpencodeBinary, placement: Placement): Promise<{ catalog: OpencodeCatalog; via: string }> {
+  const client = placement.catalogClient();
   if (client !== undefined) return { catalog: await discoverWithServer(core, client), via: 'server' };
-  if (binary.supportsServe && (pool === undefined || pool.isolated)) {
+  if (binary.supportsServe && placement.ownCatalogServer) {
     try {
       return { catalog: await discoverWithOwnServer(core, binary.path), via: 'catalog server' };
     } catch (error) {

@@ -1,8 +1,7 @@
 // What a server pool is given: the pool section of the configuration, what boot settled (binary,
-// size, environment, sandbox), and the fixed sets of reasons its restarts and releases are counted by.
+// size, environment), and the fixed sets of reasons its restarts and releases are counted by.
 import type { Config } from '../../config/config.js';
 import type { ProcessStore } from '../../store/process-store.js';
-import type { SessionSandbox } from '../isolation/session-sandbox.js';
 
 export { DISPOSAL_REASONS, RESTART_REASONS, type DisposalReason, type RestartReason } from '../../contracts/vocabulary.js';
 
@@ -19,11 +18,6 @@ export interface PoolRuntime {
   readonly killGraceMs: number;
   /** Where server processes are recorded while they live. */
   readonly processes?: ProcessStore | undefined;
-  /**
-   * Isolated pool: each slot serves one session at a time, its instance confined to that session's
-   * sandbox and home; slots start idle and are given to sessions on demand (least recently used first).
-   */
-  readonly sandbox?: SessionSandbox | undefined;
   /** The model gateway's configuration for a server: its session's key (isolated), else its slot's. */
   readonly gatewayEnv?:
     | ((owner: { readonly sessionId: string | undefined; readonly slot: number }) => Promise<{ env: Record<string, string>; port: number | undefined }>)

@@ -1,7 +1,7 @@
 // Keeps each slot's `opencode serve` alive: starts it (in its session's sandbox when isolated),
 // restarts it after an exit with capped backoff, marks a crash-looping slot failed and retries it
-// later, and on each probe checks health, releases idle directories, stops an idle isolated server
-// and replaces an instance that is unhealthy or whose process tree grew past the memory limit.
+// later, and on each probe checks health, releases idle directories and replaces an instance that
+// is unhealthy or whose process tree grew past the memory limit.
 // Nothing of this background work may reject where nobody listens: its failures are logged and
 // counted (`supervisor`, `directory_release`) and a slot whose start failed is retried.
 import { mkdir } from 'node:fs/promises';
@@ -25,8 +25,6 @@ export class PoolSupervisor {
     private readonly runtime: PoolRuntime,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    /** Isolated pools: stops a slot's server and frees the slot. */
-    private readonly vacate: (slot: Slot, why: string) => Promise<void>,
   ) {
     this.housekeeping = { logger, metrics };
   }
@@ -41,45 +39,43 @@ export class PoolSupervisor {
   }
 
   async startSlot(slot: Slot): Promise<void> {
-    const { sandbox } = this.runtime;
     const tenant = slot.tenant;
-    if (sandbox !== undefined && tenant === undefined) {
-      slot.state = 'idle';
+    if (slot.servesOneSession && tenant === undefined) {
+      slot.markIdle();
       return;
     }
-    slot.state = 'starting';
-    slot.recyclePending = false;
+    slot.beginStart();
     try {
       if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
       else await prepareSessionHome(tenant.home);
     } catch (error) {
       // No process was spawned: the slot is retried like a failed start, not left `starting`.
-      slot.lastError = `could not prepare the data dir: ${errorMessage(error)}`;
+      slot.recordFailure(`could not prepare the data dir: ${errorMessage(error)}`);
       this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
     }
-    const confined = tenant !== undefined && sandbox !== undefined;
     const gateway = (await this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index })) ?? { env: {}, port: undefined };
     const instance = new ServerInstance(slot.index, {
       binary: this.runtime.binary,
       cwd: tenant?.workspace ?? slot.home.dir,
       env: {
         ...this.runtime.env,
-        ...(confined ? sandbox.childEnv(tenant.home) : { XDG_DATA_HOME: slot.dataHome }),
+        ...(tenant === undefined ? { XDG_DATA_HOME: slot.dataHome } : tenant.sandbox.childEnv(tenant.home)),
         ...gateway.env,
       },
-      sandbox: confined
-        ? (file, args, tmpDir) =>
-            sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir, gatewayPort: gateway.port })
-        : undefined,
+      sandbox:
+        tenant === undefined
+          ? undefined
+          : (file, args, tmpDir) =>
+              tenant.sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir, gatewayPort: gateway.port }),
       serverStartTimeoutMs: this.config.serverStartTimeoutMs,
       healthTimeoutMs: this.config.healthTimeoutMs,
       killGraceMs: this.runtime.killGraceMs,
       logger: this.logger,
       processes: this.runtime.processes,
     });
-    slot.instance = instance;
+    slot.attach(instance);
     const started = performance.now();
     try {
       await instance.start();
@@ -87,7 +83,7 @@ export class PoolSupervisor {
     } catch (error) {
       this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
       if (slot.instance !== instance) return;
-      slot.lastError = errorMessage(error);
+      slot.recordFailure(errorMessage(error));
       this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
@@ -99,7 +95,7 @@ export class PoolSupervisor {
     }
     this.metrics.serverStartDuration.observe((performance.now() - started) / 1000);
     instance.readMemory();
-    slot.state = 'ready';
+    slot.markReady();
     this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
     const exited = instance.exited;
     if (exited !== undefined) inBackground(this.housekeeping, 'supervisor', () => this.watchExit(slot, instance, exited), { instance: slot.id });
@@ -120,7 +116,7 @@ export class PoolSupervisor {
     }
     if (instance.state === 'stopping' || instance.state === 'stopped' || this.closed || slot.instance !== instance) return;
     instance.markExited();
-    slot.lastError = why;
+    slot.recordFailure(why);
     this.logger.error('Server instance exited unexpectedly', { instance: slot.id, ...fields });
     this.scheduleRestart(slot, 'exit');
   }
@@ -145,7 +141,7 @@ export class PoolSupervisor {
       );
     };
     if (decision.action === 'fail') {
-      slot.state = 'failed';
+      slot.markFailed();
       this.logger.error('Server instance failed: too many restarts; falling back to per-message mode for its sessions', {
         instance: slot.id,
         restarts: slot.policy.count(),
@@ -158,14 +154,14 @@ export class PoolSupervisor {
       });
       return;
     }
-    slot.state = 'backoff';
+    slot.markBackoff();
     this.logger.warn('Restarting server instance', { instance: slot.id, reason, delayMs: decision.delayMs });
     later(decision.delayMs, () => this.restartNow(slot, reason));
   }
 
   private restartNow(slot: Slot, reason: RestartReason): void {
     if (this.closed) return;
-    slot.restarts += 1;
+    slot.countRestart();
     this.metrics.serverRestarts.inc({ reason });
     inBackground(this.housekeeping, 'supervisor', () => this.startSlot(slot), { instance: slot.id, reason });
   }
@@ -175,10 +171,8 @@ export class PoolSupervisor {
    * get up to restartDrainMs to finish, then they are aborted with the reason.
    */
   private async replace(slot: Slot, instance: ServerInstance, reason: RestartReason, why: string): Promise<void> {
-    slot.recyclePending = true;
     // A wedged server is better bypassed per-message; a big one is better waited for.
-    slot.awaitingReplacement = reason === 'memory';
-    slot.lastError = why;
+    slot.beginReplacement(reason === 'memory', why);
     this.logger.warn('Replacing server instance', { instance: slot.id, reason, why, activeTurns: instance.activeTurns });
     const deadline = Date.now() + this.config.restartDrainMs;
     while (instance.activeTurns > 0 && Date.now() < deadline && !this.closed) {
@@ -197,8 +191,7 @@ export class PoolSupervisor {
    */
   async restartByOperator(slot: Slot, drainMs: number): Promise<void> {
     const instance = slot.instance;
-    slot.recyclePending = true;
-    slot.awaitingReplacement = true;
+    slot.beginReplacement(true);
     this.logger.warn('Restarting server instance on request', { instance: slot.id, reason: 'operator', activeTurns: instance?.activeTurns ?? 0, drainMs });
     if (instance !== undefined) {
       const deadline = Date.now() + drainMs;
@@ -207,13 +200,12 @@ export class PoolSupervisor {
       }
       if (instance.activeTurns > 0)
         this.logger.warn('Drain timeout: aborting the turns still running on the instance', { instance: slot.id, activeTurns: instance.activeTurns });
-      slot.state = 'stopping';
+      slot.markStopping();
       await instance.stop('the opencode server was restarted by an operator');
     }
     if (this.closed) return;
-    slot.restarts += 1;
+    slot.restartedByOperator();
     this.metrics.serverRestarts.inc({ reason: 'operator' });
-    slot.lastError = null;
     await this.startSlot(slot);
   }
 
@@ -225,14 +217,10 @@ export class PoolSupervisor {
     return health;
   }
 
-  async probe(slot: Slot, isolated: boolean): Promise<void> {
+  /** Health, idle directories and memory of a ready instance. */
+  async probe(slot: Slot): Promise<void> {
     const instance = slot.instance;
     if (slot.state !== 'ready' || instance === undefined || slot.recyclePending) return;
-    if (isolated && slot.leases === 0 && instance.activeTurns === 0 && Date.now() - slot.lastUsed > this.config.directoryIdleMs) {
-      // An isolated server serves one session: idle, it is stopped rather than its directory released.
-      await this.vacate(slot, 'its session was idle');
-      return;
-    }
     const health = await this.checkHealth(instance);
     const failures = instance.recordProbe(health);
     if (!health.ok) {

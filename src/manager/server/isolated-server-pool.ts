@@ -1,0 +1,119 @@
+// An isolated pool: each slot serves one session at a time, its server confined to that session's
+// sandbox and home. Slots start idle and are given to sessions on demand (a free one, else the least
+// recently used one no turn holds, whose server is stopped); an idle session's server is stopped.
+import type { Logger } from '../../logging/logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { inBackground } from '../../util/housekeeping.js';
+import type { SessionSandbox } from '../isolation/session-sandbox.js';
+import type { SessionHome } from '../opencode-homes.js';
+import type { PoolConfig, PoolRuntime } from './pool-config.js';
+import { ServerPool, type Lease } from './server-pool.js';
+import { chooseIsolatedSlot } from './slot-choice.js';
+import type { Slot, Tenant } from './slot.js';
+
+export class IsolatedServerPool extends ServerPool {
+  constructor(
+    config: PoolConfig,
+    runtime: PoolRuntime,
+    private readonly sandbox: SessionSandbox,
+    metrics: Metrics,
+    logger: Logger,
+  ) {
+    super(config, runtime, metrics, logger, true);
+  }
+
+  /** No server runs before a session needs one. */
+  start(): Promise<void> {
+    this.startProbes();
+    return Promise.resolve();
+  }
+
+  /** An instance is ready, or a slot can start one. */
+  canServe(): boolean {
+    return this.anyReady() || this.slots.some((slot) => slot.state !== 'failed');
+  }
+
+  /** The slot serving this session now, if any. */
+  slotOfSession(sessionId: string): Slot | undefined {
+    return this.slots.find((slot) => slot.tenant?.sessionId === sessionId);
+  }
+
+  /**
+   * The session's instance, starting one in a free slot (or in the least recently used slot no turn
+   * holds, whose server is stopped) when it has none. Undefined when every slot is held by running
+   * turns or the session's server cannot serve (the turn then runs per-message).
+   */
+  async leaseFor(session: { id: string; workspace: string; home: SessionHome }, signal?: AbortSignal): Promise<Lease | undefined> {
+    let slot = this.slotOfSession(session.id);
+    if (slot !== undefined && slot.tenant?.workspace !== session.workspace) {
+      await this.vacate(slot, 'the session moved to another workspace');
+      slot = undefined;
+    }
+    slot ??= this.bind({ sessionId: session.id, workspace: session.workspace, home: session.home, sandbox: this.sandbox });
+    if (slot === undefined) return undefined;
+    const release = slot.hold();
+    try {
+      const instance = await this.acquire(slot, signal);
+      if (instance === undefined) release();
+      return instance === undefined ? undefined : { instance, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** A deleted (or reset) session's server stops. */
+  async releaseSession(sessionId: string, why = 'its session was deleted'): Promise<void> {
+    const slot = this.slotOfSession(sessionId);
+    if (slot !== undefined) await this.vacate(slot, why);
+  }
+
+  /** An isolated server serves one session: idle, it is stopped rather than its directory released. */
+  protected override async probeSlot(slot: Slot): Promise<void> {
+    const instance = slot.instance;
+    const idle = slot.state === 'ready' && !slot.recyclePending && instance !== undefined && slot.leases === 0 && instance.activeTurns === 0;
+    if (idle && Date.now() - slot.lastUsed > this.config.directoryIdleMs) {
+      await this.vacate(slot, 'its session was idle');
+      return;
+    }
+    await super.probeSlot(slot);
+  }
+
+  /** Gives a slot to a session: a free one, else the least recently used one no turn holds. */
+  private bind(tenant: Tenant): Slot | undefined {
+    const index = chooseIsolatedSlot(
+      this.slots.map((slot) => ({
+        index: slot.index,
+        occupied: slot.tenant !== undefined,
+        unheld: slot.leases === 0 && (slot.instance?.activeTurns ?? 0) === 0,
+        state: slot.state,
+        recyclePending: slot.recyclePending,
+        lastUsed: slot.lastUsed,
+      })),
+    );
+    if (index === undefined) return undefined;
+    const slot = this.slots[index]!;
+    if (slot.tenant !== undefined) {
+      this.metrics.serverEvictions.inc();
+      this.logger.info("Server slot given to another session; its previous session's server stops", { instance: slot.id });
+    }
+    const previous = slot.assign(tenant);
+    inBackground(
+      this.housekeeping,
+      'supervisor',
+      async () => {
+        await previous?.stop('its slot was given to another session');
+        if (!this.supervisor.isClosed && slot.tenant === tenant) await this.supervisor.startSlot(slot);
+      },
+      { instance: slot.id },
+    );
+    return slot;
+  }
+
+  /** Stops the session's server and frees its slot (session deleted, idle, moved). */
+  private async vacate(slot: Slot, why: string): Promise<void> {
+    const instance = slot.free();
+    this.logger.info('Server slot freed', { instance: slot.id, why });
+    await instance?.stop(why);
+  }
+}
