@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createOpencodeClient } from '@opencode-ai/sdk/v2';
 import { Agent } from 'undici';
 import { OpencodeClient } from '../src/manager/server/opencode-client.js';
-import { sessionIdOf, unwrapBusEvent } from '../src/manager/server/event-hub.js';
+import { sessionIdOf, unwrapBusEvent } from '../src/opencode-wire/bus-events.js';
 import { parseSse } from '../src/util/sse-parser.js';
 import { benchCli } from './cli.js';
 import { percentile, writeResults } from './results.js';

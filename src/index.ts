@@ -10,7 +10,7 @@ export type {
   StandaloneOptions,
   TurnResult,
 } from './manager/opencode-process-manager.js';
-export type { OpencodeEvent } from './manager/per-message/run-events.js';
+export type { OpencodeEvent } from './opencode-wire/run-events.js';
 export type { TokenUsage } from './usage/usage.js';
 export type { TrackedResult } from './manager/process-tree/spawn-tracked.js';
 export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';

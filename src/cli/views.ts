@@ -1,25 +1,19 @@
 // The shapes the CLI reads from the API, loosely: fields added by newer services (a session's `state`
 // and `usage`, the list's paging, the status's `usage`) are optional, so an older service still prints.
+import type { z } from 'zod';
+import type { SessionView as ContractSessionView, sessionUsageSchema, tokenCountsSchema } from '../contracts/session.js';
 
-export interface Usage {
-  readonly tokens?: { input?: number; output?: number; reasoning?: number; cacheRead?: number; cacheWrite?: number };
-  readonly cost?: number;
-  readonly turns?: number;
-}
+type UsageTokens = z.infer<typeof tokenCountsSchema>;
+type SessionUsage = z.infer<typeof sessionUsageSchema>;
 
-export interface SessionView {
-  readonly id: string;
-  readonly workspace?: string;
-  readonly opencodeSessionId?: string | null;
-  readonly messageCount?: number;
-  readonly createdAt?: number;
-  readonly lastActivity?: number;
-  readonly busy?: boolean;
-  readonly waitingOnUser?: boolean;
-  readonly pendingUserRequests?: number;
-  readonly state?: string;
-  readonly usage?: Usage;
-}
+/** Usage as the service reports it, every field optional (an older service lacks some). */
+export type Usage = { readonly tokens?: Partial<UsageTokens> } & Partial<Readonly<Omit<SessionUsage, 'tokens'>>>;
+
+/** A session as the API shows it (src/contracts/session.ts), every field but the id optional; `state` any string a newer service may add. */
+export type SessionView = { readonly id: string } & Partial<Readonly<Omit<ContractSessionView, 'id' | 'state' | 'usage'>>> & {
+    readonly state?: string;
+    readonly usage?: Usage;
+  };
 
 export interface SessionList {
   readonly sessions: SessionView[];

@@ -6,6 +6,10 @@
 export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
+/** A recorded turn: `running` until it ends; `interrupted` when the service stopped under it. */
+export const TURN_STATUSES = ['running', 'success', 'error', 'timeout', 'aborted', 'interrupted'] as const;
+export type TurnStatus = (typeof TURN_STATUSES)[number];
+
 /** The manager's lifecycle: created → starting → ready | unavailable → draining → stopping → stopped. */
 export const MANAGER_STATES = ['created', 'starting', 'ready', 'unavailable', 'draining', 'stopping', 'stopped'] as const;
 export type ManagerState = (typeof MANAGER_STATES)[number];

@@ -1,25 +1,11 @@
 // zod schemas of what the API answers, for the OpenAPI document (requests are in validation.ts).
 import { z } from 'zod';
+import { sessionUsageSchema, sessionViewSchema, tokenCountsSchema } from '../contracts/session.js';
 import { ERROR_CODES } from '../errors/codes.js';
 import { PROTECTIONS } from '../manager/isolation/isolation.js';
-import { INSTANCE_STATES, MANAGER_STATES, PEER_STATES, SESSION_STATES, TURN_MODES } from '../contracts/vocabulary.js';
+import { INSTANCE_STATES, MANAGER_STATES, PEER_STATES, TURN_MODES } from '../contracts/vocabulary.js';
 
-const tokensSchema = z.object({
-  input: z.number(),
-  output: z.number(),
-  reasoning: z.number(),
-  cacheRead: z.number(),
-  cacheWrite: z.number(),
-});
-
-export const usageSchema = z
-  .object({
-    tokens: tokensSchema,
-    cost: z.number().describe('USD, as opencode prices the models'),
-    turns: z.number().int().describe('Turns that ran, whatever their outcome'),
-    resetAt: z.number().nullable().describe('When the usage was last reset (ms since the epoch); null: never'),
-  })
-  .describe('Since the session was created or its usage reset');
+export const usageSchema = sessionUsageSchema;
 
 export const errorResponseSchema = z.object({
   error: z
@@ -32,22 +18,7 @@ export const errorResponseSchema = z.object({
     .loose(),
 });
 
-export const sessionResponseSchema = z
-  .object({
-    id: z.string(),
-    workspace: z.string().describe('The real path of the workspace'),
-    opencodeSessionId: z.string().nullable(),
-    messageCount: z.number().int(),
-    createdAt: z.number().describe('ms since the epoch'),
-    lastActivity: z.number().describe('ms since the epoch'),
-    waitingOnUser: z.boolean().describe("True while the session's turn waits on a person's answer"),
-    pendingUserRequests: z.number().int().describe('Permission requests and questions waiting for an answer'),
-    usage: usageSchema,
-    state: z
-      .enum(SESSION_STATES)
-      .describe('waiting_on_user: its turn waits on a person; busy: a turn runs; queued: its messages wait for their turn; idle: none of these'),
-  })
-  .loose();
+export const sessionResponseSchema = sessionViewSchema.loose();
 
 export const sessionListResponseSchema = z.object({
   sessions: z.array(sessionResponseSchema).describe('One page, in id order; with peers: of the sessions of every replica that answered'),
@@ -178,7 +149,7 @@ export const statusFullResponseSchema = z
       .describe('The other replicas (OCPM_PEERS, OCPM_PEER_DNS) and their state; empty without peers'),
     usage: z
       .object({
-        tokens: tokensSchema,
+        tokens: tokenCountsSchema,
         cost: z.number(),
         turns: z.number().int(),
         sessionsOverBudget: z.number().int(),

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { OcpmError } from '../errors/errors.js';
 import { SESSION_STATES } from '../contracts/vocabulary.js';
 
-export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must match [A-Za-z0-9_-]{1,128}');
+export { sessionIdSchema } from '../contracts/session.js';
+import { sessionIdSchema } from '../contracts/session.js';
 
 export const sessionParamsSchema = z.object({ id: sessionIdSchema });
 

@@ -3,8 +3,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Registry } from '../store/registry.js';
-import type { OpencodeEvent } from './per-message/run-events.js';
-import type { BusEvent } from './server/event-hub.js';
+import type { BusEvent } from '../opencode-wire/bus-events.js';
+import type { OpencodeEvent } from '../opencode-wire/run-events.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { TurnMode } from './turn.js';
 import type { RunChildOptions } from './per-message/run-children.js';
@@ -60,22 +60,8 @@ export type StandaloneOptions = Partial<Omit<RunChildOptions, 'file' | 'workspac
 export { SESSION_STATES, type SessionState } from '../contracts/vocabulary.js';
 import type { SessionState } from '../contracts/vocabulary.js';
 
-export interface SessionView {
-  readonly id: string;
-  readonly workspace: string;
-  readonly opencodeSessionId: string | null;
-  readonly messageCount: number;
-  readonly createdAt: number;
-  readonly lastActivity: number;
-  readonly busy: boolean;
-  /** True while the session's turn waits on a person (a permission request or question is pending). */
-  readonly waitingOnUser: boolean;
-  /** Permission requests and questions of the session that wait for an answer (not the status's queued `pendingRequests`). */
-  readonly pendingUserRequests: number;
-  /** Tokens, cost and turns since the session was created or its usage reset. */
-  readonly usage: SessionUsage;
-  readonly state: SessionState;
-}
+/** A session as the API shows it: declared once, in src/contracts/session.ts. */
+export type { SessionView } from '../contracts/session.js';
 
 export interface ManagerStats {
   available: boolean;

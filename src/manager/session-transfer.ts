@@ -6,12 +6,14 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { Session, SessionRecord } from '../store/session-registry.js';
-import type { TurnRecord } from '../store/turn-store.js';
 import { usageFrom } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
+import type { SessionTransfer } from '../contracts/session.js';
 import type { ManagerCore } from './manager-core.js';
+
+export type { SessionTransfer } from '../contracts/session.js';
 import { installConversationDatabase } from './isolation/conversation-database.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 
@@ -19,25 +21,6 @@ import type { TrackedResult } from './process-tree/spawn-tracked.js';
 const TURNS_MOVED = 100;
 /** The largest export accepted (a conversation with long tool outputs). */
 const MAX_EXPORT_BYTES = 64 * 1024 * 1024;
-
-export interface SessionTransfer {
-  readonly record: {
-    readonly id: string;
-    readonly workspace: string;
-    readonly opencodeSessionId: string | null;
-    readonly messageCount: number;
-    readonly createdAt: number;
-    readonly lastActivity: number;
-    readonly lastMessageAt: number | null;
-    /** Absent when the sender predates usage accounting. */
-    readonly usage?: unknown;
-  };
-  readonly turns: readonly TurnRecord[];
-  /** `opencode export` of the conversation; null before the session's first turn, or when `database` carries it. */
-  readonly conversation: unknown;
-  /** Isolated sessions: the session's own opencode database (base64), which holds the conversation. */
-  readonly database?: string;
-}
 
 function describe(result: TrackedResult): string {
   const tail = result.stderrTail.slice(-3).join(' | ');

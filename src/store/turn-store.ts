@@ -2,7 +2,9 @@
 // GET /api/sessions/:id/messages lists them.
 import type { Db } from './database.js';
 
-export type TurnStatus = 'running' | 'success' | 'error' | 'timeout' | 'aborted' | 'interrupted';
+import type { TurnStatus } from '../contracts/vocabulary.js';
+
+export type { TurnStatus } from '../contracts/vocabulary.js';
 
 export interface TurnRecord {
   readonly id: number;

@@ -1,11 +1,14 @@
 // What a session's turns consumed (tokens by type and cost in USD, as opencode reports them), and
 // the per-session budgets that refuse new messages once a session is over one.
+import type { z } from 'zod';
+import type { sessionUsageSchema, tokenCountsSchema } from '../contracts/session.js';
 import { isRecord } from '../util/guards.js';
 
 export const TOKEN_TYPES = ['input', 'output', 'reasoning', 'cacheRead', 'cacheWrite'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
 
-export type UsageTokens = Record<TokenType, number>;
+/** The five counted types (declared in src/contracts/session.ts, as the API shows them). */
+export type UsageTokens = z.infer<typeof tokenCountsSchema>;
 
 /** A turn's tokens as opencode reports them (its `total` is not one of the counted types). */
 export interface TokenUsage {
@@ -21,15 +24,8 @@ export function emptyTokens(): TokenUsage {
   return { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0, total: 0 };
 }
 
-export interface SessionUsage {
-  readonly tokens: UsageTokens;
-  /** USD, as opencode prices the models (0 for a model without a price). */
-  readonly cost: number;
-  /** Turns that ran (whatever their outcome) since the session was created or its usage reset. */
-  readonly turns: number;
-  /** When the usage was last reset; null: never. */
-  readonly resetAt: number | null;
-}
+/** Tokens, cost (USD, 0 for a model without a price) and turns since creation or the last reset (`resetAt`, null: never). */
+export type SessionUsage = Readonly<z.infer<typeof sessionUsageSchema>>;
 
 export interface Budgets {
   /** Tokens of every type together; undefined: no limit. */

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, it } from 'node:test';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
-import { EventHub, type BusEvent } from '../../src/manager/server/event-hub.js';
+import { EventHub } from '../../src/manager/server/event-hub.js';
+import type { BusEvent } from '../../src/opencode-wire/bus-events.js';
 import { OpencodeClient } from '../../src/manager/server/opencode-client.js';
 import { findFreePort } from '../../src/util/free-port.js';
 

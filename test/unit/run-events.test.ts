@@ -2,7 +2,8 @@
 // (`opencode run --format json`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseEventLine, RunEventCollector } from '../../src/manager/per-message/run-events.js';
+import { RunEventCollector } from '../../src/manager/per-message/run-events.js';
+import { parseEventLine } from '../../src/opencode-wire/run-events.js';
 
 const STEP_START =
   '{"type":"step_start","timestamp":1795892363092,"sessionID":"ses_ddc794dc4ffejLme5OrS1YzeQx","part":{"id":"prt_22386bea6001lpI9RMp9cyKxfh","messageID":"msg_22386b8dd001wj2oSxpTmzadDN","sessionID":"ses_ddc794dc4ffejLme5OrS1YzeQx","type":"step-start"}}';

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventPermissionAsked, EventPermissionReplied, EventQuestionAsked, EventQuestionRejected, EventQuestionReplied } from '@opencode-ai/sdk/v2';
-import { unwrapBusEvent, type BusEvent } from '../../src/manager/server/event-hub.js';
-import { askedPermission, askedQuestion, settledRequestId } from '../../src/manager/server/user-request-events.js';
+import { unwrapBusEvent, type BusEvent } from '../../src/opencode-wire/bus-events.js';
+import { askedPermission, askedQuestion, settledRequestId } from '../../src/opencode-wire/requests.js';
 
 /** An SDK event as /global/event sends it, read back the way the hub reads it. */
 function overTheWire(event: { type: string; properties: object }): BusEvent {

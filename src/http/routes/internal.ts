@@ -7,32 +7,17 @@ import type { Cluster } from '../../cluster/cluster.js';
 import { OcpmError } from '../../errors/errors.js';
 import { sessionNotHeld } from '../../errors/factories.js';
 import type { Logger } from '../../logging/logger.js';
-import type { OpencodeProcessManager, SessionTransfer } from '../../manager/opencode-process-manager.js';
+import { sessionTransferSchema } from '../../contracts/session.js';
+import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { failure } from '../replies.js';
 import { defineRoute, mountRoutes, type Route } from '../route-table.js';
-import { ignoredQuerySchema, sessionIdSchema, sessionParamsSchema } from '../validation.js';
+import { ignoredQuerySchema, sessionParamsSchema } from '../validation.js';
 
 /** A handed-over conversation can be far larger than a message. */
 const HANDOFF_BODY_LIMIT = '64mb';
 
 const leftBodySchema = z.object({ replica: z.string().min(1).max(253) });
-
-const transferSchema = z.object({
-  record: z.object({
-    id: sessionIdSchema,
-    workspace: z.string().min(1),
-    opencodeSessionId: z.string().nullable(),
-    messageCount: z.number().int().min(0),
-    createdAt: z.number(),
-    lastActivity: z.number(),
-    lastMessageAt: z.number().nullable(),
-    usage: z.unknown().optional(),
-  }),
-  turns: z.array(z.looseObject({ sessionId: z.string(), status: z.string(), startedAt: z.number() })),
-  conversation: z.unknown(),
-  database: z.string().optional(),
-});
 
 export interface InternalRouteDeps {
   readonly manager: OpencodeProcessManager;
@@ -90,10 +75,10 @@ export function internalRoutes(deps: InternalRouteDeps): Route[] {
       path: '/internal/v1/sessions/:id/handoff',
       summary: 'Take over a session from a draining peer: its record, turns, conversation and database',
       params: sessionParamsSchema,
-      body: transferSchema,
+      body: sessionTransferSchema,
       replies: { 200: peerJson('Taken over'), 400: failure('Invalid transfer or workspace'), 503: failure('This replica is not ready') },
       handler: async ({ params: { id }, body, req, res }) => {
-        const transfer = body as unknown as SessionTransfer;
+        const transfer = body;
         if (transfer.record.id !== id) throw new OcpmError('invalid_request', 'body.record.id differs from the path');
         if (!transfer.record.workspace.startsWith(`${deps.workspaceRoot}/`))
           throw new OcpmError('invalid_workspace', "The workspace is not inside this replica's OCPM_WORKSPACE_ROOT");

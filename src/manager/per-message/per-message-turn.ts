@@ -12,7 +12,8 @@ import {
 import type { TrackedResult } from '../process-tree/spawn-tracked.js';
 import { sessionTitle, type TurnInput, type TurnResult } from '../turn.js';
 import { lostPermissionError } from '../user-requests/user-requests.js';
-import { RunEventCollector, type OpencodeEvent } from './run-events.js';
+import type { OpencodeEvent } from '../../opencode-wire/run-events.js';
+import { RunEventCollector } from './run-events.js';
 
 export interface PerMessageTurnInput extends TurnInput<OpencodeEvent> {
   /** Spawns and follows the process (the manager's executeStandalone). */

@@ -3,29 +3,11 @@
 // listeners of every ancestor too (its permission requests are the turn's). Reconnects (with a short
 // pause) until closed.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Event as OpencodeBusEvent, EventSessionCreated, EventSessionUpdated, Session } from '@opencode-ai/sdk/v2';
 import type { Logger } from '../../logging/logger.js';
-import { errorMessage, isRecord } from '../../util/guards.js';
+import { parentLinkOf, parseBusEvent, sessionIdOf, type BusEvent } from '../../opencode-wire/bus-events.js';
+import { errorMessage } from '../../util/guards.js';
 import { parseSse } from '../../util/sse-parser.js';
 import type { OpencodeClient } from './opencode-client.js';
-
-/**
- * An opencode bus event: `{ type, properties }`, as checked at run time. The SDK's `Event` union
- * (`@opencode-ai/sdk/v2`) types each one; nothing checks that a server sends those shapes, so readers
- * take the SDK's keys with values still to be checked (`Unchecked`, `propertiesOf`).
- */
-export interface BusEvent {
-  readonly type: string;
-  readonly properties: Record<string, unknown>;
-}
-
-/** An SDK shape as it arrives over the wire: the SDK's keys, each value still to be checked. */
-export type Unchecked<T> = { readonly [K in keyof T]?: unknown };
-
-/** The properties of an event of the SDK's type `type`, keyed as the SDK types them; else undefined. */
-export function propertiesOf<E extends OpencodeBusEvent>(event: BusEvent, type: E['type']): Unchecked<E['properties']> | undefined {
-  return event.type === type ? event.properties : undefined;
-}
 
 export type BusListener = (event: BusEvent) => void;
 
@@ -34,26 +16,6 @@ const RECONNECT_PAUSE_MS = 500;
 const MAX_PARENT_LINKS = 10000;
 /** Deepest subagent nesting followed (a guard against a cycle in bad data). */
 const MAX_DEPTH = 8;
-
-/** /global/event wraps each bus event with its directory; /event does not. Accept both. */
-export function unwrapBusEvent(value: unknown): BusEvent | undefined {
-  if (!isRecord(value)) return undefined;
-  const inner = isRecord(value.payload) ? value.payload : value;
-  if (typeof inner.type !== 'string') return undefined;
-  return { type: inner.type, properties: isRecord(inner.properties) ? inner.properties : {} };
-}
-
-/** The opencode session an event belongs to, wherever this event type keeps it. */
-export function sessionIdOf(event: BusEvent): string | undefined {
-  const p = event.properties;
-  if (typeof p.sessionID === 'string') return p.sessionID;
-  for (const key of ['part', 'info', 'message']) {
-    const nested = p[key];
-    if (isRecord(nested) && typeof nested.sessionID === 'string') return nested.sessionID;
-  }
-  if (event.type.startsWith('session.') && isRecord(p.info) && typeof p.info.id === 'string') return p.info.id;
-  return undefined;
-}
 
 export class EventHub {
   private readonly listeners = new Map<string, Set<BusListener>>();
@@ -139,13 +101,7 @@ export class EventHub {
   }
 
   private dispatch(data: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      return;
-    }
-    const event = unwrapBusEvent(value);
+    const event = parseBusEvent(data);
     if (event === undefined) return;
     const id = sessionIdOf(event);
     if (id === undefined) return;
@@ -174,11 +130,9 @@ export class EventHub {
 
   /** A session created with a parent (a subagent's) is linked to it. */
   private learnParent(event: BusEvent): void {
-    const properties = propertiesOf<EventSessionCreated>(event, 'session.created') ?? propertiesOf<EventSessionUpdated>(event, 'session.updated');
-    const info: Unchecked<Session> | undefined = isRecord(properties?.info) ? properties.info : undefined;
-    if (info === undefined || typeof info.id !== 'string' || typeof info.parentID !== 'string' || info.parentID === info.id) return;
-    if (this.parents.has(info.id)) return;
-    this.parents.set(info.id, info.parentID);
+    const link = parentLinkOf(event);
+    if (link === undefined || this.parents.has(link.id)) return;
+    this.parents.set(link.id, link.parentID);
     if (this.parents.size > MAX_PARENT_LINKS) this.parents.delete(this.parents.keys().next().value as string);
   }
 }

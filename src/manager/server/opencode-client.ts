@@ -8,6 +8,7 @@
 // answer 200 with the web UI's HTML, trap 7), is an OpencodeHttpError with the body as sent.
 import { createOpencodeClient, type OpencodeClient as SdkClient } from '@opencode-ai/sdk/v2';
 import { Agent } from 'undici';
+import { messageAnswerOf, type MessageAnswer } from '../../opencode-wire/message.js';
 import { isRecord } from '../../util/guards.js';
 
 export class OpencodeHttpError extends Error {
@@ -37,11 +38,6 @@ export interface MessageBody {
   readonly parts: ReadonlyArray<{ type: 'text'; text: string }>;
   readonly model?: { providerID: string; modelID: string };
   readonly agent?: string;
-}
-
-export interface MessageAnswer {
-  readonly info: Record<string, unknown>;
-  readonly parts: ReadonlyArray<Record<string, unknown>>;
 }
 
 function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
@@ -146,10 +142,9 @@ export class OpencodeClient {
       },
       callOptions(signal),
     );
-    const body: unknown = data;
-    if (!isRecord(body) || !isRecord(body.info)) throw new Error('opencode answered a message without info');
-    const parts = Array.isArray(body.parts) ? body.parts.filter(isRecord) : [];
-    return { info: body.info, parts };
+    const answer = messageAnswerOf(data);
+    if (answer === undefined) throw new Error('opencode answered a message without info');
+    return answer;
   }
 
   /** A conversation as `opencode export` prints it ({ info, messages: [{ info, parts }] }), read from the server. */

@@ -11,13 +11,14 @@ import {
   type RunFailureContext,
 } from '../../errors/errors.js';
 import type { Logger } from '../../logging/logger.js';
-import { emptyTokens, type TokenUsage } from '../../usage/usage.js';
-import { errorMessage, isRecord } from '../../util/guards.js';
+import { sessionIdOf, statusOf, type BusEvent } from '../../opencode-wire/bus-events.js';
+import { describeError, errorBodyText, isAborted } from '../../opencode-wire/errors.js';
+import { readAnswer, type MessageAnswer } from '../../opencode-wire/message.js';
+import { askedPermission, askedQuestion, listedRequest, settledRequestId } from '../../opencode-wire/requests.js';
+import { errorMessage } from '../../util/guards.js';
 import { sessionTitle, splitModel, type TurnInput, type TurnResult } from '../turn.js';
 import { lostPermissionError } from '../user-requests/user-requests.js';
-import { sessionIdOf, type BusEvent } from './event-hub.js';
-import { askedPermission, askedQuestion, settledRequestId } from './user-request-events.js';
-import { OpencodeHttpError, neverConnected, type MessageAnswer } from './opencode-client.js';
+import { OpencodeHttpError, neverConnected } from './opencode-client.js';
 import { InstanceUnreachableError, type ServerInstance } from './server-instance.js';
 
 export interface ServerTurnInput extends TurnInput<BusEvent> {
@@ -29,21 +30,10 @@ export interface ServerTurnInput extends TurnInput<BusEvent> {
   readonly logger: Logger;
 }
 
-function num(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
 /** How long a streaming turn waits, after /message answered, for the events that trail it. */
 const TRAILING_EVENTS_MS = 2000;
 /** Bound on one answer to a permission request or question (opencode answers at once). */
 const REPLY_TIMEOUT_MS = 10000;
-
-/** The session status an event announces: 'busy', 'idle' (also session.idle), or undefined. */
-function statusOf(event: BusEvent): string | undefined {
-  if (event.type === 'session.idle') return 'idle';
-  const status = event.properties.status;
-  return event.type === 'session.status' && isRecord(status) && typeof status.type === 'string' ? status.type : undefined;
-}
 
 /** The session's opencode session on the instance: its current one, or a new one created there. */
 export async function ensureOpencodeSession(instance: ServerInstance, session: ServerTurnInput['session'], timeoutMs: number): Promise<string> {
@@ -53,44 +43,6 @@ export async function ensureOpencodeSession(instance: ServerInstance, session: S
   const id = await client.createSession(session.workspace, sessionTitle(session.id), timeoutMs);
   instance.work.touch(session.workspace);
   return id;
-}
-
-export function tokensOf(info: Record<string, unknown>): TokenUsage {
-  const tokens = isRecord(info.tokens) ? info.tokens : undefined;
-  if (tokens === undefined) return emptyTokens();
-  const cache = isRecord(tokens.cache) ? tokens.cache : {};
-  const input = num(tokens.input);
-  const output = num(tokens.output);
-  const reasoning = num(tokens.reasoning);
-  return { input, output, reasoning, cacheRead: num(cache.read), cacheWrite: num(cache.write), total: num(tokens.total) || input + output + reasoning };
-}
-
-export function textOf(parts: MessageAnswer['parts']): string {
-  return parts
-    .filter((part) => part.type === 'text' && typeof part.text === 'string' && part.text !== '' && part.synthetic !== true)
-    .map((part) => part.text as string)
-    .join('\n\n');
-}
-
-function errorOf(info: Record<string, unknown>): { name: string; message: string } | undefined {
-  if (!isRecord(info.error)) return undefined;
-  const name = typeof info.error.name === 'string' ? info.error.name : 'Error';
-  const data = isRecord(info.error.data) ? info.error.data : {};
-  const message = typeof data.message === 'string' ? data.message : name;
-  return { name, message };
-}
-
-function describeHttpError(error: OpencodeHttpError): string {
-  try {
-    const body: unknown = JSON.parse(error.bodyText);
-    if (isRecord(body) && typeof body.name === 'string') {
-      const data = isRecord(body.data) ? body.data : {};
-      return typeof data.message === 'string' ? `${body.name}: ${data.message}` : body.name;
-    }
-  } catch {
-    // Not JSON: fall through to the status.
-  }
-  return `HTTP ${error.status}`;
 }
 
 /** Feeds the turn the permission requests and questions opencode lists for its sessions (after a reconnect). */
@@ -107,7 +59,8 @@ async function resyncRequests(input: ServerTurnInput, directory: string, ours: (
       ['question.asked', questions],
     ] as const) {
       for (const item of items) {
-        if (isRecord(item) && typeof item.sessionID === 'string' && ours(item.sessionID)) take({ type, properties: item });
+        const listed = listedRequest(type, item);
+        if (listed !== undefined && ours(listed.sessionId)) take(listed.event);
       }
     }
   } catch (error) {
@@ -282,16 +235,15 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
       clearTimeout(timer);
     }
     // An aborted or failed message carries what its steps used so far, too.
-    input.onUsage(tokensOf(answer.info), num(answer.info.cost));
-    const failure = errorOf(answer.info);
+    const { usage, error: failure, text } = readAnswer(answer);
+    input.onUsage(usage.tokens, usage.cost);
     throwIfEnded();
     if (failure !== undefined) {
-      if (failure.name === 'MessageAbortedError' && instance.stopReason !== undefined) {
+      if (isAborted(failure) && instance.stopReason !== undefined) {
         throw new RunFailedError('opencode_failed', `The turn was ended because ${instance.stopReason}`, context());
       }
-      throw new RunFailedError('opencode_error', `opencode reported an error: ${failure.name}: ${failure.message}`, context());
+      throw new RunFailedError('opencode_error', `opencode reported an error: ${describeError(failure)}`, context());
     }
-    const text = textOf(answer.parts);
     // A rejected permission ends opencode's turn with no text and no error: say which one it was.
     if (text === '' && requests.lostPermissions.length > 0) throw lostPermissionError(requests.lostPermissions);
     if (text === '') throw new RunFailedError('empty_response', 'opencode finished without an answer', context());
@@ -300,8 +252,8 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
       opencodeSessionId,
       mode: 'server',
       durationMs: Date.now() - startedAt,
-      tokens: tokensOf(answer.info),
-      cost: num(answer.info.cost),
+      tokens: usage.tokens,
+      cost: usage.cost,
       exitCode: null,
     };
   } catch (error) {
@@ -312,7 +264,7 @@ async function runServerTurnOnce(input: ServerTurnInput): Promise<Omit<TurnResul
     }
     if (error instanceof OpencodeHttpError && ending === undefined && error.status < 502) {
       // opencode refused the turn (a bad model or agent answers 500 with { name, data.message }).
-      throw new RunFailedError('opencode_error', `opencode refused the turn: ${describeHttpError(error)}`, context());
+      throw new RunFailedError('opencode_error', `opencode refused the turn: ${errorBodyText(error.bodyText) ?? `HTTP ${error.status}`}`, context());
     }
     throwIfEnded();
     // Not an answer from opencode but a broken connection: do not trust the instance until it answers a health check.
