@@ -62,6 +62,16 @@ export default tseslint.config(
     'The execution mode is decided once: boot calls choosePlacement(), everything else asks the Placement interface (src/manager/placement/placement.ts), never a concrete pool or placement.',
   ),
   layer(
+    '{src/http,src/cluster}/**/*.ts',
+    '^(\\.\\./)+manager/(?!index\\.js$)',
+    'The HTTP API and the cluster use the manager through its public entry (src/manager/index.ts), never its parts.',
+  ),
+  layer(
+    'src/*.ts',
+    '^\\./manager/(?!index\\.js$)',
+    'The service and the library use the manager through its public entry (src/manager/index.ts), never its parts.',
+  ),
+  layer(
     'src/cli/**/*.ts',
     '^(\\.\\./)+(manager|http|store|cluster|gateway)/',
     'The CLI is a client of the HTTP API: it talks to the service over HTTP and imports none of its internals.',

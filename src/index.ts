@@ -1,5 +1,5 @@
 // The library's public exports, for a Node app that embeds the manager instead of calling the API.
-export { OpencodeProcessManager } from './manager/opencode-process-manager.js';
+export { OpencodeProcessManager } from './manager/index.js';
 export type {
   ExecuteOptions,
   ManagerOptions,
@@ -9,10 +9,10 @@ export type {
   SessionView,
   StandaloneOptions,
   TurnResult,
-} from './manager/opencode-process-manager.js';
+} from './manager/index.js';
 export type { OpencodeEvent } from './opencode-wire/run-events.js';
 export type { TokenUsage } from './usage/usage.js';
-export type { TrackedResult } from './manager/process-tree/spawn-tracked.js';
+export type { TrackedResult } from './manager/index.js';
 export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';
 export { ERROR_CODES, type ErrorCode } from './errors/codes.js';
 export { loadConfig, ConfigError, type Config } from './config/config.js';

@@ -7,7 +7,7 @@ import { createLogger } from './logging/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { startService } from './service.js';
 import { RegistryError } from './store/database.js';
-import { IsolationUnavailableError } from './manager/isolation/isolation.js';
+import { IsolationUnavailableError } from './manager/index.js';
 import { errorMessage } from './util/guards.js';
 import { installLastResort } from './util/housekeeping.js';
 

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
-import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../manager/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { PEER_STATES } from '../metrics/cluster-metrics.js';
 import { errorMessage } from '../util/guards.js';

@@ -6,6 +6,10 @@
 export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
+/** The isolation layers a sandbox can have (see docs/security.md). */
+export const PROTECTIONS = ['landlock', 'pidns', 'subreaper', 'caps', 'uid', 'devices', 'limits', 'tcp'] as const;
+export type Protection = (typeof PROTECTIONS)[number];
+
 /** A recorded turn: `running` until it ends; `interrupted` when the service stopped under it. */
 export const TURN_STATUSES = ['running', 'success', 'error', 'timeout', 'aborted', 'interrupted'] as const;
 export type TurnStatus = (typeof TURN_STATUSES)[number];

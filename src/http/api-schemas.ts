@@ -2,8 +2,7 @@
 import { z } from 'zod';
 import { sessionUsageSchema, sessionViewSchema, tokenCountsSchema } from '../contracts/session.js';
 import { ERROR_CODES } from '../errors/codes.js';
-import { PROTECTIONS } from '../manager/isolation/isolation.js';
-import { INSTANCE_STATES, MANAGER_STATES, PEER_STATES, TURN_MODES } from '../contracts/vocabulary.js';
+import { INSTANCE_STATES, MANAGER_STATES, PEER_STATES, PROTECTIONS, TURN_MODES } from '../contracts/vocabulary.js';
 
 export const usageSchema = sessionUsageSchema;
 

@@ -9,7 +9,7 @@ import helmet from 'helmet';
 import type { ApiAuth } from '../auth/api-tokens.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Logger } from '../logging/logger.js';
-import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../manager/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { requireApiToken, requireMetricsToken } from './auth.js';
 import { corsPolicy } from './cors.js';

@@ -8,7 +8,7 @@ import { notOwner, sessionUnavailable } from '../errors/factories.js';
 import { FORWARDED_BY_HEADER, forwardRequest } from '../cluster/forward.js';
 import type { Peer } from '../cluster/peers.js';
 import type { Logger } from '../logging/logger.js';
-import type { OpencodeProcessManager } from '../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../manager/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { sessionIdSchema } from './validation.js';
 

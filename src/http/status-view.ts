@@ -5,7 +5,7 @@
 // caller with a valid token (everyone with OCPM_AUTH=disabled) gets the full document. `detail` says
 // which one a client got.
 import type { ClusterStatus } from '../cluster/cluster.js';
-import type { ManagerStats } from '../manager/manager-types.js';
+import type { ManagerStats } from '../manager/index.js';
 
 export type FullStatus = { readonly detail: 'full' } & ManagerStats & ClusterStatus;
 

@@ -3,6 +3,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Registry } from '../store/registry.js';
+import type { TurnStore } from '../store/turn-store.js';
+import type { UserRequests } from './user-requests/user-requests.js';
 import type { BusEvent } from '../opencode-wire/bus-events.js';
 import type { OpencodeEvent } from '../opencode-wire/run-events.js';
 import type { InstanceStatus } from './server/server-pool.js';
@@ -12,7 +14,7 @@ import type { Isolation } from './isolation/isolation.js';
 import type { GatewayStatus } from '../gateway/model-gateway.js';
 import type { ManagerState } from './lifecycle.js';
 import type { UserRequestEvent } from './user-requests/user-request.js';
-import type { SessionUsage, UsageTokens } from '../usage/usage.js';
+import type { UsageTokens } from '../usage/usage.js';
 
 export type { ManagerState } from './lifecycle.js';
 
@@ -58,7 +60,12 @@ export type StandaloneOptions = Partial<Omit<RunChildOptions, 'file' | 'workspac
  * `busy` (a turn runs), `queued` (its messages wait for their turn), else `idle`.
  */
 export { SESSION_STATES, type SessionState } from '../contracts/vocabulary.js';
-import type { SessionState } from '../contracts/vocabulary.js';
+
+/** What the web app does with the requests that wait on a person. */
+export type UserRequestDesk = Pick<UserRequests, 'list' | 'listAll' | 'answerPermission' | 'answerQuestion'>;
+
+/** What the API reads of the turn history. */
+export type TurnHistory = Pick<TurnStore, 'list' | 'recent'>;
 
 /** A session as the API shows it: declared once, in src/contracts/session.ts. */
 export type { SessionView } from '../contracts/session.js';

@@ -1,14 +1,12 @@
 // OpencodeProcessManager: the one object between the web app and OpenCode, a façade over its parts:
 // startup (gateway, boot, placement), lifecycle (states, drain), sessions (registry, rules, commands),
 // admission (queue, aborts), the turn runner (server mode or per-message) and status.
-import { OcpmError } from '../errors/errors.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { TurnRecord } from '../store/turn-store.js';
 import type { Isolation } from './isolation/isolation.js';
 import { createCore, type ManagerCore } from './manager-core.js';
 import { bindGauges, buildStats, type LiveCounts } from './manager-status.js';
-import type { ExecuteOptions, ManagerOptions, ManagerStats, SessionView, StandaloneOptions } from './manager-types.js';
+import type { ExecuteOptions, ManagerOptions, ManagerStats, SessionView, StandaloneOptions, TurnHistory, UserRequestDesk } from './manager-types.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { SessionTransfer } from './session-transfer.js';
@@ -18,23 +16,10 @@ import { Sessions } from './sessions.js';
 import { countRefusal, TurnAdmission } from './turn-admission.js';
 import { checkTurn } from './catalog/discover-catalog.js';
 import { TurnRunner } from './turn-runner.js';
-import type { PendingRequests, PermissionReply } from './user-requests/user-request.js';
 import type { TurnResult } from './turn.js';
 import { WarmUps } from './warm-up.js';
+import { runStandalone } from './standalone.js';
 import { readinessOf } from './readiness.js';
-
-export type { TurnResult } from './turn.js';
-export type { SessionTransfer } from './session-transfer.js';
-export type {
-  ExecuteOptions,
-  ManagerOptions,
-  ManagerSettings,
-  ManagerState,
-  ManagerStats,
-  SessionState,
-  SessionView,
-  StandaloneOptions,
-} from './manager-types.js';
 
 let singleton: OpencodeProcessManager | undefined;
 
@@ -47,6 +32,10 @@ export class OpencodeProcessManager {
 
   readonly metrics: Metrics;
   readonly isolation: Isolation;
+  /** Permission requests and questions that wait on a person: per session or all, and their answers (404 unknown, 409 already answered). */
+  readonly userRequests: UserRequestDesk;
+  /** Turn history: a session's recent turns (answers of clients that went away included), or the latest across sessions, newest first. */
+  readonly turns: TurnHistory;
   private readonly core: ManagerCore;
   private readonly admission: TurnAdmission;
   private readonly sessions: Sessions;
@@ -59,9 +48,10 @@ export class OpencodeProcessManager {
     this.core = core;
     this.metrics = core.metrics;
     this.isolation = core.isolation;
+    this.userRequests = core.userRequests;
+    this.turns = core.registry.turns;
     const warmUps = new WarmUps(core);
-    const standalone = (dir: string, args: readonly string[], opts: StandaloneOptions): Promise<TrackedResult> => this.executeStandalone(dir, args, opts);
-    this.runner = new TurnRunner(core, warmUps, standalone);
+    this.runner = new TurnRunner(core, warmUps, (dir, args, opts) => runStandalone(core, dir, args, opts));
     // A message aborted or timed out while it waited counts as a turn that did not run.
     this.admission = new TurnAdmission(core, (outcome, at) => this.runner.countTurn(core.placement.mode, outcome, at));
     this.sessions = new Sessions(
@@ -125,11 +115,6 @@ export class OpencodeProcessManager {
     return this.core.lifecycle.state === 'ready';
   }
 
-  /** Why the manager cannot take messages (the message of readiness()), or undefined when it can. */
-  notReadyReason(): string | undefined {
-    return this.readiness()?.message;
-  }
-
   /** The error code and message for /readyz and refused messages (undefined: ready). */
   readiness(): { code: ErrorCode; message: string } | undefined {
     return readinessOf(this.core);
@@ -137,11 +122,6 @@ export class OpencodeProcessManager {
 
   registerSession(id: string, workspace: string): { session: SessionView; created: boolean } {
     return this.commands.register(id, workspace);
-  }
-
-  /** Recent turns of a session, newest first (answers of clients that went away included). */
-  listTurns(id: string, limit: number): TurnRecord[] {
-    return this.core.registry.turns.list(id, limit);
   }
 
   getSession(id: string): SessionView | undefined {
@@ -179,31 +159,6 @@ export class OpencodeProcessManager {
     return this.admission.abortTurn(id, reason);
   }
 
-  /** The permission requests and questions of the session's turn that wait for a person's answer. */
-  pendingUserRequests(id: string): PendingRequests {
-    return this.core.userRequests.list(id);
-  }
-
-  /** Every session's pending permission requests and questions (the operator console). */
-  allPendingRequests(): PendingRequests {
-    return this.core.userRequests.listAll();
-  }
-
-  /** The latest turns across sessions, running ones included, newest first (the operator console). */
-  recentTurns(limit: number): TurnRecord[] {
-    return this.core.registry.turns.recent(limit);
-  }
-
-  /** A person's reply to a pending permission request (404 unknown, 409 already answered). */
-  answerPermission(id: string, requestId: string, reply: PermissionReply, message?: string): Promise<void> {
-    return this.core.userRequests.answerPermission(id, requestId, reply, message);
-  }
-
-  /** A person's answers to a pending question, or its rejection (404 unknown, 409 already answered). */
-  answerQuestion(id: string, requestId: string, answer: { answers: readonly (readonly string[])[] } | { reject: true }): Promise<void> {
-    return this.core.userRequests.answerQuestion(id, requestId, answer);
-  }
-
   /** Counts an open client stream for status and metrics; call the returned function when it closes. */
   trackStream(): () => void {
     return this.core.activity.trackStream();
@@ -225,18 +180,8 @@ export class OpencodeProcessManager {
   }
 
   /** Spawns one opencode process in a workspace and follows it to the end of its whole tree. */
-  async executeStandalone(workspaceDir: string, args: readonly string[], options: StandaloneOptions = {}): Promise<TrackedResult> {
-    const { binary } = this.core;
-    if (binary === undefined) throw new OcpmError('opencode_unavailable', this.notReadyReason() ?? 'opencode is unavailable');
-    const env = { ...this.core.childEnv, ...options.env };
-    return this.core.children.run({
-      ...options,
-      file: binary.path,
-      workspaceDir,
-      args,
-      env,
-      timeoutMs: options.timeoutMs ?? this.core.settings.turns.turnTimeoutMs,
-    });
+  executeStandalone(workspaceDir: string, args: readonly string[], options: StandaloneOptions = {}): Promise<TrackedResult> {
+    return runStandalone(this.core, workspaceDir, args, options);
   }
 
   getStats(now = Date.now()): ManagerStats {

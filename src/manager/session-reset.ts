@@ -8,10 +8,7 @@ import type { WarmUps } from './warm-up.js';
 
 const REASON = 'the session was reset';
 
-export async function resetSession(
-  parts: { core: ManagerCore; admission: TurnAdmission; warmUps: WarmUps },
-  session: Session,
-): Promise<void> {
+export async function resetSession(parts: { core: ManagerCore; admission: TurnAdmission; warmUps: WarmUps }, session: Session): Promise<void> {
   const { core, admission, warmUps } = parts;
   const forgotten = session.opencodeSessionId ?? null;
   const pending = core.userRequests.countFor(session.id);

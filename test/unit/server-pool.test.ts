@@ -19,7 +19,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startPool(size: number, config: Partial<PoolConfig> = {}, env: Record<string, string> = {}): Promise<{ pool: SharedServerPool; metrics: Metrics }> {
+async function startPool(
+  size: number,
+  config: Partial<PoolConfig> = {},
+  env: Record<string, string> = {},
+): Promise<{ pool: SharedServerPool; metrics: Metrics }> {
   const temp = await makeTempDir('pool');
   const metrics = createMetrics({ collectDefault: false });
   const pool = new SharedServerPool(

@@ -4,7 +4,7 @@
 // with peers, each replica has its own console.
 import { tooManyStreams } from '../../errors/factories.js';
 import type { Logger } from '../../logging/logger.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import { errorMessage } from '../../util/guards.js';
 import { callerOf } from '../auth.js';
 import { ConsoleFeed, type ConsoleSources } from '../console-feed.js';
@@ -33,8 +33,8 @@ export function managerSources(manager: OpencodeProcessManager, status: () => ob
   return {
     status,
     sessions: () => manager.listSessions(),
-    recentTurns: () => manager.recentTurns(RECENT_TURNS),
-    pending: () => manager.allPendingRequests(),
+    recentTurns: () => manager.turns.recent(RECENT_TURNS),
+    pending: () => manager.userRequests.listAll(),
   };
 }
 

@@ -2,7 +2,7 @@
 // a valid API token it answers its summary, with one the full document (status-view.ts).
 import type { RequestHandler } from 'express';
 import type { ClusterStatus } from '../../cluster/cluster.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { probeResponseSchema, statusResponseSchema } from '../api-schemas.js';
 import { isAuthenticated } from '../auth.js';

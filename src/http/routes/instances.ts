@@ -1,6 +1,6 @@
 // Operator routes on the server pool's instances: a drained restart of one instance.
 import { instanceNotFound } from '../../errors/factories.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import { instanceStatusResponseSchema } from '../api-schemas.js';
 import { failure, json } from '../replies.js';
 import { defineRoute, type Route } from '../route-table.js';

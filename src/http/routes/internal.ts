@@ -8,7 +8,7 @@ import { OcpmError } from '../../errors/errors.js';
 import { sessionNotHeld } from '../../errors/factories.js';
 import type { Logger } from '../../logging/logger.js';
 import { sessionTransferSchema } from '../../contracts/session.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { failure } from '../replies.js';
 import { defineRoute, mountRoutes, type Route } from '../route-table.js';

@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { OcpmError } from '../../errors/errors.js';
 import { sessionNotFound, tooManyStreams } from '../../errors/factories.js';
-import type { OpencodeProcessManager, TurnResult } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager, TurnResult } from '../../manager/index.js';
 import { abortResponseSchema, turnListResponseSchema, turnResponseSchema } from '../api-schemas.js';
 import { callerOf } from '../auth.js';
 import { errorBody, toOcpmError } from '../http-errors.js';
@@ -136,7 +136,7 @@ export function messageRoutes(deps: MessageRouteDeps): Route[] {
       replies: { 200: json('The turns', turnListResponseSchema), 404: notFound },
       handler: ({ params: { id }, query: { limit }, res }) => {
         if (manager.getSession(id) === undefined) throw sessionNotFound(id);
-        res.json({ sessionId: id, messages: manager.listTurns(id, limit) });
+        res.json({ sessionId: id, messages: manager.turns.list(id, limit) });
       },
     }),
     defineRoute({

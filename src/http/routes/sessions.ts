@@ -2,7 +2,7 @@
 // (unsticks a session, keeps its record), DELETE (aborts the running turn).
 import { OcpmError } from '../../errors/errors.js';
 import { sessionNotFound } from '../../errors/factories.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import { resolveWorkspace } from '../../workspace/resolve-workspace.js';
 import { sessionListResponseSchema, sessionResponseSchema } from '../api-schemas.js';
 import { failure, json } from '../replies.js';

@@ -1,7 +1,7 @@
 // A person's side of a turn: the permission requests and questions its turn waits on, and the answers.
 // A JSON client whose POST /messages is still waiting polls /pending; an SSE client gets them as events.
 import { sessionNotFound } from '../../errors/factories.js';
-import type { OpencodeProcessManager } from '../../manager/opencode-process-manager.js';
+import type { OpencodeProcessManager } from '../../manager/index.js';
 import { pendingResponseSchema, permissionAnswerResponseSchema, questionAnswerResponseSchema } from '../api-schemas.js';
 import { failure, json } from '../replies.js';
 import { defineRoute, type Route } from '../route-table.js';
@@ -21,7 +21,7 @@ export function userRequestRoutes(manager: OpencodeProcessManager): Route[] {
       replies: { 200: json('Pending requests', pendingResponseSchema), 404: failure('No such session') },
       handler: ({ params: { id }, res }) => {
         requireSession(id);
-        res.json(manager.pendingUserRequests(id));
+        res.json(manager.userRequests.list(id));
       },
     }),
     defineRoute({
@@ -39,7 +39,7 @@ export function userRequestRoutes(manager: OpencodeProcessManager): Route[] {
       },
       handler: async ({ params: { id, requestId }, body, res }) => {
         requireSession(id);
-        await manager.answerPermission(id, requestId, body.reply, body.message);
+        await manager.userRequests.answerPermission(id, requestId, body.reply, body.message);
         res.json({ id: requestId, reply: body.reply });
       },
     }),
@@ -58,7 +58,7 @@ export function userRequestRoutes(manager: OpencodeProcessManager): Route[] {
       },
       handler: async ({ params: { id, requestId }, body, res }) => {
         requireSession(id);
-        await manager.answerQuestion(id, requestId, body);
+        await manager.userRequests.answerQuestion(id, requestId, body);
         res.json({ id: requestId, reply: 'answers' in body ? 'answered' : 'reject' });
       },
     }),

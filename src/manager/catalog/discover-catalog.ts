@@ -86,12 +86,7 @@ const CACHE_ENTRY = 'opencodeCatalog';
  * were; else from the first ready server, else from a server started for it alone, else (no `serve`)
  * from the listing commands.
  */
-export async function discoverCatalog(
-  core: ManagerCore,
-  binary: OpencodeBinary,
-  placement: Placement,
-  cache: BootCache,
-): Promise<OpencodeCatalog | undefined> {
+export async function discoverCatalog(core: ManagerCore, binary: OpencodeBinary, placement: Placement, cache: BootCache): Promise<OpencodeCatalog | undefined> {
   const { logger } = core;
   const startedAt = Date.now();
   const key = catalogKey(binary, core.childEnv);

@@ -14,8 +14,8 @@ export type IsolationSettings = Config['isolation'];
  * `devices` (only a shell's
  * device nodes), `limits` (per-process memory and file size), `tcp` (connect only to allowed ports).
  */
-export const PROTECTIONS = ['landlock', 'pidns', 'subreaper', 'caps', 'uid', 'devices', 'limits', 'tcp'] as const;
-export type Protection = (typeof PROTECTIONS)[number];
+export { PROTECTIONS, type Protection } from '../../contracts/vocabulary.js';
+import type { Protection } from '../../contracts/vocabulary.js';
 
 export interface Isolation {
   /** 'landlock' when sessions are confined, 'none' otherwise. */

@@ -50,7 +50,8 @@ export class SandboxedPerMessagePlacement extends PerMessagePlacement {
     const { sandbox } = this;
     return {
       env: { ...sandbox.childEnv(home), ...gateway.env },
-      sandbox: (file, args, tmpDir) => sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir, gatewayPort: gateway.port }),
+      sandbox: (file, args, tmpDir) =>
+        sandbox.wrap(file, args, { sessionId: session.id, workspace: session.workspace, home, tmpDir, gatewayPort: gateway.port }),
     };
   }
 

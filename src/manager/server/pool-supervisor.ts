@@ -68,7 +68,13 @@ export class PoolSupervisor {
         tenant === undefined
           ? undefined
           : (file, args, tmpDir) =>
-              tenant.sandbox.wrap(file, args, { sessionId: tenant.sessionId, workspace: tenant.workspace, home: tenant.home, tmpDir, gatewayPort: gateway.port }),
+              tenant.sandbox.wrap(file, args, {
+                sessionId: tenant.sessionId,
+                workspace: tenant.workspace,
+                home: tenant.home,
+                tmpDir,
+                gatewayPort: gateway.port,
+              }),
       serverStartTimeoutMs: this.config.serverStartTimeoutMs,
       healthTimeoutMs: this.config.healthTimeoutMs,
       killGraceMs: this.runtime.killGraceMs,
