@@ -1,11 +1,13 @@
 // The operator console: connects to GET /api/events with the pasted token, keeps the service's state
 // as the stream tells it, and renders it; actions ask for a confirmation, then call the API.
 import { ACTIONS, callApi, tokenStore } from './api.js';
-import { byId, formatNumber } from './dom.js';
+import { wordLabel } from './badges.js';
+import { byId, el, formatNumber } from './dom.js';
 import { instanceRow, pendingRows, summaryNode, turnRow } from './panels.js';
 import { patchRows } from './patch.js';
 import { pageOf, sessionRow } from './sessions-table.js';
 import { readEventStream } from './sse-reader.js';
+import { SESSION_STATES } from './vocabulary.js';
 
 /** As many as the service sends (RECENT_TURNS in src/http/routes/events.ts). */
 const RECENT_TURNS = 50;
@@ -238,6 +240,8 @@ function wire() {
     state.view.page = 0;
     scheduleRender();
   });
+  // The filter's states are the service's (after the page's own "all states").
+  byId('state-filter').append(...SESSION_STATES.map((state) => el('option', { value: state }, wordLabel(state))));
   byId('state-filter').addEventListener('change', (event) => {
     state.view.state = event.target.value;
     state.view.page = 0;

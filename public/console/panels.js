@@ -1,13 +1,29 @@
 // The read-only panels: service summary, server instances, recent turns, pending requests.
+import { badge } from './badges.js';
 import { el, formatBytes, formatCost, formatDuration, formatNumber, formatTime } from './dom.js';
+import { TURN_MODES } from './vocabulary.js';
+
+/**
+ * The turn mode the service runs in, as TURN_MODES names it: processManager.mode says `server`, or
+ * `per-session` when every message runs its own `opencode run`, which is the other turn mode.
+ */
+function turnMode(pm) {
+  return pm.mode === 'server' ? pm.mode : (TURN_MODES.find((mode) => mode !== 'server') ?? pm.mode ?? '–');
+}
 
 /** The figures at the top: [label, value, tone] where tone colours the badge. */
 export function summaryItems(status) {
   const pm = status.processManager ?? {};
-  const readiness = status.draining ? ['draining', 'warn'] : pm.isReady ? ['ready', 'ok'] : [status.notReady?.code ?? status.state ?? 'not ready', 'bad'];
+  // Draining or ready: the manager's state says which; otherwise why it is not ready.
+  const readiness = status.draining
+    ? [status.state, 'warn']
+    : pm.isReady
+      ? [status.state, 'ok']
+      : [status.notReady?.code ?? status.state ?? 'not ready', 'bad'];
   const isolation = status.isolation ?? {};
   return [
-    ['Mode', pm.mode === 'server' ? 'server' : 'per-message', pm.mode === 'server' || status.configuredMode !== 'server' ? 'ok' : 'warn', pm.description],
+    // A warning when the service was told to use servers but runs each message on its own.
+    ['Mode', turnMode(pm), pm.mode === 'server' || status.configuredMode !== 'server' ? 'ok' : 'warn', pm.description],
     ['State', readiness[0], readiness[1], status.notReady?.message ?? status.unavailableReason ?? undefined],
     [
       'Isolation',
@@ -63,7 +79,7 @@ export function instanceRow(instance, act, now) {
     'tr',
     { 'data-instance-id': instance.id, 'data-state': instance.state },
     el('td', { class: 'mono' }, instance.id),
-    el('td', {}, el('span', { class: `badge instance-${instance.state}` }, instance.state)),
+    el('td', {}, badge('INSTANCE_STATES', instance.state)),
     el('td', { class: 'num' }, instance.pid ?? '–'),
     el('td', {}, instance.startedAt ? formatDuration(now - instance.startedAt) : '–'),
     el('td', { class: 'num' }, formatBytes(instance.rssBytes)),
@@ -85,7 +101,7 @@ export function turnRow(turn, now) {
     'tr',
     { 'data-turn-id': turn.id, 'data-session-id': turn.sessionId, 'data-status': turn.status },
     el('td', { class: 'mono' }, turn.sessionId),
-    el('td', {}, el('span', { class: `badge turn-${turn.status}` }, turn.status)),
+    el('td', {}, badge('TURN_STATUSES', turn.status)),
     el('td', { class: 'num' }, formatDuration(duration)),
     el('td', {}, formatTime(turn.startedAt)),
     el('td', {}, turn.mode ?? ''),
@@ -113,7 +129,7 @@ export function pendingRows(pending) {
     el(
       'tr',
       { 'data-request-id': r.id, 'data-kind': r.kind },
-      el('td', {}, el('span', { class: `badge kind-${r.kind}` }, r.kind)),
+      el('td', {}, el('span', { class: 'badge tone-warn' }, r.kind)),
       el('td', { class: 'mono' }, r.sessionId),
       el('td', {}, r.what),
       el('td', {}, r.expiresAt ? new Date(r.expiresAt).toLocaleTimeString() : '–'),

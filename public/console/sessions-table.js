@@ -1,16 +1,9 @@
-// The sessions table: what each column shows, the filter, the sort and the page. Views may carry
-// `state` and `usage` (newer services); older ones have only the busy/waitingOnUser flags.
+// The sessions table: what each column shows, the filter, the sort and the page. A view's `state` is
+// one of the service's SESSION_STATES (./vocabulary.js); its `usage` may be missing.
+import { badge } from './badges.js';
 import { el, formatAgo, formatCost, formatNumber } from './dom.js';
 
 export const PAGE_SIZE = 50;
-
-export const SESSION_STATES = ['idle', 'busy', 'queued', 'waiting_on_user'];
-
-export function sessionState(session) {
-  if (typeof session.state === 'string') return session.state;
-  if (session.waitingOnUser === true) return 'waiting_on_user';
-  return session.busy === true ? 'busy' : 'idle';
-}
 
 /** The session's tokens of all five types (what OCPM_SESSION_TOKEN_BUDGET counts); undefined when the view has no usage. */
 export function sessionTokens(session) {
@@ -25,7 +18,7 @@ function sessionTurns(session) {
 
 const SORT_VALUES = {
   id: (s) => s.id,
-  state: (s) => sessionState(s),
+  state: (s) => s.state,
   lastActivity: (s) => s.lastActivity ?? 0,
   turns: (s) => sessionTurns(s) ?? 0,
   tokens: (s) => sessionTokens(s) ?? -1,
@@ -37,7 +30,7 @@ export function pageOf(sessions, view) {
   const text = view.filter.trim().toLowerCase();
   const matching = sessions.filter(
     (s) =>
-      (view.state === '' || sessionState(s) === view.state) &&
+      (view.state === '' || s.state === view.state) &&
       (text === '' ||
         s.id.toLowerCase().includes(text) ||
         String(s.workspace ?? '')
@@ -57,18 +50,16 @@ export function pageOf(sessions, view) {
   return { rows: matching.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), matching: matching.length, page, pages };
 }
 
-const STATE_LABELS = { idle: 'idle', busy: 'busy', queued: 'queued', waiting_on_user: 'waiting on user' };
-
 /** One row; `act(action, id)` runs an action after its confirmation. */
 export function sessionRow(session, act, now) {
-  const state = sessionState(session);
+  const { state } = session;
   const tokens = sessionTokens(session);
   const breakdown = session.usage?.tokens;
   return el(
     'tr',
     { 'data-session-id': session.id, 'data-state': state },
     el('td', { class: 'mono', title: session.workspace }, session.id),
-    el('td', { class: 'state' }, el('span', { class: `badge state-${state}` }, STATE_LABELS[state] ?? state)),
+    el('td', { class: 'state' }, badge('SESSION_STATES', state)),
     el('td', { title: new Date(session.lastActivity).toISOString() }, formatAgo(session.lastActivity, now)),
     el('td', { class: 'num' }, formatNumber(sessionTurns(session))),
     el(

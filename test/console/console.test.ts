@@ -7,6 +7,7 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
+import { SESSION_STATES } from '../../src/contracts/vocabulary.js';
 import { launchBrowser, openPage, screenshot, SKIP_WITHOUT_CHROMIUM } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { call, callOk, TEST_API_TOKEN } from '../helpers/http.js';
@@ -102,6 +103,11 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
     assert.equal(await page.evaluate(() => sessionStorage.getItem('ocpm-console-token')), TEST_API_TOKEN);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     assert.equal(await page.$eval('#connection', (node) => node.getAttribute('data-state')), 'live');
+    // The state filter offers the service's states (from GET /console/vocabulary.js), after "all states".
+    assert.deepEqual(await page.$$eval('#state-filter option', (options) => options.map((option) => [option.getAttribute('value'), option.textContent])), [
+      ['', 'all states'],
+      ...SESSION_STATES.map((state) => [state, state.replaceAll('_', ' ')]),
+    ]);
   });
 
   it('shows sessions as they are created, and their state going idle -> busy -> idle without a reload', async () => {
@@ -139,6 +145,11 @@ describe('operator console in a browser', { skip: SKIP_WITHOUT_CHROMIUM, timeout
   it('lists a pending permission while the turn waits on a person, and clears it once answered', async () => {
     const turn = call(`${svc.url}/api/sessions/bravo/messages`, 'POST', { text: '#fake ask\nplease run it' });
     await waitForRowState(page, 'bravo', 'waiting_on_user');
+    // The state's badge: its label, in the colour the service's BADGE_TONES give it.
+    assert.deepEqual(await page.$eval('#sessions tr[data-session-id="bravo"] .badge', (node) => [node.textContent, node.getAttribute('class')]), [
+      'waiting on user',
+      'badge tone-warn',
+    ]);
     await page.waitForSelector('#pending tr[data-kind="permission"]', WAIT);
     const sent = call(`${svc.url}/api/sessions/charlie/messages`, 'POST', { text: '#fake delay=3000\nbusy while the screenshot is taken' });
     await waitForRowState(page, 'charlie', 'busy');

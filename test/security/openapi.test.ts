@@ -166,6 +166,7 @@ describe('OpenAPI document', () => {
     await expect('get', '/readyz', 200);
     await expect('get', '/metrics', 200);
     await expect('get', '/console', 200);
+    await expect('get', '/console/vocabulary.js', 200);
     // Not followed: the operation answers the redirect itself.
     const root = await fetch(`${svc.url}/`, { redirect: 'manual' });
     assertDocumented(doc, 'get', '/', { status: root.status, headers: root.headers, body: await root.text() });
