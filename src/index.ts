@@ -1,5 +1,6 @@
 // The library's public exports, for a Node app that embeds the manager instead of calling the API.
-export { OpencodeProcessManager } from './manager/index.js';
+// The manager: its class, its options and results, and what the service wires it with.
+export * from './manager/index.js';
 export type {
   ExecuteOptions,
   ManagerOptions,
@@ -12,7 +13,6 @@ export type {
 } from './manager/index.js';
 export type { OpencodeEvent } from './opencode-wire/run-events.js';
 export type { TokenUsage } from './usage/usage.js';
-export type { TrackedResult } from './manager/index.js';
 export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';
 export { ERROR_CODES, type ErrorCode } from './errors/codes.js';
 export { loadConfig, ConfigError, type Config } from './config/config.js';
