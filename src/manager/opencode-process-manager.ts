@@ -10,15 +10,15 @@ import type { ExecuteOptions, ManagerOptions, ManagerStats, SessionView, Standal
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { SessionTransfer } from './session-transfer.js';
-import { SessionCommands } from './session-commands.js';
+import type { SessionCommands } from './session-commands.js';
 import { drainManager, startManager, stopManager } from './manager-startup.js';
-import { Sessions } from './sessions.js';
-import { countRefusal, TurnAdmission } from './turn-admission.js';
+import { buildParts } from './manager-parts.js';
+import type { Sessions } from './sessions.js';
+import type { Standalone } from './standalone.js';
+import { countRefusal, type TurnAdmission } from './turn-admission.js';
 import { checkTurn } from './catalog/discover-catalog.js';
-import { TurnRunner } from './turn-runner.js';
+import type { TurnRunner } from './turn-runner.js';
 import type { TurnResult } from './turn.js';
-import { WarmUps } from './warm-up.js';
-import { runStandalone } from './standalone.js';
 import { readinessOf } from './readiness.js';
 
 let singleton: OpencodeProcessManager | undefined;
@@ -41,6 +41,7 @@ export class OpencodeProcessManager {
   private readonly sessions: Sessions;
   private readonly commands: SessionCommands;
   private readonly runner: TurnRunner;
+  private readonly standalone: Standalone;
   private readonly killAllOnExit = (): void => this.killAllNow();
 
   constructor(options: ManagerOptions) {
@@ -50,16 +51,12 @@ export class OpencodeProcessManager {
     this.isolation = core.isolation;
     this.userRequests = core.userRequests;
     this.turns = core.registry.turns;
-    const warmUps = new WarmUps(core);
-    this.runner = new TurnRunner(core, warmUps, (dir, args, opts) => runStandalone(core, dir, args, opts));
-    // A message aborted or timed out while it waited counts as a turn that did not run.
-    this.admission = new TurnAdmission(core, (outcome, at) => this.runner.countTurn(core.placement.mode, outcome, at));
-    this.sessions = new Sessions(
-      core,
-      (id) => this.admission.isBusy(id),
-      (id) => this.admission.isQueued(id),
-    );
-    this.commands = new SessionCommands(core, this.sessions, this.admission, warmUps);
+    const parts = buildParts(core);
+    this.runner = parts.runner;
+    this.admission = parts.admission;
+    this.sessions = parts.sessions;
+    this.commands = parts.commands;
+    this.standalone = parts.standalone;
     bindGauges(core, () => this.live());
   }
 
@@ -181,7 +178,7 @@ export class OpencodeProcessManager {
 
   /** Spawns one opencode process in a workspace and follows it to the end of its whole tree. */
   executeStandalone(workspaceDir: string, args: readonly string[], options: StandaloneOptions = {}): Promise<TrackedResult> {
-    return runStandalone(this.core, workspaceDir, args, options);
+    return this.standalone(workspaceDir, args, options);
   }
 
   getStats(now = Date.now()): ManagerStats {

@@ -5,17 +5,40 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
-import type { Session, SessionRecord } from '../store/session-registry.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Session, SessionRecord, SessionRegistry } from '../store/session-registry.js';
+import type { TurnStore } from '../store/turn-store.js';
 import { usageFrom } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
 import type { SessionTransfer } from '../contracts/session.js';
-import type { ManagerCore } from './manager-core.js';
 
 export type { SessionTransfer } from '../contracts/session.js';
 import { installConversationDatabase } from './isolation/conversation-database.js';
+import type { OpencodeBinary } from './opencode-binary.js';
+import type { RunChildren } from './per-message/run-children.js';
+import type { Placement } from './placement/placement.js';
 import type { TrackedResult } from './process-tree/spawn-tracked.js';
+
+/** What a move uses; the binary, the placement and the environment are read at each move (boot sets them). */
+export interface SessionTransferDeps {
+  /** Undefined until boot found opencode (and for good when it did not). */
+  readonly binary: () => Pick<OpencodeBinary, 'path'> | undefined;
+  readonly placement: () => Pick<Placement, 'launch' | 'servingInstance' | 'exportDatabase' | 'importDatabase' | 'prepareHome' | 'dataHome'>;
+  readonly childEnv: () => Readonly<Record<string, string>>;
+  /** Runs `opencode export` and `opencode import`. */
+  readonly children: Pick<RunChildren, 'run'>;
+  readonly sessions: Pick<SessionRegistry, 'adopt'>;
+  /** The turn history that travels with a session. */
+  readonly turns: Pick<TurnStore, 'list' | 'deleteSession' | 'adopt'>;
+  /** Where a handoff's scratch data dir goes. */
+  readonly dataDir: string;
+  /** Log lines, and failures of the scratch dir's removal (counted as housekeeping). */
+  readonly logger: Pick<Logger, 'warn' | 'error'>;
+  readonly metrics: Pick<Metrics, 'housekeepingErrors'>;
+}
 
 /** Turns of history that travel with a session (the store keeps this many). */
 const TURNS_MOVED = 100;
@@ -31,17 +54,17 @@ function describe(result: TrackedResult): string {
 const parseExport = (printed: string): unknown => JSON.parse(printed.slice(printed.indexOf('{')));
 
 /** Runs one opencode command for the session, in its sandbox and data dir, and returns its stdout. */
-async function runForSession(core: ManagerCore, session: Session, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
-  const { binary } = core;
+async function runForSession(deps: SessionTransferDeps, session: Session, args: string[], timeoutMs: number, dataHome?: string): Promise<string> {
+  const binary = deps.binary();
   if (binary === undefined) throw new OcpmError('opencode_unavailable', 'opencode is unavailable');
-  const launch = dataHome === undefined ? await core.placement.launch(session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
+  const launch = dataHome === undefined ? await deps.placement().launch(session) : { env: { XDG_DATA_HOME: dataHome }, sandbox: undefined };
   const chunks: string[] = [];
   let size = 0;
-  const result = await core.children.run({
+  const result = await deps.children.run({
     file: binary.path,
     args,
     workspaceDir: session.workspace,
-    env: { ...core.childEnv, ...launch.env },
+    env: { ...deps.childEnv(), ...launch.env },
     sandbox: launch.sandbox,
     timeoutMs,
     sessionId: session.id,
@@ -60,28 +83,28 @@ async function runForSession(core: ManagerCore, session: Session, args: string[]
  * The conversation as `opencode export` prints it: from the server that serves the session when one
  * is ready (no opencode start, which costs seconds), else from `opencode export`.
  */
-async function exportConversation(core: ManagerCore, session: Session, opencodeSessionId: string, timeoutMs: number): Promise<unknown> {
-  const client = core.placement.servingInstance(session)?.client;
+async function exportConversation(deps: SessionTransferDeps, session: Session, opencodeSessionId: string, timeoutMs: number): Promise<unknown> {
+  const client = deps.placement().servingInstance(session)?.client;
   if (client !== undefined) {
     try {
       return await client.exportConversation(opencodeSessionId, session.workspace, timeoutMs);
     } catch (error) {
-      core.logger.warn('Export through the server failed; running opencode export', {
+      deps.logger.warn('Export through the server failed; running opencode export', {
         sessionId: session.id,
         error: errorMessage(error),
       });
     }
   }
-  return parseExport(await runForSession(core, session, ['export', opencodeSessionId], timeoutMs));
+  return parseExport(await runForSession(deps, session, ['export', opencodeSessionId], timeoutMs));
 }
 
 /** What a peer needs to continue the session. */
-export async function exportSession(core: ManagerCore, session: Session, timeoutMs: number): Promise<SessionTransfer> {
+export async function exportSession(deps: SessionTransferDeps, session: Session, timeoutMs: number): Promise<SessionTransfer> {
   let conversation: unknown = null;
   // Isolated: the session's database is the conversation; a copy of it needs no opencode start.
-  const database = await core.placement.exportDatabase(session);
+  const database = await deps.placement().exportDatabase(session);
   if (session.opencodeSessionId !== undefined && database === undefined) {
-    conversation = await exportConversation(core, session, session.opencodeSessionId, timeoutMs);
+    conversation = await exportConversation(deps, session, session.opencodeSessionId, timeoutMs);
   }
   return {
     ...(database === undefined ? {} : { database }),
@@ -95,25 +118,25 @@ export async function exportSession(core: ManagerCore, session: Session, timeout
       lastMessageAt: session.lastMessageAt ?? null,
       usage: session.usage,
     },
-    turns: core.registry.turns.list(session.id, TURNS_MOVED),
+    turns: deps.turns.list(session.id, TURNS_MOVED),
     conversation,
   };
 }
 
 /** A replica without isolation took an isolated session: `opencode export` from its database, in a scratch data dir. */
-async function conversationOf(core: ManagerCore, session: Session, database: string, timeoutMs: number): Promise<unknown> {
-  const scratch = path.join(core.settings.storage.dataDir, 'handoff', randomUUID());
+async function conversationOf(deps: SessionTransferDeps, session: Session, database: string, timeoutMs: number): Promise<unknown> {
+  const scratch = path.join(deps.dataDir, 'handoff', randomUUID());
   try {
     await installConversationDatabase(scratch, database);
-    return parseExport(await runForSession(core, session, ['export', session.opencodeSessionId!], timeoutMs, scratch));
+    return parseExport(await runForSession(deps, session, ['export', session.opencodeSessionId!], timeoutMs, scratch));
   } finally {
     // The export's outcome stands whatever happens to the scratch dir: a failed removal is logged and counted.
-    await tolerate(core, 'tmp_cleanup', () => removeTree(scratch), { sessionId: session.id, what: 'handoff scratch dir' });
+    await tolerate(deps, 'tmp_cleanup', () => removeTree(scratch), { sessionId: session.id, what: 'handoff scratch dir' });
   }
 }
 
 /** Takes a session a peer handed over: its conversation into this replica's opencode, then its record and history. */
-export async function importSession(core: ManagerCore, transfer: SessionTransfer, timeoutMs: number): Promise<Session> {
+export async function importSession(deps: SessionTransferDeps, transfer: SessionTransfer, timeoutMs: number): Promise<Session> {
   const { record } = transfer;
   const session: SessionRecord = {
     id: record.id,
@@ -129,22 +152,24 @@ export async function importSession(core: ManagerCore, transfer: SessionTransfer
   let conversation = transfer.conversation;
   if (transfer.database !== undefined && session.opencodeSessionId !== undefined) {
     // Isolated here: the database becomes the session's own; else its conversation is exported from it.
-    conversation = (await core.placement.importDatabase(session, transfer.database)) ? null : await conversationOf(core, session, transfer.database, timeoutMs);
+    conversation = (await deps.placement().importDatabase(session, transfer.database))
+      ? null
+      : await conversationOf(deps, session, transfer.database, timeoutMs);
   }
   if (conversation !== null && session.opencodeSessionId !== undefined) {
-    await core.placement.prepareHome(session);
+    await deps.placement().prepareHome(session);
     // The data dir is inside the session's sandbox, so the import reads the file from there.
-    const dataHome = core.placement.dataHome(session);
+    const dataHome = deps.placement().dataHome(session);
     await mkdir(dataHome, { recursive: true, mode: 0o700 });
     const file = path.join(dataHome, `ocpm-handoff-${session.id}.json`);
     await writeFile(file, JSON.stringify(conversation), { mode: 0o600 });
     try {
-      await runForSession(core, session, ['import', file], timeoutMs);
+      await runForSession(deps, session, ['import', file], timeoutMs);
     } finally {
       await rm(file, { force: true });
     }
   }
-  core.registry.turns.deleteSession(session.id);
-  core.registry.turns.adopt(transfer.turns.map((turn) => ({ ...turn, sessionId: session.id })));
-  return core.sessions.adopt(session);
+  deps.turns.deleteSession(session.id);
+  deps.turns.adopt(transfer.turns.map((turn) => ({ ...turn, sessionId: session.id })));
+  return deps.sessions.adopt(session);
 }

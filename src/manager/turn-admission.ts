@@ -2,18 +2,34 @@
 // for its turn, and the abort handles of every accepted message (waiting or running) per session, so
 // a delete, an abort call or a shutdown reaches each of them.
 import { OcpmError } from '../errors/errors.js';
-import type { ManagerCore } from './manager-core.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { DiskGuard } from './isolation/disk-guard.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { NotReady } from './readiness.js';
 import type { TurnOutcome } from './turn.js';
-import { QueueRejectedError, TurnScheduler } from './turn-scheduler.js';
-import { assertWithinBudget } from './usage-accounting.js';
-import { configurationProblem } from './readiness.js';
+import { QueueRejectedError, TurnScheduler, type SchedulerSettings } from './turn-scheduler.js';
+import { assertWithinBudget, type BudgetCheckDeps } from './usage-accounting.js';
+
+export interface TurnAdmissionDeps extends BudgetCheckDeps {
+  /** The queue's limits (OCPM_MAX_CONCURRENT_TURNS…), for its scheduler. */
+  readonly queue: SchedulerSettings;
+  /** The refusal and rejection counters, and (whole) for its scheduler. */
+  readonly metrics: Metrics;
+  readonly lifecycle: Pick<Lifecycle, 'state' | 'assertReady' | 'accept'>;
+  /** Why no message can be answered now (a broken opencode config, no provider); undefined when none. */
+  readonly configurationProblem: () => NotReady | undefined;
+  /** With a session disk limit: each workspace's size between turns. */
+  readonly diskGuard: Pick<DiskGuard, 'assertWithin' | 'refresh'> | undefined;
+  /** Counts a message that was accepted but never ran (aborted or timed out while waiting). */
+  readonly countUnrun: (outcome: TurnOutcome, acceptedAt: number) => void;
+}
 
 /** Runs a check that refuses a message before it is a turn, counting a refusal by its code. */
-export function countRefusal(core: Pick<ManagerCore, 'metrics'>, check: () => void): void {
+export function countRefusal(deps: { readonly metrics: Pick<Metrics, 'messagesRefused'> }, check: () => void): void {
   try {
     check();
   } catch (error) {
-    if (error instanceof OcpmError) core.metrics.messagesRefused.inc({ code: error.code });
+    if (error instanceof OcpmError) deps.metrics.messagesRefused.inc({ code: error.code });
     throw error;
   }
 }
@@ -28,12 +44,8 @@ export class TurnAdmission {
   private readonly running = new Map<string, RunningTurn>();
   private readonly accepted = new Map<string, Set<AbortController>>();
 
-  constructor(
-    private readonly core: ManagerCore,
-    /** Counts a message that was accepted but never ran (aborted or timed out while waiting). */
-    private readonly countUnrun: (outcome: TurnOutcome, acceptedAt: number) => void,
-  ) {
-    this.scheduler = new TurnScheduler(core.settings.queue, core.metrics);
+  constructor(private readonly deps: TurnAdmissionDeps) {
+    this.scheduler = new TurnScheduler(deps.queue, deps.metrics);
   }
 
   /** Whether the session runs a turn now. */
@@ -48,12 +60,12 @@ export class TurnAdmission {
 
   /** Throws what admit() would throw before queueing (not ready, draining, over budget, queue full). */
   assertCanAccept(sessionId: string): void {
-    countRefusal(this.core, () => {
-      const { lifecycle, metrics } = this.core;
+    countRefusal(this.deps, () => {
+      const { lifecycle, metrics } = this.deps;
       if (lifecycle.state === 'draining') metrics.rejected.inc({ reason: 'draining' });
       lifecycle.assertReady();
       // A message the service cannot answer is refused before it is a turn (and before any opencode starts).
-      const problem = configurationProblem(this.core);
+      const problem = this.deps.configurationProblem();
       if (problem !== undefined) throw new OcpmError(problem.code, problem.message);
       this.assertWithinBudget(sessionId);
       this.scheduler.assertCanQueue(sessionId);
@@ -62,23 +74,23 @@ export class TurnAdmission {
 
   private assertWithinBudget(sessionId: string): void {
     try {
-      assertWithinBudget(this.core, sessionId);
+      assertWithinBudget(this.deps, sessionId);
     } catch (error) {
-      this.core.metrics.rejected.inc({ reason: 'budget_exceeded' });
+      this.deps.metrics.rejected.inc({ reason: 'budget_exceeded' });
       throw error;
     }
     try {
-      this.core.diskGuard?.assertWithin(sessionId);
+      this.deps.diskGuard?.assertWithin(sessionId);
     } catch (error) {
-      this.core.metrics.rejected.inc({ reason: 'resource_limit' });
+      this.deps.metrics.rejected.inc({ reason: 'resource_limit' });
       throw error;
     }
   }
 
   /** A session over the disk limit is measured again before its message is judged. */
   async refreshDisk(sessionId: string): Promise<void> {
-    const workspace = this.core.sessions.get(sessionId)?.workspace;
-    if (workspace !== undefined) await this.core.diskGuard?.refresh(sessionId, workspace);
+    const workspace = this.deps.sessions.get(sessionId)?.workspace;
+    if (workspace !== undefined) await this.deps.diskGuard?.refresh(sessionId, workspace);
   }
 
   /** Waits for the session's turn, then runs `turn` with a signal that every abort path reaches. */
@@ -92,7 +104,7 @@ export class TurnAdmission {
     const controllers = this.accepted.get(sessionId) ?? new Set<AbortController>();
     controllers.add(controller);
     this.accepted.set(sessionId, controllers);
-    const leave = this.core.lifecycle.accept();
+    const leave = this.deps.lifecycle.accept();
     const acceptedAt = Date.now();
     try {
       let release: () => void;
@@ -100,7 +112,7 @@ export class TurnAdmission {
         release = await this.scheduler.acquire(sessionId, controller.signal);
       } catch (error) {
         if (!(error instanceof QueueRejectedError) && error instanceof OcpmError) {
-          this.countUnrun(error.code === 'queue_timeout' ? 'timeout' : 'aborted', acceptedAt);
+          this.deps.countUnrun(error.code === 'queue_timeout' ? 'timeout' : 'aborted', acceptedAt);
         }
         throw error;
       }

@@ -4,49 +4,72 @@
 import os from 'node:os';
 import path from 'node:path';
 import { OcpmError, RunFailedError, TurnAbortedError, TurnStalledError, TurnTimeoutError } from '../errors/errors.js';
-import type { Session } from '../store/session-registry.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Session, SessionRegistry } from '../store/session-registry.js';
+import type { TurnStore } from '../store/turn-store.js';
 import type { TokenUsage } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { pathHider } from '../util/hide-host-paths.js';
-import type { ManagerCore } from './manager-core.js';
-import type { ExecuteOptions, StandaloneOptions } from './manager-types.js';
+import type { Activity } from './activity.js';
+import type { DiskGuard } from './isolation/disk-guard.js';
+import type { ExecuteOptions, ManagerSettings } from './manager-types.js';
 import { DataHomeGate } from './per-message/data-home-gate.js';
 import { runPerMessageTurn } from './per-message/per-message-turn.js';
-import type { TrackedResult } from './process-tree/spawn-tracked.js';
+import type { Placement } from './placement/placement.js';
 import { InstanceUnreachableError } from './server/server-instance.js';
 import type { Lease } from './server/server-pool.js';
 import { runServerTurn } from './server/server-turn.js';
+import type { Standalone } from './standalone.js';
 import type { TurnMode, TurnOutcome, TurnResult } from './turn.js';
-import { beginTurnUsage, settleTurnUsage } from './usage-accounting.js';
+import { beginTurnUsage, settleTurnUsage, type UsageAccountingDeps } from './usage-accounting.js';
 import { inBackground } from '../util/housekeeping.js';
+import type { UserRequests } from './user-requests/user-requests.js';
 import type { WarmUps } from './warm-up.js';
+
+export interface TurnRunnerDeps extends Pick<UsageAccountingDeps, 'catalog' | 'gateway'> {
+  /** Read at each turn: boot chooses the placement after the parts are built. */
+  readonly placement: () => Pick<Placement, 'mode' | 'prepareTurn' | 'lease' | 'dataHome' | 'launch'>;
+  readonly sessions: Pick<SessionRegistry, 'beginTurn' | 'setConversation' | 'touch' | 'updateUsage'>;
+  /** The turn history: a row per turn. */
+  readonly turns: Pick<TurnStore, 'start' | 'finish'>;
+  readonly activity: Pick<Activity, 'touch'>;
+  readonly userRequests: Pick<UserRequests, 'forTurn'>;
+  readonly warmUps: Pick<WarmUps, 'settled'>;
+  /** A per-message turn's opencode run. */
+  readonly standalone: Standalone;
+  /** With a session disk limit: the workspace is measured after each turn. */
+  readonly diskGuard: Pick<DiskGuard, 'measure'> | undefined;
+  /** Turn and usage counters, and the housekeeping errors of the disk check. */
+  readonly metrics: Pick<Metrics, 'commands' | 'commandDuration' | 'usage' | 'housekeepingErrors'>;
+  readonly logger: Logger;
+  readonly turnSettings: Pick<ManagerSettings['turns'], 'turnTimeoutMs' | 'stallTimeoutMs' | 'permissionPolicy' | 'permissionTimeoutMs'>;
+  readonly killGraceMs: number;
+  readonly serverStartTimeoutMs: number;
+  /** The service's data dir, hidden from what the client sees. */
+  readonly dataDir: string;
+}
 
 /** Errors opencode prints when `--session` names a conversation its database does not have. */
 const UNKNOWN_SESSION_PATTERN = /session.*not\s*found|NotFoundError/i;
 
-type Standalone = (workspaceDir: string, args: readonly string[], options: StandaloneOptions) => Promise<TrackedResult>;
-
 export class TurnRunner {
   private readonly dataHomeGate = new DataHomeGate();
 
-  constructor(
-    private readonly core: ManagerCore,
-    private readonly warmUps: WarmUps,
-    private readonly standalone: Standalone,
-  ) {}
+  constructor(private readonly deps: TurnRunnerDeps) {}
 
   countTurn(mode: TurnMode, outcome: TurnOutcome, startedAt: number): void {
-    this.core.metrics.commands.inc({ mode, outcome });
-    this.core.metrics.commandDuration.observe({ mode, outcome }, (Date.now() - startedAt) / 1000);
+    this.deps.metrics.commands.inc({ mode, outcome });
+    this.deps.metrics.commandDuration.observe({ mode, outcome }, (Date.now() - startedAt) / 1000);
   }
 
   async run(session: Session, message: string, options: ExecuteOptions, signal: AbortSignal): Promise<TurnResult> {
-    const { core } = this;
-    const { placement } = core;
+    const { deps } = this;
+    const placement = deps.placement();
     const startedAt = Date.now();
-    core.activity.touch(startedAt);
-    core.sessions.beginTurn(session, startedAt);
-    const turnId = core.registry.turns.start(session.id, startedAt);
+    deps.activity.touch(startedAt);
+    deps.sessions.beginTurn(session, startedAt);
+    const turnId = deps.turns.start(session.id, startedAt);
     let mode: TurnMode = placement.mode;
     let outcome: TurnOutcome = 'error';
     let errorCode: string | undefined;
@@ -54,16 +77,16 @@ export class TurnRunner {
     let lease: Lease | undefined;
     // The last usage opencode reported for the turn: a failed turn counts what it used too.
     let used: { tokens: TokenUsage; cost: number } | undefined;
-    beginTurnUsage(core, session);
+    beginTurnUsage(deps, session);
     try {
-      await this.warmUps.settled(session.id);
+      await deps.warmUps.settled(session.id);
       await placement.prepareTurn(session);
       lease = await placement.lease(session, signal);
       const routed = await this.route(session, message, options, signal, lease, (tokens, cost) => (used = { tokens, cost }));
       mode = routed.mode;
       outcome = 'success';
-      const usage = settleTurnUsage(core, session, options.model, { tokens: routed.tokens, cost: routed.cost }) ?? { tokens: routed.tokens, cost: routed.cost };
-      core.registry.turns.finish(turnId, {
+      const usage = settleTurnUsage(deps, session, options.model, { tokens: routed.tokens, cost: routed.cost }) ?? { tokens: routed.tokens, cost: routed.cost };
+      deps.turns.finish(turnId, {
         status: 'success',
         mode,
         durationMs: Date.now() - startedAt,
@@ -75,7 +98,7 @@ export class TurnRunner {
       return { sessionId: session.id, ...routed, tokens: usage.tokens, cost: usage.cost };
     } catch (error) {
       if (error instanceof RoutedError) mode = error.mode;
-      const usage = settleTurnUsage(core, session, options.model, used);
+      const usage = settleTurnUsage(deps, session, options.model, used);
       // The gateway refused one of the turn's model calls: that, not opencode's report of it, is why it ended.
       const cause =
         usage?.refusal !== undefined
@@ -88,10 +111,10 @@ export class TurnRunner {
       failureReason = errorMessage(cause);
       if (mode === 'per-message' && session.opencodeSessionId !== undefined && cause instanceof RunFailedError && UNKNOWN_SESSION_PATTERN.test(cause.message)) {
         // opencode lost the conversation (its database was reset): start a new one next time.
-        core.sessions.setConversation(session, undefined);
-        core.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
+        deps.sessions.setConversation(session, undefined);
+        deps.logger.warn('opencode no longer knows this session; the next message starts a new conversation', { sessionId: session.id });
       }
-      core.registry.turns.finish(turnId, {
+      deps.turns.finish(turnId, {
         status: outcome,
         mode,
         durationMs: Date.now() - startedAt,
@@ -104,13 +127,13 @@ export class TurnRunner {
       this.countTurn(mode, outcome, startedAt);
       // One line per turn in both modes (never the message text: it is the user's); a failure at warn, with opencode's reason.
       const fields = { sessionId: session.id, mode, outcome, durationMs: Date.now() - startedAt };
-      if (errorCode === undefined) core.logger.info('Turn finished', fields);
-      else core.logger.warn('Turn failed', { ...fields, errorCode, reason: failureReason });
+      if (errorCode === undefined) deps.logger.info('Turn finished', fields);
+      else deps.logger.warn('Turn failed', { ...fields, errorCode, reason: failureReason });
       const endedAt = Date.now();
-      core.activity.touch(endedAt);
-      core.sessions.touch(session, endedAt);
-      const { diskGuard } = core;
-      if (diskGuard !== undefined) inBackground(core, 'disk_check', () => diskGuard.measure(session.id, session.workspace), { sessionId: session.id });
+      deps.activity.touch(endedAt);
+      deps.sessions.touch(session, endedAt);
+      const { diskGuard } = deps;
+      if (diskGuard !== undefined) inBackground(deps, 'disk_check', () => diskGuard.measure(session.id, session.workspace), { sessionId: session.id });
     }
   }
 
@@ -123,7 +146,7 @@ export class TurnRunner {
     lease: Lease | undefined,
     onUsage: (tokens: TokenUsage, cost: number) => void,
   ): Promise<Omit<TurnResult, 'sessionId'>> {
-    const { core } = this;
+    const { deps } = this;
     const common = {
       onUsage,
       session: { id: session.id, workspace: session.workspace, opencodeSessionId: session.opencodeSessionId },
@@ -131,26 +154,26 @@ export class TurnRunner {
       model: options.model,
       agent: options.agent,
       signal,
-      timeoutMs: options.timeoutMs ?? core.settings.turns.turnTimeoutMs,
-      stallTimeoutMs: core.settings.turns.stallTimeoutMs,
+      timeoutMs: options.timeoutMs ?? deps.turnSettings.turnTimeoutMs,
+      stallTimeoutMs: deps.turnSettings.stallTimeoutMs,
       onEvent: options.onEvent === undefined ? undefined : this.eventRelay(session, options.onEvent),
-      requests: core.userRequests.forTurn(session.id, {
-        policy: core.settings.turns.permissionPolicy,
-        timeoutMs: core.settings.turns.permissionTimeoutMs,
+      requests: deps.userRequests.forTurn(session.id, {
+        policy: deps.turnSettings.permissionPolicy,
+        timeoutMs: deps.turnSettings.permissionTimeoutMs,
         present: this.hostPathHider(session),
         ...(options.onUserRequest === undefined ? {} : { notify: options.onUserRequest }),
       }),
-      onConversation: (opencodeSessionId: string): void => core.sessions.setConversation(session, opencodeSessionId),
+      onConversation: (opencodeSessionId: string): void => deps.sessions.setConversation(session, opencodeSessionId),
     };
     const perMessage = async (): Promise<Omit<TurnResult, 'sessionId'>> => {
-      const dataHome = core.placement.dataHome(session);
-      const launch = await core.placement.launch(session);
+      const dataHome = deps.placement().dataHome(session);
+      const launch = await deps.placement().launch(session);
       try {
         return await runPerMessageTurn({
           ...common,
           execute: (args, stdin, onStdoutLine) =>
             this.dataHomeGate.run(dataHome, () =>
-              this.standalone(session.workspace, args, {
+              deps.standalone(session.workspace, args, {
                 stdin,
                 timeoutMs: common.timeoutMs,
                 stallTimeoutMs: common.stallTimeoutMs,
@@ -170,14 +193,14 @@ export class TurnRunner {
       return await runServerTurn({
         ...common,
         instance: lease.instance,
-        abortGraceMs: core.settings.opencode.killGraceMs,
-        createTimeoutMs: core.settings.pool.serverStartTimeoutMs,
-        logger: core.logger,
+        abortGraceMs: deps.killGraceMs,
+        createTimeoutMs: deps.serverStartTimeoutMs,
+        logger: deps.logger,
       });
     } catch (error) {
       if (!(error instanceof InstanceUnreachableError)) throw new RoutedError('server', error);
       // The instance died before it took the message: run it per-message instead of failing it.
-      core.logger.warn('Server instance unreachable; running this message per-message', { sessionId: session.id, error: error.message });
+      deps.logger.warn('Server instance unreachable; running this message per-message', { sessionId: session.id, error: error.message });
       return perMessage();
     }
   }
@@ -195,12 +218,7 @@ export class TurnRunner {
   private hostPathHider(session: Session): <T>(value: T) => T {
     let hide: ReturnType<typeof pathHider> | undefined;
     return <T>(value: T): T => {
-      hide ??= pathHider(session.workspace, [
-        this.core.settings.storage.dataDir,
-        path.dirname(session.workspace),
-        process.cwd(),
-        path.join(os.tmpdir(), 'ocpm-child-'),
-      ]);
+      hide ??= pathHider(session.workspace, [this.deps.dataDir, path.dirname(session.workspace), process.cwd(), path.join(os.tmpdir(), 'ocpm-child-')]);
       return hide(value) as T;
     };
   }

@@ -1,17 +1,29 @@
 // Server mode: a registered session's opencode session (or, isolated, its own server) is made ready
 // in the background, so its first message does not pay the per-directory bootstrap. A turn of the
 // session waits for its warm-up first; a delete waits for it too.
+import type { Logger } from '../logging/logger.js';
+import type { Session, SessionRegistry } from '../store/session-registry.js';
 import { errorMessage } from '../util/guards.js';
-import { configurationProblem } from './readiness.js';
-import type { Session } from '../store/session-registry.js';
-import type { ManagerCore } from './manager-core.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Placement } from './placement/placement.js';
 import { ensureOpencodeSession } from './server/server-turn.js';
 import type { ServerInstance } from './server/server-instance.js';
+
+export interface WarmUpDeps {
+  readonly lifecycle: Pick<Lifecycle, 'state'>;
+  /** Read at each warm-up: boot chooses the placement after the parts are built. */
+  readonly placement: () => Pick<Placement, 'warmUpLease'>;
+  readonly sessions: Pick<SessionRegistry, 'setConversation'>;
+  readonly logger: Pick<Logger, 'debug' | 'warn'>;
+  readonly serverStartTimeoutMs: number;
+  /** False while the service cannot answer (no provider, a broken config): no server starts for a session then. */
+  readonly ready: () => boolean;
+}
 
 export class WarmUps {
   private readonly running = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly core: ManagerCore) {}
+  constructor(private readonly deps: WarmUpDeps) {}
 
   /** Resolves when the session's warm-up (if any) has ended, whatever its outcome. */
   async settled(sessionId: string): Promise<void> {
@@ -19,10 +31,10 @@ export class WarmUps {
   }
 
   start(session: Session): void {
-    const { core } = this;
+    const { deps } = this;
     // No server starts for a session while the service cannot answer (no provider, a broken config).
-    if (core.lifecycle.state !== 'ready' || configurationProblem(core) !== undefined || this.running.has(session.id)) return;
-    const leasing = core.placement.warmUpLease(session);
+    if (deps.lifecycle.state !== 'ready' || !deps.ready() || this.running.has(session.id)) return;
+    const leasing = deps.placement().warmUpLease(session);
     if (leasing === undefined) return;
     this.track(
       session,
@@ -39,11 +51,11 @@ export class WarmUps {
 
   private async createConversation(instance: ServerInstance, session: Session): Promise<void> {
     if (session.opencodeSessionId !== undefined) return;
-    this.core.sessions.setConversation(session, await ensureOpencodeSession(instance, session, this.core.settings.pool.serverStartTimeoutMs));
+    this.deps.sessions.setConversation(session, await ensureOpencodeSession(instance, session, this.deps.serverStartTimeoutMs));
   }
 
   private track(session: Session, warming: Promise<void>): void {
-    const { logger } = this.core;
+    const { logger } = this.deps;
     const done = warming
       .then(() => logger.debug('Session warmed up', { sessionId: session.id }))
       .catch((error: unknown) => logger.warn('Session warm-up failed', { sessionId: session.id, error: errorMessage(error) }))
