@@ -1,16 +1,6 @@
 // The library's public exports, for a Node app that embeds the manager instead of calling the API.
 // The manager: its class, its options and results, and what the service wires it with.
 export * from './manager/index.js';
-export type {
-  ExecuteOptions,
-  ManagerOptions,
-  ManagerSettings,
-  ManagerStats,
-  SessionState,
-  SessionView,
-  StandaloneOptions,
-  TurnResult,
-} from './manager/index.js';
 export type { OpencodeEvent } from './opencode-wire/run-events.js';
 export type { TokenUsage } from './usage/usage.js';
 export { OcpmError, RunFailedError, SpawnFailedError, TurnAbortedError, TurnTimeoutError } from './errors/errors.js';

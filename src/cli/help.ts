@@ -36,14 +36,7 @@ export function overviewHelp(): string {
     '',
     'Commands:',
     indent(formatTable(COMMANDS.map((command) => [command.usage, command.summary]))),
-    '',
-    'Options:',
-    indent(formatTable(GLOBAL_OPTIONS)),
-    '',
-    ...TOKEN_SOURCES,
-    '',
-    'Exit codes:',
-    indent(formatTable(EXIT_CODES)),
+    ...footer(GLOBAL_OPTIONS),
   ].join('\n');
 }
 
@@ -57,13 +50,11 @@ export function commandHelp(command: Command): string {
     '',
     `${command.summary[0]?.toUpperCase() ?? ''}${command.summary.slice(1)}.`,
     ...command.details,
-    '',
-    'Options:',
-    indent(formatTable(options)),
-    '',
-    ...TOKEN_SOURCES,
-    '',
-    'Exit codes:',
-    indent(formatTable(EXIT_CODES)),
+    ...footer(options),
   ].join('\n');
+}
+
+/** The end of every help text: the options, where the token comes from, the exit codes. */
+function footer(options: readonly (readonly [string, string])[]): string[] {
+  return ['', 'Options:', indent(formatTable(options)), '', ...TOKEN_SOURCES, '', 'Exit codes:', indent(formatTable(EXIT_CODES))];
 }

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { OcpmError } from '../errors/errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Session, SessionRecord, SessionRegistry } from '../store/session-registry.js';
+import { recordFromTransfer, transferRecord } from '../store/session-fields.js';
+import type { Session, SessionRegistry } from '../store/session-registry.js';
 import type { TurnStore } from '../store/turn-store.js';
-import { usageFrom } from '../usage/usage.js';
 import { errorMessage } from '../util/guards.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
@@ -108,16 +108,7 @@ export async function exportSession(deps: SessionTransferDeps, session: Session,
   }
   return {
     ...(database === undefined ? {} : { database }),
-    record: {
-      id: session.id,
-      workspace: session.workspace,
-      opencodeSessionId: session.opencodeSessionId ?? null,
-      messageCount: session.messageCount,
-      createdAt: session.createdAt,
-      lastActivity: session.lastActivity,
-      lastMessageAt: session.lastMessageAt ?? null,
-      usage: session.usage,
-    },
+    record: transferRecord(session),
     turns: deps.turns.list(session.id, TURNS_MOVED),
     conversation,
   };
@@ -138,17 +129,7 @@ async function conversationOf(deps: SessionTransferDeps, session: Session, datab
 /** Takes a session a peer handed over: its conversation into this replica's opencode, then its record and history. */
 export async function importSession(deps: SessionTransferDeps, transfer: SessionTransfer, timeoutMs: number): Promise<Session> {
   const { record } = transfer;
-  const session: SessionRecord = {
-    id: record.id,
-    workspace: record.workspace,
-    opencodeSessionId: record.opencodeSessionId ?? undefined,
-    messageCount: record.messageCount,
-    createdAt: record.createdAt,
-    lastActivity: record.lastActivity,
-    lastMessageAt: record.lastMessageAt ?? undefined,
-    slot: undefined,
-    usage: usageFrom(record.usage),
-  };
+  const session = recordFromTransfer(record);
   let conversation = transfer.conversation;
   if (transfer.database !== undefined && session.opencodeSessionId !== undefined) {
     // Isolated here: the database becomes the session's own; else its conversation is exported from it.

@@ -7,6 +7,7 @@ import type { ModelGateway } from '../gateway/model-gateway.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Session, SessionRegistry } from '../store/session-registry.js';
+import { sharedFields } from '../store/session-fields.js';
 import type { TurnStore } from '../store/turn-store.js';
 import { tolerate } from '../util/housekeeping.js';
 import { removeTree } from '../util/remove-tree.js';
@@ -67,17 +68,11 @@ export class Sessions {
     const busy = this.deps.isBusy(session.id);
     const pendingUserRequests = this.deps.userRequests.countFor(session.id);
     return {
-      id: session.id,
-      workspace: session.workspace,
-      opencodeSessionId: session.opencodeSessionId ?? null,
-      messageCount: session.messageCount,
-      createdAt: session.createdAt,
-      lastActivity: session.lastActivity,
+      ...sharedFields(session),
       busy,
       waitingOnUser: pendingUserRequests > 0,
       pendingUserRequests,
       state: sessionState({ pendingUserRequests, busy, queued: this.deps.isQueued(session.id) }),
-      usage: session.usage,
     };
   }
 

@@ -14,7 +14,7 @@ export interface TurnAdmissionDeps extends BudgetCheckDeps {
   /** The queue's limits (OCPM_MAX_CONCURRENT_TURNS…), for its scheduler. */
   readonly queue: SchedulerSettings;
   /** The refusal and rejection counters, and (whole) for its scheduler. */
-  readonly metrics: Metrics;
+  readonly metrics: Pick<Metrics, 'messagesRefused' | 'rejected' | 'queueWait'>;
   readonly lifecycle: Pick<Lifecycle, 'state' | 'assertReady' | 'accept'>;
   /** Why no message can be answered now (a broken opencode config, no provider); undefined when none. */
   readonly configurationProblem: () => NotReady | undefined;

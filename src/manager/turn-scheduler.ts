@@ -35,7 +35,7 @@ export class TurnScheduler {
 
   constructor(
     private readonly settings: SchedulerSettings,
-    private readonly metrics: Metrics,
+    private readonly metrics: Pick<Metrics, 'rejected' | 'queueWait'>,
   ) {}
 
   get running(): number {
