@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelGateway } from '../src/gateway/model-gateway.js';
 import { createSilentLogger } from '../src/logging/logger.js';
+import { gatewayRecorder } from '../src/metrics/gateway-metrics.js';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { addCall, emptyUsage, type SessionUsage } from '../src/usage/usage.js';
 import { configDefaults } from '../src/config/config.js';
@@ -41,7 +42,7 @@ await gateway.start({
   rpm: 0,
   termsOf: () => ({ price: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 }, outputLimit: 32000 }),
   modelLabel: () => 'stub/stub-model',
-  metrics: createMetrics({ collectDefault: false }),
+  recorder: gatewayRecorder(createMetrics({ collectDefault: false })),
   logger: createSilentLogger(),
 });
 const access = await gateway.sessionAccess('bench');

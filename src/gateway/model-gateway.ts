@@ -9,11 +9,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { zeroProviderSeries } from '../metrics/gateway-metrics.js';
 import type { Budgets, SessionUsage, UsageTokens } from '../usage/usage.js';
 import { isRecord } from '../util/guards.js';
 import { GatewayProxy, type ForwardTo } from './gateway-proxy.js';
+import type { GatewayRecorder } from './gateway-recorder.js';
 import { ModelLedger, type ModelTerms, type TurnCalls } from './model-ledger.js';
 import { OperatorConfigError, readOperatorConfig, referencedVariables, type JsonObject } from './operator-config.js';
 import { gatewayConfig, resolveProviders, type RefusedProvider, type ResolvedProviders } from './upstream-providers.js';
@@ -38,7 +37,7 @@ export interface GatewayHost {
   readonly rpm: number;
   readonly termsOf: (provider: string, model: string | undefined) => ModelTerms;
   readonly modelLabel: (provider: string, model: string | undefined) => string;
-  readonly metrics: Metrics;
+  readonly recorder: GatewayRecorder;
   readonly logger: Logger;
 }
 
@@ -142,7 +141,7 @@ export class ModelGateway {
       logger.error(`Model provider "${id}" is refused: ${reason}. Its credentials stay in the service and opencode does not see it.`, { provider: id });
     }
     this.ledger = new ModelLedger({ usageOf: host.usageOf, addUsage: host.addUsage, budgets: host.budgets, rpm: host.rpm });
-    zeroProviderSeries(host.metrics.gateway, [...this.resolved.upstreams.keys()]);
+    host.recorder.providersKnown([...this.resolved.upstreams.keys()]);
     const forward: ForwardTo | undefined =
       this.settings.modelGatewayUpstream === undefined
         ? undefined
@@ -155,8 +154,7 @@ export class ModelGateway {
       sessionExists: (id) => host.usageOf(id) !== undefined,
       termsOf: host.termsOf,
       modelLabel: host.modelLabel,
-      countUsage: (label, tokens, cost) => host.metrics.usage.count(label, tokens, cost),
-      metrics: host.metrics.gateway,
+      recorder: host.recorder,
       logger,
       forward,
       upstreamTimeoutMs: this.settings.modelGatewayTimeoutMs,

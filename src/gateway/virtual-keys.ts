@@ -19,22 +19,12 @@ export class VirtualKeys {
 
   /** The session's key, minted at its first use on this replica. */
   forSession(sessionId: string): string {
-    let key = this.bySession.get(sessionId);
-    if (key === undefined) {
-      key = this.mint({ kind: 'session', sessionId });
-      this.bySession.set(sessionId, key);
-    }
-    return key;
+    return this.keyIn(this.bySession, sessionId, { kind: 'session', sessionId });
   }
 
   /** The key of a shared pool server (slot). */
   forSlot(slot: number): string {
-    let key = this.bySlot.get(slot);
-    if (key === undefined) {
-      key = this.mint({ kind: 'server', slot });
-      this.bySlot.set(slot, key);
-    }
-    return key;
+    return this.keyIn(this.bySlot, slot, { kind: 'server', slot });
   }
 
   /** Who holds the key, or undefined for an unknown or revoked one. */
@@ -62,6 +52,16 @@ export class VirtualKeys {
 
   get size(): number {
     return this.byDigest.size;
+  }
+
+  /** The key `keys` holds for `id`, minted for `holder` the first time. */
+  private keyIn<K>(keys: Map<K, string>, id: K, holder: KeyHolder): string {
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = this.mint(holder);
+      keys.set(id, key);
+    }
+    return key;
   }
 
   private mint(holder: KeyHolder): string {

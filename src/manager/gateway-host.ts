@@ -3,6 +3,7 @@
 // metric label of a model.
 import type { GatewayHost } from '../gateway/model-gateway.js';
 import type { ModelTerms } from '../gateway/model-ledger.js';
+import { gatewayRecorder } from '../metrics/gateway-metrics.js';
 import { OTHER_MODEL } from '../metrics/usage-metrics.js';
 import { addCall } from '../usage/usage.js';
 import type { ManagerCore } from './manager-core.js';
@@ -30,7 +31,7 @@ export function gatewayHost(core: ManagerCore): GatewayHost {
       const name = qualified(provider, model);
       return name !== undefined && core.catalog?.models.includes(name) === true ? name : OTHER_MODEL;
     },
-    metrics: core.metrics,
+    recorder: gatewayRecorder(core.metrics),
     logger: core.logger,
   };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { configDefaults } from '../config/config.js';
 import { createSilentLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { userRequestRecorder } from '../metrics/user-request-metrics.js';
 import { memoryRegistry, type Registry } from '../store/registry.js';
 import { SessionRegistry } from '../store/session-registry.js';
 import { Activity } from './activity.js';
@@ -107,7 +108,7 @@ export function createCore(options: ManagerOptions): ManagerCore {
     children: new RunChildren({ logger, metrics, processes: registry.processes, killGraceMs: settings.opencode.killGraceMs }),
     lifecycle: new Lifecycle(),
     activity: new Activity(),
-    userRequests: new UserRequests(metrics, logger),
+    userRequests: new UserRequests(userRequestRecorder(metrics), logger),
     isolation,
     servicePort: options.servicePort,
     diskGuard: hasProtection(isolation, 'limits') && diskMb > 0 ? new DiskGuard(diskMb) : undefined,

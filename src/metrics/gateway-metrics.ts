@@ -1,8 +1,11 @@
 // The model gateway: every model call by provider, model and outcome, its time to first byte and in
 // all, refused reservations, and the upstream's error answers by status. Labels come from fixed sets:
-// `provider` is a configured upstream, `model` a configured model or `other`.
+// `provider` is a configured upstream, `model` a configured model or `other`. The gateway reports
+// into them through the recorder at the end (it never sees prom-client).
 import client from 'prom-client';
+import type { UsageTokens } from '../usage/usage.js';
 import type { MetricScope } from './metric-kit.js';
+import type { createUsageMetrics } from './usage-metrics.js';
 
 /** How a model call ended at the gateway. */
 export const MODEL_CALL_OUTCOMES = ['success', 'upstream_error', 'failed', 'aborted', 'refused_budget', 'refused_rate', 'unauthorized'] as const;
@@ -39,15 +42,30 @@ export function createGatewayMetrics(scope: MetricScope) {
   return { gateway: { modelCalls, modelCallSeconds, reservationsRefused, upstreamErrors } };
 }
 
+type GatewayMetrics = ReturnType<typeof createGatewayMetrics>['gateway'];
+
 /**
  * Every proxied provider's series from boot (the dashboard's Model gateway row and the upstream-error
  * alert have data before the first call): calls of a model not configured (`other`) by outcome, no
  * answer at all (`connect`), and both phases of the call time.
  */
-export function zeroProviderSeries(metrics: ReturnType<typeof createGatewayMetrics>['gateway'], providers: readonly string[]): void {
+function zeroProviderSeries(metrics: GatewayMetrics, providers: readonly string[]): void {
   for (const provider of providers) {
     for (const outcome of MODEL_CALL_OUTCOMES) metrics.modelCalls.inc({ provider, model: 'other', outcome }, 0);
     metrics.upstreamErrors.inc({ provider, status: 'connect' }, 0);
     for (const phase of ['first_byte', 'total']) metrics.modelCallSeconds.zero({ provider, phase });
   }
+}
+
+/** The gateway's recorder (GatewayRecorder in src/gateway/) over these metrics and the usage counters. */
+export function gatewayRecorder(metrics: { readonly gateway: GatewayMetrics } & Pick<ReturnType<typeof createUsageMetrics>, 'usage'>) {
+  const { gateway, usage } = metrics;
+  return {
+    providersKnown: (providers: readonly string[]): void => zeroProviderSeries(gateway, providers),
+    called: (provider: string, model: string, outcome: ModelCallOutcome): void => gateway.modelCalls.inc({ provider, model, outcome }),
+    timed: (provider: string, phase: 'first_byte' | 'total', seconds: number): void => gateway.modelCallSeconds.observe({ provider, phase }, seconds),
+    refused: (reason: 'budget' | 'rate'): void => gateway.reservationsRefused.inc({ reason }),
+    upstreamFailed: (provider: string, status: number | 'connect'): void => gateway.upstreamErrors.inc({ provider, status: String(status) }),
+    used: (model: string, tokens: UsageTokens, cost: number): void => usage.count(model, tokens, cost),
+  };
 }

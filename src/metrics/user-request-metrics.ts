@@ -1,7 +1,15 @@
 // Permission requests and questions a turn put to a person: how they ended, how long people took,
-// and how many sessions wait on someone now.
+// and how many sessions wait on someone now. The broker reports into them through the recorder at
+// the end (it never sees prom-client).
 import client from 'prom-client';
-import { PERMISSION_KEYS, PERMISSION_OUTCOMES, QUESTION_OUTCOMES } from '../contracts/vocabulary.js';
+import {
+  PERMISSION_KEYS,
+  PERMISSION_OUTCOMES,
+  QUESTION_OUTCOMES,
+  type PermissionLabel,
+  type PermissionOutcome,
+  type QuestionOutcome,
+} from '../contracts/vocabulary.js';
 import { liveGauge, type MetricScope } from './metric-kit.js';
 
 /** 0.5 s to 30 min: a person clicking at once to one who came back much later. */
@@ -38,4 +46,13 @@ export function createUserRequestMetrics(scope: MetricScope) {
   }
   for (const outcome of QUESTION_OUTCOMES) questionRequests.inc({ outcome }, 0);
   return { permissionRequests, questionRequests, userWait };
+}
+
+/** The user requests' recorder (UserRequestRecorder in src/manager/user-requests/) over these metrics. */
+export function userRequestRecorder(metrics: ReturnType<typeof createUserRequestMetrics>) {
+  return {
+    permissionSettled: (permission: PermissionLabel, outcome: PermissionOutcome): void => metrics.permissionRequests.inc({ permission, outcome }),
+    questionSettled: (outcome: QuestionOutcome): void => metrics.questionRequests.inc({ outcome }),
+    waited: (seconds: number): void => metrics.userWait.observe(seconds),
+  };
 }

@@ -14,6 +14,7 @@ import type { UpstreamProvider } from '../../src/gateway/upstream-providers.js';
 import { VirtualKeys } from '../../src/gateway/virtual-keys.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
 import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/usage/usage.js';
+import { gatewayRecorder } from '../../src/metrics/gateway-metrics.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { sample } from '../helpers/metrics-text.js';
 
@@ -254,8 +255,7 @@ async function startGateway(
     sessionExists: (id) => usage.has(id),
     termsOf: (_provider, model) => ({ price: model === 'gpt-x' ? PRICE : undefined, outputLimit: undefined }),
     modelLabel: (id, model) => (model === 'gpt-x' || model === 'claude-x' ? `${id}/${model}` : 'other'),
-    countUsage: (label, tokens, cost) => metrics.usage.count(label, tokens, cost),
-    metrics: metrics.gateway,
+    recorder: gatewayRecorder(metrics),
     logger: createSilentLogger(),
     forward: options.forward,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 10_000,

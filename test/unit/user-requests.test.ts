@@ -5,12 +5,13 @@ import { describe, it } from 'node:test';
 import { OcpmError } from '../../src/errors/errors.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
+import { userRequestRecorder } from '../../src/metrics/user-request-metrics.js';
 import type { UserRequestEvent } from '../../src/manager/user-requests/user-request.js';
 import { lostPermissionError, timeoutMessage, UserRequests, type PermissionResponder } from '../../src/manager/user-requests/user-requests.js';
 
 function setup() {
   const metrics = createMetrics({ collectDefault: false });
-  const broker = new UserRequests(metrics, createSilentLogger());
+  const broker = new UserRequests(userRequestRecorder(metrics), createSilentLogger());
   return { metrics, broker };
 }
 
