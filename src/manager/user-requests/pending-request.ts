@@ -13,18 +13,8 @@ export interface QuestionResponder {
   reject(): Promise<void>;
 }
 
-/** A permission as opencode asked it (the fields the client sees, before the service's session id). */
-export interface AskedPermission {
-  readonly id: string;
-  readonly permission: string;
-  readonly patterns: readonly string[];
-  readonly metadata: Record<string, unknown>;
-}
-
-export interface AskedQuestion {
-  readonly id: string;
-  readonly questions: readonly QuestionItem[];
-}
+/** A permission and a question as opencode asked them (read from its events in src/opencode-wire/). */
+export type { PermissionRequest as AskedPermission, QuestionRequest as AskedQuestion } from '../../opencode-wire/requests.js';
 
 /** What the broker tells the turn that saw a request once the request is settled. */
 export interface RequestingTurn {

@@ -31,18 +31,9 @@ export interface PermissionRequestView {
   readonly expiresAt: string;
 }
 
-export interface QuestionOption {
-  readonly label: string;
-  readonly description: string;
-}
-
-export interface QuestionItem {
-  readonly question: string;
-  readonly header: string;
-  readonly options: readonly QuestionOption[];
-  readonly multiple: boolean;
-  readonly custom: boolean;
-}
+/** A question and its choices, as opencode asks them (src/opencode-wire/requests.ts). */
+export type { Question as QuestionItem, QuestionChoice as QuestionOption } from '../../opencode-wire/requests.js';
+import type { Question as QuestionItem } from '../../opencode-wire/requests.js';
 
 export interface QuestionRequestView {
   readonly id: string;
