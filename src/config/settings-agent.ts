@@ -186,6 +186,14 @@ export const AGENT_SETTINGS = {
     ms(1000),
     'How long a `failed` instance waits before server mode is tried again (its sessions run per-message meanwhile).',
   ),
+  OCPM_MAX_CONCURRENT_STARTS: setting(
+    'pool',
+    'maxConcurrentStarts',
+    integer(1, 64),
+    2,
+    'an integer 1-64',
+    'Server instances that may start at once (spawn to healthy); further starts wait their turn (`opencode_manager_server_starts_waiting`, status `processManager.starts`). A start takes seconds of CPU: many at once on few cores starve each other past `OCPM_SERVER_START_TIMEOUT_MS`.',
+  ),
   OCPM_MAX_INSTANCE_RSS_MB: setting(
     'pool',
     'maxInstanceRssMb',

@@ -102,6 +102,15 @@ export const statusFullResponseSchema = z
       .object({
         ...processManagerFields,
         instances: z.array(instanceStatusResponseSchema).optional().describe('Server mode only: one entry per pool slot'),
+        starts: z
+          .object({
+            limit: z.number().int().describe('OCPM_MAX_CONCURRENT_STARTS'),
+            starting: z.number().int().describe('Servers starting now (spawned, not yet healthy)'),
+            waiting: z.number().int().describe('Starts waiting for their turn'),
+            oldestWaitMs: z.number().describe('How long the oldest waiting start has waited (0: none waits)'),
+          })
+          .optional()
+          .describe('Server mode only: the start queue'),
       })
       .loose(),
     isolation: z

@@ -30,6 +30,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
   const serverUp = placement.canServe();
   const description = serverUp ? MODE_DESCRIPTIONS.server : placement.mode === 'per-message' ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
   const instances = placement.instances();
+  const starts = placement.startQueue();
   return {
     available: binary !== undefined && lifecycle.state !== 'unavailable',
     version: binary?.version ?? null,
@@ -45,6 +46,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
       mode: serverUp ? 'server' : 'per-session',
       description,
       ...(instances === undefined ? {} : { instances }),
+      ...(starts === undefined ? {} : { starts }),
     },
     state: lifecycle.state,
     draining: lifecycle.state === 'draining' || lifecycle.state === 'stopping',
@@ -86,5 +88,6 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     sessionsWaitingOnUser: () => core.userRequests.sessionsWaiting(),
     oldestUserWaitSeconds: () => core.userRequests.oldestWaitSeconds(),
     serverMemory: () => core.placement.serverMemory(),
+    serverStartsWaiting: () => core.placement.startQueue()?.waiting ?? 0,
   });
 }

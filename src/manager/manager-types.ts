@@ -8,6 +8,7 @@ import type { UserRequests } from './user-requests/user-requests.js';
 import type { BusEvent } from '../opencode-wire/bus-events.js';
 import type { OpencodeEvent } from '../opencode-wire/run-events.js';
 import type { InstanceStatus } from './server/server-pool.js';
+import type { StartQueueStatus } from './server/start-gate.js';
 import type { TurnMode } from './turn.js';
 import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
@@ -86,6 +87,8 @@ export interface ManagerStats {
     description: string;
     /** Server mode only: one entry per pool slot (no password, path or session id). */
     instances?: InstanceStatus[];
+    /** Server mode only: servers starting now and starts waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
+    starts?: StartQueueStatus;
   };
   /** Added fields (the shape above is kept as the web app knows it). */
   state: ManagerState;

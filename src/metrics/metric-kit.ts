@@ -15,6 +15,8 @@ export interface GaugeSources {
   residentMemory(kind: 'run' | 'serve' | 'cli'): number;
   /** Resident bytes of each server instance's process tree by pool slot (`serve-0`, …), as last measured. */
   serverMemory(): ReadonlyArray<{ server: string; bytes: number }>;
+  /** Server starts waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
+  serverStartsWaiting(): number;
   /** Sessions with at least one pending permission request or question. */
   sessionsWaitingOnUser(): number;
   /** Seconds since the oldest pending request was asked (0 when none). */

@@ -39,6 +39,20 @@ export function createPoolMetrics(scope: MetricScope) {
     buckets: START_DURATION_BUCKETS,
     registers,
   });
+  const serverStartWait = new client.Histogram({
+    name: 'opencode_manager_server_start_wait_seconds',
+    help: 'Time a server start waited for its turn (OCPM_MAX_CONCURRENT_STARTS) before opencode serve was spawned.',
+    buckets: [0, ...START_DURATION_BUCKETS],
+    registers,
+  });
+  new client.Gauge({
+    name: 'opencode_manager_server_starts_waiting',
+    help: 'Server starts waiting for their turn (OCPM_MAX_CONCURRENT_STARTS).',
+    registers,
+    collect() {
+      this.set(scope.sources()?.serverStartsWaiting() ?? 0);
+    },
+  });
   /** OCPM_MAX_INSTANCE_RSS_MB in bytes while server mode runs (0: no limit applies), for alerts near it. */
   const instanceMemoryLimit = new client.Gauge({
     name: 'opencode_manager_instance_memory_limit_bytes',
@@ -73,5 +87,5 @@ export function createPoolMetrics(scope: MetricScope) {
   for (const reason of RESTART_REASONS) serverRestarts.inc({ reason }, 0);
   for (const failure of HEALTH_FAILURE_CLASSES) healthFailures.inc({ class: failure }, 0);
   for (const reason of DISPOSAL_REASONS) directoryDisposals.inc({ reason }, 0);
-  return { serverRestarts, healthFailures, healthDuration, directoryDisposals, serverStartDuration, instanceMemoryLimit, serverEvictions };
+  return { serverRestarts, healthFailures, healthDuration, directoryDisposals, serverStartDuration, serverStartWait, instanceMemoryLimit, serverEvictions };
 }

@@ -9,6 +9,7 @@ import type { DisposalReason } from '../server/pool-config.js';
 import type { InstanceStatus } from '../server/pool-status.js';
 import type { InstanceState, ServerInstance } from '../server/server-instance.js';
 import type { Lease, ServerPool } from '../server/server-pool.js';
+import type { StartQueueStatus } from '../server/start-gate.js';
 import type { TurnMode } from '../turn.js';
 import type { Launch, Placement, PlacementDeps } from './placement.js';
 
@@ -96,6 +97,10 @@ export class PerMessagePlacement implements Placement {
 
   countByState(): Partial<Record<InstanceState, number>> {
     return this.pool?.countByState() ?? {};
+  }
+
+  startQueue(): StartQueueStatus | undefined {
+    return this.pool?.startQueue();
   }
 
   residentBytes(): number {

@@ -11,6 +11,7 @@ import type { DisposalReason } from '../server/pool-config.js';
 import type { InstanceStatus } from '../server/pool-status.js';
 import type { InstanceState, ServerInstance } from '../server/server-instance.js';
 import type { Lease } from '../server/server-pool.js';
+import type { StartQueueStatus } from '../server/start-gate.js';
 import type { TurnMode } from '../turn.js';
 
 /** How a per-message run of a session is launched: its environment and sandbox. */
@@ -72,6 +73,8 @@ export interface Placement {
   instances(): InstanceStatus[] | undefined;
   countByState(): Partial<Record<InstanceState, number>>;
   residentBytes(): number;
+  /** Server mode: the servers starting and the starts waiting for their turn. */
+  startQueue(): StartQueueStatus | undefined;
   serverMemory(): Array<{ server: string; bytes: number }>;
   /** Drains and restarts one server (409 `not_server_mode` without a pool). */
   restartInstance(id: string, drainMs: number): Promise<InstanceStatus | undefined>;

@@ -12,12 +12,14 @@ import { errorMessage } from '../../util/guards.js';
 import { housekeepingFailed, inBackground, type Housekeeping } from '../../util/housekeeping.js';
 import { prepareSessionHome } from '../opencode-homes.js';
 import { ServerInstance, type HealthResult } from './server-instance.js';
+import { StartGate, type StartQueueStatus } from './start-gate.js';
 import type { DisposalReason, PoolConfig, PoolRuntime, RestartReason } from './pool-config.js';
 import type { Slot } from './slot.js';
 
 export class PoolSupervisor {
   private closed = false;
   private readonly closeController = new AbortController();
+  private readonly gate: StartGate;
   private readonly housekeeping: Housekeeping;
 
   constructor(
@@ -27,6 +29,12 @@ export class PoolSupervisor {
     private readonly logger: Logger,
   ) {
     this.housekeeping = { logger, metrics };
+    this.gate = new StartGate(config.maxConcurrentStarts);
+  }
+
+  /** The starts running and waiting now. */
+  startQueue(): StartQueueStatus {
+    return this.gate.status();
   }
 
   get isClosed(): boolean {
@@ -55,44 +63,57 @@ export class PoolSupervisor {
       if (!this.closed) this.scheduleRestart(slot, 'start_failed');
       return;
     }
-    const gateway = (await this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index })) ?? { env: {}, port: undefined };
-    const instance = new ServerInstance(slot.index, {
-      binary: this.runtime.binary,
-      cwd: tenant?.workspace ?? slot.home.dir,
-      env: {
-        ...this.runtime.env,
-        ...(tenant === undefined ? { XDG_DATA_HOME: slot.dataHome } : tenant.sandbox.childEnv(tenant.home)),
-        ...gateway.env,
-      },
-      sandbox:
-        tenant === undefined
-          ? undefined
-          : (file, args, tmpDir) =>
-              tenant.sandbox.wrap(file, args, {
-                sessionId: tenant.sessionId,
-                workspace: tenant.workspace,
-                home: tenant.home,
-                tmpDir,
-                gatewayPort: gateway.port,
-              }),
-      serverStartTimeoutMs: this.config.serverStartTimeoutMs,
-      healthTimeoutMs: this.config.healthTimeoutMs,
-      killGraceMs: this.runtime.killGraceMs,
-      logger: this.logger,
-      processes: this.runtime.processes,
-    });
-    slot.attach(instance);
-    const started = performance.now();
+    // Starts past OCPM_MAX_CONCURRENT_STARTS wait here; the slot stays `starting` meanwhile.
+    const queuedAt = performance.now();
+    const leave = await this.gate.enter(this.closeController.signal);
+    if (leave === undefined) return;
+    this.metrics.serverStartWait.observe((performance.now() - queuedAt) / 1000);
+    let instance: ServerInstance;
+    let started: number;
     try {
-      await instance.start();
-      this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
-    } catch (error) {
-      this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
-      if (slot.instance !== instance) return;
-      slot.recordFailure(errorMessage(error));
-      this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
-      if (!this.closed) this.scheduleRestart(slot, 'start_failed');
-      return;
+      // Freed or given to another session while it waited: that session's start is another call.
+      if (slot.tenant !== tenant) return;
+      const gateway = (await this.runtime.gatewayEnv?.({ sessionId: tenant?.sessionId, slot: slot.index })) ?? { env: {}, port: undefined };
+      instance = new ServerInstance(slot.index, {
+        binary: this.runtime.binary,
+        cwd: tenant?.workspace ?? slot.home.dir,
+        env: {
+          ...this.runtime.env,
+          ...(tenant === undefined ? { XDG_DATA_HOME: slot.dataHome } : tenant.sandbox.childEnv(tenant.home)),
+          ...gateway.env,
+        },
+        sandbox:
+          tenant === undefined
+            ? undefined
+            : (file, args, tmpDir) =>
+                tenant.sandbox.wrap(file, args, {
+                  sessionId: tenant.sessionId,
+                  workspace: tenant.workspace,
+                  home: tenant.home,
+                  tmpDir,
+                  gatewayPort: gateway.port,
+                }),
+        serverStartTimeoutMs: this.config.serverStartTimeoutMs,
+        healthTimeoutMs: this.config.healthTimeoutMs,
+        killGraceMs: this.runtime.killGraceMs,
+        logger: this.logger,
+        processes: this.runtime.processes,
+      });
+      slot.attach(instance);
+      started = performance.now();
+      try {
+        await instance.start();
+        this.metrics.spawns.inc({ kind: 'serve', outcome: 'started' });
+      } catch (error) {
+        this.metrics.spawns.inc({ kind: 'serve', outcome: 'failed' });
+        if (slot.instance !== instance) return;
+        slot.recordFailure(errorMessage(error));
+        this.logger.error('Server instance failed to start', { instance: slot.id, error: slot.lastError });
+        if (!this.closed) this.scheduleRestart(slot, 'start_failed');
+        return;
+      }
+    } finally {
+      leave();
     }
     if (this.closed || slot.instance !== instance) {
       // Shut down, or (isolated pools) the slot was freed or given away while this one started.

@@ -14,6 +14,7 @@ import { slotStatus, type InstanceStatus } from './pool-status.js';
 import { PoolSupervisor } from './pool-supervisor.js';
 import type { InstanceState, ServerInstance } from './server-instance.js';
 import { Slot } from './slot.js';
+import type { StartQueueStatus } from './start-gate.js';
 
 export { Slot, type Tenant } from './slot.js';
 export type { InstanceStatus } from './pool-status.js';
@@ -144,6 +145,11 @@ export abstract class ServerPool {
     const counts: Partial<Record<InstanceState, number>> = {};
     for (const slot of this.slots) counts[slot.state] = (counts[slot.state] ?? 0) + 1;
     return counts;
+  }
+
+  /** Starts running and waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
+  startQueue(): StartQueueStatus {
+    return this.supervisor.startQueue();
   }
 
   residentBytes(): number {
