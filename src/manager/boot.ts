@@ -7,6 +7,7 @@ import { discoverCatalog } from './catalog/discover-catalog.js';
 import { reapOrphans } from './process-tree/orphan-reaper.js';
 import { SANDBOX_BINARY } from './isolation/sandbox-binary.js';
 import { SessionSandbox } from './isolation/session-sandbox.js';
+import { SharedPlugin } from './isolation/shared-plugin.js';
 import { hasProtection } from './isolation/isolation.js';
 import { sessionsRoot } from './isolation/session-home.js';
 import { SessionUids } from './isolation/session-uids.js';
@@ -81,7 +82,16 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     protections: isolation.protections.join(','),
   });
   for (const warning of isolation.warnings) logger.warn(`Isolation layer not active: ${warning}`);
+  const sharedPlugin = new SharedPlugin(settings.storage.dataDir, binary.version);
+  // In the background: boot does not wait for a registry (an air-gapped one may never answer).
+  void sharedPlugin.prepare({
+    // npm's own settings (registry, CA file) with what every networked child gets.
+    env: { ...core.childEnv, ...npmSettings(core.sourceEnv) },
+    run: (options) => core.children.run(options),
+    logger,
+  });
   return new SessionSandbox({
+    sharedPlugin,
     launcher: SANDBOX_BINARY,
     opencodeBinary: binary.path,
     sandboxReadPaths: settings.isolation.sandboxReadPaths,
@@ -118,4 +128,9 @@ function chooseMode(core: ManagerCore, binary: OpencodeBinary): TurnMode {
   if (wanted === 'server') logger.error('OCPM_MODE=server but this opencode has no serve command; using per-message mode');
   else logger.info('OpenCode does not support server mode, will use per-session approach');
   return 'per-message';
+}
+
+/** The `npm_config_*` variables of the service's environment. */
+function npmSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => /^npm_config_/i.test(entry[0]) && entry[1] !== undefined));
 }

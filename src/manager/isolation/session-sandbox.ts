@@ -15,7 +15,8 @@ import path from 'node:path';
 import { NETWORK_VARIABLES } from '../child-env.js';
 import { PROCESS_MARK_VARIABLE } from '../process-tree/spawn-tracked.js';
 import { hasProtection, type Isolation } from './isolation.js';
-import type { SessionHome } from './session-home.js';
+import { prepareSessionHome, type SessionHome } from './session-home.js';
+import { linkSharedPlugin, type SharedPlugin } from './shared-plugin.js';
 import type { SessionUids } from './session-uids.js';
 import { worldReadablePaths } from './world-readable.js';
 
@@ -101,6 +102,8 @@ export interface SandboxOptions {
   /** With the `uid` layer: each session's uid, and the most processes it may have (0: no limit). */
   readonly uids?: SessionUids;
   readonly maxProcesses?: number;
+  /** opencode's plugin package installed once (shared-plugin.ts): read-only to opencode, linked into each session's config home once ready. */
+  readonly sharedPlugin?: SharedPlugin | undefined;
 }
 
 export interface SandboxTarget {
@@ -167,6 +170,7 @@ export class SessionSandbox {
       ...this.shellReadPaths,
       ...(this.configFile === undefined ? [] : [this.configFile]),
       ...(configDir === undefined || configDir === '' ? [] : [configDir]),
+      ...(options.sharedPlugin === undefined ? [] : [options.sharedPlugin.dir]),
     ];
     this.toolEnv = [...TOOL_ENV, ...options.toolEnvAllow].join(',');
     this.shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh'].find((shell) => existsSync(shell)) ?? '/bin/sh';
@@ -204,6 +208,13 @@ export class SessionSandbox {
   /** Every path the agent's commands may read (system paths, never a secret of the operator's). */
   shellReadable(): readonly string[] {
     return this.shellReadPaths;
+  }
+
+  /** The session's home exists, its config home linked to the shared plugin package when there is one. */
+  async prepareHome(home: SessionHome): Promise<void> {
+    await prepareSessionHome(home);
+    const { sharedPlugin } = this.options;
+    if (sharedPlugin?.ready === true) await linkSharedPlugin(home.env.XDG_CONFIG_HOME!, sharedPlugin.dir);
   }
 
   /** HOME and XDG dirs of the session, and the operator's config file when it lived in the service's HOME. */

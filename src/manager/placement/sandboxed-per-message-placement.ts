@@ -8,7 +8,7 @@ import { removeTree } from '../../util/remove-tree.js';
 import { copyConversationDatabase, installConversationDatabase } from '../isolation/conversation-database.js';
 import type { SessionSandbox } from '../isolation/session-sandbox.js';
 import type { ServerPool } from '../server/server-pool.js';
-import { prepareSessionHome, sessionHome, type SessionHome } from '../opencode-homes.js';
+import { sessionHome, type SessionHome } from '../opencode-homes.js';
 import { PerMessagePlacement } from './per-message-placement.js';
 import type { Launch, PlacementDeps } from './placement.js';
 
@@ -37,7 +37,7 @@ export class SandboxedPerMessagePlacement extends PerMessagePlacement {
       });
       this.deps.sessions.setConversation(session, undefined);
     }
-    await prepareSessionHome(home);
+    await this.sandbox.prepareHome(home);
   }
 
   override dataHome(session: Session): string {
@@ -77,6 +77,6 @@ export class SandboxedPerMessagePlacement extends PerMessagePlacement {
   }
 
   override async prepareHome(session: Session): Promise<void> {
-    await prepareSessionHome(this.homeOf(session));
+    await this.sandbox.prepareHome(this.homeOf(session));
   }
 }

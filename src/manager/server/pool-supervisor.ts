@@ -10,7 +10,6 @@ import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { errorMessage } from '../../util/guards.js';
 import { housekeepingFailed, inBackground, type Housekeeping } from '../../util/housekeeping.js';
-import { prepareSessionHome } from '../opencode-homes.js';
 import { ServerInstance, type HealthResult } from './server-instance.js';
 import { StartGate, type StartQueueStatus } from './start-gate.js';
 import type { DisposalReason, PoolConfig, PoolRuntime, RestartReason } from './pool-config.js';
@@ -55,7 +54,7 @@ export class PoolSupervisor {
     slot.beginStart();
     try {
       if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
-      else await prepareSessionHome(tenant.home);
+      else await tenant.sandbox.prepareHome(tenant.home);
     } catch (error) {
       // No process was spawned: the slot is retried like a failed start, not left `starting`.
       slot.recordFailure(`could not prepare the data dir: ${errorMessage(error)}`);
