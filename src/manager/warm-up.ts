@@ -1,6 +1,7 @@
 // Server mode: a registered session's opencode session (or, isolated, its own server) is made ready
-// in the background, so its first message does not pay the per-directory bootstrap. A turn of the
-// session waits for its warm-up first; a delete waits for it too.
+// in the background, and what a first prompt in its workspace loads (config, providers, agents…) is
+// read ahead, so its first message does not pay the per-directory bootstrap. A turn of the session
+// waits for its warm-up first; a delete waits for it too.
 import type { Logger } from '../logging/logger.js';
 import type { Session, SessionRegistry } from '../store/session-registry.js';
 import { errorMessage } from '../util/guards.js';
@@ -41,7 +42,7 @@ export class WarmUps {
       leasing.then(async (lease) => {
         if (lease === undefined) return;
         try {
-          await this.createConversation(lease.instance, session);
+          await this.warm(lease.instance, session);
         } finally {
           lease.release();
         }
@@ -49,9 +50,11 @@ export class WarmUps {
     );
   }
 
-  private async createConversation(instance: ServerInstance, session: Session): Promise<void> {
-    if (session.opencodeSessionId !== undefined) return;
-    this.deps.sessions.setConversation(session, await ensureOpencodeSession(instance, session, this.deps.serverStartTimeoutMs));
+  /** The session's conversation exists, and what its first prompt would load is loaded (no model call). */
+  private async warm(instance: ServerInstance, session: Session): Promise<void> {
+    const timeoutMs = this.deps.serverStartTimeoutMs;
+    if (session.opencodeSessionId === undefined) this.deps.sessions.setConversation(session, await ensureOpencodeSession(instance, session, timeoutMs));
+    await instance.client?.warmDirectory(session.workspace, timeoutMs);
   }
 
   private track(session: Session, warming: Promise<void>): void {

@@ -11,6 +11,8 @@ import { Agent } from 'undici';
 import { messageAnswerOf, type MessageAnswer } from '../../opencode-wire/message.js';
 import { isRecord } from '../../util/guards.js';
 
+/** What the first prompt in a directory loads (measured with opencode 1.18.33: reading these ahead cut a first message sent 6 s after its session from 2.5–5.0 s to 1.3–1.6 s). */
+const DIRECTORY_WARM_PATHS = ['/config', '/config/providers', '/agent', '/command', '/mcp', '/lsp', '/formatter', '/path', '/vcs'];
 export class OpencodeHttpError extends Error {
   override readonly name = 'OpencodeHttpError';
   constructor(
@@ -224,6 +226,15 @@ export class OpencodeClient {
   async configProviders(timeoutMs: number, directory?: string): Promise<unknown> {
     const { data } = await this.sdk.config.providers(directory === undefined ? {} : { directory }, callOptions(combine(undefined, timeoutMs)));
     return data;
+  }
+
+  /**
+   * Loads what a first prompt in `directory` would otherwise load while the user waits: the
+   * directory's config, providers, agents, commands, MCP, LSP and formatter state, its path and VCS.
+   * No model call, nothing in any conversation. Each read may fail: it only warms.
+   */
+  async warmDirectory(directory: string, timeoutMs: number): Promise<void> {
+    await Promise.allSettled(DIRECTORY_WARM_PATHS.map((path) => this.request('GET', path, { query: { directory }, timeoutMs })));
   }
 
   /** GET /agent: the agents opencode knows (catalog). */

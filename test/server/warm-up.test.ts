@@ -1,0 +1,42 @@
+// A session's PUT warms what its first prompt would load, in server mode: its conversation is
+// created and its workspace's config, providers and agents are read from its server ahead of the
+// first message, with no message sent (nothing appears in the conversation).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { call } from '../helpers/http.js';
+import { readJsonLines } from '../helpers/json-lines.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+describe('server mode, a session warmed up at its PUT', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ OCPM_MODE: 'server' });
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  it("reads the workspace's config, providers and agents from its server before any message, and sends none", async () => {
+    const put = await call(`${svc.url}/api/sessions/w`, 'PUT', { workspace: 'w' });
+    assert.equal(put.status, 201);
+    const workspace = String(put.body.workspace);
+    const warmed = await waitFor('the warm-up reads', async () => {
+      const reads = (await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'))).filter((r) => r.method === 'GET' && r.directory === workspace);
+      const paths = new Set(reads.map((r) => r.path));
+      return ['/config', '/config/providers', '/agent'].every((p) => paths.has(p)) ? paths : undefined;
+    });
+    assert.ok(warmed.has('/command'));
+    assert.equal(existsSync(path.join(svc.recordDir, 'serve-messages.jsonl')), false, 'no message was sent');
+    const session = await waitFor(
+      'the conversation',
+      async () => ((await call(`${svc.url}/api/sessions/w`, 'GET')).body.opencodeSessionId as string | null) ?? undefined,
+    );
+    const first = await call(`${svc.url}/api/sessions/w/messages`, 'POST', { text: 'hello' });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.opencodeSessionId, session);
+    assert.match(String(first.body.text), /fake reply #1\b/, 'the warm-up left nothing in the conversation');
+  });
+});
