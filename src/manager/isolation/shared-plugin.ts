@@ -120,19 +120,23 @@ export class SharedPlugin {
   }
 }
 
-/** Links a session's config home to the shared plugin (what opencode already wrote there stays). */
+/**
+ * Links a session's config home to the shared plugin. The service writes here on the session's
+ * behalf, in a tree the session's agent can write: it writes only into an `opencode` directory it
+ * creates itself, under a config home that is a real directory (never through a link the agent
+ * planted to another session's home or the service's files). A home opencode already used keeps
+ * what it has.
+ */
 export async function linkSharedPlugin(configHome: string, pluginDir: string): Promise<void> {
+  const home = await lstat(configHome);
+  if (!home.isDirectory()) return;
   const dir = path.join(configHome, 'opencode');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const modules = path.join(dir, 'node_modules');
-  const present = await lstat(modules).then(
-    () => true,
-    () => false,
-  );
-  if (!present) await symlink(path.join(pluginDir, 'node_modules'), modules);
-  for (const name of MANIFESTS) {
-    await copyFile(path.join(pluginDir, name), path.join(dir, name), constants.COPYFILE_EXCL).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    });
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
   }
+  await symlink(path.join(pluginDir, 'node_modules'), path.join(dir, 'node_modules'));
+  for (const name of MANIFESTS) await copyFile(path.join(pluginDir, name), path.join(dir, name), constants.COPYFILE_EXCL);
 }
