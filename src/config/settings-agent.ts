@@ -208,6 +208,14 @@ export const AGENT_SETTINGS = {
     integer(1000),
     1800000,
     ms(1000),
-    "A workspace unused this long is released from its instance (`POST /instance/dispose`); with isolation the session's server stops and frees its slot.",
+    'A workspace unused this long is released from its shared instance (`POST /instance/dispose`).',
+  ),
+  OCPM_SESSION_IDLE_STOP_MS: setting(
+    'pool',
+    'sessionIdleStopMs',
+    integer(0),
+    600000,
+    'a duration in ms (0 = never)',
+    "With isolation: a session's own server stops after this long with no turn (none running, queued or waiting on a person) and frees its slot and memory (`opencode_manager_server_idle_stops_total`); the session's next message, or its next `PUT` as a warm-up, starts it again with the same conversation. Checked at each health probe. `0` keeps servers until evicted or deleted.",
   ),
 } as const;

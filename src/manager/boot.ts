@@ -17,7 +17,8 @@ import { choosePlacement } from './placement/choose-placement.js';
 import type { TurnMode } from './turn.js';
 import { modelLabel } from './usage-accounting.js';
 
-export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
+/** `sessionInUse`: whether a session runs a turn, has one queued or waits on a person (an isolated pool never stops its server then). */
+export async function boot(core: ManagerCore, sessionInUse: (sessionId: string) => boolean): Promise<Runtime | undefined> {
   const { settings, logger, metrics } = core;
   await cleanUpAfterCrash(core);
   const cache = new BootCache(settings.storage.dataDir);
@@ -41,7 +42,7 @@ export async function boot(core: ManagerCore): Promise<Runtime | undefined> {
   const sandbox = createSandbox(core, binary);
   const mode = chooseMode(core, binary);
   metrics.setBuildInfo({ version: core.serviceVersion, opencodeVersion: binary.version, mode });
-  const placement = choosePlacement(core, binary, mode, sandbox);
+  const placement = choosePlacement(core, binary, mode, sandbox, sessionInUse);
   await placement.start();
   if (placement.mode === 'server' && !placement.canServe()) logger.error('No OpenCode server instance started; serving per-message until one does');
   core.catalog = await discoverCatalog(core, binary, placement, cache);

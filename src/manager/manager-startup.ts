@@ -7,12 +7,17 @@ import { gatewayHost } from './gateway-host.js';
 import type { ManagerCore } from './manager-core.js';
 import type { TurnAdmission } from './turn-admission.js';
 
-export async function startManager(core: ManagerCore): Promise<void> {
+/** What boot's placement asks of the turns: whether a session runs, queues or waits on a person now. */
+export interface TurnActivity {
+  readonly sessionInUse: (sessionId: string) => boolean;
+}
+
+export async function startManager(core: ManagerCore, activity: TurnActivity): Promise<void> {
   const { lifecycle, logger } = core;
   lifecycle.enter('starting');
   logger.info('Initializing OpenCode process manager...');
   await startGateway(core);
-  const runtime = await boot(core);
+  const runtime = await boot(core, activity.sessionInUse);
   if (runtime === undefined) return;
   core.binary = runtime.binary;
   core.placement = runtime.placement;

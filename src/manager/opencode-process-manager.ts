@@ -64,7 +64,9 @@ export class OpencodeProcessManager {
   async start(): Promise<void> {
     if (this.core.lifecycle.state !== 'created') return;
     process.on('exit', this.killAllOnExit);
-    await startManager(this.core);
+    await startManager(this.core, {
+      sessionInUse: (id) => this.admission.isBusy(id) || this.admission.isQueued(id) || this.core.userRequests.countFor(id) > 0,
+    });
   }
 
   /** Aborts every turn, stops the servers, ends every child and its descendants, and waits. */

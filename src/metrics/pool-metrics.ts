@@ -65,6 +65,12 @@ export function createPoolMetrics(scope: MetricScope) {
     help: 'Isolated pools: server instances stopped to give their slot to another session.',
     registers,
   });
+  /** Isolated pools: a session's server stopped because the session was idle (OCPM_SESSION_IDLE_STOP_MS). */
+  const serverIdleStops = new client.Counter({
+    name: 'opencode_manager_server_idle_stops_total',
+    help: "Isolated pools: sessions' server instances stopped after OCPM_SESSION_IDLE_STOP_MS without a turn.",
+    registers,
+  });
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
@@ -87,5 +93,15 @@ export function createPoolMetrics(scope: MetricScope) {
   for (const reason of RESTART_REASONS) serverRestarts.inc({ reason }, 0);
   for (const failure of HEALTH_FAILURE_CLASSES) healthFailures.inc({ class: failure }, 0);
   for (const reason of DISPOSAL_REASONS) directoryDisposals.inc({ reason }, 0);
-  return { serverRestarts, healthFailures, healthDuration, directoryDisposals, serverStartDuration, serverStartWait, instanceMemoryLimit, serverEvictions };
+  return {
+    serverRestarts,
+    healthFailures,
+    healthDuration,
+    directoryDisposals,
+    serverStartDuration,
+    serverStartWait,
+    instanceMemoryLimit,
+    serverEvictions,
+    serverIdleStops,
+  };
 }

@@ -13,7 +13,13 @@ import type { Placement } from './placement.js';
 import { SandboxedPerMessagePlacement } from './sandboxed-per-message-placement.js';
 import { SharedPoolPlacement } from './shared-pool-placement.js';
 
-export function choosePlacement(core: ManagerCore, binary: OpencodeBinary, mode: TurnMode, sandbox: SessionSandbox | undefined): Placement {
+export function choosePlacement(
+  core: ManagerCore,
+  binary: OpencodeBinary,
+  mode: TurnMode,
+  sandbox: SessionSandbox | undefined,
+  sessionInUse: (sessionId: string) => boolean,
+): Placement {
   const deps = core.placementDeps;
   if (mode === 'per-message') return sandbox === undefined ? new PerMessagePlacement(deps) : new SandboxedPerMessagePlacement(deps, sandbox);
   const { settings, metrics, logger } = core;
@@ -29,7 +35,7 @@ export function choosePlacement(core: ManagerCore, binary: OpencodeBinary, mode:
     gatewayEnv: gatewayEnvOf(core),
   };
   if (sandbox === undefined) return new SharedPoolPlacement(deps, new SharedServerPool(settings.pool, runtime, metrics, logger));
-  return new IsolatedPoolPlacement(deps, sandbox, new IsolatedServerPool(settings.pool, runtime, sandbox, metrics, logger));
+  return new IsolatedPoolPlacement(deps, sandbox, new IsolatedServerPool(settings.pool, runtime, sandbox, sessionInUse, metrics, logger));
 }
 
 /** Each server's model key: its session's when isolated, else its slot's (calls then name their conversation). */

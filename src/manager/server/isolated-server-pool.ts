@@ -1,6 +1,7 @@
 // An isolated pool: each slot serves one session at a time, its server confined to that session's
 // sandbox and home. Slots start idle and are given to sessions on demand (a free one, else the least
-// recently used one no turn holds, whose server is stopped); an idle session's server is stopped.
+// recently used one no turn holds, whose server is stopped); a session idle for
+// OCPM_SESSION_IDLE_STOP_MS loses its server (memory follows active sessions, not registered ones).
 import type { Logger } from '../../logging/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { inBackground } from '../../util/housekeeping.js';
@@ -16,6 +17,8 @@ export class IsolatedServerPool extends ServerPool {
     config: PoolConfig,
     runtime: PoolRuntime,
     private readonly sandbox: SessionSandbox,
+    /** Whether the session runs a turn, has one queued or waits on a person: its server never stops then. */
+    private readonly sessionInUse: (sessionId: string) => boolean,
     metrics: Metrics,
     logger: Logger,
   ) {
@@ -70,13 +73,22 @@ export class IsolatedServerPool extends ServerPool {
 
   /** An isolated server serves one session: idle, it is stopped rather than its directory released. */
   protected override async probeSlot(slot: Slot): Promise<void> {
-    const instance = slot.instance;
-    const idle = slot.state === 'ready' && !slot.recyclePending && instance !== undefined && slot.leases === 0 && instance.activeTurns === 0;
-    if (idle && Date.now() - slot.lastUsed > this.config.directoryIdleMs) {
+    if (this.idleTooLong(slot)) {
+      this.metrics.serverIdleStops.inc();
       await this.vacate(slot, 'its session was idle');
       return;
     }
     await super.probeSlot(slot);
+  }
+
+  /** Ready, nothing holds it (no turn, no warm-up, nothing queued or asked) and unused for OCPM_SESSION_IDLE_STOP_MS. */
+  private idleTooLong(slot: Slot): boolean {
+    const { sessionIdleStopMs } = this.config;
+    const instance = slot.instance;
+    const tenant = slot.tenant;
+    if (sessionIdleStopMs === 0 || tenant === undefined || instance === undefined) return false;
+    if (slot.state !== 'ready' || slot.recyclePending || slot.leases > 0 || instance.activeTurns > 0) return false;
+    return Date.now() - slot.lastUsed > sessionIdleStopMs && !this.sessionInUse(tenant.sessionId);
   }
 
   /** Gives a slot to a session: a free one, else the least recently used one no turn holds. */
