@@ -23,6 +23,13 @@ COPY bin ./bin
 # The operator console's static page (GET /console), served from ../public next to dist/.
 COPY public ./public
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# opencode's plugin package at opencode's version, which opencode would otherwise install into every
+# isolated session's home at its first turn (95 MB and a registry fetch each): installed once here,
+# linked read-only into each session's home (OCPM_OPENCODE_PLUGIN_DIR), nothing fetched at run time.
+RUN version="$(node -p "require('opencode-ai/package.json').version")" \
+ && npm install --prefix /app/opencode-plugin --save-exact --no-audit --no-fund --ignore-scripts \
+      --cache /tmp/plugin-npm-cache "@opencode-ai/plugin@${version}" \
+ && rm -rf /tmp/plugin-npm-cache
 
 FROM node:24-bookworm-slim AS runtime
 # git: opencode expects it in workspaces. ripgrep: opencode's search tools (it cannot download rg
@@ -40,7 +47,8 @@ ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0 \
     OCPM_WORKSPACE_ROOT=/workspaces \
-    OCPM_DATA_DIR=/data
+    OCPM_DATA_DIR=/data \
+    OCPM_OPENCODE_PLUGIN_DIR=/app/opencode-plugin
 WORKDIR /app
 # Owned by root and read-only to the service user: the code cannot be changed at run time.
 COPY --from=build /app/package.json ./
@@ -51,6 +59,7 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/public ./public
 # The sandbox every session's opencode runs in (OCPM_ISOLATION): Landlock, no privileges needed.
 COPY --from=build /app/build ./build
+COPY --from=build /app/opencode-plugin ./opencode-plugin
 # The binary runs here; its state goes to a scratch HOME/TMPDIR, removed, so nothing root-owned is
 # left in the service user's home.
 RUN mkdir /tmp/opencode-check \

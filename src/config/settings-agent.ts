@@ -218,4 +218,20 @@ export const AGENT_SETTINGS = {
     'a duration in ms (0 = never)',
     "With isolation: a session's own server stops after this long with no turn (none running, queued or waiting on a person) and frees its slot and memory (`opencode_manager_server_idle_stops_total`); the session's next message, or its next `PUT` as a warm-up, starts it again with the same conversation. Checked at each health probe. `0` keeps servers until evicted or deleted.",
   ),
+  OCPM_MEMORY_LIMIT_MB: setting(
+    'pool',
+    'memoryLimitMb',
+    integer(0).optional(),
+    undefined,
+    'an integer number of MB (0 = no limit; default: 90% of the cgroup memory limit)',
+    "With isolation: a session's server is not started when the service (its own process, every server's process tree, per-message runs) plus one more server would pass this; the least recently used server no turn holds is stopped to make room, else `OCPM_WHEN_MEMORY_FULL` applies (`opencode_manager_memory_full_total`). A new server counts as the largest start footprint measured so far (350 MB before one was). Unset: 90% of the container's cgroup memory limit, none without one.",
+  ),
+  OCPM_WHEN_MEMORY_FULL: setting(
+    'pool',
+    'whenMemoryFull',
+    z.enum(['wait', 'per-message']),
+    'wait',
+    'wait or per-message',
+    'With isolation, when no server fits under `OCPM_MEMORY_LIMIT_MB` and none can be stopped: `wait`: the turn waits (within its timeouts) until a server stops or memory frees; `per-message`: the turn runs as one `opencode run` now (which costs memory too). A warm-up at `PUT` never waits: it is skipped.',
+  ),
 } as const;

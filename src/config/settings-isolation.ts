@@ -1,7 +1,7 @@
 // The settings of the sessions' isolation: the sandbox, its layers and its limits. Rows of the
 // settings table (src/config/settings.ts).
 import { z } from 'zod';
-import { commaList, integer, NAMES, nameList, pathList, setting } from './setting.js';
+import { commaList, integer, NAMES, nameList, pathList, setting, text } from './setting.js';
 
 /** The sandbox layers an operator can switch off (diagnosis, or a workload one of them breaks). */
 export const ISOLATION_LAYERS = ['lifetime', 'pidns', 'caps', 'uid', 'devices', 'tcp', 'limits'] as const;
@@ -40,6 +40,15 @@ export const ISOLATION_SETTINGS = {
     [],
     'a comma-separated list of absolute paths',
     'More read-only paths inside every sandbox (comma-separated, absolute), for toolchains outside `/usr` and `/opt`.',
+  ),
+  OCPM_OPENCODE_PLUGIN_DIR: setting(
+    'isolation',
+    'opencodePluginDir',
+    text.optional(),
+    undefined,
+    'an absolute path',
+    "A directory where `@opencode-ai/plugin` at opencode's version is already installed (`npm install --prefix DIR @opencode-ai/plugin@VERSION`; the image has one): every isolated session's config home links to it, read-only, and the service installs nothing. Unset: installed once at boot into `OCPM_DATA_DIR/opencode/shared-plugin` from the npm registry. A directory without that version is not used: each session's opencode installs the package itself, as without either.",
+    { isPath: true },
   ),
   OCPM_TOOL_ENV_ALLOW: setting(
     'isolation',

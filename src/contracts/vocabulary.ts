@@ -53,6 +53,9 @@ export type RestartReason = (typeof RESTART_REASONS)[number];
 
 /** Why a directory's instance state was given back. */
 export const DISPOSAL_REASONS = ['idle', 'session_deleted', 'session_reset'] as const;
+
+/** What an isolated pool did when one more server did not fit under OCPM_MEMORY_LIMIT_MB. */
+export const MEMORY_FULL_ACTIONS = ['evicted', 'waited', 'per_message'] as const;
 export type DisposalReason = (typeof DISPOSAL_REASONS)[number];
 
 /** A failed health check: timeout, refused (nothing listening), bad_status, error. */

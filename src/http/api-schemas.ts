@@ -111,6 +111,15 @@ export const statusFullResponseSchema = z
           })
           .optional()
           .describe('Server mode only: the start queue'),
+        memory: z
+          .object({
+            limitBytes: z.number().int().describe('OCPM_MEMORY_LIMIT_MB (or 90% of the cgroup limit) in bytes'),
+            usedBytes: z.number().int().describe('What the service holds as counted against it'),
+            serverEstimateBytes: z.number().int().describe('What one more server is counted at'),
+            waiting: z.number().int().describe('Turns waiting for memory to start their server'),
+          })
+          .optional()
+          .describe('Isolated server mode under a memory limit only'),
       })
       .loose(),
     isolation: z

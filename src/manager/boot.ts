@@ -83,7 +83,7 @@ function createSandbox(core: ManagerCore, binary: OpencodeBinary): SessionSandbo
     protections: isolation.protections.join(','),
   });
   for (const warning of isolation.warnings) logger.warn(`Isolation layer not active: ${warning}`);
-  const sharedPlugin = new SharedPlugin(settings.storage.dataDir, binary.version);
+  const sharedPlugin = new SharedPlugin(settings.storage.dataDir, binary.version, settings.isolation.opencodePluginDir);
   // In the background: boot does not wait for a registry (an air-gapped one may never answer).
   void sharedPlugin.prepare({
     // npm's own settings (registry, CA file) with what every networked child gets.

@@ -31,6 +31,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
   const description = serverUp ? MODE_DESCRIPTIONS.server : placement.mode === 'per-message' ? MODE_DESCRIPTIONS.perMessage : MODE_DESCRIPTIONS.fallback;
   const instances = placement.instances();
   const starts = placement.startQueue();
+  const memory = placement.memoryStatus();
   return {
     available: binary !== undefined && lifecycle.state !== 'unavailable',
     version: binary?.version ?? null,
@@ -47,6 +48,7 @@ export function buildStats(core: ManagerCore, live: LiveCounts, now: number): Ma
       description,
       ...(instances === undefined ? {} : { instances }),
       ...(starts === undefined ? {} : { starts }),
+      ...(memory === undefined ? {} : { memory }),
     },
     state: lifecycle.state,
     draining: lifecycle.state === 'draining' || lifecycle.state === 'stopping',
@@ -89,5 +91,6 @@ export function bindGauges(core: ManagerCore, live: () => LiveCounts): void {
     oldestUserWaitSeconds: () => core.userRequests.oldestWaitSeconds(),
     serverMemory: () => core.placement.serverMemory(),
     serverStartsWaiting: () => core.placement.startQueue()?.waiting ?? 0,
+    memoryLimit: () => core.placement.memoryStatus(),
   });
 }

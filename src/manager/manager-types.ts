@@ -9,6 +9,7 @@ import type { BusEvent } from '../opencode-wire/bus-events.js';
 import type { OpencodeEvent } from '../opencode-wire/run-events.js';
 import type { InstanceStatus } from './server/server-pool.js';
 import type { StartQueueStatus } from './server/start-gate.js';
+import type { MemoryStatus } from './server/memory-room.js';
 import type { TurnMode } from './turn.js';
 import type { RunChildOptions } from './per-message/run-children.js';
 import type { Isolation } from './isolation/isolation.js';
@@ -89,6 +90,8 @@ export interface ManagerStats {
     instances?: InstanceStatus[];
     /** Server mode only: servers starting now and starts waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
     starts?: StartQueueStatus;
+    /** Isolated server mode under OCPM_MEMORY_LIMIT_MB only. */
+    memory?: MemoryStatus;
   };
   /** Added fields (the shape above is kept as the web app knows it). */
   state: ManagerState;

@@ -17,6 +17,8 @@ export interface GaugeSources {
   serverMemory(): ReadonlyArray<{ server: string; bytes: number }>;
   /** Server starts waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
   serverStartsWaiting(): number;
+  /** Isolated pools under OCPM_MEMORY_LIMIT_MB: the limit and what the service holds against it (undefined: no limit). */
+  memoryLimit(): { limitBytes: number; usedBytes: number } | undefined;
   /** Sessions with at least one pending permission request or question. */
   sessionsWaitingOnUser(): number;
   /** Seconds since the oldest pending request was asked (0 when none). */

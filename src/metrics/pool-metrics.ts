@@ -1,7 +1,7 @@
 // The server pool: instances by state and memory, starts, restarts, health probes, directory
 // releases and (isolated pools) evictions.
 import client from 'prom-client';
-import { DISPOSAL_REASONS, HEALTH_FAILURE_CLASSES, INSTANCE_STATES, RESTART_REASONS } from '../contracts/vocabulary.js';
+import { DISPOSAL_REASONS, HEALTH_FAILURE_CLASSES, INSTANCE_STATES, MEMORY_FULL_ACTIONS, RESTART_REASONS } from '../contracts/vocabulary.js';
 import type { MetricScope } from './metric-kit.js';
 
 export const HEALTH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -71,6 +71,29 @@ export function createPoolMetrics(scope: MetricScope) {
     help: "Isolated pools: sessions' server instances stopped after OCPM_SESSION_IDLE_STOP_MS without a turn.",
     registers,
   });
+  /** Isolated pools: what happened when one more server did not fit under OCPM_MEMORY_LIMIT_MB. */
+  const memoryFull = new client.Counter({
+    name: 'opencode_manager_memory_full_total',
+    help: 'Isolated pools: a session needed a server and one more did not fit under OCPM_MEMORY_LIMIT_MB, by what happened (evicted: an idle server stopped for it; waited; per_message).',
+    labelNames: ['action'] as const,
+    registers,
+  });
+  new client.Gauge({
+    name: 'opencode_manager_memory_limit_bytes',
+    help: 'OCPM_MEMORY_LIMIT_MB (or 90% of the cgroup limit) in bytes while an isolated pool applies it; 0 when no limit applies.',
+    registers,
+    collect() {
+      this.set(scope.sources()?.memoryLimit()?.limitBytes ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'opencode_manager_memory_used_bytes',
+    help: 'What the service holds as counted against OCPM_MEMORY_LIMIT_MB: its own process, per-message runs and every server tree (a server not yet measured at the estimate); 0 when no limit applies.',
+    registers,
+    collect() {
+      this.set(scope.sources()?.memoryLimit()?.usedBytes ?? 0);
+    },
+  });
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
@@ -93,6 +116,7 @@ export function createPoolMetrics(scope: MetricScope) {
   for (const reason of RESTART_REASONS) serverRestarts.inc({ reason }, 0);
   for (const failure of HEALTH_FAILURE_CLASSES) healthFailures.inc({ class: failure }, 0);
   for (const reason of DISPOSAL_REASONS) directoryDisposals.inc({ reason }, 0);
+  for (const action of MEMORY_FULL_ACTIONS) memoryFull.inc({ action }, 0);
   return {
     serverRestarts,
     healthFailures,
@@ -103,5 +127,6 @@ export function createPoolMetrics(scope: MetricScope) {
     instanceMemoryLimit,
     serverEvictions,
     serverIdleStops,
+    memoryFull,
   };
 }

@@ -119,6 +119,13 @@ NODE_GOT=$(podman exec "$FAKE" node --version)
 [ "$NODE_GOT" = "$NODE_WANT" ] || fail "the container runs node $NODE_GOT, expected $NODE_WANT (.node-version)"
 say "node $NODE_GOT in the container (.node-version)"
 
+# opencode's plugin package is in the image at opencode's own version: no session installs it.
+PLUGIN_CHECK='const want = require("/app/node_modules/opencode-ai/package.json").version;
+const got = require(process.env.OCPM_OPENCODE_PLUGIN_DIR + "/node_modules/@opencode-ai/plugin/package.json").version;
+if (got !== want) { console.error(`plugin ${got}, opencode ${want}`); process.exit(1); }'
+podman exec "$FAKE" node -e "$PLUGIN_CHECK" || fail "the image's opencode plugin package (OCPM_OPENCODE_PLUGIN_DIR) is not opencode's version"
+say "opencode's plugin package in the image at opencode's version"
+
 api -X PUT -d '{"workspace":"demo"}' "$BASE/api/sessions/demo" >"$WORK/session.json"
 grep -q '"workspace"' "$WORK/session.json" || { cat "$WORK/session.json" >&2; fail "PUT /api/sessions/demo"; }
 api -X POST -d '{"text":"hello from the container test"}' "$BASE/api/sessions/demo/messages" >"$WORK/answer.json"

@@ -1,11 +1,12 @@
-// linkSharedPlugin writes on a session's behalf into a tree the session's agent can write: only into
-// an `opencode` directory it creates itself, never through a link the agent planted.
+// The shared install of opencode's plugin package. linkSharedPlugin writes on a session's behalf into
+// a tree the session's agent can write: only into an `opencode` directory it creates itself, never
+// through a link the agent planted. An install the operator prepared is used as it is, never written.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { linkSharedPlugin } from '../../src/manager/isolation/shared-plugin.js';
+import { linkSharedPlugin, SharedPlugin } from '../../src/manager/isolation/shared-plugin.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 
 describe('linkSharedPlugin', () => {
@@ -51,5 +52,47 @@ describe('linkSharedPlugin', () => {
     await mkdir(path.join(used, 'opencode'), { recursive: true });
     await linkSharedPlugin(used, plugin);
     assert.equal(existsSync(path.join(used, 'opencode', 'node_modules')), false);
+  });
+});
+
+describe('SharedPlugin with an install the operator prepared (OCPM_OPENCODE_PLUGIN_DIR)', () => {
+  let temp: { dir: string; remove: () => Promise<void> };
+  const prepared = (): string => path.join(temp.dir, 'image-plugin');
+  const deps = (runs: string[], warnings: string[]) => ({
+    env: {},
+    run: (options: { args: readonly string[] }) => {
+      runs.push(options.args.join(' '));
+      return Promise.reject(new Error('no install expected'));
+    },
+    logger: { info: () => undefined, warn: (message: string) => warnings.push(message) },
+  });
+  before(async () => {
+    temp = await makeTempDir('prepared-plugin');
+    const manifest = path.join(prepared(), 'node_modules', '@opencode-ai', 'plugin');
+    await mkdir(manifest, { recursive: true });
+    await writeFile(path.join(manifest, 'package.json'), JSON.stringify({ name: '@opencode-ai/plugin', version: '1.2.3' }));
+  });
+  after(async () => {
+    await temp.remove();
+  });
+
+  it("is used as it is when it holds opencode's version: ready at once, nothing installed", async () => {
+    const plugin = new SharedPlugin(path.join(temp.dir, 'data'), '1.2.3', prepared());
+    assert.equal(plugin.ready, true);
+    assert.equal(plugin.dir, prepared());
+    const runs: string[] = [];
+    await plugin.prepare(deps(runs, []));
+    assert.deepEqual(runs, []);
+  });
+
+  it('is not used, and not written to, when it holds another version: a warning, no install', async () => {
+    const plugin = new SharedPlugin(path.join(temp.dir, 'data'), '9.9.9', prepared());
+    const runs: string[] = [];
+    const warnings: string[] = [];
+    await plugin.prepare(deps(runs, warnings));
+    assert.equal(plugin.ready, false);
+    assert.deepEqual(runs, []);
+    assert.match(warnings.join('\n'), /OCPM_OPENCODE_PLUGIN_DIR/);
+    assert.equal(existsSync(path.join(temp.dir, 'data')), false, 'nothing was installed under the data dir either');
   });
 });

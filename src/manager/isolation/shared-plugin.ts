@@ -55,12 +55,16 @@ export class SharedPlugin {
   readonly dir: string;
   private installed: boolean;
 
-  /** `version`: opencode's, the plugin version it wants. */
+  /**
+   * `version`: opencode's, the plugin version it wants. `prepared`: an install the operator made
+   * (OCPM_OPENCODE_PLUGIN_DIR, the image's), used as it is and never written to.
+   */
   constructor(
     dataDir: string,
     private readonly version: string,
+    private readonly prepared?: string,
   ) {
-    this.dir = sharedPluginDir(dataDir);
+    this.dir = prepared ?? sharedPluginDir(dataDir);
     this.installed = installedVersion(this.dir) === version;
   }
 
@@ -71,7 +75,15 @@ export class SharedPlugin {
   /** Installs opencode's version unless it is there; never throws (a failure is logged). */
   async prepare(deps: SharedPluginDeps): Promise<void> {
     // Only a release is in the registry (a prerelease or local build asks for a version npm lacks).
-    if (this.installed || !/^\d+\.\d+\.\d+$/.test(this.version)) return;
+    if (this.installed) return;
+    if (this.prepared !== undefined) {
+      deps.logger.warn("OCPM_OPENCODE_PLUGIN_DIR does not hold opencode's plugin package at opencode's version; each session's opencode installs it itself", {
+        version: this.version,
+        found: installedVersion(this.prepared) ?? null,
+      });
+      return;
+    }
+    if (!/^\d+\.\d+\.\d+$/.test(this.version)) return;
     const staging = `${this.dir}.staging-${randomUUID()}`;
     const started = Date.now();
     try {

@@ -4,7 +4,9 @@ import type { SessionSandbox } from '../isolation/session-sandbox.js';
 import type { ManagerCore } from '../manager-core.js';
 import type { OpencodeBinary } from '../opencode-binary.js';
 import type { PoolRuntime } from '../server/pool-config.js';
+import { cgroupMemoryLimitBytes } from '../../util/cgroup-memory.js';
 import { IsolatedServerPool } from '../server/isolated-server-pool.js';
+import { MemoryRoom, memoryLimitBytes } from '../server/memory-room.js';
 import { SharedServerPool } from '../server/shared-server-pool.js';
 import type { TurnMode } from '../turn.js';
 import { IsolatedPoolPlacement } from './isolated-pool-placement.js';
@@ -35,7 +37,15 @@ export function choosePlacement(
     gatewayEnv: gatewayEnvOf(core),
   };
   if (sandbox === undefined) return new SharedPoolPlacement(deps, new SharedServerPool(settings.pool, runtime, metrics, logger));
-  return new IsolatedPoolPlacement(deps, sandbox, new IsolatedServerPool(settings.pool, runtime, sandbox, sessionInUse, metrics, logger));
+  const memory = new MemoryRoom(memoryLimitBytes(settings.pool.memoryLimitMb, cgroupMemoryLimitBytes()), () => serviceOwnBytes(core));
+  if (memory.limitBytes !== undefined)
+    logger.info('Servers start within a memory limit', { limitMb: Math.round(memory.limitBytes / 1048576), whenFull: settings.pool.whenMemoryFull });
+  return new IsolatedPoolPlacement(deps, sandbox, new IsolatedServerPool(settings.pool, runtime, sandbox, sessionInUse, memory, metrics, logger));
+}
+
+/** What the service holds besides its servers: its own process and its per-message runs (and CLI calls). */
+function serviceOwnBytes(core: ManagerCore): number {
+  return process.memoryUsage.rss() + core.children.residentBytes('run') + core.children.residentBytes('cli');
 }
 
 /** Each server's model key: its session's when isolated, else its slot's (calls then name their conversation). */

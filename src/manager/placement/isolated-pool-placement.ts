@@ -24,7 +24,7 @@ export class IsolatedPoolPlacement extends SandboxedPerMessagePlacement {
   }
 
   override async lease(session: Session, signal?: AbortSignal): Promise<Lease | undefined> {
-    const lease = await this.servers.leaseFor({ id: session.id, workspace: session.workspace, home: this.homeOf(session) }, signal);
+    const lease = await this.servers.leaseFor({ id: session.id, workspace: session.workspace, home: this.homeOf(session) }, { signal, mayWait: true });
     this.fallback.note(lease !== undefined);
     return lease;
   }
@@ -33,10 +33,10 @@ export class IsolatedPoolPlacement extends SandboxedPerMessagePlacement {
     return this.servers.slotOfSession(session.id)?.ready;
   }
 
-  /** Starts the session's own server (a few seconds) so that its first message does not wait for it. */
+  /** Starts the session's own server (a few seconds) so that its first message does not wait for it; never waits for memory. */
   override warmUpLease(session: Session): Promise<Lease | undefined> | undefined {
     if (this.servers.slotOfSession(session.id) !== undefined) return undefined;
-    return this.servers.leaseFor({ id: session.id, workspace: session.workspace, home: this.homeOf(session) });
+    return this.servers.leaseFor({ id: session.id, workspace: session.workspace, home: this.homeOf(session) }, { mayWait: false });
   }
 
   /** The session's server stops and its slot is free. */

@@ -10,6 +10,7 @@ import type { InstanceStatus } from '../server/pool-status.js';
 import type { InstanceState, ServerInstance } from '../server/server-instance.js';
 import type { Lease, ServerPool } from '../server/server-pool.js';
 import type { StartQueueStatus } from '../server/start-gate.js';
+import type { MemoryStatus } from '../server/memory-room.js';
 import type { TurnMode } from '../turn.js';
 import type { Launch, Placement, PlacementDeps } from './placement.js';
 
@@ -101,6 +102,10 @@ export class PerMessagePlacement implements Placement {
 
   startQueue(): StartQueueStatus | undefined {
     return this.pool?.startQueue();
+  }
+
+  memoryStatus(): MemoryStatus | undefined {
+    return this.pool?.memoryStatus();
   }
 
   residentBytes(): number {

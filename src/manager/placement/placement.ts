@@ -12,6 +12,7 @@ import type { InstanceStatus } from '../server/pool-status.js';
 import type { InstanceState, ServerInstance } from '../server/server-instance.js';
 import type { Lease } from '../server/server-pool.js';
 import type { StartQueueStatus } from '../server/start-gate.js';
+import type { MemoryStatus } from '../server/memory-room.js';
 import type { TurnMode } from '../turn.js';
 
 /** How a per-message run of a session is launched: its environment and sandbox. */
@@ -75,6 +76,8 @@ export interface Placement {
   residentBytes(): number;
   /** Server mode: the servers starting and the starts waiting for their turn. */
   startQueue(): StartQueueStatus | undefined;
+  /** Isolated server mode under a memory limit: the limit, what is held, a new server's estimate. */
+  memoryStatus(): MemoryStatus | undefined;
   serverMemory(): Array<{ server: string; bytes: number }>;
   /** Drains and restarts one server (409 `not_server_mode` without a pool). */
   restartInstance(id: string, drainMs: number): Promise<InstanceStatus | undefined>;

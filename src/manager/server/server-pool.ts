@@ -15,6 +15,7 @@ import { PoolSupervisor } from './pool-supervisor.js';
 import type { InstanceState, ServerInstance } from './server-instance.js';
 import { Slot } from './slot.js';
 import type { StartQueueStatus } from './start-gate.js';
+import type { MemoryStatus } from './memory-room.js';
 
 export { Slot, type Tenant } from './slot.js';
 export type { InstanceStatus } from './pool-status.js';
@@ -150,6 +151,11 @@ export abstract class ServerPool {
   /** Starts running and waiting for their turn (OCPM_MAX_CONCURRENT_STARTS). */
   startQueue(): StartQueueStatus {
     return this.supervisor.startQueue();
+  }
+
+  /** Only isolated pools start servers per session under a memory limit. */
+  memoryStatus(): MemoryStatus | undefined {
+    return undefined;
   }
 
   residentBytes(): number {
