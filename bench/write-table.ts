@@ -34,18 +34,31 @@ interface EndpointsJson {
 interface CompareScenario {
   mode?: string;
   sessions?: number;
-  first?: Pair;
-  followup?: Pair;
-  peakRssMb?: number;
-  spawnsPer100?: number;
+  /** Since --gaps: ms between a session's PUT and its first message. */
+  gapMs?: number;
+  first?: Pair | null;
+  followup?: Pair | null;
+  peakRssMb?: number | null;
+  spawnsPer100?: number | null;
+  serverStarts?: number | null;
+  disk?: { p50Mb?: number; maxMb?: number; perSessionHome?: boolean } | null;
   failed?: unknown[];
   wrongAnswers?: unknown[];
   leftoverPids?: unknown[];
+  error?: string | null;
+}
+/** Since --gaps: one row per N and gap, with the targets judged. */
+interface CompareDerivedRow {
+  sessions?: number;
+  gapMs?: number;
+  values?: Record<string, number | null | undefined>;
+  targets?: Array<{ label?: string; value?: number | null; max?: number; verdict?: string }>;
 }
 interface CompareJson {
-  args?: { followups?: number; firstTokenMs?: number };
+  args?: { followups?: number; firstTokenMs?: number; gaps?: number[] };
   results?: CompareScenario[];
-  derived?: Record<string, Record<string, number | undefined>>;
+  /** Before --gaps: ratios by N. */
+  derived?: Record<string, Record<string, number | undefined>> | CompareDerivedRow[];
 }
 
 export interface LatestResult<T> {
@@ -142,27 +155,47 @@ function endpointsSection(result: LatestResult<EndpointsJson>): Section {
 
 function compareSection(result: LatestResult<CompareJson>): Section {
   const r = result.json;
+  const at = (n: unknown, gap: unknown): string => `N=${cell(n as number | undefined)}${gap === undefined ? '' : ` gap ${cell(gap as number)} ms`}`;
   const rows: Row[] = (r.results ?? []).map((s) => {
     const problems = (s.failed?.length ?? 0) + (s.wrongAnswers?.length ?? 0) + (s.leftoverPids?.length ?? 0);
+    const error = typeof s.error === 'string' ? `; **error: ${s.error.slice(0, 120)}**` : '';
+    const extra =
+      s.gapMs === undefined
+        ? ''
+        : `, disk/session p50 ${cell(s.disk?.p50Mb)} MB${s.disk?.perSessionHome === false ? ' (no own home: total / N)' : ''}, ${cell(s.serverStarts)} servers started`;
     return {
       benchmark: 'compare',
-      figure: `N=${cell(s.sessions)} ${cell(s.mode)}: first / follow-up p50, peak RSS, spawns per 100 messages`,
-      value: `${cell(s.first?.p50)} / ${cell(s.followup?.p50)} ms, ${cell(s.peakRssMb)} MB, ${cell(s.spawnsPer100)}${problems > 0 ? `; **${problems} failed, wrong or leftover**` : ''}`,
+      figure: `${at(s.sessions, s.gapMs)} ${cell(s.mode)}: first / follow-up p50, peak RSS, spawns per 100 messages${s.gapMs === undefined ? '' : ', disk per session, servers started'}`,
+      value: `${cell(s.first?.p50)} / ${cell(s.followup?.p50)} ms, ${cell(s.peakRssMb)} MB, ${cell(s.spawnsPer100)}${extra}${problems > 0 ? `; **${problems} failed, wrong or leftover**` : ''}${error}`,
       target: '–',
     };
   });
-  for (const [n, d] of Object.entries(r.derived ?? {})) {
-    if (d.managerOverheadMsPerTurn === undefined) continue;
-    rows.push({
-      benchmark: 'compare',
-      figure: `N=${n}: manager overhead per turn (server − direct follow-up p50)`,
-      value: `${cell(d.managerOverheadMsPerTurn)} ms`,
-      target: '–',
-    });
+  const derived: CompareDerivedRow[] = Array.isArray(r.derived)
+    ? r.derived
+    : Object.entries(r.derived ?? {}).map(([n, values]) => ({ sessions: Number(n), values }));
+  for (const d of derived) {
+    const overhead = d.values?.managerOverheadMsPerTurn;
+    if (overhead !== undefined && overhead !== null) {
+      rows.push({
+        benchmark: 'compare',
+        figure: `${at(d.sessions, d.gapMs)}: manager overhead per turn (server − direct follow-up p50)`,
+        value: `${cell(overhead)} ms`,
+        target: '–',
+      });
+    }
+    for (const t of d.targets ?? []) {
+      rows.push({
+        benchmark: 'compare',
+        figure: `${at(d.sessions, d.gapMs)}: ${cell(t.label)}`,
+        value: cell(t.value),
+        target: `≤ ${cell(t.max)}: ${t.verdict === 'ok' ? 'pass' : '**miss**'}`,
+      });
+    }
   }
+  const gaps = r.args?.gaps === undefined ? '' : `, gaps ${r.args.gaps.join(', ')} ms`;
   return {
     rows,
-    source: sourceOf('compare', result, `real opencode, ${cell(r.args?.followups)} follow-ups, stub model first token ${cell(r.args?.firstTokenMs)} ms`),
+    source: sourceOf('compare', result, `real opencode, ${cell(r.args?.followups)} follow-ups${gaps}, stub model first token ${cell(r.args?.firstTokenMs)} ms`),
   };
 }
 
