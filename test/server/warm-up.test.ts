@@ -1,6 +1,7 @@
 // A session's PUT warms what its first prompt would load, in server mode: its conversation is
 // created and its workspace's config, providers and agents are read from its server ahead of the
-// first message, with no message sent (nothing appears in the conversation).
+// first message, with no message sent (nothing appears in the conversation). A restarted server
+// reads the workspaces its predecessor served lately again.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { waitFor } from '../helpers/wait-for.js';
 describe('server mode, a session warmed up at its PUT', () => {
   let svc: TestService;
   before(async () => {
-    svc = await startTestService({ OCPM_MODE: 'server' });
+    svc = await startTestService({ OCPM_MODE: 'server', OCPM_RESTART_BACKOFF_MS: '10' });
   });
   after(async () => {
     await svc.close();
@@ -23,12 +24,11 @@ describe('server mode, a session warmed up at its PUT', () => {
     const put = await call(`${svc.url}/api/sessions/w`, 'PUT', { workspace: 'w' });
     assert.equal(put.status, 201);
     const workspace = String(put.body.workspace);
-    const warmed = await waitFor('the warm-up reads', async () => {
+    await waitFor('the warm-up reads', async () => {
       const reads = (await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'))).filter((r) => r.method === 'GET' && r.directory === workspace);
       const paths = new Set(reads.map((r) => r.path));
-      return ['/config', '/config/providers', '/agent'].every((p) => paths.has(p)) ? paths : undefined;
+      return ['/config', '/config/providers', '/agent', '/command'].every((p) => paths.has(p)) ? paths : undefined;
     });
-    assert.ok(warmed.has('/command'));
     assert.equal(existsSync(path.join(svc.recordDir, 'serve-messages.jsonl')), false, 'no message was sent');
     const session = await waitFor(
       'the conversation',
@@ -38,5 +38,29 @@ describe('server mode, a session warmed up at its PUT', () => {
     assert.equal(first.status, 200);
     assert.equal(first.body.opencodeSessionId, session);
     assert.match(String(first.body.text), /fake reply #1\b/, 'the warm-up left nothing in the conversation');
+  });
+
+  it('after its server restarts, reads the workspaces it served lately again, before any new message', async () => {
+    assert.equal((await call(`${svc.url}/api/sessions/busy`, 'PUT', { workspace: 'busy' })).status, 201);
+    const answer = await call(`${svc.url}/api/sessions/busy/messages`, 'POST', { text: 'hello' });
+    assert.equal(answer.status, 200);
+    const workspace = String((await call(`${svc.url}/api/sessions/busy`, 'GET')).body.workspace);
+    const instance = async (): Promise<{ pid: number | null; state: string }> =>
+      (await call(`${svc.url}/api/opencode/status`, 'GET')).body.processManager.instances[0] as { pid: number | null; state: string };
+    const crashed = (await instance()).pid!;
+    const messages = (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).length;
+    process.kill(crashed, 'SIGKILL');
+    const next = await waitFor('the restarted server', async () => {
+      const now = await instance();
+      return now.state === 'ready' && now.pid !== crashed ? now.pid : undefined;
+    });
+    await waitFor('the workspace read again by the new server', async () => {
+      const reads = (await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'))).filter(
+        (r) => r.pid === next && r.method === 'GET' && r.directory === workspace,
+      );
+      const paths = new Set(reads.map((r) => r.path));
+      return ['/config', '/config/providers', '/agent'].every((p) => paths.has(p)) || undefined;
+    });
+    assert.equal((await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).length, messages, 'no message was sent');
   });
 });

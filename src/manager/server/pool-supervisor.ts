@@ -14,6 +14,7 @@ import { ServerInstance, type HealthResult } from './server-instance.js';
 import { StartGate, type StartQueueStatus } from './start-gate.js';
 import type { DisposalReason, PoolConfig, PoolRuntime, RestartReason } from './pool-config.js';
 import type { Slot } from './slot.js';
+import { directoriesToRewarm, rewarm } from './rewarm.js';
 
 export class PoolSupervisor {
   private closed = false;
@@ -51,6 +52,8 @@ export class PoolSupervisor {
       slot.markIdle();
       return;
     }
+    // What the instance being replaced served lately is loaded again into the next one (rewarm.ts).
+    const lately = directoriesToRewarm(slot.instance, this.config.directoryIdleMs);
     slot.beginStart();
     try {
       if (tenant === undefined) await mkdir(slot.dataHome, { recursive: true });
@@ -125,6 +128,7 @@ export class PoolSupervisor {
     this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
     const exited = instance.exited;
     if (exited !== undefined) inBackground(this.housekeeping, 'supervisor', () => this.watchExit(slot, instance, exited), { instance: slot.id });
+    inBackground(this.housekeeping, 'supervisor', () => rewarm(instance, lately, this.config.serverStartTimeoutMs, this.logger), { instance: slot.id });
   }
 
   /** Restarts the slot when its instance exits without being asked to, also when the end of its process could not be followed. */
