@@ -8,6 +8,7 @@ import { sendError, sendRefusal } from './gateway-answers.js';
 import type { ModelTerms, Reservation } from './model-ledger.js';
 import type { UpstreamProvider } from './upstream-providers.js';
 import { relayUpstream, type RelayDeps } from './upstream-relay.js';
+import type { WarmUpCalls } from './warm-up-calls.js';
 import type { VirtualKeys } from './virtual-keys.js';
 import { keyOf, maxOutputOf, withStreamUsage, type Wire } from './wire-formats.js';
 
@@ -22,6 +23,8 @@ export interface ProxyDeps extends RelayDeps {
   /** The session of the server's slot a shared server's call is for, from opencode's `x-session-id` (its conversation id). */
   readonly sessionOfConversation: (opencodeSessionId: string, slot: number) => string | undefined;
   readonly sessionExists: (sessionId: string) => boolean;
+  /** Conversations whose calls are warm-up calls: answered here, never sent upstream. */
+  readonly warmUpCalls: WarmUpCalls;
   readonly termsOf: (provider: string, model: string | undefined) => ModelTerms;
   /** The metric label of `provider/model`: a configured model, else `other`. */
   readonly modelLabel: (provider: string, model: string | undefined) => string;
@@ -81,6 +84,13 @@ export class GatewayProxy {
     const upstream = deps.upstreams.get(provider);
     if (upstream === undefined) {
       sendError(res, wire, 404, 'not_found', `the model gateway has no provider "${provider}"`);
+      return;
+    }
+    // A warm-up prompt's call, with a key the gateway gave: its work in opencode is done by now.
+    if (deps.warmUpCalls.has(req.headers['x-session-id']) && deps.keys.holderOf(keyOf(req.headers)) !== undefined) {
+      req.resume();
+      deps.recorder.called(provider, 'other', 'warm_up');
+      sendError(res, wire, 402, 'warm_up', 'a warm-up call: answered by the service, never sent to a provider');
       return;
     }
     const sessionId = this.sessionOf(req.headers, boundTo);

@@ -16,6 +16,7 @@ import type { GatewayRecorder } from './gateway-recorder.js';
 import { ModelLedger, type ModelTerms, type TurnCalls } from './model-ledger.js';
 import { OperatorConfigError, readOperatorConfig, referencedVariables, type JsonObject } from './operator-config.js';
 import { gatewayConfig, resolveProviders, type RefusedProvider, type ResolvedProviders } from './upstream-providers.js';
+import { WarmUpCalls } from './warm-up-calls.js';
 import { VirtualKeys } from './virtual-keys.js';
 
 export interface GatewaySettings {
@@ -79,6 +80,8 @@ function close(server: http.Server): Promise<void> {
 
 export class ModelGateway {
   private readonly keys = new VirtualKeys();
+  /** Warm-up prompts' conversations: their calls are answered here (warm-up-calls.ts). */
+  readonly warmUpCalls = new WarmUpCalls();
   private server: http.Server | undefined;
   private proxy: GatewayProxy | undefined;
   private ledger: ModelLedger | undefined;
@@ -152,6 +155,7 @@ export class ModelGateway {
       upstreams: this.resolved.upstreams,
       sessionOfConversation: host.sessionOfConversation,
       sessionExists: (id) => host.usageOf(id) !== undefined,
+      warmUpCalls: this.warmUpCalls,
       termsOf: host.termsOf,
       modelLabel: host.modelLabel,
       recorder: host.recorder,

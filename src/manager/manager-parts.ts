@@ -30,7 +30,16 @@ export function buildParts(core: ManagerCore): ManagerParts {
   const standalone: Standalone = (workspaceDir, args, options) => runStandalone(standaloneDeps, workspaceDir, args, options);
   const { serverStartTimeoutMs } = settings.pool;
   const ready = (): boolean => configurationProblem(core) === undefined;
-  const warmUps = new WarmUps({ lifecycle, placement, sessions: records, logger, serverStartTimeoutMs, ready });
+  const warmUps = new WarmUps({
+    lifecycle,
+    placement,
+    sessions: records,
+    logger,
+    serverStartTimeoutMs,
+    ready,
+    gateway: core.gateway,
+    sessionInUse: (id) => admission.isBusy(id) || admission.isQueued(id),
+  });
   const runner = new TurnRunner({
     placement,
     sessions: records,

@@ -35,7 +35,7 @@ export interface TurnRunnerDeps extends Pick<UsageAccountingDeps, 'catalog' | 'g
   readonly turns: Pick<TurnStore, 'start' | 'finish'>;
   readonly activity: Pick<Activity, 'touch'>;
   readonly userRequests: Pick<UserRequests, 'forTurn'>;
-  readonly warmUps: Pick<WarmUps, 'settled'>;
+  readonly warmUps: Pick<WarmUps, 'conversationReady'>;
   /** A per-message turn's opencode run. */
   readonly standalone: Standalone;
   /** With a session disk limit: the workspace is measured after each turn. */
@@ -79,7 +79,7 @@ export class TurnRunner {
     let used: { tokens: TokenUsage; cost: number } | undefined;
     beginTurnUsage(deps, session);
     try {
-      await deps.warmUps.settled(session.id);
+      await deps.warmUps.conversationReady(session.id);
       await placement.prepareTurn(session);
       lease = await placement.lease(session, signal);
       const routed = await this.route(session, message, options, signal, lease, (tokens, cost) => (used = { tokens, cost }));

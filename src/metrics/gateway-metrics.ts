@@ -8,14 +8,14 @@ import type { MetricScope } from './metric-kit.js';
 import type { createUsageMetrics } from './usage-metrics.js';
 
 /** How a model call ended at the gateway. */
-export const MODEL_CALL_OUTCOMES = ['success', 'upstream_error', 'failed', 'aborted', 'refused_budget', 'refused_rate', 'unauthorized'] as const;
+export const MODEL_CALL_OUTCOMES = ['success', 'upstream_error', 'failed', 'aborted', 'refused_budget', 'refused_rate', 'unauthorized', 'warm_up'] as const;
 export type ModelCallOutcome = (typeof MODEL_CALL_OUTCOMES)[number];
 
 export function createGatewayMetrics(scope: MetricScope) {
   const registers = [scope.registry];
   const modelCalls = new client.Counter({
     name: 'opencode_manager_model_calls_total',
-    help: 'Model calls through the gateway by provider, model (a configured model, else other) and outcome (success, upstream_error, failed, aborted, refused_budget, refused_rate, unauthorized).',
+    help: 'Model calls through the gateway by provider, model (a configured model, else other) and outcome (success, upstream_error, failed, aborted, refused_budget, refused_rate, unauthorized, warm_up).',
     labelNames: ['provider', 'model', 'outcome'] as const,
     registers,
   });

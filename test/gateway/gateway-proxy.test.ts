@@ -12,6 +12,7 @@ import { GatewayProxy, type ForwardTo } from '../../src/gateway/gateway-proxy.js
 import { ModelLedger, type ModelPrice } from '../../src/gateway/model-ledger.js';
 import type { UpstreamProvider } from '../../src/gateway/upstream-providers.js';
 import { VirtualKeys } from '../../src/gateway/virtual-keys.js';
+import { WarmUpCalls } from '../../src/gateway/warm-up-calls.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
 import { addCall, emptyUsage, totalTokens, type Budgets, type SessionUsage, type UsageTokens } from '../../src/usage/usage.js';
 import { gatewayRecorder } from '../../src/metrics/gateway-metrics.js';
@@ -217,6 +218,7 @@ interface Gateway {
   metrics: Metrics;
   /** Emits `usage` (sessionId, tokens, cost) when a call is added to a session's usage. */
   events: EventEmitter;
+  warmUpCalls: WarmUpCalls;
   metricsText: () => Promise<string>;
 }
 
@@ -247,9 +249,11 @@ async function startGateway(
   const metrics = createMetrics({ collectDefault: false });
   const keys = new VirtualKeys();
   const conversations = new Map(Object.entries(options.conversations ?? {}));
+  const warmUpCalls = new WarmUpCalls();
   const proxy = new GatewayProxy({
     keys,
     ledger,
+    warmUpCalls,
     upstreams,
     sessionOfConversation: (id) => conversations.get(id),
     sessionExists: (id) => usage.has(id),
@@ -274,7 +278,7 @@ async function startGateway(
     }
     return { url: await listener, key: keys.forSession(sessionId) };
   };
-  return { url, session, provider, keys, ledger, usage, metrics, events, metricsText: () => metrics.registry.metrics() };
+  return { url, session, provider, keys, ledger, usage, metrics, events, warmUpCalls, metricsText: () => metrics.registry.metrics() };
 }
 
 function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -409,6 +413,26 @@ describe('model gateway proxy: keys', () => {
     const missing = await request(`${gateway.url}/openai/chat/completions`, { headers: bearer(key), body: chatBody() });
     assert.equal(missing.status, 401);
     assert.equal(gateway.provider.requests.length, 1);
+  });
+
+  it("answers a warm-up conversation's call itself, 402 in the caller's wire format, and sends nothing upstream, until the warm-up ends", async () => {
+    const gateway = await startGateway({ conversations: { ses_user: 's1' } });
+    const key = gateway.keys.forSlot(0);
+    const done = gateway.warmUpCalls.expect('ses_warm');
+    const headers = { ...bearer(key), 'x-session-id': 'ses_warm' };
+    const warm = await request(`${gateway.url}/openai/chat/completions`, { headers, body: chatBody() });
+    assert.equal(warm.status, 402);
+    assert.equal(JSON.parse(warm.text).error.code, 'warm_up');
+    const anthropic = await request(`${gateway.url}/anthropic/messages`, { headers, body: { ...chatBody(), model: 'claude-x' } });
+    assert.equal(anthropic.status, 402);
+    assert.equal(JSON.parse(anthropic.text).type, 'error');
+    assert.equal(gateway.provider.requests.length, 0, 'nothing went upstream');
+    assert.equal(sample(await gateway.metricsText(), 'opencode_manager_model_calls_total', { provider: 'openai', model: 'other', outcome: 'warm_up' }), 1);
+    assert.deepEqual(gateway.usage.get('s1'), emptyUsage(), 'nothing was counted to a session');
+    // Without a key the gateway gave, or once the warm-up ended, it is an ordinary call.
+    assert.equal((await request(`${gateway.url}/openai/chat/completions`, { headers: { 'x-session-id': 'ses_warm' }, body: chatBody() })).status, 401);
+    done();
+    assert.equal((await request(`${gateway.url}/openai/chat/completions`, { headers, body: chatBody() })).status, 401);
   });
 
   it('answers 404 for a provider it does not have, and 400 for a body that is not JSON', async () => {

@@ -28,6 +28,8 @@ function isolatedEnv(extra: Record<string, string>): Record<string, string> {
     OCPM_STALL_TIMEOUT_MS: '60000',
     OCPM_PERMISSION_TIMEOUT_MS: '60000',
     FAKE_OPENCODE_RECORD_DIR: '',
+    // No warm-up prompt (it needs the gateway): with the fake it would be a message, and keep 600 MB.
+    OCPM_MODEL_GATEWAY: 'false',
     OCPM_SANDBOX_READ_PATHS: FAKE_OPENCODE_READ_PATHS,
     ...extra,
   };

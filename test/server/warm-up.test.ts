@@ -1,9 +1,9 @@
 // A session's PUT warms what its first prompt would load, in server mode: its conversation is
-// created and its workspace's config, providers and agents are read from its server ahead of the
-// first message, with no message sent (nothing appears in the conversation). A restarted server
-// reads the workspaces its predecessor served lately again.
+// created, its workspace's config, providers and agents are read from its server ahead of the first
+// message, and one prompt runs in a throwaway conversation of the workspace (deleted after; nothing
+// appears in the session's own). A restarted server reads the workspaces its predecessor served
+// lately again.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from '../helpers/http.js';
@@ -29,10 +29,19 @@ describe('server mode, a session warmed up at its PUT', () => {
       const paths = new Set(reads.map((r) => r.path));
       return ['/config', '/config/providers', '/agent', '/command'].every((p) => paths.has(p)) ? paths : undefined;
     });
-    assert.equal(existsSync(path.join(svc.recordDir, 'serve-messages.jsonl')), false, 'no message was sent');
     const session = await waitFor(
       'the conversation',
       async () => ((await call(`${svc.url}/api/sessions/w`, 'GET')).body.opencodeSessionId as string | null) ?? undefined,
+    );
+    // The warm-up prompt went to a throwaway conversation of the workspace, deleted after it.
+    const warmUp = await waitFor('the warm-up prompt', async () =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).find((m) => m.directory === workspace && m.message === 'warm-up'),
+    );
+    assert.notEqual(warmUp.sessionID, session, "the warm-up prompt is not in the session's conversation");
+    await waitFor('the throwaway conversation to be deleted', async () =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-requests.jsonl'))).some(
+        (r) => r.method === 'DELETE' && r.path === `/session/${String(warmUp.sessionID)}`,
+      ),
     );
     const first = await call(`${svc.url}/api/sessions/w/messages`, 'POST', { text: 'hello' });
     assert.equal(first.status, 200);

@@ -98,9 +98,9 @@ export class IsolatedServerPool extends ServerPool {
     }
     await super.probeSlot(slot);
     const instance = slot.ready;
-    if (instance !== undefined && instance.rssBytes > 0 && !this.measured.has(instance)) {
+    if (instance !== undefined && instance.startRssBytes > 0 && !this.measured.has(instance)) {
       this.measured.add(instance);
-      this.memory.recordStartFootprint(instance.rssBytes);
+      this.memory.recordStartFootprint(instance.startRssBytes);
     }
   }
 

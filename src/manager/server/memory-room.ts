@@ -1,7 +1,7 @@
 // Whether one more isolated server fits under OCPM_MEMORY_LIMIT_MB. The service counts what it holds
 // now (its own process and per-message runs, read when asked; each server's process tree as last
 // probed, a server not yet probed at the estimate) plus the estimate of a new server: the largest
-// footprint a server of this pool had at its first probe after it started (a server grows with use;
+// footprint a server of this pool had when it turned ready (a server grows with use;
 // its start is what the next one costs), 350 MB before any was measured.
 const MB = 1024 * 1024;
 export const DEFAULT_SERVER_ESTIMATE_BYTES = 350 * MB;

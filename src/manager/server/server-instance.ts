@@ -59,6 +59,7 @@ export class ServerInstance {
   private health: HealthResult | undefined;
   private healthFailuresInARow = 0;
   private rss = 0;
+  private startRss = 0;
   private exitedNow = false;
   private suspected = false;
   /** The client between the listening line and a connected event stream (health checks only). */
@@ -251,7 +252,13 @@ export class ServerInstance {
 
   readMemory(): number {
     this.rss = this.child === undefined ? 0 : treeResidentBytes(this.child.identity);
+    if (this.startRss === 0) this.startRss = this.rss;
     return this.rss;
+  }
+
+  /** The tree's resident bytes when first read (the supervisor reads it as the instance turns ready): what a start costs. */
+  get startRssBytes(): number {
+    return this.startRss;
   }
 
   /**
