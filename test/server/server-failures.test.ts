@@ -78,6 +78,8 @@ describe('server mode, a crash with messages queued behind it', () => {
     await waitFor('warm-ups to finish', async () =>
       (await call(url('/api/sessions'), 'GET')).body.sessions.every((x: { opencodeSessionId: string | null }) => x.opencodeSessionId !== null),
     );
+    // Each workspace's warm-up prompt (a throwaway conversation) is done before the turns start.
+    await waitFor('the warm-up prompts', async () => (await serveMessages()).filter((m) => m.message === 'warm-up').length === ids.length);
     const dead = (await call(url('/api/opencode/status'), 'GET')).body.processManager.instances[0];
     // Two turns hang on the server, five messages queue behind them, and only then does the server die:
     // each step waits for the state the previous one produces, so no timing decides the outcome.
@@ -100,7 +102,7 @@ describe('server mode, a crash with messages queued behind it', () => {
     const served = await serveMessages();
     assert.deepEqual(
       served
-        .filter((m) => m.pid === dead.pid)
+        .filter((m) => m.pid === dead.pid && m.message !== 'warm-up')
         .map((m) => String(m.message))
         .sort(),
       ['taken c0', 'taken c1'],
