@@ -12,11 +12,9 @@ import { errorMessage } from '../util/guards.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Placement } from './placement/placement.js';
 import type { OpencodeClient } from './server/opencode-client.js';
+import { sendWarmUpPrompt } from './server/warm-up-prompt.js';
 import { ensureOpencodeSession } from './server/server-turn.js';
 import type { ServerInstance } from './server/server-instance.js';
-
-/** The throwaway conversation's title (a title spares opencode a model call to make one). */
-export const WARM_UP_TITLE = 'ocpm warm-up';
 
 export interface WarmUpDeps {
   readonly lifecycle: Pick<Lifecycle, 'state'>;
@@ -95,15 +93,7 @@ export class WarmUps {
     this.prompted.set(instance, prompted);
     if (gateway === undefined || prompted.has(directory) || this.deps.sessionInUse(session.id)) return;
     prompted.add(directory);
-    const conversation = await client.createSession(directory, WARM_UP_TITLE, timeoutMs);
-    const done = gateway.warmUpCalls.expect(conversation);
-    try {
-      // opencode ends this turn with the gateway's error (it does not retry a 402): that is the point.
-      await client.sendMessage(conversation, directory, { parts: [{ type: 'text', text: 'warm-up' }] }, AbortSignal.timeout(timeoutMs));
-    } finally {
-      done();
-      await client.deleteSession(conversation, directory, timeoutMs).catch(() => undefined);
-    }
+    await sendWarmUpPrompt(client, directory, gateway.warmUpCalls, timeoutMs);
   }
 
   private track(session: Session, warming: Promise<void>): void {

@@ -1,7 +1,7 @@
 // A session's PUT warms what its first prompt would load, in server mode: its conversation is
 // created, its workspace's config, providers and agents are read from its server ahead of the first
 // message, and one prompt runs in a throwaway conversation of the workspace (deleted after; nothing
-// appears in the session's own). A restarted server reads the workspaces its predecessor served
+// appears in the session's own). A restarted server loads the workspaces its predecessor served
 // lately again.
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -49,7 +49,7 @@ describe('server mode, a session warmed up at its PUT', () => {
     assert.match(String(first.body.text), /fake reply #1\b/, 'the warm-up left nothing in the conversation');
   });
 
-  it('after its server restarts, reads the workspaces it served lately again, before any new message', async () => {
+  it('after its server restarts, loads the workspaces it served lately again (reads, then a warm-up prompt), before any new message', async () => {
     assert.equal((await call(`${svc.url}/api/sessions/busy`, 'PUT', { workspace: 'busy' })).status, 201);
     const answer = await call(`${svc.url}/api/sessions/busy/messages`, 'POST', { text: 'hello' });
     assert.equal(answer.status, 200);
@@ -57,7 +57,6 @@ describe('server mode, a session warmed up at its PUT', () => {
     const instance = async (): Promise<{ pid: number | null; state: string }> =>
       (await call(`${svc.url}/api/opencode/status`, 'GET')).body.processManager.instances[0] as { pid: number | null; state: string };
     const crashed = (await instance()).pid!;
-    const messages = (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).length;
     process.kill(crashed, 'SIGKILL');
     const next = await waitFor('the restarted server', async () => {
       const now = await instance();
@@ -70,6 +69,13 @@ describe('server mode, a session warmed up at its PUT', () => {
       const paths = new Set(reads.map((r) => r.path));
       return ['/config', '/config/providers', '/agent'].every((p) => paths.has(p)) || undefined;
     });
-    assert.equal((await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).length, messages, 'no message was sent');
+    const warmUp = await waitFor('the warm-up prompt on the new server', async () =>
+      (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).find(
+        (m) => m.pid === next && m.directory === workspace && m.message === 'warm-up',
+      ),
+    );
+    assert.notEqual(warmUp.sessionID, answer.body.opencodeSessionId, "not in the session's conversation");
+    const sent = (await readJsonLines(path.join(svc.recordDir, 'serve-messages.jsonl'))).filter((m) => m.pid === next);
+    assert.deepEqual([...new Set(sent.map((m) => m.message))], ['warm-up'], 'the new server got no message but warm-up prompts');
   });
 });

@@ -35,6 +35,7 @@ export function choosePlacement(
     killGraceMs: settings.opencode.killGraceMs,
     processes: core.registry.processes,
     gatewayEnv: gatewayEnvOf(core),
+    warmUpCalls: core.gateway?.warmUpCalls,
   };
   if (sandbox === undefined) return new SharedPoolPlacement(deps, new SharedServerPool(settings.pool, runtime, metrics, logger));
   const memory = new MemoryRoom(memoryLimitBytes(settings.pool.memoryLimitMb, cgroupMemoryLimitBytes()), () => serviceOwnBytes(core));

@@ -2,6 +2,7 @@
 // size, environment), and the fixed sets of reasons its restarts and releases are counted by.
 import type { Config } from '../../config/config.js';
 import type { ProcessStore } from '../../store/process-store.js';
+import type { WarmUpCallAnswerer } from './warm-up-prompt.js';
 
 export { DISPOSAL_REASONS, RESTART_REASONS, type DisposalReason, type RestartReason } from '../../contracts/vocabulary.js';
 
@@ -18,6 +19,8 @@ export interface PoolRuntime {
   readonly killGraceMs: number;
   /** Where server processes are recorded while they live. */
   readonly processes?: ProcessStore | undefined;
+  /** The model gateway's warm-up calls: a restarted server's workspaces get a warm-up prompt (undefined without the gateway). */
+  readonly warmUpCalls?: WarmUpCallAnswerer | undefined;
   /** The model gateway's configuration for a server: its session's key (isolated), else its slot's. */
   readonly gatewayEnv?:
     | ((owner: { readonly sessionId: string | undefined; readonly slot: number }) => Promise<{ env: Record<string, string>; port: number | undefined }>)

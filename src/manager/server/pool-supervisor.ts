@@ -128,7 +128,12 @@ export class PoolSupervisor {
     this.logger.info('Server instance ready', { instance: slot.id, pid: instance.pid, port: instance.port, startMs: Math.round(performance.now() - started) });
     const exited = instance.exited;
     if (exited !== undefined) inBackground(this.housekeeping, 'supervisor', () => this.watchExit(slot, instance, exited), { instance: slot.id });
-    inBackground(this.housekeeping, 'supervisor', () => rewarm(instance, lately, this.config.serverStartTimeoutMs, this.logger), { instance: slot.id });
+    inBackground(
+      this.housekeeping,
+      'supervisor',
+      () => rewarm(instance, lately, { timeoutMs: this.config.serverStartTimeoutMs, answerer: this.runtime.warmUpCalls }, this.logger),
+      { instance: slot.id },
+    );
   }
 
   /** Restarts the slot when its instance exits without being asked to, also when the end of its process could not be followed. */
@@ -209,6 +214,8 @@ export class PoolSupervisor {
       await delay(Math.min(250, this.config.restartDrainMs));
     }
     await instance.stop(`the opencode server was restarted (${why})`);
+    // A memory recycle starts cold: re-warming every workspace would bring the memory straight back.
+    if (reason === 'memory') for (const directory of [...instance.directories.keys()]) instance.work.forget(directory);
     this.scheduleRestart(slot, reason);
   }
 
