@@ -2,7 +2,7 @@
 // releases and (isolated pools) evictions.
 import client from 'prom-client';
 import { DISPOSAL_REASONS, HEALTH_FAILURE_CLASSES, INSTANCE_STATES, MEMORY_FULL_ACTIONS, RESTART_REASONS } from '../contracts/vocabulary.js';
-import type { MetricScope } from './metric-kit.js';
+import { liveGauge, type MetricScope } from './metric-kit.js';
 
 export const HEALTH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const START_DURATION_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
@@ -78,22 +78,18 @@ export function createPoolMetrics(scope: MetricScope) {
     labelNames: ['action'] as const,
     registers,
   });
-  new client.Gauge({
-    name: 'opencode_manager_memory_limit_bytes',
-    help: 'OCPM_MEMORY_LIMIT_MB (or 90% of the cgroup limit) in bytes while an isolated pool applies it; 0 when no limit applies.',
-    registers,
-    collect() {
-      this.set(scope.sources()?.memoryLimit()?.limitBytes ?? 0);
-    },
-  });
-  new client.Gauge({
-    name: 'opencode_manager_memory_used_bytes',
-    help: 'What the service holds as counted against OCPM_MEMORY_LIMIT_MB: its own process, per-message runs and every server tree (a server not yet measured at the estimate); 0 when no limit applies.',
-    registers,
-    collect() {
-      this.set(scope.sources()?.memoryLimit()?.usedBytes ?? 0);
-    },
-  });
+  liveGauge(
+    scope,
+    'opencode_manager_memory_limit_bytes',
+    'OCPM_MEMORY_LIMIT_MB (or 90% of the cgroup limit) in bytes while an isolated pool applies it; 0 when no limit applies.',
+    (s) => s.memoryLimit()?.limitBytes ?? 0,
+  );
+  liveGauge(
+    scope,
+    'opencode_manager_memory_used_bytes',
+    'What the service holds as counted against OCPM_MEMORY_LIMIT_MB: its own process, per-message runs and every server tree (a server not yet measured at the estimate); 0 when no limit applies.',
+    (s) => s.memoryLimit()?.usedBytes ?? 0,
+  );
   new client.Gauge({
     name: 'opencode_manager_server_instances',
     help: 'Server instances by state.',
