@@ -19,6 +19,9 @@ describe('server mode, resource guards', () => {
       OCPM_RESTART_BACKOFF_MS: '10',
       OCPM_MAX_INSTANCE_RSS_MB: '400',
       FAKE_OPENCODE_SERVE_LEAK_MB_PER_MESSAGE: '128',
+      // No warm-up prompts (they need the gateway): with the fake each would be a message keeping
+      // 128 MB, and a memory recycle between the turns would drop the directories this test follows.
+      OCPM_MODEL_GATEWAY: 'false',
     });
   });
   after(async () => {
